@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# One image with the `promenade` binary and its site folder (browser bundle and assets).
+#   docker build -t promenade .
+#   docker run -p 3000:3000 -v promenade-data:/data promenade
+
+FROM rust:1-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends binaryen \
+ && rm -rf /var/lib/apt/lists/* \
+ && rustup target add wasm32-unknown-unknown
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+RUN cargo install wasm-bindgen-cli --version "=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+COPY . .
+ENV CARGO_TARGET_DIR=/src/target
+RUN cargo xtask build --release
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home /data promenade \
+ && mkdir -p /data && chown promenade /data
+COPY --from=build /src/target/release/promenade /usr/local/bin/promenade
+COPY --from=build /src/target/site /usr/share/promenade/site
+USER promenade
+ENV PROMENADE_ADDR=0.0.0.0:3000 \
+    PROMENADE_DATA_DIR=/data \
+    LEPTOS_SITE_ROOT=/usr/share/promenade/site \
+    PROMENADE_LOG_FORMAT=json
+EXPOSE 3000
+VOLUME /data
+ENTRYPOINT ["/usr/local/bin/promenade"]
+CMD ["serve"]

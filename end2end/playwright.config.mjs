@@ -1,0 +1,61 @@
+// Runs the real `promenade` binary on a private port with a throw-away data folder and
+// drives the system's Chromium against it. `cargo xtask test` (or `cargo xtask e2e`)
+// builds everything and sets the variables below; they can also be set by hand.
+import { defineConfig } from "@playwright/test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`${name} is not set: run the browser tests through \`cargo xtask e2e\``);
+  }
+  return value;
+}
+
+const port = process.env.PROMENADE_E2E_PORT ?? "3100";
+const baseURL = `http://127.0.0.1:${port}`;
+const dataDir = mkdtempSync(join(tmpdir(), "promenade-e2e-"));
+const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./test-results",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    browserName: "chromium",
+    headless: true,
+    screenshot: "only-on-failure",
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: chromium,
+      // Without the networking flags Chromium keeps trying to reach Google's services,
+      // which a closed network refuses many times a second.
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}"`,
+    env: { LEPTOS_SITE_ROOT: required("PROMENADE_SITE_ROOT"), RUST_LOG: "warn" },
+    url: `${baseURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});

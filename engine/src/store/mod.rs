@@ -1,0 +1,160 @@
+//! Persistence. SQLite is the default (one file under the data folder, WAL mode, busy
+//! connections wait instead of failing); PostgreSQL joins for scale-out.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use tracing::info;
+
+use crate::{EngineError, Result};
+
+/// How long a statement waits for a locked SQLite database before giving up. Writers
+/// are short, so a wait this long only expires when something is really stuck.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// Which database a store talks to, for status pages and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    Sqlite,
+}
+
+/// The database handle: a connection pool with migrations applied.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens the database named by `url`, or `<data_dir>/promenade.db` when there is no
+    /// URL, creating the folder and the file on first start and applying migrations.
+    pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Self> {
+        let options = match url {
+            Some(url) => sqlite_options(url)?,
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|source| EngineError::DataDir {
+                    path: data_dir.display().to_string(),
+                    source,
+                })?;
+                SqliteConnectOptions::new().filename(data_dir.join("promenade.db"))
+            }
+        }
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        info!(database = "sqlite", "database ready, migrations applied");
+        Ok(Self { pool })
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        DatabaseKind::Sqlite
+    }
+
+    /// Succeeds when the database answers a query: the readiness probe.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The migrations applied so far, newest last.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let versions: Vec<(i64,)> =
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(versions.into_iter().map(|(v,)| v).collect())
+    }
+
+    /// Closes every connection; later calls fail. Used by graceful shutdown.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
+    if !url.starts_with("sqlite:") {
+        return Err(EngineError::UnsupportedDatabase {
+            url: redact(url),
+            reason: "only sqlite: URLs are supported by this build".into(),
+        });
+    }
+    SqliteConnectOptions::from_str(url).map_err(|e| EngineError::UnsupportedDatabase {
+        url: redact(url),
+        reason: e.to_string(),
+    })
+}
+
+/// Database URLs may carry passwords; error messages keep only the scheme and host part.
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, host)) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://***@{host}"),
+            None => "***".into(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn first_start_creates_the_data_folder_and_applies_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("nested/data");
+        let store = Store::open(None, &data).await.unwrap();
+        assert!(data.join("promenade.db").is_file());
+        store.ping().await.unwrap();
+        let applied = store.applied_migrations().await.unwrap();
+        assert_eq!(applied.len(), SQLITE_MIGRATIONS.iter().count());
+
+        // A second start finds the migrations applied and changes nothing.
+        store.close().await;
+        let again = Store::open(None, &data).await.unwrap();
+        assert_eq!(again.applied_migrations().await.unwrap(), applied);
+    }
+
+    #[tokio::test]
+    async fn uses_wal_so_readers_do_not_block_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn rejects_urls_of_databases_this_build_does_not_speak() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Store::open(Some("mysql://admin:hunter2@db.internal/promenade"), dir.path())
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("not supported"), "{message}");
+        assert!(!message.contains("hunter2"), "password leaked: {message}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_fails_its_readiness_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        store.close().await;
+        assert!(store.ping().await.is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! The `promenade` binary's library: the HTTP router (UI, API, probes), the command-line
+//! interface and telemetry. Kept thin: every decision is the engine's or the model's.
+
+pub mod cli;
+mod health;
+mod serve;
+pub mod telemetry;
+
+pub use serve::{router, serve, AppState, ServeArgs};

@@ -1,0 +1,145 @@
+//! `promenade serve`: opens the store, builds the router and serves until a shutdown
+//! signal arrives.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use promenade_app::{shell, App};
+use promenade_engine::{Engine, Store};
+use tower_http::trace::TraceLayer;
+use tracing::{info, warn};
+
+use crate::health;
+
+/// The name of the browser bundle's files under `<site-root>/pkg/`.
+const BUNDLE_NAME: &str = "promenade";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "PROMENADE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder for the SQLite database, git clone cache and demo data.
+    #[arg(long, env = "PROMENADE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL (`sqlite:…`). Defaults to `<data-dir>/promenade.db`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Folder holding the browser bundle (`pkg/`) and static assets.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub engine: Engine,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The whole HTTP surface: probes, the UI with its server functions, static files.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let engine = state.engine.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(engine.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = Store::open(args.database_url.as_deref(), &args.data_dir)
+        .await
+        .context("cannot open the database")?;
+    let engine = Engine::new(store);
+
+    let site_root = args.site_root.display().to_string();
+    let bundle = args.site_root.join("pkg").join(format!("{BUNDLE_NAME}.js"));
+    if !bundle.is_file() {
+        warn!(
+            path = %bundle.display(),
+            "the browser bundle is missing: pages render but stay static (build it with `cargo xtask build`)"
+        );
+    }
+    let leptos_options = LeptosOptions::builder()
+        .output_name(BUNDLE_NAME)
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(args.addr)
+        .build();
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = listener.local_addr()?;
+    info!(
+        data_dir = %args.data_dir.display(),
+        "Promenade {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let app = router(AppState {
+        leptos_options,
+        engine: engine.clone(),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server stopped")?;
+    engine.store().close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl+C or SIGTERM, so in-flight requests finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            warn!(%error, "cannot listen for Ctrl+C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    info!("shutting down");
+}

@@ -1,0 +1,442 @@
+//! Project automation: `cargo xtask <command>`.
+//!
+//! It does what `cargo leptos build` does for this workspace (wasm front end, wasm-bindgen,
+//! CSS and assets into the site folder, the server binary) without needing cargo-leptos
+//! installed, because installing cargo-leptos costs a fresh machine about 15 minutes and
+//! the front end builds on machines whose Rust has no wasm32 standard library (see
+//! `docs/building.md`). `cargo leptos watch` keeps working for people who have it: the
+//! workspace's `[[workspace.metadata.leptos]]` describes the same layout.
+//!
+//! Only the standard library is used so that this crate compiles in seconds.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [--release]
+
+commands:
+  build        build the browser bundle and the server into the target folder
+  run [ARGS]   build, then run `promenade serve ARGS` with the bundle
+  test         every check CI runs: fmt, clippy, tests, wasm builds, browser tests
+  e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
+  wasm-check   build the `model` crate for wasm32-unknown-unknown
+
+options:
+  --release    optimised server and size-optimised browser bundle (wasm-opt)
+
+environment:
+  CARGO_TARGET_DIR           where builds go (default: <workspace>/target)
+  PROMENADE_WASM_TOOLCHAIN   `rustup` (toolchain with the wasm32 target) or `debweb`
+                             (Debian's rustc with -Zbuild-std); detected when unset";
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const BUNDLE_NAME: &str = "promenade";
+const FRONTEND: &str = "promenade-frontend";
+const SERVER: &str = "promenade-server";
+const MODEL: &str = "promenade-model";
+
+type Result<T = (), E = String> = std::result::Result<T, E>;
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = env::args().skip(1).collect();
+    let release = take_flag(&mut args, "--release");
+    let Some(command) = (!args.is_empty()).then(|| args.remove(0)) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let mut xtask = match Xtask::new(release) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let outcome = match command.as_str() {
+        "build" => xtask.build(),
+        "run" => xtask.build().and_then(|()| xtask.run(&args)),
+        "test" => xtask.test(),
+        "e2e" => xtask.build().and_then(|()| xtask.e2e(&args)),
+        "wasm-check" => xtask.wasm_check(),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    xtask.report();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("xtask: error: {message}");
+    ExitCode::FAILURE
+}
+
+fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != flag);
+    args.len() != before
+}
+
+/// How this machine builds Rust for wasm32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WasmToolchain {
+    /// The active toolchain has the wasm32 standard library (`rustup target add`).
+    Rustup,
+    /// Debian's `rustc-web` linked as the rustup toolchain `debweb`, building the standard
+    /// library from `rust-web-src` (the offline recipe of `docs/building.md`).
+    Debweb,
+}
+
+struct Xtask {
+    root: PathBuf,
+    target_dir: PathBuf,
+    release: bool,
+    wasm: WasmToolchain,
+    timings: Vec<(String, Duration)>,
+}
+
+impl Xtask {
+    fn new(release: bool) -> Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("xtask is not inside the workspace")?
+            .to_path_buf();
+        let target_dir = env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|p| if p.is_absolute() { p } else { root.join(p) })
+            .unwrap_or_else(|| root.join("target"));
+        Ok(Self {
+            wasm: detect_wasm_toolchain()?,
+            root,
+            target_dir,
+            release,
+            timings: Vec::new(),
+        })
+    }
+
+    fn site_root(&self) -> PathBuf {
+        self.target_dir.join("site")
+    }
+
+    fn server_binary(&self) -> PathBuf {
+        let profile = if self.release { "release" } else { "debug" };
+        self.target_dir.join(profile).join("promenade")
+    }
+
+    fn build(&mut self) -> Result {
+        self.build_bundle()?;
+        self.step("server binary", |x| {
+            let mut cargo = x.cargo(&["build", "-p", SERVER]);
+            if x.release {
+                cargo.arg("--release");
+            }
+            run(&mut cargo)
+        })
+    }
+
+    /// The browser side: wasm, JS glue, CSS and static assets, laid out as cargo-leptos
+    /// does under `<target>/site`.
+    fn build_bundle(&mut self) -> Result {
+        let profile = if self.release {
+            "wasm-release"
+        } else {
+            "dev"
+        };
+        self.step("front end (wasm32)", |x| {
+            let mut cargo = x.wasm_cargo(&["build", "-p", FRONTEND, "--profile", profile]);
+            // The glue must be generated by the CLI of the exact crate version.
+            check_wasm_bindgen(&x.root)?;
+            run(cargo.arg("--lib"))
+        })?;
+        let wasm_dir = if self.release {
+            "wasm-release"
+        } else {
+            "debug"
+        };
+        let wasm = self
+            .target_dir
+            .join(WASM_TARGET)
+            .join(wasm_dir)
+            .join("promenade_frontend.wasm");
+        let pkg = self.site_root().join("pkg");
+        self.step("wasm-bindgen", |x| {
+            let mut bindgen = Command::new("wasm-bindgen");
+            bindgen
+                .arg("--target")
+                .arg("web")
+                .arg("--no-typescript")
+                .arg("--out-name")
+                .arg(BUNDLE_NAME)
+                .arg("--out-dir")
+                .arg(&pkg)
+                .arg(&wasm)
+                .current_dir(&x.root);
+            run(&mut bindgen)
+        })?;
+        if self.release {
+            let output = pkg.join(format!("{BUNDLE_NAME}_bg.wasm"));
+            self.step("wasm-opt", |_| {
+                let mut opt = Command::new("wasm-opt");
+                opt.arg("-Oz")
+                    .arg("--enable-bulk-memory")
+                    .arg("--enable-nontrapping-float-to-int")
+                    .arg("--enable-sign-ext")
+                    .arg("--enable-mutable-globals")
+                    .arg("-o")
+                    .arg(&output)
+                    .arg(&output);
+                run(&mut opt)
+            })?;
+        }
+        self.step("styles and assets", |x| {
+            fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+            copy(
+                &x.root.join("style/main.css"),
+                &pkg.join(format!("{BUNDLE_NAME}.css")),
+            )?;
+            copy_dir(&x.root.join("assets"), &x.site_root())
+        })
+    }
+
+    fn run(&mut self, args: &[String]) -> Result {
+        let mut serve = Command::new(self.server_binary());
+        serve
+            .arg("serve")
+            .args(args)
+            .env("LEPTOS_SITE_ROOT", self.site_root())
+            .current_dir(&self.root);
+        println!("==> promenade serve {}", args.join(" "));
+        run(&mut serve)
+    }
+
+    fn test(&mut self) -> Result {
+        self.step("cargo fmt --check", |x| {
+            run(&mut x.cargo(&["fmt", "--all", "--check"]))
+        })?;
+        self.step("cargo clippy", |x| {
+            run(&mut x.cargo(&[
+                "clippy",
+                "--workspace",
+                "--exclude",
+                FRONTEND,
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        })?;
+        self.step("cargo test", |x| {
+            run(&mut x.cargo(&["test", "--workspace", "--exclude", FRONTEND]))
+        })?;
+        self.wasm_check()?;
+        self.build()?;
+        self.e2e(&[])
+    }
+
+    fn wasm_check(&mut self) -> Result {
+        self.step("model for wasm32", |x| {
+            run(&mut x.wasm_cargo(&["build", "-p", MODEL]))
+        })
+    }
+
+    /// `args` go to Playwright, e.g. `-g "hydrates"` to run the matching tests only.
+    fn e2e(&mut self, args: &[String]) -> Result {
+        let end2end = self.root.join("end2end");
+        if !end2end.join("node_modules/@playwright/test").is_dir() {
+            return Err("end2end/node_modules is missing: run scripts/bootstrap".into());
+        }
+        let port = free_port()?;
+        let binary = self.server_binary();
+        let site = self.site_root();
+        self.step("browser tests (Chromium)", |_| {
+            let mut npx = Command::new("npx");
+            npx.args(["--no-install", "playwright", "test"])
+                .args(args)
+                .env("PROMENADE_BIN", &binary)
+                .env("PROMENADE_SITE_ROOT", &site)
+                .env("PROMENADE_E2E_PORT", port.to_string())
+                .current_dir(&end2end);
+            run(&mut npx)
+        })
+    }
+
+    /// A native cargo command: the same cargo (and toolchain) that runs this xtask.
+    fn cargo(&self, args: &[&str]) -> Command {
+        let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cargo.args(args).current_dir(&self.root);
+        cargo
+    }
+
+    /// A cargo command for the wasm32 target, with whatever this machine needs for it.
+    fn wasm_cargo(&self, args: &[&str]) -> Command {
+        match self.wasm {
+            WasmToolchain::Rustup => {
+                let mut cargo = self.cargo(args);
+                cargo.args(["--target", WASM_TARGET]);
+                cargo
+            }
+            WasmToolchain::Debweb => {
+                // Through the rustup proxy, so `+debweb` selects Debian's compiler for this
+                // build and everything it spawns.
+                let mut cargo = Command::new("cargo");
+                cargo
+                    .arg("+debweb")
+                    .args(args)
+                    .args(["--target", WASM_TARGET, "-Zbuild-std=std,panic_abort"])
+                    .env_remove("RUSTUP_TOOLCHAIN")
+                    .env_remove("CARGO")
+                    .env_remove("RUSTC")
+                    .env("RUSTC_BOOTSTRAP", "1")
+                    .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-ld")
+                    .current_dir(&self.root);
+                cargo
+            }
+        }
+    }
+
+    fn step(&mut self, name: &str, body: impl FnOnce(&Self) -> Result) -> Result {
+        println!("==> {name}");
+        let started = Instant::now();
+        let outcome = body(self);
+        self.timings.push((name.to_string(), started.elapsed()));
+        outcome.map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn report(&self) {
+        if self.timings.len() < 2 {
+            return;
+        }
+        println!("\nxtask steps (wasm toolchain: {:?}):", self.wasm);
+        for (name, took) in &self.timings {
+            println!("  {:>7.1}s  {name}", took.as_secs_f64());
+        }
+        let total: Duration = self.timings.iter().map(|(_, t)| *t).sum();
+        println!("  {:>7.1}s  total", total.as_secs_f64());
+    }
+}
+
+fn detect_wasm_toolchain() -> Result<WasmToolchain> {
+    match env::var("PROMENADE_WASM_TOOLCHAIN").as_deref() {
+        Ok("rustup") => return Ok(WasmToolchain::Rustup),
+        Ok("debweb") => return Ok(WasmToolchain::Debweb),
+        Ok(other) => {
+            return Err(format!(
+                "PROMENADE_WASM_TOOLCHAIN={other:?}: expected `rustup` or `debweb`"
+            ))
+        }
+        Err(_) => {}
+    }
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    let output = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let has_std = fs::read_dir(&libdir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+        })
+        .unwrap_or(false);
+    if has_std {
+        return Ok(WasmToolchain::Rustup);
+    }
+    let toolchains = Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if toolchains.lines().any(|l| l.starts_with("debweb")) {
+        Ok(WasmToolchain::Debweb)
+    } else {
+        Err(format!(
+            "no way to build for {WASM_TARGET}: the active toolchain lacks its standard \
+             library and the `debweb` toolchain is missing; run scripts/bootstrap"
+        ))
+    }
+}
+
+/// Fails unless the installed wasm-bindgen CLI has the version of the crate in Cargo.lock:
+/// a mismatch produces glue that fails at run time in the browser.
+fn check_wasm_bindgen(root: &Path) -> Result {
+    let wanted = locked_version(root, "wasm-bindgen")?;
+    let output = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("wasm-bindgen CLI not found ({e}): run scripts/bootstrap"))?;
+    let installed = String::from_utf8_lossy(&output.stdout);
+    match installed.split_whitespace().nth(1) {
+        Some(v) if v == wanted => Ok(()),
+        other => Err(format!(
+            "wasm-bindgen CLI {} installed, Cargo.lock wants {wanted}: run scripts/bootstrap",
+            other.unwrap_or("(unknown)")
+        )),
+    }
+}
+
+fn locked_version(root: &Path, package: &str) -> Result<String> {
+    let lock = fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let header = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == header {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'))
+            {
+                return Ok(version.to_string());
+            }
+        }
+    }
+    Err(format!("{package} is not in Cargo.lock"))
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+fn run(command: &mut Command) -> Result {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed ({status})", command.get_program()))
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> Result {
+    fs::copy(from, to)
+        .map(drop)
+        .map_err(|e| format!("copy {} → {}: {e}", from.display(), to.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    let entries = fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            copy(&entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
