@@ -142,9 +142,12 @@ mod tests {
     #[tokio::test]
     async fn rejects_urls_of_databases_this_build_does_not_speak() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Store::open(Some("mysql://admin:hunter2@db.internal/promenade"), dir.path())
-            .await
-            .unwrap_err();
+        let err = Store::open(
+            Some("mysql://admin:hunter2@db.internal/promenade"),
+            dir.path(),
+        )
+        .await
+        .unwrap_err();
         let message = err.to_string();
         assert!(message.contains("not supported"), "{message}");
         assert!(!message.contains("hunter2"), "password leaked: {message}");
