@@ -12,6 +12,12 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    #[error("git {action} failed for {url}: {message}")]
+    Git {
+        url: String,
+        action: String,
+        message: String,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]

@@ -3,6 +3,7 @@
 //! the UI's server functions share.
 
 mod error;
+pub mod git;
 pub mod store;
 
 pub use error::{EngineError, Result};

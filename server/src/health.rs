@@ -2,33 +2,37 @@
 //! they answer without authentication.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::api::ApiError;
 use crate::AppState;
 
+#[derive(Serialize, ToSchema)]
+pub struct Probe {
+    /// `ok` for liveness, `ready` for readiness.
+    status: &'static str,
+}
+
 /// Liveness: the process answers HTTP.
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/healthz", tag = "probes", responses((status = 200, body = Probe)))]
+pub async fn healthz() -> Json<Probe> {
+    Json(Probe { status: "ok" })
 }
 
 /// Readiness: the database answers too. A load balancer stops sending traffic to a
 /// replica whose database is gone.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.engine.store().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Err(error) => {
-            tracing::warn!(%error, "readiness probe failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": {
-                    "code": "database_unavailable",
-                    "message": "the database does not answer",
-                    "details": null,
-                }})),
-            )
-        }
-    }
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "probes",
+    responses(
+        (status = 200, body = Probe),
+        (status = 503, description = "The database does not answer", body = crate::api::ErrorBody)
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Probe>, ApiError> {
+    state.engine.store().ping().await?;
+    Ok(Json(Probe { status: "ready" }))
 }

@@ -1,6 +1,7 @@
 //! The `promenade` binary's library: the HTTP router (UI, API, probes), the command-line
 //! interface and telemetry. Kept thin: every decision is the engine's or the model's.
 
+pub mod api;
 pub mod cli;
 mod health;
 mod serve;

@@ -15,7 +15,7 @@ use promenade_engine::{Engine, Store};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
 
-use crate::health;
+use crate::{api, health};
 
 /// The name of the browser bundle's files under `<site-root>/pkg/`.
 const BUNDLE_NAME: &str = "promenade";
@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api::routes())
         .leptos_routes_with_context(
             &state,
             routes,

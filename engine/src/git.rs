@@ -1,0 +1,363 @@
+//! Git through libgit2 (the `git2` crate): no `git` executable, no shell, no working
+//! tree. Each remote has a bare clone in the cache folder; commits are built directly
+//! from blobs and trees (`TreeUpdateBuilder`), so promoting 1,000 applications in a
+//! monorepo touches only the objects that change and never checks out files.
+//!
+//! Pushes are never forced: a rejected push is reported as [`PushOutcome::Rejected`] so
+//! the caller fetches, re-applies its change on the new tip and tries again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
+use tracing::{debug, instrument};
+
+use crate::{EngineError, Result};
+
+/// Files of one folder: paths relative to the folder, `/`-separated, to contents.
+pub type FileTree = BTreeMap<String, Vec<u8>>;
+
+/// The trailer keys that tie a commit to the release and environment that made it, so a
+/// restarted engine recognises its own work instead of committing twice.
+pub const RELEASE_TRAILER: &str = "Promenade-Release";
+pub const ENVIRONMENT_TRAILER: &str = "Promenade-Environment";
+
+/// How far back [`Repo::find_promotion`] looks for a commit with our trailers. A crashed
+/// promotion is found right after a restart, long before this many commits land.
+const TRAILER_SEARCH_DEPTH: usize = 500;
+
+/// The folder holding one bare clone per remote.
+#[derive(Clone, Debug)]
+pub struct GitCache {
+    root: PathBuf,
+}
+
+impl GitCache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Opens (creating on first use) the bare clone of `url`. The folder name is derived
+    /// from the URL, so every release of every product shares one clone per remote.
+    pub fn open(&self, url: &str) -> Result<Repo> {
+        let path = self.root.join(cache_folder_name(url));
+        let repo = match Repository::open_bare(&path) {
+            Ok(repo) => repo,
+            Err(_) => {
+                std::fs::create_dir_all(&path).map_err(|source| EngineError::DataDir {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Repository::init_bare(&path).map_err(|e| git_error(url, "init", e))?
+            }
+        };
+        Ok(Repo {
+            repo,
+            url: url.to_string(),
+        })
+    }
+}
+
+/// A bare clone of one remote.
+pub struct Repo {
+    repo: Repository,
+    url: String,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    Pushed,
+    /// The remote refused the update, usually because its branch moved on.
+    Rejected(String),
+}
+
+/// One application folder's new contents within a commit.
+#[derive(Debug, Clone)]
+pub struct FolderUpdate {
+    /// Folder path in the repository, `/`-separated, no leading or trailing slash.
+    pub folder: String,
+    /// The complete new contents of the folder; files absent here are removed.
+    pub files: FileTree,
+}
+
+/// Who commits, and the trailers that identify the promotion.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub subject: String,
+    pub body: String,
+    pub release: String,
+    pub environment: String,
+    pub author_name: String,
+    pub author_email: String,
+}
+
+impl CommitInfo {
+    fn message(&self) -> String {
+        let mut message = self.subject.clone();
+        message.push_str("\n\n");
+        if !self.body.is_empty() {
+            message.push_str(self.body.trim_end());
+            message.push_str("\n\n");
+        }
+        message.push_str(&format!(
+            "{RELEASE_TRAILER}: {}\n{ENVIRONMENT_TRAILER}: {}\n",
+            self.release, self.environment
+        ));
+        message
+    }
+}
+
+impl Repo {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Fetches `branch` from the remote and returns its tip.
+    #[instrument(skip(self), fields(url = %self.url))]
+    pub fn fetch(&self, branch: &str) -> Result<Oid> {
+        let mut remote = self
+            .repo
+            .remote_anonymous(&self.url)
+            .map_err(|e| git_error(&self.url, "fetch", e))?;
+        let refspec = format!("+refs/heads/{branch}:{}", tracking_ref(branch));
+        remote
+            .fetch(&[refspec.as_str()], None, None)
+            .map_err(|e| git_error(&self.url, "fetch", e))?;
+        let tip = self
+            .repo
+            .refname_to_id(&tracking_ref(branch))
+            .map_err(|e| git_error(&self.url, &format!("find branch {branch}"), e))?;
+        debug!(%tip, "fetched");
+        Ok(tip)
+    }
+
+    /// The files under `folder` at `commit`; empty when the folder does not exist there.
+    pub fn read_folder(&self, commit: Oid, folder: &str) -> Result<FileTree> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_error(&self.url, "read commit", e))?;
+        let folder = folder.trim_matches('/');
+        let subtree = if folder.is_empty() {
+            tree
+        } else {
+            match tree.get_path(Path::new(folder)) {
+                Ok(entry) if entry.kind() == Some(ObjectType::Tree) => self
+                    .repo
+                    .find_tree(entry.id())
+                    .map_err(|e| git_error(&self.url, "read tree", e))?,
+                Ok(_) | Err(_) => return Ok(FileTree::new()),
+            }
+        };
+        let mut files = FileTree::new();
+        let mut failure = None;
+        subtree
+            .walk(TreeWalkMode::PreOrder, |dir, entry| {
+                if entry.kind() != Some(ObjectType::Blob) {
+                    return TreeWalkResult::Ok;
+                }
+                let Ok(name) = entry.name() else {
+                    return TreeWalkResult::Ok;
+                };
+                match self.repo.find_blob(entry.id()) {
+                    Ok(blob) => {
+                        files.insert(format!("{dir}{name}"), blob.content().to_vec());
+                        TreeWalkResult::Ok
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        TreeWalkResult::Abort
+                    }
+                }
+            })
+            .map_err(|e| git_error(&self.url, "walk tree", e))?;
+        match failure {
+            Some(e) => Err(git_error(&self.url, "read blob", e)),
+            None => Ok(files),
+        }
+    }
+
+    /// Writes one commit on top of `parent` that gives each folder exactly its new files.
+    /// Returns `None` when that changes nothing: no empty commits.
+    #[instrument(skip(self, updates, info), fields(url = %self.url, folders = updates.len()))]
+    pub fn commit(
+        &self,
+        parent: Oid,
+        updates: &[FolderUpdate],
+        info: &CommitInfo,
+    ) -> Result<Option<Oid>> {
+        let fail = |e| git_error(&self.url, "commit", e);
+        let parent_commit = self.repo.find_commit(parent).map_err(fail)?;
+        let base = parent_commit.tree().map_err(fail)?;
+
+        let mut builder = TreeUpdateBuilder::new();
+        for update in updates {
+            let folder = update.folder.trim_matches('/');
+            let current = self.read_folder(parent, folder)?;
+            for (path, content) in &update.files {
+                if current.get(path) != Some(content) {
+                    let blob = self.repo.blob(content).map_err(fail)?;
+                    builder.upsert(join(folder, path), blob, FileMode::Blob);
+                }
+            }
+            for path in current.keys().filter(|p| !update.files.contains_key(*p)) {
+                builder.remove(join(folder, path));
+            }
+        }
+        let tree_id = builder.create_updated(&self.repo, &base).map_err(fail)?;
+        if tree_id == base.id() {
+            return Ok(None);
+        }
+        let tree = self.repo.find_tree(tree_id).map_err(fail)?;
+        let signature = Signature::now(&info.author_name, &info.author_email).map_err(fail)?;
+        let oid = self
+            .repo
+            .commit(
+                None,
+                &signature,
+                &signature,
+                &info.message(),
+                &tree,
+                &[&parent_commit],
+            )
+            .map_err(fail)?;
+        debug!(%oid, "committed");
+        Ok(Some(oid))
+    }
+
+    /// Pushes `commit` to `branch` without force: the remote accepts it only as a
+    /// fast-forward.
+    #[instrument(skip(self), fields(url = %self.url))]
+    pub fn push(&self, commit: Oid, branch: &str) -> Result<PushOutcome> {
+        // A local ref to push from; the remote's answer per ref arrives in a callback.
+        let local = format!("refs/promenade/outgoing/{branch}");
+        self.repo
+            .reference(&local, commit, true, "promenade: outgoing")
+            .map_err(|e| git_error(&self.url, "push", e))?;
+        let mut remote = self
+            .repo
+            .remote_anonymous(&self.url)
+            .map_err(|e| git_error(&self.url, "push", e))?;
+        let mut rejection = None;
+        let mut callbacks = git2::RemoteCallbacks::new();
+        callbacks.push_update_reference(|_, status| {
+            rejection = status.map(str::to_string);
+            Ok(())
+        });
+        let mut options = git2::PushOptions::new();
+        options.remote_callbacks(callbacks);
+        let refspec = format!("{local}:refs/heads/{branch}");
+        match remote.push(&[refspec.as_str()], Some(&mut options)) {
+            Ok(()) => {}
+            // Local and smart transports report a non-fast-forward as an error.
+            Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
+                return Ok(PushOutcome::Rejected(e.message().to_string()))
+            }
+            Err(e) => return Err(git_error(&self.url, "push", e)),
+        }
+        drop(options);
+        Ok(match rejection {
+            Some(reason) => PushOutcome::Rejected(reason),
+            None => {
+                // Our tracking ref now knows the remote's new tip without another fetch.
+                self.repo
+                    .reference(&tracking_ref(branch), commit, true, "promenade: pushed")
+                    .map_err(|e| git_error(&self.url, "push", e))?;
+                PushOutcome::Pushed
+            }
+        })
+    }
+
+    /// The newest commit reachable from `tip` that carries the trailers of this release
+    /// and environment, if the promotion was already made.
+    pub fn find_promotion(
+        &self,
+        tip: Oid,
+        release: &str,
+        environment: &str,
+    ) -> Result<Option<Oid>> {
+        let fail = |e| git_error(&self.url, "search history", e);
+        let mut walk = self.repo.revwalk().map_err(fail)?;
+        walk.push(tip).map_err(fail)?;
+        for oid in walk.take(TRAILER_SEARCH_DEPTH) {
+            let oid = oid.map_err(fail)?;
+            let commit = self.repo.find_commit(oid).map_err(fail)?;
+            let Ok(message) = commit.message() else {
+                continue;
+            };
+            let Ok(trailers) = git2::message_trailers_strs(message) else {
+                continue;
+            };
+            let (mut ours, mut here) = (false, false);
+            for (key, value) in trailers.iter() {
+                ours |= key == RELEASE_TRAILER && value == release;
+                here |= key == ENVIRONMENT_TRAILER && value == environment;
+            }
+            if ours && here {
+                return Ok(Some(oid));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn tracking_ref(branch: &str) -> String {
+    format!("refs/remotes/origin/{branch}")
+}
+
+fn join(folder: &str, path: &str) -> String {
+    if folder.is_empty() {
+        path.to_string()
+    } else {
+        format!("{folder}/{path}")
+    }
+}
+
+/// A readable, collision-free folder name for a remote: its last path segment plus a
+/// hash of the whole URL (credentials in URLs never reach the file system).
+fn cache_folder_name(url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(url.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let stem: String = url
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(40)
+        .collect();
+    format!("{stem}-{hash}.git")
+}
+
+fn git_error(url: &str, action: &str, error: git2::Error) -> EngineError {
+    let mut message = error.message().to_string();
+    if let Some(secret) = userinfo(url) {
+        message = message.replace(secret, "***");
+    }
+    EngineError::Git {
+        url: redact_url(url),
+        action: action.to_string(),
+        message,
+    }
+}
+
+/// The `user:token` part of `scheme://user:token@host/…`, if any.
+fn userinfo(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let (info, _) = rest.rsplit_once('@')?;
+    (!info.is_empty()).then_some(info)
+}
+
+/// Keeps tokens in `https://user:token@host/…` out of errors and logs.
+fn redact_url(url: &str) -> String {
+    match userinfo(url) {
+        Some(secret) => url.replacen(secret, "***", 1),
+        None => url.to_string(),
+    }
+}

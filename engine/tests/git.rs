@@ -1,0 +1,243 @@
+//! The git layer against real repositories on disk: a bare "remote" per test, written to
+//! directly by the test (another user) and through the engine's clone cache.
+
+use std::path::Path;
+
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, Oid, Repository, Signature};
+use promenade_engine::git::{CommitInfo, FileTree, FolderUpdate, GitCache, PushOutcome};
+
+fn files(entries: &[(&str, &str)]) -> FileTree {
+    entries
+        .iter()
+        .map(|(path, content)| (path.to_string(), content.as_bytes().to_vec()))
+        .collect()
+}
+
+/// Commits `entries` (repository-relative paths) straight onto `main` of the bare
+/// repository at `path`, as another person's push would.
+fn commit_to_remote(path: &Path, entries: &[(&str, &str)], message: &str) -> Oid {
+    let repo = Repository::open_bare(path).unwrap_or_else(|_| Repository::init_bare(path).unwrap());
+    let parent = repo
+        .refname_to_id("refs/heads/main")
+        .ok()
+        .map(|id| repo.find_commit(id).unwrap());
+    let base = match &parent {
+        Some(commit) => commit.tree().unwrap(),
+        None => repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap(),
+    };
+    let mut builder = TreeUpdateBuilder::new();
+    for (file, content) in entries {
+        builder.upsert(
+            *file,
+            repo.blob(content.as_bytes()).unwrap(),
+            FileMode::Blob,
+        );
+    }
+    let tree = repo
+        .find_tree(builder.create_updated(&repo, &base).unwrap())
+        .unwrap();
+    let who = Signature::now("Someone Else", "someone@example.com").unwrap();
+    let parents: Vec<_> = parent.iter().collect();
+    repo.commit(
+        Some("refs/heads/main"),
+        &who,
+        &who,
+        message,
+        &tree,
+        &parents,
+    )
+    .unwrap()
+}
+
+fn info(release: &str, environment: &str) -> CommitInfo {
+    CommitInfo {
+        subject: format!("Promote shop to {environment}"),
+        body: "api: 1.4.0\nweb: 1.4.0".into(),
+        release: release.into(),
+        environment: environment.into(),
+        author_name: "Promenade".into(),
+        author_email: "promenade@example.com".into(),
+    }
+}
+
+fn url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn history(path: &Path) -> Vec<(Oid, String)> {
+    let repo = Repository::open_bare(path).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    walk.map(|oid| {
+        let oid = oid.unwrap();
+        let summary = repo
+            .find_commit(oid)
+            .unwrap()
+            .summary()
+            .unwrap()
+            .unwrap()
+            .to_string();
+        (oid, summary)
+    })
+    .collect()
+}
+
+#[test]
+fn one_commit_updates_many_folders_and_carries_the_trailers() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    commit_to_remote(
+        &remote,
+        &[
+            ("apps/api/envs/qa/values.yaml", "image:\n  tag: 1.3.0\n"),
+            ("apps/web/envs/qa/values.yaml", "image:\n  tag: 1.3.0\n"),
+            ("apps/web/envs/qa/old.yaml", "gone: soon\n"),
+            ("README.md", "untouched\n"),
+        ],
+        "seed",
+    );
+    let repo = GitCache::new(dir.path().join("cache"))
+        .open(&url(&remote))
+        .unwrap();
+    let tip = repo.fetch("main").unwrap();
+
+    let updates = vec![
+        FolderUpdate {
+            folder: "apps/api/envs/qa".into(),
+            files: files(&[("values.yaml", "image:\n  tag: 1.4.0\n")]),
+        },
+        FolderUpdate {
+            folder: "apps/web/envs/qa/".into(),
+            files: files(&[
+                ("values.yaml", "image:\n  tag: 1.4.0\n"),
+                ("new.yaml", "a: 1\n"),
+            ]),
+        },
+    ];
+    let commit = repo
+        .commit(tip, &updates, &info("rel-1", "qa"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(repo.push(commit, "main").unwrap(), PushOutcome::Pushed);
+
+    let log = history(&remote);
+    assert_eq!(log.len(), 2, "exactly one new commit: {log:?}");
+    assert_eq!(log[0], (commit, "Promote shop to qa".to_string()));
+
+    // A second, independent clone sees exactly the new folder contents.
+    let other = GitCache::new(dir.path().join("cache2"))
+        .open(&url(&remote))
+        .unwrap();
+    let fetched = other.fetch("main").unwrap();
+    assert_eq!(fetched, commit);
+    assert_eq!(
+        other.read_folder(fetched, "apps/web/envs/qa").unwrap(),
+        files(&[
+            ("new.yaml", "a: 1\n"),
+            ("values.yaml", "image:\n  tag: 1.4.0\n")
+        ])
+    );
+    assert_eq!(
+        other
+            .read_folder(fetched, "")
+            .unwrap()
+            .get("README.md")
+            .unwrap(),
+        b"untouched\n"
+    );
+    assert_eq!(
+        other.find_promotion(fetched, "rel-1", "qa").unwrap(),
+        Some(commit)
+    );
+    assert_eq!(
+        other.find_promotion(fetched, "rel-1", "prod").unwrap(),
+        None
+    );
+    assert_eq!(other.find_promotion(fetched, "rel-2", "qa").unwrap(), None);
+}
+
+#[test]
+fn a_commit_that_changes_nothing_is_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
+    let repo = GitCache::new(dir.path().join("cache"))
+        .open(&url(&remote))
+        .unwrap();
+    let tip = repo.fetch("main").unwrap();
+    let same = vec![FolderUpdate {
+        folder: "envs/qa".into(),
+        files: files(&[("values.yaml", "tag: 1\n")]),
+    }];
+    assert_eq!(repo.commit(tip, &same, &info("r", "qa")).unwrap(), None);
+}
+
+#[test]
+fn a_rejected_push_is_retried_on_the_new_tip_without_rewriting_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
+    let repo = GitCache::new(dir.path().join("cache"))
+        .open(&url(&remote))
+        .unwrap();
+    let tip = repo.fetch("main").unwrap();
+    let update = vec![FolderUpdate {
+        folder: "envs/qa".into(),
+        files: files(&[("values.yaml", "tag: 2\n")]),
+    }];
+    let ours = repo
+        .commit(tip, &update, &info("r", "qa"))
+        .unwrap()
+        .unwrap();
+
+    // Someone else pushes first.
+    let theirs = commit_to_remote(&remote, &[("docs/notes.md", "hello\n")], "their change");
+
+    match repo.push(ours, "main").unwrap() {
+        PushOutcome::Rejected(_) => {}
+        PushOutcome::Pushed => panic!("a non-fast-forward push must be rejected"),
+    }
+    assert_eq!(
+        history(&remote)[0].0,
+        theirs,
+        "the remote kept their commit"
+    );
+
+    let tip = repo.fetch("main").unwrap();
+    assert_eq!(tip, theirs);
+    let retried = repo
+        .commit(tip, &update, &info("r", "qa"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(repo.push(retried, "main").unwrap(), PushOutcome::Pushed);
+
+    let log: Vec<String> = history(&remote).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(log, ["Promote shop to qa", "their change", "seed"]);
+}
+
+#[test]
+fn reading_a_missing_folder_gives_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    commit_to_remote(&remote, &[("a/b.txt", "x")], "seed");
+    let repo = GitCache::new(dir.path().join("cache"))
+        .open(&url(&remote))
+        .unwrap();
+    let tip = repo.fetch("main").unwrap();
+    assert!(repo.read_folder(tip, "no/such/folder").unwrap().is_empty());
+    assert!(repo.read_folder(tip, "a/b.txt").unwrap().is_empty());
+}
+
+#[test]
+fn errors_name_the_remote_without_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = GitCache::new(dir.path().join("cache"))
+        .open("file:///nonexistent-user:s3cret@/no/such/repo.git")
+        .unwrap();
+    let message = repo.fetch("main").unwrap_err().to_string();
+    assert!(message.contains("fetch"), "{message}");
+    assert!(!message.contains("s3cret"), "credentials leaked: {message}");
+}

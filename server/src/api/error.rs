@@ -1,0 +1,82 @@
+//! The one place where failures become HTTP answers:
+//! `{"error": {"code", "message", "details"}}` with the matching status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use promenade_engine::EngineError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An API failure, rendered as JSON with its status code.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `not_found`.
+    pub code: String,
+    /// What happened, for people.
+    pub message: String,
+    /// Structured extras (validation errors, conflicting revision…) or null.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        let (status, code) = match &error {
+            EngineError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            EngineError::Git { .. } => (StatusCode::BAD_GATEWAY, "git_failed"),
+            EngineError::UnsupportedDatabase { .. }
+            | EngineError::DataDir { .. }
+            | EngineError::Migration(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() {
+            tracing::error!(%error, code, "request failed");
+        }
+        Self::new(status, code, error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                details: self.details,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
