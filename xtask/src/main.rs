@@ -104,7 +104,12 @@ struct Xtask {
 
 impl Xtask {
     fn new(release: bool) -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // Read at run time: `cargo run` sets it for the checkout being built, whereas a
+        // compile-time value would point at whichever checkout first built this binary
+        // into a shared target folder.
+        let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+            .ok_or("run this through `cargo xtask`, which sets CARGO_MANIFEST_DIR")?;
+        let root = Path::new(&manifest_dir)
             .parent()
             .ok_or("xtask is not inside the workspace")?
             .to_path_buf();
