@@ -4,9 +4,11 @@
 
 mod error;
 pub mod git;
+pub mod status;
 pub mod store;
 
 pub use error::{EngineError, Result};
+pub use status::{ReleaseStatus, StepStatus};
 pub use store::{DatabaseKind, Store};
 
 /// The engine handle. Cheap to clone: every clone shares the same store.

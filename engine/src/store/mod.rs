@@ -11,6 +11,13 @@ use tracing::info;
 
 use crate::{EngineError, Result};
 
+mod releases;
+
+pub use releases::{
+    ApplicationRecord, ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter,
+    ReleaseRecord, StepRecord,
+};
+
 /// How long a statement waits for a locked SQLite database before giving up. Writers
 /// are short, so a wait this long only expires when something is really stuck.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,7 +34,15 @@ pub enum DatabaseKind {
 /// The database handle: a connection pool with migrations applied.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
+}
+
+/// Timestamps are stored as RFC 3339 text in UTC: sortable, readable, and the same in
+/// SQLite and PostgreSQL.
+pub(crate) fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 impl Store {

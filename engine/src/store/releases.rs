@@ -1,0 +1,665 @@
+//! Releases, their steps and applications, events and step logs. Every state change is
+//! written together with the event that announces it, in one transaction, so the event
+//! log never disagrees with the state it describes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{now, Store};
+use crate::status::{ReleaseStatus, StepStatus};
+use crate::Result;
+
+/// What [`Store::create_release`] persists: the release and its planned steps.
+#[derive(Debug, Clone)]
+pub struct NewRelease {
+    pub id: String,
+    pub product: String,
+    pub flow: String,
+    pub status: ReleaseStatus,
+    pub source: Value,
+    pub message: String,
+    pub created_by: String,
+    pub steps: Vec<NewStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStep {
+    pub environment: String,
+    pub depends_on: Vec<String>,
+    pub action: String,
+    pub applications: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReleaseRecord {
+    pub id: String,
+    pub product: String,
+    pub flow: String,
+    pub status: ReleaseStatus,
+    pub source: Value,
+    pub message: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub environment: String,
+    pub depends_on: Vec<String>,
+    pub status: StepStatus,
+    pub action: String,
+    pub attempt: i64,
+    pub detail: Value,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub applications: Vec<ApplicationRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApplicationRecord {
+    pub application: String,
+    pub status: StepStatus,
+    pub version: Option<String>,
+    pub commit: Option<String>,
+    pub files_changed: i64,
+    pub lines_added: i64,
+    pub lines_removed: i64,
+}
+
+/// One entry of a release's event log. `seq` orders all events of all releases.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventRecord {
+    pub seq: i64,
+    pub release_id: String,
+    pub at: String,
+    pub kind: String,
+    pub environment: Option<String>,
+    pub data: Value,
+}
+
+/// Filters for [`Store::list_releases`]; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseFilter {
+    pub product: Option<String>,
+    pub status: Option<ReleaseStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The per-application outcome of a step.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationResult {
+    pub status: Option<StepStatus>,
+    pub version: Option<String>,
+    pub commit: Option<String>,
+    pub files_changed: i64,
+    pub lines_added: i64,
+    pub lines_removed: i64,
+}
+
+impl Store {
+    /// Persists a planned release with every step and application `pending`.
+    pub async fn create_release(&self, release: &NewRelease) -> Result<EventRecord> {
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        sqlx::query(
+            "INSERT INTO releases (id, product, flow, status, source, message, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&release.id)
+        .bind(&release.product)
+        .bind(&release.flow)
+        .bind(release.status.as_str())
+        .bind(release.source.to_string())
+        .bind(&release.message)
+        .bind(&release.created_by)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        for (position, step) in release.steps.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO release_steps (release_id, environment, position, depends_on, status, action)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&release.id)
+            .bind(&step.environment)
+            .bind(position as i64)
+            .bind(serde_json::to_string(&step.depends_on).unwrap_or_default())
+            .bind(StepStatus::Pending.as_str())
+            .bind(&step.action)
+            .execute(&mut *tx)
+            .await?;
+            for application in &step.applications {
+                sqlx::query(
+                    "INSERT INTO release_applications (release_id, environment, application, status)
+                     VALUES (?, ?, ?, ?)",
+                )
+                .bind(&release.id)
+                .bind(&step.environment)
+                .bind(application)
+                .bind(StepStatus::Pending.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let data = serde_json::json!({ "status": release.status, "product": release.product });
+        let event = append_event(&mut tx, &release.id, "release", None, data).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    pub async fn release(&self, id: &str) -> Result<Option<ReleaseRecord>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, product, flow, status, source, message, created_by, created_at, finished_at
+             FROM releases WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let mut release = release_from_row(&row)?;
+        let steps = sqlx::query(
+            "SELECT environment, depends_on, status, action, attempt, detail, started_at, finished_at
+             FROM release_steps WHERE release_id = ? ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let applications = sqlx::query(
+            "SELECT environment, application, status, version, commit_sha, files_changed,
+                    lines_added, lines_removed
+             FROM release_applications WHERE release_id = ? ORDER BY application",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in steps {
+            let environment: String = row.try_get("environment")?;
+            let mut apps = Vec::new();
+            for app in applications.iter().filter(|a| {
+                a.try_get::<String, _>("environment").ok().as_ref() == Some(&environment)
+            }) {
+                apps.push(ApplicationRecord {
+                    application: app.try_get("application")?,
+                    status: parse_status(app.try_get("status")?),
+                    version: app.try_get("version")?,
+                    commit: app.try_get("commit_sha")?,
+                    files_changed: app.try_get("files_changed")?,
+                    lines_added: app.try_get("lines_added")?,
+                    lines_removed: app.try_get("lines_removed")?,
+                });
+            }
+            release.steps.push(StepRecord {
+                depends_on: json_column::<Vec<String>>(row.try_get("depends_on")?),
+                status: parse_status(row.try_get("status")?),
+                action: row.try_get("action")?,
+                attempt: row.try_get("attempt")?,
+                detail: json_column::<Value>(row.try_get("detail")?),
+                started_at: row.try_get("started_at")?,
+                finished_at: row.try_get("finished_at")?,
+                environment,
+                applications: apps,
+            });
+        }
+        Ok(Some(release))
+    }
+
+    /// Releases newest first, without their steps.
+    pub async fn list_releases(&self, filter: &ReleaseFilter) -> Result<Vec<ReleaseRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, product, flow, status, source, message, created_by, created_at, finished_at
+             FROM releases
+             WHERE (?1 IS NULL OR product = ?1) AND (?2 IS NULL OR status = ?2)
+             ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+        )
+        .bind(&filter.product)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(if filter.limit > 0 { filter.limit } else { 50 })
+        .bind(filter.offset.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(release_from_row).collect()
+    }
+
+    /// Ids of releases in `status`, oldest first: what a restarted engine resumes.
+    pub async fn releases_with_status(&self, status: ReleaseStatus) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM releases WHERE status = ? ORDER BY created_at, id")
+                .bind(status.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    pub async fn set_release_status(&self, id: &str, status: ReleaseStatus) -> Result<EventRecord> {
+        let mut tx = self.pool.begin().await?;
+        let finished = status.is_final().then(now);
+        sqlx::query("UPDATE releases SET status = ?, finished_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(finished)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let event = append_event(
+            &mut tx,
+            id,
+            "release",
+            None,
+            serde_json::json!({ "status": status }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// Moves a step to `status`, merging `detail` into its detail object. Entering a
+    /// working state stamps `started_at` (and counts an attempt when it is `gating`);
+    /// entering a final state stamps `finished_at`.
+    pub async fn set_step_status(
+        &self,
+        id: &str,
+        environment: &str,
+        status: StepStatus,
+        detail: Option<Value>,
+    ) -> Result<EventRecord> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<(String,)> = sqlx::query_as(
+            "SELECT detail FROM release_steps WHERE release_id = ? AND environment = ?",
+        )
+        .bind(id)
+        .bind(environment)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut merged = current
+            .map(|(d,)| json_column::<Value>(d))
+            .filter(Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}));
+        if let (Some(Value::Object(extra)), Some(target)) = (&detail, merged.as_object_mut()) {
+            for (key, value) in extra {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+        let at = now();
+        sqlx::query(
+            "UPDATE release_steps SET
+                status = ?1,
+                detail = ?2,
+                attempt = attempt + (CASE WHEN ?1 = 'gating' THEN 1 ELSE 0 END),
+                started_at = CASE WHEN ?3 THEN COALESCE(started_at, ?4) ELSE started_at END,
+                finished_at = CASE WHEN ?5 THEN ?4 ELSE NULL END
+             WHERE release_id = ?6 AND environment = ?7",
+        )
+        .bind(status.as_str())
+        .bind(merged.to_string())
+        .bind(status.is_working())
+        .bind(&at)
+        .bind(status.is_final())
+        .bind(id)
+        .bind(environment)
+        .execute(&mut *tx)
+        .await?;
+        let mut data = serde_json::json!({ "status": status });
+        if let Some(detail) = detail {
+            data["detail"] = detail;
+        }
+        let event = append_event(&mut tx, id, "step", Some(environment), data).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    pub async fn set_application_result(
+        &self,
+        id: &str,
+        environment: &str,
+        application: &str,
+        result: &ApplicationResult,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE release_applications SET
+                status = COALESCE(?, status), version = COALESCE(?, version),
+                commit_sha = COALESCE(?, commit_sha), files_changed = ?, lines_added = ?,
+                lines_removed = ?
+             WHERE release_id = ? AND environment = ? AND application = ?",
+        )
+        .bind(result.status.map(|s| s.as_str()))
+        .bind(&result.version)
+        .bind(&result.commit)
+        .bind(result.files_changed)
+        .bind(result.lines_added)
+        .bind(result.lines_removed)
+        .bind(id)
+        .bind(environment)
+        .bind(application)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Events of one release after `after` (a previous event's `seq`, or 0), in order.
+    pub async fn events_after(&self, id: &str, after: i64) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, release_id, at, kind, environment, data FROM release_events
+             WHERE release_id = ? AND seq > ? ORDER BY seq",
+        )
+        .bind(id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    pub async fn append_log(
+        &self,
+        id: &str,
+        environment: &str,
+        level: &str,
+        message: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO step_logs (release_id, environment, at, level, message) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(environment)
+        .bind(now())
+        .bind(level)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Log lines of one step, oldest first: `(at, level, message)`.
+    pub async fn step_logs(
+        &self,
+        id: &str,
+        environment: &str,
+    ) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT at, level, message FROM step_logs WHERE release_id = ? AND environment = ? ORDER BY seq",
+        )
+        .bind(id)
+        .bind(environment)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+async fn append_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    release_id: &str,
+    kind: &str,
+    environment: Option<&str>,
+    data: Value,
+) -> Result<EventRecord> {
+    let at = now();
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO release_events (release_id, at, kind, environment, data) VALUES (?, ?, ?, ?, ?)
+         RETURNING seq",
+    )
+    .bind(release_id)
+    .bind(&at)
+    .bind(kind)
+    .bind(environment)
+    .bind(data.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(EventRecord {
+        seq,
+        release_id: release_id.to_string(),
+        at,
+        kind: kind.to_string(),
+        environment: environment.map(str::to_string),
+        data,
+    })
+}
+
+fn release_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ReleaseRecord> {
+    Ok(ReleaseRecord {
+        id: row.try_get("id")?,
+        product: row.try_get("product")?,
+        flow: row.try_get("flow")?,
+        status: parse_status(row.try_get("status")?),
+        source: json_column(row.try_get("source")?),
+        message: row.try_get("message")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+        steps: Vec::new(),
+    })
+}
+
+fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord> {
+    Ok(EventRecord {
+        seq: row.try_get("seq")?,
+        release_id: row.try_get("release_id")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        environment: row.try_get("environment")?,
+        data: json_column(row.try_get("data")?),
+    })
+}
+
+/// Columns this module wrote itself; a value that no longer parses reads as the type's
+/// default rather than failing the whole page that shows it.
+fn json_column<T: serde::de::DeserializeOwned + Default>(text: String) -> T {
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+fn parse_status<T: std::str::FromStr + Default>(text: String) -> T {
+    text.parse().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(id: &str, product: &str) -> NewRelease {
+        let step = |env: &str, deps: &[&str]| NewStep {
+            environment: env.into(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            action: "commit".into(),
+            applications: vec!["web".into(), "api".into()],
+        };
+        NewRelease {
+            id: id.into(),
+            product: product.into(),
+            flow: "standard".into(),
+            status: ReleaseStatus::Running,
+            source: serde_json::json!({ "commit": "abc123" }),
+            message: "ship it".into(),
+            created_by: "alice".into(),
+            steps: vec![step("qa", &["dev"]), step("prod", &["qa"])],
+        }
+    }
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (Store::open(None, dir.path()).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_created_release_reads_back_with_pending_steps_and_applications() {
+        let (store, _dir) = store().await;
+        let created = store.create_release(&planned("r1", "shop")).await.unwrap();
+        assert_eq!(created.kind, "release");
+
+        let release = store.release("r1").await.unwrap().unwrap();
+        assert_eq!(release.status, ReleaseStatus::Running);
+        assert_eq!(release.source["commit"], "abc123");
+        let envs: Vec<_> = release
+            .steps
+            .iter()
+            .map(|s| s.environment.as_str())
+            .collect();
+        assert_eq!(envs, ["qa", "prod"]);
+        assert_eq!(release.steps[1].depends_on, ["qa"]);
+        assert!(release
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Pending));
+        let apps: Vec<_> = release.steps[0]
+            .applications
+            .iter()
+            .map(|a| a.application.as_str())
+            .collect();
+        assert_eq!(apps, ["api", "web"]);
+        assert!(store.release("missing").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn step_changes_stamp_times_merge_details_and_log_events_in_order() {
+        let (store, _dir) = store().await;
+        store.create_release(&planned("r1", "shop")).await.unwrap();
+        store
+            .set_step_status("r1", "qa", StepStatus::Gating, None)
+            .await
+            .unwrap();
+        store
+            .set_step_status(
+                "r1",
+                "qa",
+                StepStatus::Applying,
+                Some(serde_json::json!({ "branch": "main" })),
+            )
+            .await
+            .unwrap();
+        let last = store
+            .set_step_status(
+                "r1",
+                "qa",
+                StepStatus::Succeeded,
+                Some(serde_json::json!({ "commits": ["c0ffee"] })),
+            )
+            .await
+            .unwrap();
+
+        let step = &store.release("r1").await.unwrap().unwrap().steps[0];
+        assert_eq!(step.status, StepStatus::Succeeded);
+        assert_eq!(step.attempt, 1);
+        assert!(step.started_at.is_some() && step.finished_at.is_some());
+        assert_eq!(
+            step.detail,
+            serde_json::json!({ "branch": "main", "commits": ["c0ffee"] })
+        );
+
+        let events = store.events_after("r1", 0).await.unwrap();
+        let kinds: Vec<_> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.data["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("release", "running"),
+                ("step", "gating"),
+                ("step", "applying"),
+                ("step", "succeeded")
+            ]
+        );
+        assert_eq!(events.last().unwrap().seq, last.seq);
+        // Resuming after an event returns only what came later.
+        let later = store.events_after("r1", events[1].seq).await.unwrap();
+        assert_eq!(later.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn lists_filter_by_product_and_status_and_final_states_stamp_the_end() {
+        let (store, _dir) = store().await;
+        store.create_release(&planned("r1", "shop")).await.unwrap();
+        store.create_release(&planned("r2", "shop")).await.unwrap();
+        store.create_release(&planned("r3", "blog")).await.unwrap();
+        store
+            .set_release_status("r1", ReleaseStatus::Succeeded)
+            .await
+            .unwrap();
+
+        let shop = ReleaseFilter {
+            product: Some("shop".into()),
+            ..Default::default()
+        };
+        let ids: Vec<_> = store
+            .list_releases(&shop)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&"r1".to_string()) && ids.contains(&"r2".to_string()));
+
+        let running = ReleaseFilter {
+            status: Some(ReleaseStatus::Running),
+            ..Default::default()
+        };
+        let running: Vec<_> = store
+            .list_releases(&running)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(running.len(), 2);
+        assert!(!running.contains(&"r1".to_string()));
+        assert_eq!(
+            store
+                .releases_with_status(ReleaseStatus::Running)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+
+        let done = store.release("r1").await.unwrap().unwrap();
+        assert!(done.finished_at.is_some());
+        assert!(store
+            .release("r2")
+            .await
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn application_results_and_logs_are_kept_per_step() {
+        let (store, _dir) = store().await;
+        store.create_release(&planned("r1", "shop")).await.unwrap();
+        let result = ApplicationResult {
+            status: Some(StepStatus::Succeeded),
+            version: Some("1.4.0".into()),
+            commit: Some("c0ffee".into()),
+            files_changed: 1,
+            lines_added: 2,
+            lines_removed: 1,
+        };
+        store
+            .set_application_result("r1", "qa", "web", &result)
+            .await
+            .unwrap();
+        store
+            .append_log("r1", "qa", "info", "pushed c0ffee")
+            .await
+            .unwrap();
+
+        let release = store.release("r1").await.unwrap().unwrap();
+        let web = release.steps[0]
+            .applications
+            .iter()
+            .find(|a| a.application == "web")
+            .unwrap();
+        assert_eq!(
+            (web.version.as_deref(), web.lines_added),
+            (Some("1.4.0"), 2)
+        );
+        assert_eq!(release.steps[1].applications[0].status, StepStatus::Pending);
+        let logs = store.step_logs("r1", "qa").await.unwrap();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0].2, "pushed c0ffee");
+        assert!(store.step_logs("r1", "prod").await.unwrap().is_empty());
+    }
+}
