@@ -1,3 +1,4 @@
+use promenade_model::diagnostic::Diagnostic;
 use thiserror::Error;
 
 /// Every failure the engine reports to its callers. The server maps each variant to an
@@ -18,6 +19,32 @@ pub enum EngineError {
         action: String,
         message: String,
     },
+    #[error("{} invalid", count(.0.len()))]
+    Invalid(Vec<Diagnostic>),
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("applying the template to {application} in {environment} failed: {message}")]
+    Template {
+        application: String,
+        environment: String,
+        message: String,
+    },
+    #[error("the remote {url} kept moving: push rejected {attempts} times")]
+    PushRejected { url: String, attempts: u32 },
+    /// The release stopped because it was terminated or the engine is shutting down.
+    #[error("stopped")]
+    Stopped,
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -25,3 +52,10 @@ pub enum EngineError {
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+fn count(problems: usize) -> String {
+    match problems {
+        1 => "1 problem makes the resources".to_string(),
+        n => format!("{n} problems make the resources"),
+    }
+}

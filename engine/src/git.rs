@@ -6,8 +6,9 @@
 //! Pushes are never forced: a rejected push is reported as [`PushOutcome::Rejected`] so
 //! the caller fetches, re-applies its change on the new tip and tries again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
@@ -31,11 +32,22 @@ const TRAILER_SEARCH_DEPTH: usize = 500;
 #[derive(Clone, Debug)]
 pub struct GitCache {
     root: PathBuf,
+    locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
 }
 
 impl GitCache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            locks: Arc::default(),
+        }
+    }
+
+    /// The lock that serialises work on one remote's clone: libgit2 writes refs and packs
+    /// with lock files, so two steps fetching into one clone at once would fail.
+    pub fn lock(&self, url: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        locks.entry(url.to_string()).or_default().clone()
     }
 
     /// Opens (creating on first use) the bare clone of `url`. The folder name is derived
@@ -131,6 +143,48 @@ impl Repo {
             .map_err(|e| git_error(&self.url, &format!("find branch {branch}"), e))?;
         debug!(%tip, "fetched");
         Ok(tip)
+    }
+
+    /// Fetches `branch` if the remote has it; `None` when it does not.
+    pub fn fetch_if_exists(&self, branch: &str) -> Result<Option<Oid>> {
+        let mut remote = self
+            .repo
+            .remote_anonymous(&self.url)
+            .map_err(|e| git_error(&self.url, "fetch", e))?;
+        let advertised = {
+            remote
+                .connect(git2::Direction::Fetch)
+                .map_err(|e| git_error(&self.url, "connect", e))?;
+            let wanted = format!("refs/heads/{branch}");
+            let found = remote
+                .list()
+                .map_err(|e| git_error(&self.url, "list refs", e))?
+                .iter()
+                .any(|head| head.name() == wanted);
+            remote
+                .disconnect()
+                .map_err(|e| git_error(&self.url, "disconnect", e))?;
+            found
+        };
+        if advertised {
+            self.fetch(branch).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The commit that `spec` names: a full or abbreviated id, a branch, a tag.
+    pub fn resolve_commit(&self, spec: &str) -> Result<Oid> {
+        self.repo
+            .revparse_single(spec)
+            .and_then(|object| object.peel_to_commit())
+            .map(|commit| commit.id())
+            .map_err(|e| git_error(&self.url, &format!("find commit {spec:?}"), e))
+    }
+
+    /// Whether the clone already has `commit`.
+    pub fn has_commit(&self, commit: Oid) -> bool {
+        self.repo.find_commit(commit).is_ok()
     }
 
     /// The files under `folder` at `commit`; empty when the folder does not exist there.

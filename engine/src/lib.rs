@@ -4,25 +4,139 @@
 
 mod error;
 pub mod git;
+pub mod release;
+pub mod resources;
 pub mod status;
 pub mod store;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
 pub use error::{EngineError, Result};
 pub use status::{ReleaseStatus, StepStatus};
-pub use store::{DatabaseKind, Store};
+pub use store::{DatabaseKind, EventRecord, Store};
 
-/// The engine handle. Cheap to clone: every clone shares the same store.
+/// How many events a slow subscriber may fall behind before it must catch up from the
+/// store (server-sent event streams do, through `Last-Event-ID`).
+const EVENT_BUFFER: usize = 1024;
+
+/// Settings of the engine.
 #[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Where the git clone cache lives (`<data-dir>/git`).
+    pub git_cache: PathBuf,
+    /// How often a step waiting for a pull request looks at the base branch.
+    pub merge_poll_interval: Duration,
+    /// How many times a rejected push is re-applied on the new tip before failing.
+    pub push_attempts: u32,
+    pub committer_name: String,
+    pub committer_email: String,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            git_cache: data_dir.into().join("git"),
+            merge_poll_interval: Duration::from_secs(15),
+            push_attempts: 5,
+            committer_name: "Promenade".into(),
+            committer_email: "promenade@localhost".into(),
+        }
+    }
+}
+
+/// Points where a [`FaultHook`] is consulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// A state change was persisted.
+    Persisted,
+    /// A step's git work finished (pushed or found already pushed), not yet recorded.
+    GitDone,
+    /// A commit is about to be pushed.
+    BeforePush,
+}
+
+/// A hook called at every [`Checkpoint`]; returning `true` makes the engine stop dead
+/// there, as a killed process would. Tests use it to crash the engine between any two
+/// persisted steps, and to move a remote just before a push.
+pub type FaultHook = Arc<dyn Fn(Checkpoint) -> bool + Send + Sync>;
+
+/// The engine handle. Cheap to clone: every clone shares the same state.
+#[derive(Clone)]
 pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     store: Store,
+    git: git::GitCache,
+    config: EngineConfig,
+    events: broadcast::Sender<EventRecord>,
+    runtime: release::Runtime,
+    fault: Option<FaultHook>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Engine {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, config: EngineConfig) -> Self {
+        Self::build(store, config, None)
+    }
+
+    /// An engine that consults `fault` at every checkpoint (see [`FaultHook`]).
+    pub fn with_fault_hook(store: Store, config: EngineConfig, fault: FaultHook) -> Self {
+        Self::build(store, config, Some(fault))
+    }
+
+    fn build(store: Store, config: EngineConfig, fault: Option<FaultHook>) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                git: git::GitCache::new(config.git_cache.clone()),
+                config,
+                events,
+                runtime: release::Runtime::default(),
+                fault,
+            }),
+        }
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.inner.store
+    }
+
+    pub fn git(&self) -> &git::GitCache {
+        &self.inner.git
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Every release event from now on, as it is persisted.
+    pub fn subscribe(&self) -> broadcast::Receiver<EventRecord> {
+        self.inner.events.subscribe()
+    }
+
+    fn events(&self) -> &broadcast::Sender<EventRecord> {
+        &self.inner.events
+    }
+
+    fn runtime(&self) -> &release::Runtime {
+        &self.inner.runtime
+    }
+
+    fn fault_hook(&self) -> Option<&FaultHook> {
+        self.inner.fault.as_ref()
     }
 }

@@ -11,7 +11,7 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use promenade_app::{shell, App};
-use promenade_engine::{Engine, Store};
+use promenade_engine::{Engine, EngineConfig, Store};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
 
@@ -76,7 +76,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(args.database_url.as_deref(), &args.data_dir)
         .await
         .context("cannot open the database")?;
-    let engine = Engine::new(store);
+    let engine = Engine::new(store, EngineConfig::new(&args.data_dir));
+    let resumed = engine
+        .resume()
+        .await
+        .context("cannot resume running releases")?;
+    if resumed > 0 {
+        info!(resumed, "resumed running releases");
+    }
 
     let site_root = args.site_root.display().to_string();
     let bundle = args.site_root.join("pkg").join(format!("{BUNDLE_NAME}.js"));

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use leptos::prelude::LeptosOptions;
-use promenade_engine::{Engine, Store};
+use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_server::{router, AppState};
 use serde_json::Value;
 
@@ -16,7 +16,10 @@ struct TestServer {
 
 async fn start() -> TestServer {
     let data = tempfile::tempdir().unwrap();
-    let engine = Engine::new(Store::open(None, data.path()).await.unwrap());
+    let engine = Engine::new(
+        Store::open(None, data.path()).await.unwrap(),
+        EngineConfig::new(data.path()),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let leptos_options = LeptosOptions::builder()

@@ -267,35 +267,23 @@ impl Store {
         status: StepStatus,
         detail: Option<Value>,
     ) -> Result<EventRecord> {
+        // The detail is merged by SQLite itself (`json_patch`): reading it first would
+        // turn this write transaction into a read that upgrades, which WAL refuses at
+        // once when another writer got in between.
         let mut tx = self.pool.begin().await?;
-        let current: Option<(String,)> = sqlx::query_as(
-            "SELECT detail FROM release_steps WHERE release_id = ? AND environment = ?",
-        )
-        .bind(id)
-        .bind(environment)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let mut merged = current
-            .map(|(d,)| json_column::<Value>(d))
-            .filter(Value::is_object)
-            .unwrap_or_else(|| serde_json::json!({}));
-        if let (Some(Value::Object(extra)), Some(target)) = (&detail, merged.as_object_mut()) {
-            for (key, value) in extra {
-                target.insert(key.clone(), value.clone());
-            }
-        }
+        let patch = detail.clone().unwrap_or_else(|| serde_json::json!({}));
         let at = now();
         sqlx::query(
             "UPDATE release_steps SET
                 status = ?1,
-                detail = ?2,
+                detail = json_patch(detail, ?2),
                 attempt = attempt + (CASE WHEN ?1 = 'gating' THEN 1 ELSE 0 END),
                 started_at = CASE WHEN ?3 THEN COALESCE(started_at, ?4) ELSE started_at END,
                 finished_at = CASE WHEN ?5 THEN ?4 ELSE NULL END
              WHERE release_id = ?6 AND environment = ?7",
         )
         .bind(status.as_str())
-        .bind(merged.to_string())
+        .bind(patch.to_string())
         .bind(status.is_working())
         .bind(&at)
         .bind(status.is_final())

@@ -54,17 +54,66 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
-        let (status, code) = match &error {
-            EngineError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
-            EngineError::Git { .. } => (StatusCode::BAD_GATEWAY, "git_failed"),
+        let (status, code, details) = match &error {
+            EngineError::Invalid(diagnostics) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                serde_json::json!({ "diagnostics": diagnostics }),
+            ),
+            EngineError::Conflict { diagnostics, .. } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                serde_json::json!({ "diagnostics": diagnostics }),
+            ),
+            EngineError::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, "forbidden", serde_json::Value::Null)
+            }
+            EngineError::NotFound(_) => {
+                (StatusCode::NOT_FOUND, "not_found", serde_json::Value::Null)
+            }
+            EngineError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                serde_json::Value::Null,
+            ),
+            EngineError::Template { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "template_failed",
+                serde_json::Value::Null,
+            ),
+            EngineError::Database(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                serde_json::Value::Null,
+            ),
+            EngineError::Git { .. } | EngineError::PushRejected { .. } => (
+                StatusCode::BAD_GATEWAY,
+                "git_failed",
+                serde_json::Value::Null,
+            ),
+            EngineError::Stopped => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "stopping",
+                serde_json::Value::Null,
+            ),
             EngineError::UnsupportedDatabase { .. }
             | EngineError::DataDir { .. }
-            | EngineError::Migration(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            | EngineError::Migration(_)
+            | EngineError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                serde_json::Value::Null,
+            ),
         };
         if status.is_server_error() {
             tracing::error!(%error, code, "request failed");
         }
-        Self::new(status, code, error.to_string())
+        Self {
+            status,
+            code,
+            message: error.to_string(),
+            details,
+        }
     }
 }
 

@@ -1,0 +1,787 @@
+//! Releases: planning, preview, and execution of a flow with parallel branches and
+//! joins. Every state change is persisted (with its event) before the next side effect,
+//! and every commit carries trailers, so a restarted engine resumes where it stopped and
+//! never commits twice.
+
+mod changes;
+mod plan;
+mod promote;
+mod source;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use promenade_model::diff::EnvironmentDiff;
+use promenade_model::resources::{Concurrency, Product, PromotionAction, PromotionTemplateSpec};
+use promenade_model::template::CompiledTemplate;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, info_span, Instrument};
+
+pub use plan::{PromotionRequest, SourceRef};
+pub use promote::RepoResult;
+pub use source::{Source, SourceApplication};
+
+use self::plan::Plan;
+use self::promote::{RepoJob, RepoOutcome};
+use crate::git::CommitInfo;
+use crate::status::{ReleaseStatus, StepStatus};
+use crate::store::{ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseRecord};
+use crate::{Checkpoint, Engine, EngineError, Result};
+
+/// What a release froze at creation: the source commits and the resources it was
+/// planned from, so later edits to resources do not change a running release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub source: Source,
+    pub product: Product,
+    pub template: PromotionTemplateSpec,
+}
+
+/// The answer to a dry run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    pub product: String,
+    pub flow: String,
+    pub source: Source,
+    pub version: Option<String>,
+    pub environments: Vec<EnvironmentPreview>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentPreview {
+    pub action: PromotionAction,
+    pub depends_on: Vec<String>,
+    #[serde(flatten)]
+    pub diff: EnvironmentDiff,
+}
+
+/// Per-engine state of running releases.
+#[derive(Default)]
+pub(crate) struct Runtime {
+    running: Mutex<HashMap<String, CancellationToken>>,
+    environment_locks: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    /// Set by the fault-injection hook: the engine behaves as a killed process would.
+    dead: AtomicBool,
+}
+
+impl Engine {
+    /// Shows what promoting would change, environment by environment, without writing.
+    pub async fn preview(&self, product: &str, request: &PromotionRequest) -> Result<Preview> {
+        let set = self.store().resource_set().await?;
+        let plan = Plan::new(&set, product, request)?;
+        check_supported(&plan)?;
+        let earlier = self.earlier_source(request).await?;
+        let engine = self.clone();
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || {
+            let git = engine.git();
+            let source = source::freeze(git, &plan, request.source.as_ref(), earlier.as_ref())?;
+            let trees = source.read_trees(git)?;
+            let mut environments = Vec::new();
+            for step in &plan.steps {
+                let mut apps = Vec::new();
+                for ((url, branch), group) in plan.by_repository(&step.environment) {
+                    let job = engine.repo_job(
+                        &plan.template,
+                        &trees,
+                        &url,
+                        &branch,
+                        &step.environment,
+                        group,
+                        "preview",
+                    );
+                    apps.extend(job.preview()?.into_iter().map(|c| c.diff));
+                }
+                environments.push(EnvironmentPreview {
+                    action: step.action(),
+                    depends_on: step.depends_on.clone(),
+                    diff: EnvironmentDiff::new(step.environment.clone(), apps),
+                });
+            }
+            Ok(Preview {
+                product: plan.product.metadata.name.clone(),
+                flow: plan.flow.metadata.name.clone(),
+                version: source.version(),
+                source,
+                environments,
+            })
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+
+    /// Creates a release and starts it.
+    pub async fn promote(
+        &self,
+        product: &str,
+        request: &PromotionRequest,
+        author: &str,
+    ) -> Result<ReleaseRecord> {
+        let set = self.store().resource_set().await?;
+        let plan = Plan::new(&set, product, request)?;
+        check_supported(&plan)?;
+        let earlier = self.earlier_source(request).await?;
+        let (plan, source) = {
+            let engine = self.clone();
+            let requested = request.source.clone();
+            tokio::task::spawn_blocking(move || {
+                let source =
+                    source::freeze(engine.git(), &plan, requested.as_ref(), earlier.as_ref())?;
+                Ok::<_, EngineError>((plan, source))
+            })
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??
+        };
+        let template_spec = set
+            .template(&plan.product.spec.template)
+            .map(|t| t.spec.clone())
+            .unwrap_or_default();
+        let snapshot = Snapshot {
+            source,
+            product: plan.product.clone(),
+            template: template_spec,
+        };
+        let id = new_release_id();
+        let release = NewRelease {
+            id: id.clone(),
+            product: product.to_string(),
+            flow: plan.flow.metadata.name.clone(),
+            status: ReleaseStatus::Running,
+            source: serde_json::to_value(&snapshot)
+                .map_err(|e| EngineError::Internal(e.to_string()))?,
+            message: request.message.clone().unwrap_or_default(),
+            created_by: author.to_string(),
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| NewStep {
+                    environment: s.environment.clone(),
+                    depends_on: s.depends_on.clone(),
+                    action: action_name(s.action()).to_string(),
+                    applications: plan.applications.iter().map(|a| a.name.clone()).collect(),
+                })
+                .collect(),
+        };
+        let event = self.store().create_release(&release).await?;
+        self.publish(event);
+        info!(release = %id, product, "release created");
+        if plan.product.spec.concurrency == Concurrency::Terminate {
+            self.terminate_older(product, &id).await?;
+        }
+        self.spawn(id.clone());
+        self.release(&id).await
+    }
+
+    pub async fn release(&self, id: &str) -> Result<ReleaseRecord> {
+        self.store()
+            .release(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("release {id:?} does not exist")))
+    }
+
+    /// Restarts a failed release from its failed steps.
+    pub async fn retry(&self, id: &str) -> Result<ReleaseRecord> {
+        let release = self.release(id).await?;
+        if release.status != ReleaseStatus::Failed {
+            return Err(EngineError::Conflict {
+                message: format!(
+                    "release {id} is {}; only failed releases can be retried",
+                    release.status
+                ),
+                diagnostics: Vec::new(),
+            });
+        }
+        for step in release
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+        {
+            let event = self
+                .store()
+                .set_step_status(id, &step.environment, StepStatus::Pending, None)
+                .await?;
+            self.publish(event);
+        }
+        let event = self
+            .store()
+            .set_release_status(id, ReleaseStatus::Running)
+            .await?;
+        self.publish(event);
+        self.spawn(id.to_string());
+        self.release(id).await
+    }
+
+    /// Stops a release: working steps become `terminated`, pending ones stay pending.
+    pub async fn terminate(&self, id: &str) -> Result<ReleaseRecord> {
+        let release = self.release(id).await?;
+        if release.status.is_final() {
+            return Err(EngineError::Conflict {
+                message: format!("release {id} is already {}", release.status),
+                diagnostics: Vec::new(),
+            });
+        }
+        if let Some(token) = self
+            .runtime()
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            token.cancel();
+        }
+        for step in release
+            .steps
+            .iter()
+            .filter(|s| s.status.is_working() || s.status == StepStatus::Waiting)
+        {
+            let event = self
+                .store()
+                .set_step_status(id, &step.environment, StepStatus::Terminated, None)
+                .await?;
+            self.publish(event);
+        }
+        let event = self
+            .store()
+            .set_release_status(id, ReleaseStatus::Terminated)
+            .await?;
+        self.publish(event);
+        info!(release = %id, "release terminated");
+        self.release(id).await
+    }
+
+    /// Picks up every release that was running when the engine last stopped.
+    pub async fn resume(&self) -> Result<usize> {
+        let ids = self
+            .store()
+            .releases_with_status(ReleaseStatus::Running)
+            .await?;
+        for id in &ids {
+            info!(release = %id, "resuming release");
+            self.spawn(id.clone());
+        }
+        Ok(ids.len())
+    }
+
+    async fn terminate_older(&self, product: &str, newer: &str) -> Result<()> {
+        let running = self
+            .store()
+            .releases_with_status(ReleaseStatus::Running)
+            .await?;
+        for id in running.iter().filter(|id| id.as_str() != newer) {
+            if self.release(id).await?.product == product {
+                self.terminate(id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn earlier_source(&self, request: &PromotionRequest) -> Result<Option<Source>> {
+        let Some(SourceRef::Release(id)) = &request.source else {
+            return Ok(None);
+        };
+        let Some(release) = self.store().release(id).await? else {
+            return Ok(None);
+        };
+        Ok(snapshot_of(&release).ok().map(|s| s.source))
+    }
+
+    fn spawn(&self, id: String) {
+        let token = CancellationToken::new();
+        {
+            let mut running = self
+                .runtime()
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if running.contains_key(&id) {
+                return;
+            }
+            running.insert(id.clone(), token.clone());
+        }
+        let engine = self.clone();
+        let span = info_span!("release", release = %id);
+        tokio::spawn(
+            async move {
+                match engine.drive(&id, &token).await {
+                    Ok(()) | Err(EngineError::Stopped) => {}
+                    Err(e) => {
+                        error!(error = %e, "release failed");
+                        if let Ok(event) = engine
+                            .store()
+                            .set_release_status(&id, ReleaseStatus::Failed)
+                            .await
+                        {
+                            engine.publish(event);
+                        }
+                    }
+                }
+                engine
+                    .runtime()
+                    .running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Runs the release's steps as their dependencies allow until none is left.
+    async fn drive(&self, id: &str, cancel: &CancellationToken) -> Result<()> {
+        let release = self.release(id).await?;
+        let snapshot = Arc::new(snapshot_of(&release)?);
+        let template = Arc::new(
+            CompiledTemplate::new(&snapshot.template)
+                .map_err(|e| EngineError::BadRequest(e.to_string()))?,
+        );
+        let trees = {
+            let engine = self.clone();
+            let source = snapshot.source.clone();
+            Arc::new(
+                tokio::task::spawn_blocking(move || source.read_trees(engine.git()))
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))??,
+            )
+        };
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut tasks = JoinSet::new();
+        loop {
+            self.alive()?;
+            if cancel.is_cancelled() {
+                tasks.shutdown().await;
+                return Err(EngineError::Stopped);
+            }
+            let release = self.release(id).await?;
+            if release.status != ReleaseStatus::Running {
+                return Err(EngineError::Stopped);
+            }
+            let state: BTreeMap<&str, StepStatus> = release
+                .steps
+                .iter()
+                .map(|s| (s.environment.as_str(), s.status))
+                .collect();
+            let failed = state.values().any(|s| *s == StepStatus::Failed);
+            if !failed {
+                for step in &release.steps {
+                    let ready = matches!(step.status, StepStatus::Pending | StepStatus::Waiting)
+                        || (step.status.is_working() && !in_flight.contains(&step.environment));
+                    let deps_done = step.depends_on.iter().all(|d| {
+                        state
+                            .get(d.as_str())
+                            .is_none_or(|s| s.lets_dependents_start())
+                    });
+                    if ready && deps_done && in_flight.insert(step.environment.clone()) {
+                        let engine = self.clone();
+                        let job = StepJob {
+                            release: id.to_string(),
+                            environment: step.environment.clone(),
+                            action: step.action.clone(),
+                            resume_merge_wait: step.status == StepStatus::AwaitingMerge,
+                            snapshot: snapshot.clone(),
+                            template: template.clone(),
+                            trees: trees.clone(),
+                            cancel: cancel.clone(),
+                        };
+                        let span = info_span!("step", environment = %step.environment);
+                        tasks.spawn(async move { engine.run_step(job).await }.instrument(span));
+                    } else if step.status == StepStatus::Pending && !deps_done {
+                        let event = self
+                            .store()
+                            .set_step_status(id, &step.environment, StepStatus::Waiting, None)
+                            .await?;
+                        self.publish(event);
+                    }
+                }
+            }
+            match tasks.join_next().await {
+                Some(Ok((environment, outcome))) => {
+                    in_flight.remove(&environment);
+                    match outcome {
+                        Ok(()) => {}
+                        Err(EngineError::Stopped) => return Err(EngineError::Stopped),
+                        Err(e) => {
+                            self.alive()?;
+                            error!(environment, error = %e, "step failed");
+                            self.store()
+                                .append_log(id, &environment, "error", &e.to_string())
+                                .await?;
+                            let detail = serde_json::json!({ "error": e.to_string() });
+                            let event = self
+                                .store()
+                                .set_step_status(id, &environment, StepStatus::Failed, Some(detail))
+                                .await?;
+                            self.publish(event);
+                        }
+                    }
+                }
+                Some(Err(join)) => return Err(EngineError::Internal(join.to_string())),
+                None => {
+                    let status = if failed || state.values().any(|s| !s.is_final()) {
+                        ReleaseStatus::Failed
+                    } else {
+                        ReleaseStatus::Succeeded
+                    };
+                    let event = self.store().set_release_status(id, status).await?;
+                    self.publish(event);
+                    info!(%status, "release finished");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn run_step(&self, job: StepJob) -> (String, Result<()>) {
+        let environment = job.environment.clone();
+        let outcome = self.step(&job).await;
+        (environment, outcome)
+    }
+
+    async fn step(&self, job: &StepJob) -> Result<()> {
+        let product = job.snapshot.product.metadata.name.clone();
+        let lock = self.environment_lock(&product, &job.environment);
+        let _guard = tokio::select! {
+            guard = lock.lock() => guard,
+            () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+        };
+        let id = &job.release;
+        if !job.resume_merge_wait {
+            self.set_step(id, &job.environment, StepStatus::Gating, None)
+                .await?;
+            self.set_step(id, &job.environment, StepStatus::Applying, None)
+                .await?;
+        }
+        let action = job.action.as_str();
+        let pr_branch = format!("promenade/{product}/{}/{id}", job.environment);
+        let outcomes = {
+            let engine = self.clone();
+            let job = job.clone();
+            let pr_branch = pr_branch.clone();
+            tokio::task::spawn_blocking(move || engine.apply_step(&job, &pr_branch))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??
+        };
+        self.checkpoint(Checkpoint::GitDone)?;
+        let results: Vec<RepoResult> = outcomes.iter().map(|o| o.result.clone()).collect();
+        let wrote = results.iter().any(|r| r.commit.is_some());
+        for line in results.iter().filter_map(describe) {
+            self.store()
+                .append_log(id, &job.environment, "info", &line)
+                .await?;
+        }
+
+        if action == "pr" && results.iter().any(|r| r.pull_request_branch.is_some()) {
+            let detail = serde_json::json!({ "repositories": results });
+            self.set_step(
+                id,
+                &job.environment,
+                StepStatus::AwaitingMerge,
+                Some(detail),
+            )
+            .await?;
+            self.wait_for_merge(job).await?;
+            self.store()
+                .append_log(id, &job.environment, "info", "pull request merged")
+                .await?;
+        }
+        self.record_applications(job, &outcomes).await?;
+        let status = if wrote {
+            StepStatus::Succeeded
+        } else {
+            StepStatus::Unchanged
+        };
+        let detail = serde_json::json!({ "repositories": results });
+        self.set_step(id, &job.environment, status, Some(detail))
+            .await
+    }
+
+    fn apply_step(&self, job: &StepJob, pr_branch: &str) -> Result<Vec<RepoOutcome>> {
+        let plan_apps = &job.snapshot.product;
+        let mut groups: BTreeMap<(String, String), Vec<&promenade_model::resources::Application>> =
+            BTreeMap::new();
+        for app in &plan_apps.spec.applications {
+            if !job.trees.contains_key(&app.name) {
+                continue;
+            }
+            let repo = app.repository_for(&job.environment, &plan_apps.spec.repository);
+            groups
+                .entry((repo.url.clone(), repo.branch().to_string()))
+                .or_default()
+                .push(app);
+        }
+        let mut outcomes = Vec::new();
+        for ((url, branch), apps) in groups {
+            let repo_job = self.repo_job(
+                &job.template,
+                &job.trees,
+                &url,
+                &branch,
+                &job.environment,
+                apps,
+                &job.release,
+            );
+            outcomes.push(match (job.action.as_str(), job.resume_merge_wait) {
+                ("none", _) => repo_job.preview().map(|changes| RepoOutcome {
+                    result: RepoResult {
+                        repository: url.clone(),
+                        branch: branch.clone(),
+                        ..Default::default()
+                    },
+                    changes,
+                })?,
+                ("pr", _) => repo_job.open_pull_request_branch(pr_branch)?,
+                _ => repo_job.commit_directly()?,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    async fn wait_for_merge(&self, job: &StepJob) -> Result<()> {
+        loop {
+            let merged = {
+                let engine = self.clone();
+                let job = job.clone();
+                tokio::task::spawn_blocking(move || {
+                    let product = &job.snapshot.product;
+                    for app in &product.spec.applications {
+                        let repo = app.repository_for(&job.environment, &product.spec.repository);
+                        let apps = vec![app];
+                        let repo_job = engine.repo_job(
+                            &job.template,
+                            &job.trees,
+                            &repo.url,
+                            repo.branch(),
+                            &job.environment,
+                            apps,
+                            &job.release,
+                        );
+                        if !repo_job.merged()? {
+                            return Ok(false);
+                        }
+                    }
+                    Ok::<_, EngineError>(true)
+                })
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??
+            };
+            if merged {
+                return Ok(());
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.config().merge_poll_interval) => {}
+                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+            }
+        }
+    }
+
+    async fn record_applications(&self, job: &StepJob, outcomes: &[RepoOutcome]) -> Result<()> {
+        for outcome in outcomes {
+            for change in &outcome.changes {
+                let version = job
+                    .snapshot
+                    .source
+                    .applications
+                    .iter()
+                    .find(|a| a.name == change.application)
+                    .and_then(|a| a.version.clone());
+                let result = ApplicationResult {
+                    status: Some(if change.changed() {
+                        StepStatus::Succeeded
+                    } else {
+                        StepStatus::Unchanged
+                    }),
+                    version,
+                    commit: outcome.result.commit.clone(),
+                    files_changed: change.diff.files.len() as i64,
+                    lines_added: change.diff.added as i64,
+                    lines_removed: change.diff.removed as i64,
+                };
+                self.store()
+                    .set_application_result(
+                        &job.release,
+                        &job.environment,
+                        &change.application,
+                        &result,
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn repo_job<'a>(
+        &'a self,
+        template: &'a CompiledTemplate,
+        trees: &'a BTreeMap<String, promenade_model::template::FileTree>,
+        url: &'a str,
+        branch: &'a str,
+        environment: &'a str,
+        apps: Vec<&'a promenade_model::resources::Application>,
+        release: &str,
+    ) -> RepoJob<'a> {
+        let config = self.config();
+        RepoJob {
+            git: self.git(),
+            url,
+            branch,
+            environment,
+            apps,
+            template,
+            sources: trees,
+            info: CommitInfo {
+                subject: format!("Promote to {environment}"),
+                body: String::new(),
+                release: release.to_string(),
+                environment: environment.to_string(),
+                author_name: config.committer_name.clone(),
+                author_email: config.committer_email.clone(),
+            },
+            push_attempts: config.push_attempts,
+            before_push: {
+                let engine = self.clone();
+                Arc::new(move || engine.checkpoint(Checkpoint::BeforePush).is_ok())
+            },
+        }
+    }
+
+    async fn set_step(
+        &self,
+        id: &str,
+        environment: &str,
+        status: StepStatus,
+        detail: Option<serde_json::Value>,
+    ) -> Result<()> {
+        self.alive()?;
+        let event = self
+            .store()
+            .set_step_status(id, environment, status, detail)
+            .await?;
+        self.publish(event);
+        self.checkpoint(Checkpoint::Persisted)
+    }
+
+    fn environment_lock(&self, product: &str, environment: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .runtime()
+            .environment_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        locks
+            .entry((product.to_string(), environment.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    pub(crate) fn publish(&self, event: EventRecord) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.events().send(event);
+    }
+
+    /// A fault-injection point: after each persisted change and after each push the
+    /// hook may declare the process dead, and from then on the engine does nothing more,
+    /// as if it had been killed there.
+    fn checkpoint(&self, point: Checkpoint) -> Result<()> {
+        if let Some(fault) = self.fault_hook() {
+            if fault(point) {
+                self.runtime().dead.store(true, Ordering::SeqCst);
+            }
+        }
+        self.alive()
+    }
+
+    fn alive(&self) -> Result<()> {
+        if self.runtime().dead.load(Ordering::SeqCst) {
+            Err(EngineError::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// What one running step needs; cloned into blocking tasks.
+#[derive(Clone)]
+struct StepJob {
+    release: String,
+    environment: String,
+    action: String,
+    resume_merge_wait: bool,
+    snapshot: Arc<Snapshot>,
+    template: Arc<CompiledTemplate>,
+    trees: Arc<BTreeMap<String, promenade_model::template::FileTree>>,
+    cancel: CancellationToken,
+}
+
+impl RepoJob<'_> {
+    fn preview(&self) -> Result<Vec<changes::AppChange>> {
+        let repo = self.git.open(self.url)?;
+        let lock = self.git.lock(self.url);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let tip = repo.fetch(self.branch)?;
+        changes::compute(
+            &repo,
+            tip,
+            self.environment,
+            &self.apps,
+            self.template,
+            self.sources,
+        )
+    }
+}
+
+pub fn snapshot_of(release: &ReleaseRecord) -> Result<Snapshot> {
+    serde_json::from_value(release.source.clone()).map_err(|e| {
+        EngineError::Internal(format!(
+            "release {} has an unreadable snapshot: {e}",
+            release.id
+        ))
+    })
+}
+
+/// Gates and verification actions are refused until the engine runs them: promoting
+/// past a gate nobody checks would be worse than not promoting.
+fn check_supported(plan: &Plan) -> Result<()> {
+    for step in &plan.steps {
+        if let Some(action) = step.policy.gates.iter().chain(&step.policy.verify).next() {
+            return Err(EngineError::BadRequest(format!(
+                "environment {:?} has a `{}` action in its policy; this version of Promenade \
+                 does not run gates or verification yet",
+                step.environment,
+                action.kind().as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn action_name(action: PromotionAction) -> &'static str {
+    match action {
+        PromotionAction::Commit => "commit",
+        PromotionAction::Pr => "pr",
+        PromotionAction::None => "none",
+    }
+}
+
+fn describe(result: &RepoResult) -> Option<String> {
+    match (&result.commit, &result.pull_request_branch) {
+        (Some(commit), Some(branch)) => Some(format!(
+            "pushed {commit} to branch {branch} of {}",
+            result.repository
+        )),
+        (Some(commit), None) => Some(format!(
+            "pushed {commit} to {} of {}",
+            result.branch, result.repository
+        )),
+        (None, _) => Some(format!("{} already has this content", result.repository)),
+    }
+}
+
+/// Time-ordered, unique across replicas: a millisecond timestamp and random bits.
+fn new_release_id() -> String {
+    ulid::Ulid::new().to_string().to_lowercase()
+}

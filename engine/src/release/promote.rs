@@ -1,0 +1,191 @@
+//! The git side of one environment step: one commit per repository, pushed without
+//! force, retried on a moved remote; or a pull request branch, then waiting for its
+//! merge. Blocking (libgit2): callers run it on the blocking pool.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use promenade_model::resources::Application;
+use promenade_model::template::{CompiledTemplate, FileTree};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::changes::{compute, AppChange};
+use crate::git::{CommitInfo, GitCache, PushOutcome, Repo};
+use crate::{EngineError, Result};
+
+/// Everything one repository of one step needs.
+pub struct RepoJob<'a> {
+    pub git: &'a GitCache,
+    pub url: &'a str,
+    pub branch: &'a str,
+    pub environment: &'a str,
+    pub apps: Vec<&'a Application>,
+    pub template: &'a CompiledTemplate,
+    pub sources: &'a BTreeMap<String, FileTree>,
+    pub info: CommitInfo,
+    pub push_attempts: u32,
+    /// Called just before each push; `false` means the engine is stopping.
+    pub before_push: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// What happened in one repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoResult {
+    pub repository: String,
+    pub branch: String,
+    /// The promotion commit, when one was needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The pull request branch, for the `pr` action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request_branch: Option<String>,
+}
+
+pub struct RepoOutcome {
+    pub result: RepoResult,
+    /// Per application, computed against the tip the commit was made on.
+    pub changes: Vec<AppChange>,
+}
+
+impl RepoJob<'_> {
+    fn with_repo<T>(&self, work: impl FnOnce(&Repo) -> Result<T>) -> Result<T> {
+        let lock = self.git.lock(self.url);
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(&self.git.open(self.url)?)
+    }
+
+    /// Commits to the branch. Finds an earlier attempt's commit by its trailers instead of
+    /// committing twice; fetches and re-applies when the remote moved.
+    pub fn commit_directly(&self) -> Result<RepoOutcome> {
+        self.with_repo(|repo| {
+            for attempt in 1..=self.push_attempts {
+                let tip = repo.fetch(self.branch)?;
+                let changes = compute(repo, tip, self.environment, &self.apps, self.template, self.sources)?;
+                if let Some(done) = repo.find_promotion(tip, &self.info.release, self.environment)? {
+                    info!(commit = %done, "promotion already pushed by an earlier attempt");
+                    return Ok(self.outcome(Some(done.to_string()), None, changes));
+                }
+                let updates: Vec<_> = changes.iter().filter(|c| c.changed()).map(AppChange::update).collect();
+                let Some(commit) = repo.commit(tip, &updates, &self.info)? else {
+                    return Ok(self.outcome(None, None, changes));
+                };
+                if !(self.before_push)() {
+                    return Err(EngineError::Stopped);
+                }
+                match repo.push(commit, self.branch)? {
+                    PushOutcome::Pushed => {
+                        info!(%commit, attempt, "pushed");
+                        return Ok(self.outcome(Some(commit.to_string()), None, changes));
+                    }
+                    PushOutcome::Rejected(reason) => {
+                        warn!(attempt, %reason, "push rejected, the remote moved: fetching and re-applying");
+                        std::thread::sleep(backoff(attempt));
+                    }
+                }
+            }
+            Err(EngineError::PushRejected {
+                url: self.url.to_string(),
+                attempts: self.push_attempts,
+            })
+        })
+    }
+
+    /// Pushes the change to its own branch for a pull request. Reuses the branch an
+    /// earlier attempt pushed; reports "nothing to do" when the base already has it.
+    pub fn open_pull_request_branch(&self, pr_branch: &str) -> Result<RepoOutcome> {
+        self.with_repo(|repo| {
+            let base = repo.fetch(self.branch)?;
+            let changes = compute(
+                repo,
+                base,
+                self.environment,
+                &self.apps,
+                self.template,
+                self.sources,
+            )?;
+            if let Some(done) = repo.find_promotion(base, &self.info.release, self.environment)? {
+                return Ok(self.outcome(Some(done.to_string()), None, changes));
+            }
+            if !changes.iter().any(AppChange::changed) {
+                return Ok(self.outcome(None, None, changes));
+            }
+            if let Some(existing) = repo.fetch_if_exists(pr_branch)? {
+                if repo
+                    .find_promotion(existing, &self.info.release, self.environment)?
+                    .is_some()
+                {
+                    return Ok(self.outcome(Some(existing.to_string()), Some(pr_branch), changes));
+                }
+            }
+            let updates: Vec<_> = changes
+                .iter()
+                .filter(|c| c.changed())
+                .map(AppChange::update)
+                .collect();
+            let commit = repo.commit(base, &updates, &self.info)?.ok_or_else(|| {
+                EngineError::Internal("a change with differences produced no commit".into())
+            })?;
+            match repo.push(commit, pr_branch)? {
+                PushOutcome::Pushed => {
+                    Ok(self.outcome(Some(commit.to_string()), Some(pr_branch), changes))
+                }
+                PushOutcome::Rejected(reason) => Err(EngineError::Git {
+                    url: self.url.to_string(),
+                    action: format!("push branch {pr_branch}"),
+                    message: reason,
+                }),
+            }
+        })
+    }
+
+    /// Whether the base branch now holds the promotion: the pull request's commit (or a
+    /// squash of it, which keeps the trailers) is on it, or its folders already have the
+    /// release's content.
+    pub fn merged(&self) -> Result<bool> {
+        self.with_repo(|repo| {
+            let base = repo.fetch(self.branch)?;
+            if repo
+                .find_promotion(base, &self.info.release, self.environment)?
+                .is_some()
+            {
+                return Ok(true);
+            }
+            let changes = compute(
+                repo,
+                base,
+                self.environment,
+                &self.apps,
+                self.template,
+                self.sources,
+            )?;
+            Ok(!changes.iter().any(AppChange::changed))
+        })
+    }
+
+    fn outcome(
+        &self,
+        commit: Option<String>,
+        pr_branch: Option<&str>,
+        changes: Vec<AppChange>,
+    ) -> RepoOutcome {
+        RepoOutcome {
+            result: RepoResult {
+                repository: self.url.to_string(),
+                branch: self.branch.to_string(),
+                commit,
+                pull_request_branch: pr_branch.map(str::to_string),
+            },
+            changes,
+        }
+    }
+}
+
+/// 200 ms, 400 ms, 800 ms… capped at 5 s: enough for a busy remote to settle.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(5))
+}

@@ -1,0 +1,148 @@
+//! The frozen source of a release: for every application, the repository, folder and
+//! commit of the source environment at creation. Every environment of the flow receives
+//! the content at exactly these commits, however long the release runs.
+
+use std::collections::BTreeMap;
+
+use git2::Oid;
+use promenade_model::template::FileTree;
+use serde::{Deserialize, Serialize};
+
+use super::plan::{Plan, SourceRef};
+use crate::git::GitCache;
+use crate::{EngineError, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub environment: String,
+    pub applications: Vec<SourceApplication>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceApplication {
+    pub name: String,
+    pub repository: String,
+    pub branch: String,
+    pub folder: String,
+    pub commit: String,
+    /// Read through the template's `versionSource`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Source {
+    /// The release's version: the one version all applications share, or a summary.
+    pub fn version(&self) -> Option<String> {
+        let mut versions: Vec<&str> = self
+            .applications
+            .iter()
+            .filter_map(|a| a.version.as_deref())
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        match versions.as_slice() {
+            [] => None,
+            [one] => Some(one.to_string()),
+            many => Some(format!("{} versions", many.len())),
+        }
+    }
+
+    /// Reads every application's source folder at its frozen commit.
+    pub fn read_trees(&self, git: &GitCache) -> Result<BTreeMap<String, FileTree>> {
+        let mut trees = BTreeMap::new();
+        let mut fetched = Vec::new();
+        for app in &self.applications {
+            let repo = git.open(&app.repository)?;
+            let commit = parse_oid(&app.commit)?;
+            let key = (app.repository.as_str(), app.branch.as_str());
+            if !repo.has_commit(commit) && !fetched.contains(&key) {
+                // A fresh clone cache (another replica, a wiped data folder): fetch first.
+                repo.fetch(&app.branch)?;
+                fetched.push(key);
+            }
+            trees.insert(app.name.clone(), repo.read_folder(commit, &app.folder)?);
+        }
+        Ok(trees)
+    }
+}
+
+/// Freezes the source of a new release: fetches each source repository once and takes
+/// its tip (or the requested commit, or an earlier release's source).
+pub fn freeze(
+    git: &GitCache,
+    plan: &Plan,
+    requested: Option<&SourceRef>,
+    earlier: Option<&Source>,
+) -> Result<Source> {
+    if let (Some(SourceRef::Release(id)), None) = (requested, earlier) {
+        return Err(EngineError::NotFound(format!(
+            "release {id:?} does not exist"
+        )));
+    }
+    let env = &plan.source_environment;
+    let mut tips: BTreeMap<(String, String), Oid> = BTreeMap::new();
+    let mut applications = Vec::new();
+    for app in &plan.applications {
+        let repo_spec = app.repository_for(env, &plan.product.spec.repository);
+        let key = (repo_spec.url.clone(), repo_spec.branch().to_string());
+        let repo = git.open(&repo_spec.url)?;
+        let tip = match tips.get(&key) {
+            Some(tip) => *tip,
+            None => {
+                let tip = repo.fetch(repo_spec.branch())?;
+                tips.insert(key.clone(), tip);
+                tip
+            }
+        };
+        let (commit, folder) = match (requested, earlier) {
+            (_, Some(earlier)) => {
+                let frozen = earlier
+                    .applications
+                    .iter()
+                    .find(|a| a.name == app.name)
+                    .ok_or_else(|| {
+                        EngineError::BadRequest(format!(
+                            "the earlier release did not promote application {:?}",
+                            app.name
+                        ))
+                    })?;
+                (parse_oid(&frozen.commit)?, frozen.folder.clone())
+            }
+            (Some(SourceRef::Commit(commit)), None) => {
+                (repo.resolve_commit(commit)?, app.path_for(env))
+            }
+            _ => (tip, app.path_for(env)),
+        };
+        let files = repo.read_folder(commit, &folder)?;
+        if files.is_empty() {
+            return Err(EngineError::BadRequest(format!(
+                "application {:?} has no files in {folder:?} at {commit}",
+                app.name
+            )));
+        }
+        let version = plan
+            .template
+            .read_version(&files)
+            .map_err(|e| EngineError::BadRequest(format!("application {:?}: {e}", app.name)))?;
+        applications.push(SourceApplication {
+            name: app.name.clone(),
+            repository: key.0,
+            branch: key.1,
+            folder,
+            commit: commit.to_string(),
+            version,
+        });
+    }
+    Ok(Source {
+        environment: earlier
+            .map(|e| e.environment.clone())
+            .unwrap_or_else(|| env.clone()),
+        applications,
+    })
+}
+
+pub(crate) fn parse_oid(text: &str) -> Result<Oid> {
+    Oid::from_str(text).map_err(|_| EngineError::BadRequest(format!("{text:?} is not a commit id")))
+}

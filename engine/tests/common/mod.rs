@@ -1,0 +1,275 @@
+//! A world for engine tests: a bare git remote on disk holding a GitOps monorepo, a
+//! SQLite store with the resources applied, and an engine over both.
+
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, Oid, Repository, Signature};
+use promenade_engine::resources::Author;
+use promenade_engine::store::ReleaseRecord;
+use promenade_engine::{Engine, EngineConfig, FaultHook, Store};
+
+pub const ENVIRONMENTS: [&str; 5] = ["dev", "qa", "staging-eu", "staging-us", "prod"];
+
+/// Commits `entries` (repository-relative paths) straight onto `branch` of the bare
+/// repository at `path`, as another person's push would. Creates the repository and the
+/// branch when missing.
+pub fn commit_to_remote(
+    path: &Path,
+    branch: &str,
+    entries: &[(String, String)],
+    message: &str,
+) -> Oid {
+    let repo = Repository::open_bare(path).unwrap_or_else(|_| Repository::init_bare(path).unwrap());
+    let reference = format!("refs/heads/{branch}");
+    let parent = repo
+        .refname_to_id(&reference)
+        .ok()
+        .map(|id| repo.find_commit(id).unwrap());
+    let base = match &parent {
+        Some(commit) => commit.tree().unwrap(),
+        None => repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap(),
+    };
+    let mut builder = TreeUpdateBuilder::new();
+    for (file, content) in entries {
+        builder.upsert(
+            file.as_str(),
+            repo.blob(content.as_bytes()).unwrap(),
+            FileMode::Blob,
+        );
+    }
+    let tree = repo
+        .find_tree(builder.create_updated(&repo, &base).unwrap())
+        .unwrap();
+    let who = Signature::now("Someone Else", "someone@example.com").unwrap();
+    let parents: Vec<_> = parent.iter().collect();
+    repo.commit(Some(&reference), &who, &who, message, &tree, &parents)
+        .unwrap()
+}
+
+pub fn values(app: &str, env: &str, tag: &str) -> String {
+    format!(
+        "# Helm values for {app} in {env}\n\
+         replicaCount: 2 # scaled per environment\n\
+         image:\n  \
+           repository: \"registry.example.com/shop/{app}\"\n  \
+           tag: \"{tag}\" # set by the release\n\
+         resources:\n  limits: {{ cpu: 500m }}\n"
+    )
+}
+
+pub fn values_path(app: &str, env: &str) -> String {
+    format!("apps/{app}/envs/{env}/values.yaml")
+}
+
+/// The resources of a `shop` product over `apps`, with the flow
+/// dev → qa → {staging-eu, staging-us} → prod.
+pub fn resources(url: &str, apps: &[String], prod_action: &str, concurrency: &str) -> String {
+    let mut yaml = String::new();
+    for env in ENVIRONMENTS {
+        let kind = if env == "prod" { "prod" } else { "non-prod" };
+        yaml.push_str(&format!(
+            "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: {{ name: {env} }}\nspec: {{ kind: {kind} }}\n---\n"
+        ));
+    }
+    let applications: String = apps
+        .iter()
+        .map(|app| format!("    - name: {app}\n      path: \"apps/{app}/envs/{{env}}\"\n"))
+        .collect();
+    yaml.push_str(&format!(
+        "apiVersion: promenade.dev/v1alpha1
+kind: Product
+metadata: {{ name: shop }}
+spec:
+  repository: {{ url: \"{url}\", branch: main }}
+  applications:
+{applications}  template: helm-image
+  flows: [ {{ name: standard }} ]
+  concurrency: {concurrency}
+---
+apiVersion: promenade.dev/v1alpha1
+kind: PromotionTemplate
+metadata: {{ name: helm-image }}
+spec:
+  versionSource: {{ file: values.yaml, path: \"$.image.tag\" }}
+  files:
+    - path: values.yaml
+      attributes: [\"$.image.tag\"]
+---
+apiVersion: promenade.dev/v1alpha1
+kind: PromotionPolicy
+metadata: {{ name: prod-gate }}
+spec:
+  priority: 100
+  selector: {{ environmentKinds: [prod] }}
+  action: {prod_action}
+---
+apiVersion: promenade.dev/v1alpha1
+kind: PromotionFlow
+metadata: {{ name: standard }}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {{ environment: qa, dependsOn: [dev] }}
+    - {{ environment: staging-eu, dependsOn: [qa] }}
+    - {{ environment: staging-us, dependsOn: [qa] }}
+    - {{ environment: prod, dependsOn: [staging-eu, staging-us] }}
+"
+    ));
+    yaml
+}
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub remote: PathBuf,
+    pub url: String,
+    pub apps: Vec<String>,
+    pub engine: Engine,
+}
+
+pub struct Options {
+    pub apps: usize,
+    pub prod_action: &'static str,
+    pub concurrency: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            apps: 3,
+            prod_action: "commit",
+            concurrency: "queue",
+        }
+    }
+}
+
+impl World {
+    pub async fn new(options: Options) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = dir.path().join("gitops.git");
+        let url = format!("file://{}", remote.display());
+        let apps: Vec<String> = (0..options.apps).map(|i| format!("app-{i:03}")).collect();
+        let mut files = vec![("README.md".to_string(), "# GitOps\n".to_string())];
+        for app in &apps {
+            for env in ENVIRONMENTS {
+                files.push((values_path(app, env), values(app, env, "1.0.0")));
+            }
+        }
+        commit_to_remote(&remote, "main", &files, "initial layout");
+        let store = Store::open(None, &dir.path().join("data")).await.unwrap();
+        let admin = Author {
+            name: "test".into(),
+            admin: true,
+        };
+        store
+            .apply(
+                "resources.yaml",
+                &resources(&url, &apps, options.prod_action, options.concurrency),
+                &admin,
+                false,
+            )
+            .await
+            .unwrap();
+        let engine = Engine::new(store, config(dir.path()));
+        World {
+            dir,
+            remote,
+            url,
+            apps,
+            engine,
+        }
+    }
+
+    /// A new engine on the same data folder, as after a restart.
+    pub async fn restart(&mut self, fault: Option<FaultHook>) {
+        let store = Store::open(None, &self.dir.path().join("data"))
+            .await
+            .unwrap();
+        let config = config(self.dir.path());
+        self.engine = match fault {
+            Some(fault) => Engine::with_fault_hook(store, config, fault),
+            None => Engine::new(store, config),
+        };
+    }
+
+    /// Sets the image tag of every application in `env`, in one commit to the remote.
+    pub fn release_in(&self, env: &str, tag: &str) -> Oid {
+        let files: Vec<_> = self
+            .apps
+            .iter()
+            .map(|app| (values_path(app, env), values(app, env, tag)))
+            .collect();
+        commit_to_remote(&self.remote, "main", &files, &format!("{env}: {tag}"))
+    }
+
+    pub fn read(&self, branch: &str, path: &str) -> String {
+        let repo = Repository::open_bare(&self.remote).unwrap();
+        let tip = repo.refname_to_id(&format!("refs/heads/{branch}")).unwrap();
+        let tree = repo.find_commit(tip).unwrap().tree().unwrap();
+        let entry = tree.get_path(Path::new(path)).unwrap();
+        let blob = repo.find_blob(entry.id()).unwrap();
+        String::from_utf8(blob.content().to_vec()).unwrap()
+    }
+
+    /// `(environment, release)` of every commit on `main` made by Promenade, newest first.
+    pub fn promotion_commits(&self) -> Vec<(String, String)> {
+        let repo = Repository::open_bare(&self.remote).unwrap();
+        let mut walk = repo.revwalk().unwrap();
+        walk.push_ref("refs/heads/main").unwrap();
+        walk.filter_map(|oid| {
+            let commit = repo.find_commit(oid.unwrap()).unwrap();
+            let message = commit.message().unwrap().to_string();
+            let trailers = git2::message_trailers_strs(&message).unwrap();
+            let get = |key: &str| {
+                trailers
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.to_string())
+            };
+            Some((get("Promenade-Environment")?, get("Promenade-Release")?))
+        })
+        .collect()
+    }
+
+    pub fn commit_count(&self) -> usize {
+        let repo = Repository::open_bare(&self.remote).unwrap();
+        let mut walk = repo.revwalk().unwrap();
+        walk.push_ref("refs/heads/main").unwrap();
+        walk.count()
+    }
+
+    /// Waits until the release is final (or `pred` holds), failing after 30 s.
+    pub async fn wait_until(
+        &self,
+        id: &str,
+        pred: impl Fn(&ReleaseRecord) -> bool,
+    ) -> ReleaseRecord {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let release = self.engine.release(id).await.unwrap();
+            if pred(&release) {
+                return release;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "release {id} did not get there in time: {release:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn wait(&self, id: &str) -> ReleaseRecord {
+        self.wait_until(id, |r| r.status.is_final()).await
+    }
+}
+
+fn config(dir: &Path) -> EngineConfig {
+    let mut config = EngineConfig::new(dir.join("data"));
+    config.merge_poll_interval = Duration::from_millis(50);
+    config
+}

@@ -1,0 +1,574 @@
+//! Releases promoted through real git repositories on disk.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::{commit_to_remote, values, values_path, Options, World};
+use git2::{Repository, Signature};
+use promenade_engine::release::{PromotionRequest, SourceRef};
+use promenade_engine::{Checkpoint, ReleaseStatus, StepStatus};
+
+fn whole_flow() -> PromotionRequest {
+    PromotionRequest::default()
+}
+
+fn step_status(release: &promenade_engine::store::ReleaseRecord, env: &str) -> StepStatus {
+    release
+        .steps
+        .iter()
+        .find(|s| s.environment == env)
+        .unwrap()
+        .status
+}
+
+#[tokio::test]
+async fn many_applications_reach_every_environment_with_one_commit_each() {
+    let world = World::new(Options {
+        apps: 40,
+        ..Options::default()
+    })
+    .await;
+    world.release_in("dev", "2.0.0");
+    let before = world.commit_count();
+
+    let release = world
+        .engine
+        .promote("shop", &whole_flow(), "alice")
+        .await
+        .unwrap();
+    let release = world.wait(&release.id).await;
+    assert_eq!(release.status, ReleaseStatus::Succeeded, "{release:#?}");
+
+    let mut per_env = BTreeMap::new();
+    for (env, id) in world.promotion_commits() {
+        assert_eq!(id, release.id);
+        *per_env.entry(env).or_insert(0) += 1;
+    }
+    let expected: BTreeMap<String, i32> = ["qa", "staging-eu", "staging-us", "prod"]
+        .iter()
+        .map(|e| (e.to_string(), 1))
+        .collect();
+    assert_eq!(per_env, expected, "one commit per environment");
+    assert_eq!(world.commit_count(), before + 4);
+
+    // Only the tag changed: comments, quoting and the rest stay byte for byte.
+    for app in &world.apps {
+        for env in ["qa", "staging-eu", "staging-us", "prod"] {
+            assert_eq!(
+                world.read("main", &values_path(app, env)),
+                values(app, env, "2.0.0")
+            );
+        }
+    }
+    let qa = release
+        .steps
+        .iter()
+        .find(|s| s.environment == "qa")
+        .unwrap();
+    assert_eq!(qa.applications.len(), 40);
+    assert!(qa
+        .applications
+        .iter()
+        .all(|a| a.version.as_deref() == Some("2.0.0") && a.lines_added == 1));
+}
+
+#[tokio::test]
+async fn an_environment_already_at_the_content_is_unchanged_and_gets_no_commit() {
+    let world = World::new(Options::default()).await;
+    world.release_in("dev", "2.0.0");
+    world.release_in("staging-us", "2.0.0");
+    let first = world
+        .engine
+        .promote("shop", &whole_flow(), "alice")
+        .await
+        .unwrap();
+    let first = world.wait(&first.id).await;
+    assert_eq!(step_status(&first, "staging-us"), StepStatus::Unchanged);
+    assert_eq!(step_status(&first, "qa"), StepStatus::Succeeded);
+    assert_eq!(world.promotion_commits().len(), 3);
+
+    let count = world.commit_count();
+    let second = world
+        .engine
+        .promote("shop", &whole_flow(), "alice")
+        .await
+        .unwrap();
+    let second = world.wait(&second.id).await;
+    assert_eq!(second.status, ReleaseStatus::Succeeded);
+    assert!(
+        second
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Unchanged),
+        "{second:#?}"
+    );
+    assert_eq!(
+        world.commit_count(),
+        count,
+        "nothing changed, nothing written"
+    );
+}
+
+#[tokio::test]
+async fn parallel_branches_run_together_and_the_join_waits_for_both() {
+    // Pull requests everywhere but qa: both staging steps must be open at once.
+    let world = World::new(Options::default()).await;
+    let resources = common::resources(&world.url, &world.apps, "pr", "queue").replace(
+        "    - { environment: staging-eu, dependsOn: [qa] }\n    - { environment: staging-us, dependsOn: [qa] }",
+        "    - { environment: staging-eu, dependsOn: [qa], policy: { action: pr } }\n    - { environment: staging-us, dependsOn: [qa], policy: { action: pr } }",
+    );
+    let admin = promenade_engine::resources::Author {
+        name: "t".into(),
+        admin: true,
+    };
+    world
+        .engine
+        .store()
+        .apply("r.yaml", &resources, &admin, false)
+        .await
+        .unwrap();
+    world.release_in("dev", "3.1.0");
+
+    let release = world
+        .engine
+        .promote("shop", &whole_flow(), "alice")
+        .await
+        .unwrap();
+    let both_open = |r: &promenade_engine::store::ReleaseRecord| {
+        step_status(r, "staging-eu") == StepStatus::AwaitingMerge
+            && step_status(r, "staging-us") == StepStatus::AwaitingMerge
+    };
+    let release = world.wait_until(&release.id, both_open).await;
+    assert!(matches!(
+        step_status(&release, "prod"),
+        StepStatus::Pending | StepStatus::Waiting
+    ));
+
+    merge_pull_request(&world, &format!("promenade/shop/staging-eu/{}", release.id));
+    let release = world
+        .wait_until(&release.id, |r| {
+            step_status(r, "staging-eu") == StepStatus::Succeeded
+        })
+        .await;
+    assert_eq!(
+        step_status(&release, "staging-us"),
+        StepStatus::AwaitingMerge
+    );
+    assert!(
+        !step_status(&release, "prod").is_working(),
+        "the join waits for staging-us"
+    );
+
+    merge_pull_request(&world, &format!("promenade/shop/staging-us/{}", release.id));
+    let release = world
+        .wait_until(&release.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+    merge_pull_request(&world, &format!("promenade/shop/prod/{}", release.id));
+    let release = world.wait(&release.id).await;
+    assert_eq!(release.status, ReleaseStatus::Succeeded, "{release:#?}");
+    for env in ["staging-eu", "staging-us", "prod"] {
+        assert_eq!(
+            world.read("main", &values_path(&world.apps[0], env)),
+            values(&world.apps[0], env, "3.1.0")
+        );
+    }
+
+    let events = world
+        .engine
+        .store()
+        .events_after(&release.id, 0)
+        .await
+        .unwrap();
+    let position = |env: &str, status: &str| {
+        events
+            .iter()
+            .position(|e| e.environment.as_deref() == Some(env) && e.data["status"] == status)
+            .unwrap_or_else(|| panic!("no {status} event for {env}"))
+    };
+    assert!(position("prod", "gating") > position("staging-eu", "succeeded"));
+    assert!(position("prod", "gating") > position("staging-us", "succeeded"));
+}
+
+/// Merges `branch` into `main` of the remote with a merge commit, as a person would.
+fn merge_pull_request(world: &World, branch: &str) {
+    let repo = Repository::open_bare(&world.remote).unwrap();
+    let theirs = repo
+        .find_commit(repo.refname_to_id(&format!("refs/heads/{branch}")).unwrap())
+        .unwrap();
+    let ours = repo
+        .find_commit(repo.refname_to_id("refs/heads/main").unwrap())
+        .unwrap();
+    let mut index = repo.merge_commits(&ours, &theirs, None).unwrap();
+    assert!(!index.has_conflicts());
+    let tree = repo.find_tree(index.write_tree_to(&repo).unwrap()).unwrap();
+    let who = Signature::now("Reviewer", "reviewer@example.com").unwrap();
+    repo.commit(
+        Some("refs/heads/main"),
+        &who,
+        &who,
+        &format!("Merge {branch}"),
+        &tree,
+        &[&ours, &theirs],
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_crash_at_any_checkpoint_then_a_restart_makes_exactly_one_commit_per_environment() {
+    // Learn how many checkpoints an uninterrupted release passes.
+    let total = {
+        let mut world = World::new(Options::default()).await;
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        world
+            .restart(Some(Arc::new(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                false
+            })))
+            .await;
+        world.release_in("dev", "4.0.0");
+        let release = world
+            .engine
+            .promote("shop", &whole_flow(), "alice")
+            .await
+            .unwrap();
+        assert_eq!(
+            world.wait(&release.id).await.status,
+            ReleaseStatus::Succeeded
+        );
+        seen.load(Ordering::SeqCst)
+    };
+    assert!(total >= 12, "only {total} checkpoints");
+
+    for crash_at in 1..=total {
+        let mut world = World::new(Options::default()).await;
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        world
+            .restart(Some(Arc::new(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst) + 1 >= crash_at
+            })))
+            .await;
+        world.release_in("dev", "4.0.0");
+        let id = world
+            .engine
+            .promote("shop", &whole_flow(), "alice")
+            .await
+            .unwrap()
+            .id;
+        // Wait until the engine has died at its checkpoint.
+        while seen.load(Ordering::SeqCst) < crash_at {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+
+        world.restart(None).await;
+        world.engine.resume().await.unwrap();
+        let release = world.wait(&id).await;
+        assert_eq!(
+            release.status,
+            ReleaseStatus::Succeeded,
+            "crash at {crash_at}: {release:#?}"
+        );
+        let mut envs: Vec<String> = world
+            .promotion_commits()
+            .into_iter()
+            .map(|(env, _)| env)
+            .collect();
+        envs.sort();
+        assert_eq!(
+            envs,
+            ["prod", "qa", "staging-eu", "staging-us"],
+            "crash at checkpoint {crash_at}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_push_racing_another_is_retried_on_the_new_tip_without_rewriting_history() {
+    let mut world = World::new(Options::default()).await;
+    let remote = world.remote.clone();
+    let raced = Arc::new(AtomicUsize::new(0));
+    let races = raced.clone();
+    world
+        .restart(Some(Arc::new(move |point| {
+            // Someone pushes between our fetch and our first push.
+            if point == Checkpoint::BeforePush && races.fetch_add(1, Ordering::SeqCst) == 0 {
+                commit_to_remote(
+                    &remote,
+                    "main",
+                    &[("docs/notes.md".into(), "hi\n".into())],
+                    "their change",
+                );
+            }
+            false
+        })))
+        .await;
+    world.release_in("dev", "5.0.0");
+    let before: Vec<git2::Oid> = history(&world);
+
+    let release = world
+        .engine
+        .promote(
+            "shop",
+            &PromotionRequest {
+                to: Some("qa".into()),
+                ..Default::default()
+            },
+            "alice",
+        )
+        .await
+        .unwrap();
+    let release = world.wait(&release.id).await;
+    assert_eq!(release.status, ReleaseStatus::Succeeded, "{release:#?}");
+    assert!(
+        raced.load(Ordering::SeqCst) >= 2,
+        "the push was attempted again"
+    );
+
+    let after = history(&world);
+    assert_eq!(after.len(), before.len() + 2, "their commit and ours");
+    assert_eq!(&after[2..], &before[..], "history was only appended to");
+    assert_eq!(world.read("main", "docs/notes.md"), "hi\n");
+    assert_eq!(
+        world.read("main", &values_path(&world.apps[0], "qa")),
+        values(&world.apps[0], "qa", "5.0.0")
+    );
+}
+
+fn history(world: &World) -> Vec<git2::Oid> {
+    let repo = Repository::open_bare(&world.remote).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    walk.map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn terminate_stops_a_release_and_leaves_downstream_steps_pending() {
+    let world = World::new(Options {
+        prod_action: "pr",
+        ..Options::default()
+    })
+    .await;
+    world.release_in("dev", "6.0.0");
+    let release = world
+        .engine
+        .promote("shop", &whole_flow(), "alice")
+        .await
+        .unwrap();
+    world
+        .wait_until(&release.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+    let terminated = world.engine.terminate(&release.id).await.unwrap();
+    assert_eq!(terminated.status, ReleaseStatus::Terminated);
+    assert_eq!(step_status(&terminated, "prod"), StepStatus::Terminated);
+    assert_eq!(step_status(&terminated, "qa"), StepStatus::Succeeded);
+    // Terminating twice is refused.
+    assert!(world.engine.terminate(&release.id).await.is_err());
+}
+
+#[tokio::test]
+async fn a_failed_step_is_retried_from_where_it_failed() {
+    let world = World::new(Options {
+        apps: 1,
+        ..Options::default()
+    })
+    .await;
+    // staging-us lives in a repository that does not exist yet.
+    let elsewhere = world.dir.path().join("us.git");
+    let admin = promenade_engine::resources::Author {
+        name: "t".into(),
+        admin: true,
+    };
+    let resources = common::resources(&world.url, &world.apps, "commit", "queue").replace(
+        "      path: \"apps/app-000/envs/{env}\"\n",
+        &format!(
+            "      path: \"apps/app-000/envs/{{env}}\"\n      environments:\n        staging-us: {{ repository: {{ url: \"file://{}\", branch: main }} }}\n",
+            elsewhere.display()
+        ),
+    );
+    world
+        .engine
+        .store()
+        .apply("r.yaml", &resources, &admin, false)
+        .await
+        .unwrap();
+    world.release_in("dev", "7.0.0");
+
+    let release = world
+        .engine
+        .promote("shop", &whole_flow(), "alice")
+        .await
+        .unwrap();
+    let failed = world.wait(&release.id).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    assert_eq!(step_status(&failed, "staging-us"), StepStatus::Failed);
+    assert_eq!(step_status(&failed, "staging-eu"), StepStatus::Succeeded);
+    assert!(matches!(
+        step_status(&failed, "prod"),
+        StepStatus::Pending | StepStatus::Waiting
+    ));
+    let error = failed
+        .steps
+        .iter()
+        .find(|s| s.environment == "staging-us")
+        .unwrap()
+        .detail["error"]
+        .clone();
+    assert!(error.as_str().unwrap().contains("git"), "{error}");
+
+    commit_to_remote(
+        &elsewhere,
+        "main",
+        &[(
+            values_path("app-000", "staging-us"),
+            values("app-000", "staging-us", "1.0.0"),
+        )],
+        "seed",
+    );
+    let retried = world.engine.retry(&release.id).await.unwrap();
+    assert_eq!(retried.status, ReleaseStatus::Running);
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    let qa = done.steps.iter().find(|s| s.environment == "qa").unwrap();
+    assert_eq!(qa.attempt, 1, "succeeded steps are not run again");
+}
+
+#[tokio::test]
+async fn rollback_promotes_an_earlier_release_source() {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    world.release_in("dev", "1.1.0");
+    let first = world
+        .engine
+        .promote(
+            "shop",
+            &PromotionRequest {
+                to: Some("qa".into()),
+                ..Default::default()
+            },
+            "a",
+        )
+        .await
+        .unwrap();
+    world.wait(&first.id).await;
+    world.release_in("dev", "1.2.0");
+    let second = world
+        .engine
+        .promote(
+            "shop",
+            &PromotionRequest {
+                to: Some("qa".into()),
+                ..Default::default()
+            },
+            "a",
+        )
+        .await
+        .unwrap();
+    world.wait(&second.id).await;
+    assert_eq!(
+        world.read("main", &values_path("app-000", "qa")),
+        values("app-000", "qa", "1.2.0")
+    );
+
+    let rollback = PromotionRequest {
+        to: Some("qa".into()),
+        source: Some(SourceRef::Release(first.id.clone())),
+        ..Default::default()
+    };
+    let preview = world.engine.preview("shop", &rollback).await.unwrap();
+    assert_eq!(preview.version.as_deref(), Some("1.1.0"));
+    let qa = &preview.environments[0];
+    assert!(
+        qa.diff.unified().contains(
+            "-  tag: \"1.2.0\" # set by the release\n+  tag: \"1.1.0\" # set by the release"
+        ),
+        "{}",
+        qa.diff.unified()
+    );
+
+    let back = world.engine.promote("shop", &rollback, "a").await.unwrap();
+    assert_eq!(world.wait(&back.id).await.status, ReleaseStatus::Succeeded);
+    assert_eq!(
+        world.read("main", &values_path("app-000", "qa")),
+        values("app-000", "qa", "1.1.0")
+    );
+}
+
+#[tokio::test]
+async fn preview_shows_every_environment_and_writes_nothing() {
+    let world = World::new(Options {
+        apps: 2,
+        prod_action: "pr",
+        ..Options::default()
+    })
+    .await;
+    world.release_in("dev", "9.9.9");
+    let count = world.commit_count();
+    let preview = world.engine.preview("shop", &whole_flow()).await.unwrap();
+    assert_eq!(world.commit_count(), count);
+    assert!(world
+        .engine
+        .store()
+        .list_releases(&Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let envs: Vec<_> = preview
+        .environments
+        .iter()
+        .map(|e| e.diff.environment.as_str())
+        .collect();
+    assert_eq!(envs[0], "qa");
+    assert_eq!(envs[3], "prod");
+    let prod = &preview.environments[3];
+    assert_eq!(prod.action, promenade_model::resources::PromotionAction::Pr);
+    assert_eq!(prod.depends_on, ["staging-eu", "staging-us"]);
+    assert_eq!(prod.diff.applications.len(), 2);
+    assert_eq!(
+        (prod.diff.added, prod.diff.removed, prod.diff.files),
+        (2, 2, 2)
+    );
+    let unified = prod.diff.unified();
+    assert!(
+        unified.contains(
+            "diff --git a/apps/app-000/envs/prod/values.yaml b/apps/app-000/envs/prod/values.yaml"
+        ),
+        "{unified}"
+    );
+
+    let to_qa = world
+        .engine
+        .preview(
+            "shop",
+            &PromotionRequest {
+                to: Some("qa".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(to_qa.environments.len(), 1);
+    let bad = world
+        .engine
+        .preview(
+            "shop",
+            &PromotionRequest {
+                to: Some("moon".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(bad.unwrap_err().to_string().contains("moon"));
+}
