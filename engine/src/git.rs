@@ -325,6 +325,61 @@ impl Repo {
         })
     }
 
+    /// For each folder, the newest commit on the first-parent history of `tip` (looking
+    /// back at most `depth` commits) that changed it, with its time (RFC 3339). A folder
+    /// unchanged in that window maps to the oldest commit looked at.
+    pub fn last_changes(
+        &self,
+        tip: Oid,
+        folders: &[&str],
+        depth: usize,
+    ) -> Result<HashMap<String, (Oid, String)>> {
+        let fail = |e| git_error(&self.url, "read history", e);
+        let folder_ids = |commit: &git2::Commit| -> Result<Vec<Option<Oid>>> {
+            let tree = commit.tree().map_err(fail)?;
+            Ok(folders
+                .iter()
+                .map(|f| {
+                    tree.get_path(Path::new(f.trim_matches('/')))
+                        .ok()
+                        .map(|e| e.id())
+                })
+                .collect())
+        };
+        let mut found: HashMap<String, (Oid, String)> = HashMap::new();
+        let mut commit = self.repo.find_commit(tip).map_err(fail)?;
+        let mut ids = folder_ids(&commit)?;
+        for _ in 0..depth {
+            let parent = commit.parents().next();
+            let parent_ids = match &parent {
+                Some(p) => folder_ids(p)?,
+                None => vec![None; folders.len()],
+            };
+            let when = commit_time(&commit);
+            for (index, folder) in folders.iter().enumerate() {
+                if ids[index] != parent_ids[index] || parent.is_none() {
+                    found
+                        .entry(folder.to_string())
+                        .or_insert_with(|| (commit.id(), when.clone()));
+                }
+            }
+            match parent {
+                Some(p) if found.len() < folders.len() => {
+                    commit = p;
+                    ids = parent_ids;
+                }
+                _ => break,
+            }
+        }
+        let oldest = (commit.id(), commit_time(&commit));
+        for folder in folders {
+            found
+                .entry(folder.to_string())
+                .or_insert_with(|| oldest.clone());
+        }
+        Ok(found)
+    }
+
     /// The newest commit reachable from `tip` that carries the trailers of this release
     /// and environment, if the promotion was already made.
     pub fn find_promotion(
@@ -356,6 +411,16 @@ impl Repo {
         }
         Ok(None)
     }
+}
+
+fn commit_time(commit: &git2::Commit) -> String {
+    time::OffsetDateTime::from_unix_timestamp(commit.time().seconds())
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 fn tracking_ref(branch: &str) -> String {

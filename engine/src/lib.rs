@@ -2,8 +2,11 @@
 //! git, SCM hosts, Argo CD — behind one cloneable [`Engine`] handle that the server and
 //! the UI's server functions share.
 
+pub mod auth;
+pub mod demo;
 mod error;
 pub mod git;
+pub mod overview;
 pub mod release;
 pub mod resources;
 pub mod status;

@@ -572,3 +572,74 @@ async fn preview_shows_every_environment_and_writes_nothing() {
         .await;
     assert!(bad.unwrap_err().to_string().contains("moon"));
 }
+
+#[tokio::test]
+async fn status_shows_versions_commits_and_drift_per_application_and_environment() {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    let dev_commit = world.release_in("dev", "2.5.0");
+    let release = world
+        .engine
+        .promote(
+            "shop",
+            &PromotionRequest {
+                to: Some("qa".into()),
+                ..Default::default()
+            },
+            "a",
+        )
+        .await
+        .unwrap();
+    world.wait(&release.id).await;
+
+    let status = world.engine.product_status("shop").await.unwrap();
+    let columns: Vec<_> = status
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(columns, ["dev", "qa", "staging-eu", "staging-us", "prod"]);
+    assert!(status.environments[4].prod);
+    assert_eq!(status.environments[2].upstream.as_deref(), Some("qa"));
+
+    let app = &status.applications[0];
+    assert_eq!(app.name, "app-000");
+    let cell = |env: &str| &app.cells[env];
+    assert_eq!(cell("dev").version.as_deref(), Some("2.5.0"));
+    assert_eq!(
+        cell("dev").commit.as_deref(),
+        Some(dev_commit.to_string().as_str())
+    );
+    assert_eq!(cell("qa").version.as_deref(), Some("2.5.0"));
+    assert!(!cell("qa").drift, "qa has what dev has");
+    assert_eq!(cell("staging-eu").version.as_deref(), Some("1.0.0"));
+    assert!(cell("staging-eu").drift, "staging-eu is behind qa");
+    assert!(!cell("prod").drift, "prod matches its upstream staging-eu");
+    let promoted = world.promotion_commits();
+    assert_eq!(
+        cell("qa").commit.as_deref(),
+        Some(promoted_commit(&world, "qa").as_str())
+    );
+    assert_eq!(promoted.len(), 1);
+    assert!(cell("qa").release.is_none());
+}
+
+fn promoted_commit(world: &World, env: &str) -> String {
+    let repo = Repository::open_bare(&world.remote).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    let found = walk
+        .map(Result::unwrap)
+        .find(|oid| {
+            let commit = repo.find_commit(*oid).unwrap();
+            commit
+                .message()
+                .unwrap()
+                .contains(&format!("Promenade-Environment: {env}"))
+        })
+        .unwrap();
+    found.to_string()
+}

@@ -11,6 +11,7 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use promenade_app::{shell, App};
+use promenade_engine::auth::admin_token_file;
 use promenade_engine::{Engine, EngineConfig, Store};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
@@ -73,9 +74,18 @@ pub fn router(state: AppState) -> Router {
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
     let store = Store::open(args.database_url.as_deref(), &args.data_dir)
         .await
         .context("cannot open the database")?;
+    let token_file = admin_token_file(&args.data_dir);
+    if let Some(file) = store.bootstrap_admin_token(&token_file).await? {
+        info!(
+            file = %file.display(),
+            "first start: an administrator API token was written (the CLI on this machine reads it from there)"
+        );
+    }
     let engine = Engine::new(store, EngineConfig::new(&args.data_dir));
     let resumed = engine
         .resume()

@@ -61,11 +61,15 @@ pub struct EnvironmentPreview {
     pub diff: EnvironmentDiff,
 }
 
+/// One lock per (product, environment): releases of a product queue for each
+/// environment instead of writing to it at the same time.
+type EnvironmentLocks = HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>;
+
 /// Per-engine state of running releases.
 #[derive(Default)]
 pub(crate) struct Runtime {
     running: Mutex<HashMap<String, CancellationToken>>,
-    environment_locks: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    environment_locks: Mutex<EnvironmentLocks>,
     /// Set by the fault-injection hook: the engine behaves as a killed process would.
     dead: AtomicBool,
 }

@@ -1,9 +1,12 @@
 //! The REST API under `/api/v1`, described by an OpenAPI document built with `utoipa`
 //! from the handlers' own annotations, so the document cannot drift from the code.
 
+mod auth;
 mod error;
+mod releases;
+mod resources;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -17,10 +20,40 @@ use crate::{health, AppState};
         title = "Promenade API",
         description = "Promotes releases of GitOps-managed applications through environments."
     ),
-    paths(health::healthz, health::readyz, openapi_json),
-    components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe))
+    paths(
+        health::healthz,
+        health::readyz,
+        openapi_json,
+        resources::apply,
+        resources::list,
+        resources::get,
+        resources::delete,
+        releases::promote,
+        releases::status,
+        releases::list,
+        releases::get,
+        releases::retry,
+        releases::terminate,
+        releases::events,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe)),
+    modifiers(&BearerToken)
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token scheme the endpoints' `security` refers to.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// The OpenAPI 3.1 document of this API.
 #[utoipa::path(
@@ -37,5 +70,18 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
+        .route("/apply", post(resources::apply))
+        .route("/releases", get(releases::list))
+        .route("/releases/{id}", get(releases::get))
+        .route("/releases/{id}/events", get(releases::events))
+        .route("/releases/{id}/retry", post(releases::retry))
+        .route("/releases/{id}/terminate", post(releases::terminate))
+        .route("/products/{product}/status", get(releases::status))
+        .route("/products/{product}/promotions", post(releases::promote))
+        .route("/{kind}", get(resources::list))
+        .route(
+            "/{kind}/{name}",
+            get(resources::get).delete(resources::delete),
+        )
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
 }

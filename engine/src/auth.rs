@@ -1,0 +1,282 @@
+//! Who may do what: roles, and API tokens that carry one. Tokens are shown once, at
+//! creation; the store keeps only their SHA-256 hash.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rand::distr::{Alphanumeric, SampleString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::store::{now, Store};
+use crate::{EngineError, Result};
+
+/// Roles, from least to most trusted; each includes what the ones before it may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Reads everything.
+    Viewer,
+    /// Starts, retries and terminates releases; applies resources.
+    Promoter,
+    /// Approves gates.
+    ReleaseManager,
+    /// Manages tokens and may define `command` actions.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Viewer,
+        Role::Promoter,
+        Role::ReleaseManager,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Promoter => "promoter",
+            Role::ReleaseManager => "release-manager",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {text:?}: expected viewer, promoter, release-manager or admin"
+                )
+            })
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A token as listed: never the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub name: String,
+    pub role: Role,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// Every token starts with this, so secret scanners recognise leaked ones.
+const TOKEN_PREFIX: &str = "pmd_";
+const TOKEN_LENGTH: usize = 40;
+
+/// The file `promenade serve` writes the first administrator token to, and the CLI
+/// reads it from on the same machine.
+pub fn admin_token_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin-token")
+}
+
+impl Store {
+    /// Creates a token and returns its secret, which is not stored anywhere.
+    pub async fn create_token(&self, name: &str, role: Role) -> Result<String> {
+        if name.trim().is_empty() {
+            return Err(EngineError::BadRequest("a token needs a name".into()));
+        }
+        let secret = format!(
+            "{TOKEN_PREFIX}{}",
+            Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LENGTH)
+        );
+        let inserted = sqlx::query(
+            "INSERT INTO api_tokens (name, hash, role, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(hash(&secret))
+        .bind(role.as_str())
+        .bind(now())
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(secret),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(EngineError::Conflict {
+                    message: format!("a token named {name:?} exists already"),
+                    diagnostics: Vec::new(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The caller a token belongs to, if it is valid.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
+        if !secret.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "UPDATE api_tokens SET last_used_at = ? WHERE hash = ? RETURNING name, role",
+        )
+        .bind(now())
+        .bind(hash(secret))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: String = row.try_get("role")?;
+        Ok(Some(Principal {
+            name: row.try_get("name")?,
+            role: role.parse().map_err(EngineError::Internal)?,
+        }))
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT name, role, created_at, last_used_at FROM api_tokens ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok(TokenInfo {
+                    name: row.try_get("name")?,
+                    role: role.parse().map_err(EngineError::Internal)?,
+                    created_at: row.try_get("created_at")?,
+                    last_used_at: row.try_get("last_used_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn revoke_token(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(EngineError::NotFound(format!("no token named {name:?}")));
+        }
+        Ok(())
+    }
+
+    /// On a fresh installation, creates an administrator token and writes it to
+    /// `file` (readable by the owner only). Returns the file when it did.
+    pub async fn bootstrap_admin_token(&self, file: &Path) -> Result<Option<PathBuf>> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let secret = self.create_token("admin", Role::Admin).await?;
+        write_private(file, &secret).map_err(|source| EngineError::DataDir {
+            path: file.display().to_string(),
+            source,
+        })?;
+        Ok(Some(file.to_path_buf()))
+    }
+}
+
+fn hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_private(file: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(file)?
+        .write_all(format!("{secret}\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_authenticates_as_its_role_until_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let secret = store.create_token("ci", Role::Promoter).await.unwrap();
+        assert!(secret.starts_with("pmd_") && secret.len() == 44);
+
+        let who = store.authenticate(&secret).await.unwrap().unwrap();
+        assert_eq!(
+            who,
+            Principal {
+                name: "ci".into(),
+                role: Role::Promoter
+            }
+        );
+        assert!(store.authenticate("pmd_wrong").await.unwrap().is_none());
+        assert!(store.authenticate("").await.unwrap().is_none());
+
+        let listed = store.list_tokens().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].last_used_at.is_some());
+        assert!(
+            store.create_token("ci", Role::Viewer).await.is_err(),
+            "names are unique"
+        );
+
+        store.revoke_token("ci").await.unwrap();
+        assert!(store.authenticate(&secret).await.unwrap().is_none());
+        assert!(store.revoke_token("ci").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_first_start_writes_one_private_admin_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let file = admin_token_file(dir.path());
+        assert_eq!(
+            store.bootstrap_admin_token(&file).await.unwrap(),
+            Some(file.clone())
+        );
+        let secret = std::fs::read_to_string(&file).unwrap();
+        let who = store.authenticate(secret.trim()).await.unwrap().unwrap();
+        assert_eq!(who.role, Role::Admin);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(
+            store.bootstrap_admin_token(&file).await.unwrap(),
+            None,
+            "only once"
+        );
+    }
+
+    #[test]
+    fn roles_are_ordered_by_trust_and_parse_from_their_names() {
+        assert!(Role::Viewer < Role::Promoter && Role::ReleaseManager < Role::Admin);
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! The product status: for every application in every environment of its flow, the
+//! version, the commit that last changed its folder, drift against the upstream
+//! environment, and the release working on it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use promenade_model::graph::FlowGraph;
+use promenade_model::template::{CompiledTemplate, FileTree};
+use serde::{Deserialize, Serialize};
+
+use crate::status::{ReleaseStatus, StepStatus};
+use crate::store::ReleaseFilter;
+use crate::{Engine, EngineError, Result};
+
+/// How far back the last change of a folder is looked for.
+const HISTORY_DEPTH: usize = 500;
+
+/// An application's folder in one environment: (application, environment, path).
+type Folder = (String, String, String);
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductStatus {
+    pub product: String,
+    pub flow: String,
+    /// Flow order: the trigger first, then the steps level by level.
+    pub environments: Vec<EnvironmentColumn>,
+    pub applications: Vec<ApplicationRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentColumn {
+    pub name: String,
+    /// The environment it receives from, for drift (none for the trigger).
+    pub upstream: Option<String>,
+    pub prod: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationRow {
+    pub name: String,
+    /// By environment name.
+    pub cells: BTreeMap<String, Cell>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Cell {
+    pub version: Option<String>,
+    /// The last commit that changed the application's folder.
+    pub commit: Option<String>,
+    /// When that commit was made (RFC 3339).
+    pub committed_at: Option<String>,
+    /// The template-covered content differs from the upstream environment.
+    pub drift: bool,
+    /// A running release working on this environment, and its step's state.
+    pub release: Option<RunningRelease>,
+    /// Why the cell could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunningRelease {
+    pub id: String,
+    pub status: StepStatus,
+}
+
+impl Engine {
+    pub async fn product_status(&self, product: &str) -> Result<ProductStatus> {
+        let set = self.store().resource_set().await?;
+        let product_res = set
+            .product(product)
+            .ok_or_else(|| EngineError::NotFound(format!("product {product:?} does not exist")))?
+            .clone();
+        let flow_name = product_res
+            .spec
+            .flows
+            .first()
+            .map(|f| f.name.clone())
+            .ok_or_else(|| EngineError::BadRequest(format!("product {product:?} has no flow")))?;
+        let flow = set
+            .flow(&flow_name)
+            .ok_or_else(|| EngineError::NotFound(format!("flow {flow_name:?} does not exist")))?;
+        let graph =
+            FlowGraph::new(&flow.spec).map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let template_spec = set
+            .template(&product_res.spec.template)
+            .ok_or_else(|| EngineError::NotFound("the product's template does not exist".into()))?
+            .spec
+            .clone();
+        let environments: Vec<EnvironmentColumn> = graph
+            .levels()
+            .into_iter()
+            .flatten()
+            .map(|env| EnvironmentColumn {
+                name: env.to_string(),
+                upstream: graph.dependencies(env).first().map(|d| d.to_string()),
+                prod: set.environment(env).is_some_and(|e| {
+                    e.spec.kind == promenade_model::resources::EnvironmentKind::Prod
+                }),
+            })
+            .collect();
+
+        let running = self.running_steps(product).await?;
+        let engine = self.clone();
+        let columns = environments.clone();
+        let rows = tokio::task::spawn_blocking(move || -> Result<Vec<ApplicationRow>> {
+            let template = CompiledTemplate::new(&template_spec)
+                .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+            let mut trees: HashMap<(String, String), std::result::Result<FileTree, String>> =
+                HashMap::new();
+            let mut rows: Vec<ApplicationRow> = product_res
+                .spec
+                .applications
+                .iter()
+                .map(|a| ApplicationRow {
+                    name: a.name.clone(),
+                    cells: BTreeMap::new(),
+                })
+                .collect();
+            // One fetch and one history walk per repository and branch.
+            let mut groups: BTreeMap<(String, String), Vec<Folder>> = BTreeMap::new();
+            for app in &product_res.spec.applications {
+                for env in &columns {
+                    let repo = app.repository_for(&env.name, &product_res.spec.repository);
+                    groups
+                        .entry((repo.url.clone(), repo.branch().to_string()))
+                        .or_default()
+                        .push((app.name.clone(), env.name.clone(), app.path_for(&env.name)));
+                }
+            }
+            for ((url, branch), folders) in groups {
+                let lock = engine.git().lock(&url);
+                let _guard = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let read = engine
+                    .git()
+                    .open(&url)
+                    .and_then(|repo| repo.fetch(&branch).map(|tip| (repo, tip)));
+                let (repo, tip) = match read {
+                    Ok(found) => found,
+                    Err(e) => {
+                        for (app, env, _) in folders {
+                            trees.insert((app, env), Err(e.to_string()));
+                        }
+                        continue;
+                    }
+                };
+                let paths: Vec<&str> = folders.iter().map(|(_, _, p)| p.as_str()).collect();
+                let changes = repo.last_changes(tip, &paths, HISTORY_DEPTH)?;
+                for (app, env, path) in &folders {
+                    let row = rows
+                        .iter_mut()
+                        .find(|r| &r.name == app)
+                        .map(|r| &mut r.cells);
+                    let tree = repo.read_folder(tip, path).map_err(|e| e.to_string());
+                    if let (Some(cells), Some((commit, at))) = (row, changes.get(path.as_str())) {
+                        cells.insert(
+                            env.clone(),
+                            Cell {
+                                commit: Some(commit.to_string()),
+                                committed_at: Some(at.clone()),
+                                ..Cell::default()
+                            },
+                        );
+                    }
+                    trees.insert((app.clone(), env.clone()), tree);
+                }
+            }
+            for row in &mut rows {
+                for env in &columns {
+                    let cell = row.cells.entry(env.name.clone()).or_default();
+                    match trees.get(&(row.name.clone(), env.name.clone())) {
+                        Some(Ok(tree)) => {
+                            cell.version = template.read_version(tree).ok().flatten();
+                            if let Some(Ok(upstream)) = env
+                                .upstream
+                                .as_ref()
+                                .and_then(|u| trees.get(&(row.name.clone(), u.clone())))
+                            {
+                                cell.drift = template
+                                    .apply(upstream, tree)
+                                    .map(|a| a.changed)
+                                    .unwrap_or(false);
+                            }
+                        }
+                        Some(Err(e)) => cell.error = Some(e.clone()),
+                        None => {}
+                    }
+                }
+            }
+            Ok(rows)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
+
+        let mut applications = rows;
+        for row in &mut applications {
+            for (env, cell) in &mut row.cells {
+                if let Some(release) = running.get(env) {
+                    // Drift is only meaningful when no release is moving the content.
+                    cell.drift = false;
+                    cell.release = Some(release.clone());
+                }
+            }
+        }
+        Ok(ProductStatus {
+            product: product.to_string(),
+            flow: flow_name,
+            environments,
+            applications,
+        })
+    }
+
+    /// The newest running release's step state per environment.
+    async fn running_steps(&self, product: &str) -> Result<BTreeMap<String, RunningRelease>> {
+        let filter = ReleaseFilter {
+            product: Some(product.to_string()),
+            status: Some(ReleaseStatus::Running),
+            ..Default::default()
+        };
+        let mut running = BTreeMap::new();
+        for summary in self.store().list_releases(&filter).await?.into_iter().rev() {
+            if let Some(release) = self.store().release(&summary.id).await? {
+                for step in release.steps.iter().filter(|s| !s.status.is_final()) {
+                    running.insert(
+                        step.environment.clone(),
+                        RunningRelease {
+                            id: release.id.clone(),
+                            status: step.status,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(running)
+    }
+}

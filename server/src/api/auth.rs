@@ -1,0 +1,54 @@
+//! Bearer-token authentication for the API. Every endpoint names the least role it
+//! needs; the check happens here, on the server, whatever a client shows or hides.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use promenade_engine::auth::{Principal, Role};
+
+use super::ApiError;
+use crate::AppState;
+
+/// The authenticated caller of a request.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Fails with 403 unless the caller has at least `role`.
+    pub fn require(&self, role: Role) -> Result<&Principal, ApiError> {
+        if self.0.role >= role {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this needs the {role} role; token {:?} has {}",
+                    self.0.name, self.0.role
+                ),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized =
+            |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send an API token: `Authorization: Bearer <token>`"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        match state.engine.store().authenticate(token).await? {
+            Some(principal) => Ok(Caller(principal)),
+            None => Err(unauthorized("the API token is not valid")),
+        }
+    }
+}

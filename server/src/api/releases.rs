@@ -1,0 +1,260 @@
+//! Promotions, releases, their live events, and the product status.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_core::Stream;
+use promenade_engine::auth::Role;
+use promenade_engine::release::PromotionRequest;
+use promenade_engine::store::{EventRecord, ReleaseFilter};
+use promenade_engine::ReleaseStatus;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::ApiError;
+use crate::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionBody {
+    /// Show the preview diff and create nothing.
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    request: PromotionRequest,
+}
+
+/// Promotes a product: `{flow?, from?, to?, applications?, source?: {commit | release},
+/// message?, dryRun?}`. A dry run returns the preview (per environment, application and
+/// file unified diffs) and creates nothing; otherwise the new release (201).
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{product}/promotions",
+    tag = "releases",
+    params(("product" = String, Path)),
+    request_body = PromotionBody,
+    responses(
+        (status = 200, description = "Preview (dry run)", body = Object),
+        (status = 201, description = "The release", body = Object),
+        (status = 400, body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody)
+    ),
+    security(("token" = []))
+)]
+pub async fn promote(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(product): Path<String>,
+    Json(body): Json<PromotionBody>,
+) -> Result<Response, ApiError> {
+    if body.dry_run {
+        caller.require(Role::Viewer)?;
+        let preview = state.engine.preview(&product, &body.request).await?;
+        return Ok(Json(preview).into_response());
+    }
+    let who = caller.require(Role::Promoter)?;
+    let release = state
+        .engine
+        .promote(&product, &body.request, &who.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(release)).into_response())
+}
+
+/// Every application × environment of a product: version, commit, drift, running release.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{product}/status",
+    tag = "releases",
+    params(("product" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(product): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(state.engine.product_status(&product).await?).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ReleaseQuery {
+    product: Option<String>,
+    /// queued, running, succeeded, failed or terminated.
+    status: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+}
+
+/// Releases, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases",
+    tag = "releases",
+    params(ReleaseQuery),
+    responses((status = 200, body = Vec<Object>), (status = 400, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ReleaseQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<ReleaseStatus>)
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
+    let filter = ReleaseFilter {
+        product: query.product,
+        status,
+        limit: query.limit.unwrap_or(50).clamp(1, 500),
+        offset: query.offset.unwrap_or(0),
+    };
+    Ok(Json(state.engine.store().list_releases(&filter).await?).into_response())
+}
+
+/// One release with its steps and per-application results.
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}",
+    tag = "releases",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(state.engine.release(&id).await?).into_response())
+}
+
+/// Resumes a failed release from its failed steps.
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/retry",
+    tag = "releases",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 409, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Promoter)?;
+    Ok(Json(state.engine.retry(&id).await?).into_response())
+}
+
+/// Stops a release; steps not started stay pending.
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/terminate",
+    tag = "releases",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 409, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn terminate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Promoter)?;
+    Ok(Json(state.engine.terminate(&id).await?).into_response())
+}
+
+/// The release's events as server-sent events (`event:` is `release` or `step`, `id:` the
+/// sequence number). Reconnecting with `Last-Event-ID` resumes after that event. The
+/// stream ends after the release reaches a final state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/events",
+    tag = "releases",
+    params(("id" = String, Path), ("Last-Event-ID" = Option<i64>, Header)),
+    responses((status = 200, content_type = "text/event-stream", description = "Event stream")),
+    security(("token" = []))
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let engine = state.engine.clone();
+    let release = engine.release(&id).await?;
+    let after: i64 = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    // Subscribe before replaying, so nothing persisted in between is missed.
+    let mut live = engine.subscribe();
+    let stream = async_stream::stream! {
+        let mut last = after;
+        let mut finished = release.status.is_final();
+        match engine.store().events_after(&id, last).await {
+            Ok(stored) => {
+                for event in stored {
+                    last = event.seq;
+                    finished |= is_final_release_event(&event);
+                    yield Ok(sse(&event));
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot replay events"),
+        }
+        while !finished {
+            match live.recv().await {
+                Ok(event) if event.release_id == id && event.seq > last => {
+                    last = event.seq;
+                    finished = is_final_release_event(&event);
+                    yield Ok(sse(&event));
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // Fell behind the live channel: catch up from the store.
+                    if let Ok(stored) = engine.store().events_after(&id, last).await {
+                        for event in stored {
+                            last = event.seq;
+                            finished |= is_final_release_event(&event);
+                            yield Ok(sse(&event));
+                        }
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    };
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn is_final_release_event(event: &EventRecord) -> bool {
+    event.kind == "release"
+        && event.data["status"]
+            .as_str()
+            .and_then(|s| s.parse::<ReleaseStatus>().ok())
+            .is_some_and(ReleaseStatus::is_final)
+}
+
+fn sse(event: &EventRecord) -> Event {
+    Event::default()
+        .id(event.seq.to_string())
+        .event(event.kind.clone())
+        .data(serde_json::to_string(event).unwrap_or_default())
+}

@@ -1,0 +1,163 @@
+//! `POST /apply` and the per-kind resource endpoints.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use promenade_engine::auth::Role;
+use promenade_engine::resources::{Author, ResourceChange, StoredResource};
+use promenade_model::resources::ResourceKind;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::ApiError;
+use crate::AppState;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyQuery {
+    /// Validate only; store nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyResponse {
+    dry_run: bool,
+    #[schema(value_type = Vec<Object>)]
+    changes: Vec<ResourceChange>,
+}
+
+/// Applies multi-document YAML. Invalid input changes nothing and answers 422 with
+/// every problem (`details.diagnostics`, each with file, line and column).
+#[utoipa::path(
+    post,
+    path = "/api/v1/apply",
+    tag = "resources",
+    params(ApplyQuery),
+    request_body(content = String, content_type = "application/yaml"),
+    responses(
+        (status = 200, body = ApplyResponse),
+        (status = 422, description = "Invalid resources", body = super::ErrorBody),
+        (status = 403, description = "The caller may not apply these", body = super::ErrorBody)
+    ),
+    security(("token" = []))
+)]
+pub async fn apply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ApplyQuery>,
+    body: String,
+) -> Result<Json<ApplyResponse>, ApiError> {
+    let who = caller.require(Role::Promoter)?;
+    let author = Author {
+        name: who.name.clone(),
+        admin: who.role >= Role::Admin,
+    };
+    let changes = state
+        .engine
+        .store()
+        .apply("request", &body, &author, query.dry_run)
+        .await?;
+    Ok(Json(ApplyResponse {
+        dry_run: query.dry_run,
+        changes,
+    }))
+}
+
+/// Every resource of a kind (`environments`, `products`, `templates`, `policies`,
+/// `flows`, or the kind's own name).
+#[utoipa::path(
+    get,
+    path = "/api/v1/{kind}",
+    tag = "resources",
+    params(("kind" = String, Path)),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(kind): Path<String>,
+) -> Result<Json<Vec<StoredResource>>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let kind = parse_kind(&kind)?;
+    let all = state.engine.store().stored_resources().await?;
+    Ok(Json(all.into_iter().filter(|r| r.kind == kind).collect()))
+}
+
+/// One resource with its canonical YAML and revision.
+#[utoipa::path(
+    get,
+    path = "/api/v1/{kind}/{name}",
+    tag = "resources",
+    params(("kind" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<StoredResource>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let kind = parse_kind(&kind)?;
+    state
+        .engine
+        .store()
+        .resource(kind, &name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("{} {name:?} does not exist", kind.as_str())))
+}
+
+/// Deletes a resource; refused (409) while others still refer to it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/{kind}/{name}",
+    tag = "resources",
+    params(("kind" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<ResourceChange>, ApiError> {
+    let who = caller.require(Role::Promoter)?;
+    let kind = parse_kind(&kind)?;
+    let author = Author {
+        name: who.name.clone(),
+        admin: who.role >= Role::Admin,
+    };
+    Ok(Json(
+        state
+            .engine
+            .store()
+            .delete_resource(kind, &name, &author)
+            .await?,
+    ))
+}
+
+/// The URL names of kinds: the plural most people type, or the kind itself.
+pub fn parse_kind(text: &str) -> Result<ResourceKind, ApiError> {
+    let kind = match text.to_ascii_lowercase().as_str() {
+        "environments" | "environment" => Some(ResourceKind::Environment),
+        "products" | "product" => Some(ResourceKind::Product),
+        "templates" | "promotiontemplates" | "promotiontemplate" => {
+            Some(ResourceKind::PromotionTemplate)
+        }
+        "policies" | "promotionpolicies" | "promotionpolicy" => Some(ResourceKind::PromotionPolicy),
+        "flows" | "promotionflows" | "promotionflow" => Some(ResourceKind::PromotionFlow),
+        _ => None,
+    };
+    kind.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no resource kind {text:?}: use environments, products, templates, policies or flows"),
+        )
+    })
+}
