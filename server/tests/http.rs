@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use leptos::prelude::LeptosOptions;
+use promenade_engine::auth::Role;
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_server::{router, AppState};
 use serde_json::Value;
@@ -11,7 +12,8 @@ use serde_json::Value;
 struct TestServer {
     base: String,
     engine: Engine,
-    _data: tempfile::TempDir,
+    admin: String,
+    data: tempfile::TempDir,
 }
 
 async fn start() -> TestServer {
@@ -32,10 +34,16 @@ async fn start() -> TestServer {
         engine: engine.clone(),
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let admin = engine
+        .store()
+        .create_token("admin", Role::Admin)
+        .await
+        .unwrap();
     TestServer {
         base: format!("http://{addr}"),
         engine,
-        _data: data,
+        admin,
+        data,
     }
 }
 
@@ -96,4 +104,290 @@ async fn unknown_api_paths_answer_with_a_json_error() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
     assert!(body["error"]["details"].is_null());
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn call(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<reqwest::Body>,
+) -> (u16, Value) {
+    let mut request = client().request(method, format!("{}{path}", server.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request
+            .body(body)
+            .header("content-type", "application/json");
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn every_api_endpoint_needs_a_valid_token_and_the_right_role() {
+    let server = start().await;
+    for path in [
+        "/api/v1/releases",
+        "/api/v1/products",
+        "/api/v1/products/shop/status",
+    ] {
+        let (status, body) = call(&server, reqwest::Method::GET, path, None, None).await;
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+        let (status, _) = call(
+            &server,
+            reqwest::Method::GET,
+            path,
+            Some("pmd_forged"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 401, "{path}");
+    }
+    let viewer = server
+        .engine
+        .store()
+        .create_token("dashboard", Role::Viewer)
+        .await
+        .unwrap();
+    let (status, body) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/releases",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (200, serde_json::json!([])));
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/apply",
+        Some(&viewer),
+        Some("kind: Environment".into()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("promoter"));
+}
+
+#[tokio::test]
+async fn invalid_resources_are_refused_with_every_problem_and_change_nothing() {
+    let server = start().await;
+    let yaml = "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: { name: qa }\nspec: { kind: sometimes }\n";
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/apply",
+        Some(&server.admin),
+        Some(yaml.into()),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid");
+    let diagnostic = &body["error"]["details"]["diagnostics"][0];
+    assert_eq!(
+        (diagnostic["line"].as_u64(), diagnostic["file"].as_str()),
+        (Some(4), Some("request"))
+    );
+    assert!(diagnostic["column"].as_u64().unwrap() > 1);
+    let (_, listed) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/environments",
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(listed, serde_json::json!([]));
+
+    let good = "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: { name: qa }\nspec: { kind: non-prod }\n";
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/apply?dryRun=true",
+        Some(&server.admin),
+        Some(good.into()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["changes"][0]["change"], "created");
+    let (_, listed) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/environments",
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(listed, serde_json::json!([]), "a dry run stores nothing");
+
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/apply",
+        Some(&server.admin),
+        Some(good.into()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, env) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/environments/qa",
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(env["revision"], 1);
+    assert!(env["document"].as_str().unwrap().contains("kind: non-prod"));
+    let (status, _) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/widgets",
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_promotion_over_http_previews_runs_and_streams_its_events() {
+    let server = start().await;
+    promenade_engine::demo::set_up(server.engine.store(), server.data.path())
+        .await
+        .unwrap();
+    let token = Some(server.admin.as_str());
+
+    let dry = serde_json::json!({ "to": "qa", "dryRun": true }).to_string();
+    let (status, preview) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/products/shop/promotions",
+        token,
+        Some(dry.into()),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["version"], "1.5.0");
+    let unified = preview["environments"][0]["applications"][0]["files"][0]["unified"]
+        .as_str()
+        .unwrap();
+    assert!(unified.contains("+  tag: \"1.5.0\""), "{unified}");
+    let (_, releases) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/releases",
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(releases, serde_json::json!([]));
+
+    let run = serde_json::json!({ "to": "qa", "message": "ship 1.5.0" }).to_string();
+    let (status, release) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/products/shop/promotions",
+        token,
+        Some(run.into()),
+    )
+    .await;
+    assert_eq!(status, 201, "{release}");
+    let id = release["id"].as_str().unwrap().to_string();
+
+    // The stream ends by itself once the release is final.
+    let events = client()
+        .get(format!("{}/api/v1/releases/{id}/events", server.base))
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(events.contains("event: step"), "{events}");
+    let last = events
+        .lines()
+        .filter(|l| l.starts_with("data:"))
+        .last()
+        .unwrap();
+    let last: Value = serde_json::from_str(last.trim_start_matches("data:").trim()).unwrap();
+    assert_eq!(
+        (last["kind"].as_str(), last["data"]["status"].as_str()),
+        (Some("release"), Some("succeeded"))
+    );
+
+    // Resuming after the second event replays only what followed it.
+    let ids: Vec<i64> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    let resumed = client()
+        .get(format!("{}/api/v1/releases/{id}/events", server.base))
+        .bearer_auth(&server.admin)
+        .header("Last-Event-ID", ids[1].to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resumed_ids: Vec<i64> = resumed
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    assert_eq!(resumed_ids, ids[2..].to_vec());
+
+    let (status, done) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/releases/{id}"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["message"], "ship 1.5.0");
+    let (_, status_view) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/products/shop/status",
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status_view["applications"][0]["cells"]["qa"]["version"],
+        "1.5.0"
+    );
+    let (status, _) = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/api/v1/releases/{id}/retry"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "a succeeded release cannot be retried");
 }
