@@ -53,10 +53,22 @@ env:
 
 fn tree(app: usize, tag: &str, memory: &str, replicas: u32, config: &str) -> FileTree {
     FileTree::from([
-        ("values.yaml".into(), values(app, tag, memory, replicas).into_bytes()),
-        ("config/app.yaml".into(), format!("name: app-{app}\nlevel: {config}\n").into_bytes()),
-        ("config/routes.yaml".into(), b"routes:\n  - /\n  - /health\n".to_vec()),
-        ("Chart.yaml".into(), format!("apiVersion: v2\nname: app-{app}\nversion: 1.0.0\n").into_bytes()),
+        (
+            "values.yaml".into(),
+            values(app, tag, memory, replicas).into_bytes(),
+        ),
+        (
+            "config/app.yaml".into(),
+            format!("name: app-{app}\nlevel: {config}\n").into_bytes(),
+        ),
+        (
+            "config/routes.yaml".into(),
+            b"routes:\n  - /\n  - /health\n".to_vec(),
+        ),
+        (
+            "Chart.yaml".into(),
+            format!("apiVersion: v2\nname: app-{app}\nversion: 1.0.0\n").into_bytes(),
+        ),
     ])
 }
 
@@ -66,7 +78,11 @@ fn template() -> CompiledTemplate {
         files: vec![
             TemplateFile {
                 path: "values.yaml".into(),
-                attributes: vec!["$.image.tag".into(), "$.image.repository".into(), "$..resources".into()],
+                attributes: vec![
+                    "$.image.tag".into(),
+                    "$.image.repository".into(),
+                    "$..resources".into(),
+                ],
             },
             TemplateFile {
                 path: "config/*.yaml".into(),
@@ -89,7 +105,10 @@ fn fleet() -> Vec<(String, FileTree, FileTree)> {
         .collect()
 }
 
-fn promote(template: &CompiledTemplate, fleet: &[(String, FileTree, FileTree)]) -> Vec<(String, FileTree, FileTree)> {
+fn promote(
+    template: &CompiledTemplate,
+    fleet: &[(String, FileTree, FileTree)],
+) -> Vec<(String, FileTree, FileTree)> {
     fleet
         .iter()
         .map(|(name, source, target)| {
@@ -103,7 +122,12 @@ fn promote(template: &CompiledTemplate, fleet: &[(String, FileTree, FileTree)]) 
 fn preview(promoted: &[(String, FileTree, FileTree)]) -> EnvironmentDiff {
     let applications = promoted
         .iter()
-        .map(|(name, old, new)| ApplicationDiff::new(name.clone(), diff_trees(&format!("apps/{name}/envs/prod"), old, new)))
+        .map(|(name, old, new)| {
+            ApplicationDiff::new(
+                name.clone(),
+                diff_trees(&format!("apps/{name}/envs/prod"), old, new),
+            )
+        })
         .collect();
     EnvironmentDiff::new("prod", applications)
 }
@@ -114,13 +138,18 @@ fn bench(c: &mut Criterion) {
     let promoted = promote(&template, &fleet);
     let environment = preview(&promoted);
     // 2 attribute lines (tag, memory) and 1 config line per application.
-    assert_eq!((environment.added, environment.removed, environment.files), (3_000, 3_000, 2_000));
+    assert_eq!(
+        (environment.added, environment.removed, environment.files),
+        (3_000, 3_000, 2_000)
+    );
 
     let mut group = c.benchmark_group("1000 applications");
     group.sample_size(10);
     group.bench_function("apply template", |b| b.iter(|| promote(&template, &fleet)));
     group.bench_function("diff", |b| b.iter(|| preview(&promoted)));
-    group.bench_function("apply template and diff", |b| b.iter(|| preview(&promote(&template, &fleet))));
+    group.bench_function("apply template and diff", |b| {
+        b.iter(|| preview(&promote(&template, &fleet)))
+    });
     group.finish();
 }
 

@@ -393,7 +393,9 @@ impl Serialize for TimeRange {
 
 impl<'de> Deserialize<'de> for TimeRange {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -409,7 +411,10 @@ mod tests {
         let night: TimeRange = "22:00-06:00".parse().unwrap();
         assert!(night.contains(23 * 60) && night.contains(60) && !night.contains(12 * 60));
         assert_eq!(night.to_string(), "22:00-06:00");
-        assert_eq!("9-17".parse::<TimeRange>().unwrap_err(), "expected hours like `09:00-17:00`, got `9-17`");
+        assert_eq!(
+            "9-17".parse::<TimeRange>().unwrap_err(),
+            "expected hours like `09:00-17:00`, got `9-17`"
+        );
         assert!("10:00-10:00".parse::<TimeRange>().is_err());
         assert!("25:00-10:00".parse::<TimeRange>().is_err());
     }

@@ -21,7 +21,12 @@ pub fn to_yaml(resource: &Resource) -> Result<String, Error> {
 }
 
 /// Several resources as one multi-document YAML stream, `---` between documents.
-pub fn to_yaml_stream<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Result<String, Error> {
-    let documents = resources.into_iter().map(to_yaml).collect::<Result<Vec<_>, _>>()?;
+pub fn to_yaml_stream<'a>(
+    resources: impl IntoIterator<Item = &'a Resource>,
+) -> Result<String, Error> {
+    let documents = resources
+        .into_iter()
+        .map(to_yaml)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(documents.join("---\n"))
 }

@@ -139,6 +139,10 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     /// `file:line:col: message`, as the CLI prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }

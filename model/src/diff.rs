@@ -60,8 +60,16 @@ pub fn diff_file(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Option<F
         FileChange::Removed => unified.push_str("deleted file mode 100644\n"),
         FileChange::Modified => {}
     }
-    let old_name = if old.is_some() { a.as_str() } else { "/dev/null" };
-    let new_name = if new.is_some() { b.as_str() } else { "/dev/null" };
+    let old_name = if old.is_some() {
+        a.as_str()
+    } else {
+        "/dev/null"
+    };
+    let new_name = if new.is_some() {
+        b.as_str()
+    } else {
+        "/dev/null"
+    };
     let texts = (
         std::str::from_utf8(old.unwrap_or_default()),
         std::str::from_utf8(new.unwrap_or_default()),
@@ -114,7 +122,11 @@ pub fn diff_trees(prefix: &str, old: &FileTree, new: &FileTree) -> Vec<FileDiff>
                 "" => path.clone(),
                 prefix => format!("{prefix}/{path}"),
             };
-            diff_file(&shown, old.get(path).map(Vec::as_slice), new.get(path).map(Vec::as_slice))
+            diff_file(
+                &shown,
+                old.get(path).map(Vec::as_slice),
+                new.get(path).map(Vec::as_slice),
+            )
         })
         .collect()
 }
@@ -169,7 +181,8 @@ pub struct EnvironmentDiff {
 impl EnvironmentDiff {
     /// Totals the applications, dropping those without changes.
     pub fn new(environment: impl Into<String>, applications: Vec<ApplicationDiff>) -> Self {
-        let applications: Vec<ApplicationDiff> = applications.into_iter().filter(|a| !a.is_empty()).collect();
+        let applications: Vec<ApplicationDiff> =
+            applications.into_iter().filter(|a| !a.is_empty()).collect();
         Self {
             environment: environment.into(),
             added: applications.iter().map(|a| a.added).sum(),
@@ -200,12 +213,20 @@ mod tests {
 
     #[test]
     fn modified_files_get_git_headers_and_counts() {
-        let diff = diff_file("values.yaml", Some(b"a: 1\nb: 2\nc: 3\n"), Some(b"a: 1\nb: 9\nc: 3\n")).unwrap();
+        let diff = diff_file(
+            "values.yaml",
+            Some(b"a: 1\nb: 2\nc: 3\n"),
+            Some(b"a: 1\nb: 9\nc: 3\n"),
+        )
+        .unwrap();
         assert_eq!(
             diff.unified,
             "diff --git a/values.yaml b/values.yaml\n--- a/values.yaml\n+++ b/values.yaml\n@@ -1,3 +1,3 @@\n a: 1\n-b: 2\n+b: 9\n c: 3\n"
         );
-        assert_eq!((diff.added, diff.removed, diff.change), (1, 1, FileChange::Modified));
+        assert_eq!(
+            (diff.added, diff.removed, diff.change),
+            (1, 1, FileChange::Modified)
+        );
         assert_eq!(diff_file("same", Some(b"x"), Some(b"x")), None);
     }
 
@@ -217,25 +238,48 @@ mod tests {
             "diff --git a/new.yaml b/new.yaml\nnew file mode 100644\n--- /dev/null\n+++ b/new.yaml\n@@ -0,0 +1 @@\n+x: 1\n"
         );
         let removed = diff_file("old.yaml", Some(b"x: 1\n"), None).unwrap();
-        assert_eq!((removed.change, removed.added, removed.removed), (FileChange::Removed, 0, 1));
-        assert!(removed.unified.contains("deleted file mode 100644\n--- a/old.yaml\n+++ /dev/null\n"));
+        assert_eq!(
+            (removed.change, removed.added, removed.removed),
+            (FileChange::Removed, 0, 1)
+        );
+        assert!(removed
+            .unified
+            .contains("deleted file mode 100644\n--- a/old.yaml\n+++ /dev/null\n"));
         let binary = diff_file("logo.png", Some(&[0xff, 0x00]), Some(&[0xfe])).unwrap();
         assert!(binary.binary);
-        assert_eq!(binary.unified, "diff --git a/logo.png b/logo.png\nBinary files a/logo.png and b/logo.png differ\n");
+        assert_eq!(
+            binary.unified,
+            "diff --git a/logo.png b/logo.png\nBinary files a/logo.png and b/logo.png differ\n"
+        );
     }
 
     #[test]
     fn totals_roll_up_by_application_and_environment() {
         let old = FileTree::from([("values.yaml".into(), b"a: 1\n".to_vec())]);
-        let new = FileTree::from([("values.yaml".into(), b"a: 2\n".to_vec()), ("extra.yaml".into(), b"b: 1\nc: 1\n".to_vec())]);
+        let new = FileTree::from([
+            ("values.yaml".into(), b"a: 2\n".to_vec()),
+            ("extra.yaml".into(), b"b: 1\nc: 1\n".to_vec()),
+        ]);
         let files = diff_trees("apps/api/envs/prod/", &old, &new);
-        assert_eq!(files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["apps/api/envs/prod/extra.yaml", "apps/api/envs/prod/values.yaml"]);
+        assert_eq!(
+            files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            [
+                "apps/api/envs/prod/extra.yaml",
+                "apps/api/envs/prod/values.yaml"
+            ]
+        );
         let api = ApplicationDiff::new("api", files);
         assert_eq!((api.added, api.removed), (3, 1));
-        let environment = EnvironmentDiff::new("prod", vec![api, ApplicationDiff::new("web", vec![])]);
-        assert_eq!((environment.added, environment.removed, environment.files), (3, 1, 2));
+        let environment =
+            EnvironmentDiff::new("prod", vec![api, ApplicationDiff::new("web", vec![])]);
+        assert_eq!(
+            (environment.added, environment.removed, environment.files),
+            (3, 1, 2)
+        );
         assert_eq!(environment.applications.len(), 1);
         assert!(!environment.is_unchanged());
-        assert!(environment.unified().starts_with("diff --git a/apps/api/envs/prod/extra.yaml"));
+        assert!(environment
+            .unified()
+            .starts_with("diff --git a/apps/api/envs/prod/extra.yaml"));
     }
 }

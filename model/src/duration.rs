@@ -53,16 +53,21 @@ impl FromStr for Duration {
             if digits == 0 {
                 return Err(fail("expected a number, e.g. `30m`, `24h` or `1h30m`"));
             }
-            let number: u64 = rest[..digits].parse().map_err(|_| fail("the number is too large"))?;
-            let unit = rest[digits..].chars().next().ok_or_else(|| {
-                fail("a number needs a unit: `d`, `h`, `m` or `s` (e.g. `30m`)")
-            })?;
+            let number: u64 = rest[..digits]
+                .parse()
+                .map_err(|_| fail("the number is too large"))?;
+            let unit = rest[digits..]
+                .chars()
+                .next()
+                .ok_or_else(|| fail("a number needs a unit: `d`, `h`, `m` or `s` (e.g. `30m`)"))?;
             let position = UNITS
                 .iter()
                 .position(|(name, _)| *name == unit)
                 .ok_or_else(|| fail(&format!("unknown unit `{unit}`; use `d`, `h`, `m` or `s`")))?;
             if position < next_unit {
-                return Err(fail("units go from largest to smallest, each once (e.g. `1h30m`)"));
+                return Err(fail(
+                    "units go from largest to smallest, each once (e.g. `1h30m`)",
+                ));
             }
             next_unit = position + 1;
             seconds = number
@@ -139,15 +144,45 @@ mod tests {
 
     #[test]
     fn explains_what_is_wrong() {
-        assert_eq!(error("30"), "invalid duration `30`: a number needs a unit: `d`, `h`, `m` or `s` (e.g. `30m`)");
-        assert_eq!(error("30x"), "invalid duration `30x`: unknown unit `x`; use `d`, `h`, `m` or `s`");
-        assert_eq!(error("30m1h"), "invalid duration `30m1h`: units go from largest to smallest, each once (e.g. `1h30m`)");
-        assert_eq!(error("1h1h"), "invalid duration `1h1h`: units go from largest to smallest, each once (e.g. `1h30m`)");
-        assert_eq!(error("0m"), "invalid duration `0m`: it must be longer than zero");
-        assert_eq!(error("m"), "invalid duration `m`: expected a number, e.g. `30m`, `24h` or `1h30m`");
-        assert_eq!(error(""), "invalid duration ``: it is empty; write e.g. `30m`, `24h` or `1h30m`");
-        assert_eq!(error("99999999999999999999d"), "invalid duration `99999999999999999999d`: the number is too large");
-        assert_eq!(error("999999999999999d"), "invalid duration `999999999999999d`: it is too long");
-        assert_eq!(error("1h 30m"), "invalid duration `1h 30m`: expected a number, e.g. `30m`, `24h` or `1h30m`");
+        assert_eq!(
+            error("30"),
+            "invalid duration `30`: a number needs a unit: `d`, `h`, `m` or `s` (e.g. `30m`)"
+        );
+        assert_eq!(
+            error("30x"),
+            "invalid duration `30x`: unknown unit `x`; use `d`, `h`, `m` or `s`"
+        );
+        assert_eq!(
+            error("30m1h"),
+            "invalid duration `30m1h`: units go from largest to smallest, each once (e.g. `1h30m`)"
+        );
+        assert_eq!(
+            error("1h1h"),
+            "invalid duration `1h1h`: units go from largest to smallest, each once (e.g. `1h30m`)"
+        );
+        assert_eq!(
+            error("0m"),
+            "invalid duration `0m`: it must be longer than zero"
+        );
+        assert_eq!(
+            error("m"),
+            "invalid duration `m`: expected a number, e.g. `30m`, `24h` or `1h30m`"
+        );
+        assert_eq!(
+            error(""),
+            "invalid duration ``: it is empty; write e.g. `30m`, `24h` or `1h30m`"
+        );
+        assert_eq!(
+            error("99999999999999999999d"),
+            "invalid duration `99999999999999999999d`: the number is too large"
+        );
+        assert_eq!(
+            error("999999999999999d"),
+            "invalid duration `999999999999999d`: it is too long"
+        );
+        assert_eq!(
+            error("1h 30m"),
+            "invalid duration `1h 30m`: expected a number, e.g. `30m`, `24h` or `1h30m`"
+        );
     }
 }

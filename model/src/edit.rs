@@ -64,7 +64,12 @@ pub(crate) struct EditError {
 }
 
 /// Sets each `(path, value)` in `text`, whose parsed tree is `tree`, in order.
-pub(crate) fn apply(format: Format, text: &str, tree: &Node, edits: &[(FieldPath, &Node)]) -> Result<String, EditError> {
+pub(crate) fn apply(
+    format: Format,
+    text: &str,
+    tree: &Node,
+    edits: &[(FieldPath, &Node)],
+) -> Result<String, EditError> {
     let mut expected = tree.clone();
     let mut planned = Vec::new();
     for (path, value) in edits {
@@ -72,10 +77,13 @@ pub(crate) fn apply(format: Format, text: &str, tree: &Node, edits: &[(FieldPath
         if current.is_some_and(|current| current.same_data(value)) {
             continue;
         }
-        let next = expected.with(path.segments(), value).ok_or_else(|| EditError {
-            path: path.clone(),
-            message: "the path goes through a list item that does not exist or through a value".into(),
-        })?;
+        let next = expected
+            .with(path.segments(), value)
+            .ok_or_else(|| EditError {
+                path: path.clone(),
+                message: "the path goes through a list item that does not exist or through a value"
+                    .into(),
+            })?;
         planned.push((path, *value, expected));
         expected = next;
     }
@@ -120,7 +128,12 @@ enum Child<C> {
     Scalar,
 }
 
-fn set<C: Container>(root: C, path: &FieldPath, value: &Node, before: &Node) -> Result<(), EditError> {
+fn set<C: Container>(
+    root: C,
+    path: &FieldPath,
+    value: &Node,
+    before: &Node,
+) -> Result<(), EditError> {
     let fail = |message: String| EditError {
         path: path.clone(),
         message,
@@ -136,28 +149,40 @@ fn set<C: Container>(root: C, path: &FieldPath, value: &Node, before: &Node) -> 
         match container.child(segment).map_err(&fail)? {
             Some(Child::Container(child)) => container = child,
             Some(Child::Scalar) if !child_data.is_some_and(Node::is_null) => {
-                return Err(fail(format!("`{}` is a value, not a mapping", FieldPath(segments[..=depth].to_vec()))));
+                return Err(fail(format!(
+                    "`{}` is a value, not a mapping",
+                    FieldPath(segments[..=depth].to_vec())
+                )));
             }
             // Missing or null: create the rest of the path as nested mappings.
             _ => {
-                let nested = nest(&segments[depth + 1..], value).ok_or_else(|| fail("list items are not created".into()))?;
+                let nested = nest(&segments[depth + 1..], value)
+                    .ok_or_else(|| fail("list items are not created".into()))?;
                 return container.put(segment, &nested).map_err(fail);
             }
         }
         current = child_data;
     }
-    sync(&container, last, value, current.and_then(|node| node.child(last))).map_err(fail)
+    sync(
+        &container,
+        last,
+        value,
+        current.and_then(|node| node.child(last)),
+    )
+    .map_err(fail)
 }
 
 /// `value` wrapped in mappings for the keys of `rest`.
 fn nest(rest: &[PathSegment], value: &Node) -> Option<Node> {
-    rest.iter().rev().try_fold(value.clone(), |inner, segment| match segment {
-        PathSegment::Key(key) => Some(Node {
-            mark: value.mark,
-            value: NodeValue::Mapping(vec![(key_node(key, value), inner)]),
-        }),
-        PathSegment::Index(_) => None,
-    })
+    rest.iter()
+        .rev()
+        .try_fold(value.clone(), |inner, segment| match segment {
+            PathSegment::Key(key) => Some(Node {
+                mark: value.mark,
+                value: NodeValue::Mapping(vec![(key_node(key, value), inner)]),
+            }),
+            PathSegment::Index(_) => None,
+        })
 }
 
 fn key_node(key: &str, like: &Node) -> Node {
@@ -171,13 +196,28 @@ fn key_node(key: &str, like: &Node) -> Node {
     }
 }
 
-fn sync<C: Container>(parent: &C, segment: &PathSegment, value: &Node, current: Option<&Node>) -> Result<(), String> {
+fn sync<C: Container>(
+    parent: &C,
+    segment: &PathSegment,
+    value: &Node,
+    current: Option<&Node>,
+) -> Result<(), String> {
     if current.is_some_and(|current| current.same_data(value)) {
         return Ok(());
     }
-    match (parent.child(segment)?, &value.value, current.map(|c| &c.value)) {
-        (Some(Child::Scalar), NodeValue::Scalar(scalar), Some(NodeValue::Scalar(_))) => parent.put_scalar(segment, scalar),
-        (Some(Child::Container(child)), NodeValue::Mapping(entries), Some(NodeValue::Mapping(old))) => {
+    match (
+        parent.child(segment)?,
+        &value.value,
+        current.map(|c| &c.value),
+    ) {
+        (Some(Child::Scalar), NodeValue::Scalar(scalar), Some(NodeValue::Scalar(_))) => {
+            parent.put_scalar(segment, scalar)
+        }
+        (
+            Some(Child::Container(child)),
+            NodeValue::Mapping(entries),
+            Some(NodeValue::Mapping(old)),
+        ) => {
             for (key, item) in entries {
                 let key = PathSegment::Key(key.key_text().unwrap_or_default().to_owned());
                 sync(&child, &key, item, current.and_then(|c| c.child(&key)))?;
@@ -190,9 +230,11 @@ fn sync<C: Container>(parent: &C, segment: &PathSegment, value: &Node, current: 
             }
             Ok(())
         }
-        (Some(Child::Container(child)), NodeValue::Sequence(items), Some(NodeValue::Sequence(old)))
-            if items.len() == old.len() =>
-        {
+        (
+            Some(Child::Container(child)),
+            NodeValue::Sequence(items),
+            Some(NodeValue::Sequence(old)),
+        ) if items.len() == old.len() => {
             for (index, (item, before)) in items.iter().zip(old).enumerate() {
                 sync(&child, &PathSegment::Index(index), item, Some(before))?;
             }
@@ -331,7 +373,10 @@ impl Container for YamlContainer {
     }
 
     fn put_scalar(&self, segment: &PathSegment, value: &Scalar) -> Result<(), String> {
-        let Some(scalar) = self.node(segment).and_then(|node| node.as_scalar().cloned()) else {
+        let Some(scalar) = self
+            .node(segment)
+            .and_then(|node| node.as_scalar().cloned())
+        else {
             return Err("the value to replace is gone".into());
         };
         let style = if scalar.is_block() {
@@ -349,7 +394,10 @@ impl Container for YamlContainer {
 
     fn remove(&self, key: &str) -> Result<(), String> {
         match self {
-            Self::Mapping(mapping) => mapping.remove(key).map(|_| ()).ok_or_else(|| format!("no key `{key}` to remove")),
+            Self::Mapping(mapping) => mapping
+                .remove(key)
+                .map(|_| ())
+                .ok_or_else(|| format!("no key `{key}` to remove")),
             _ => Err("only mapping keys are removed".into()),
         }
     }
@@ -366,7 +414,11 @@ enum Style {
 /// are not strings keep the source's text (`3`, `1.50`, `true`).
 fn render_scalar(value: &Scalar, style: Style) -> String {
     let serde_json::Value::String(text) = value.resolve() else {
-        return if value.text.is_empty() { "null".into() } else { value.text.clone() };
+        return if value.text.is_empty() {
+            "null".into()
+        } else {
+            value.text.clone()
+        };
     };
     let printable = !text.chars().any(char::is_control);
     match style {
@@ -387,7 +439,9 @@ fn plain_safe(text: &str) -> bool {
         text.to_ascii_lowercase().as_str(),
         "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | "~"
     );
-    let numberish = text.chars().all(|c| c.is_ascii_digit() || "+-._:eE".contains(c))
+    let numberish = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || "+-._:eE".contains(c))
         && text.chars().any(|c| c.is_ascii_digit())
         && text.matches('.').count() <= 1;
     let resolves_to_itself = Scalar {
@@ -428,7 +482,10 @@ fn emit_into(node: &Node, indent: usize, out: &mut String) {
         NodeValue::Sequence(items) if items.is_empty() => out.push_str("[]\n"),
         NodeValue::Mapping(entries) => {
             for (key, value) in entries {
-                let key = key.as_scalar().map(|s| render_scalar(&key_string(s), Style::Plain)).unwrap_or_default();
+                let key = key
+                    .as_scalar()
+                    .map(|s| render_scalar(&key_string(s), Style::Plain))
+                    .unwrap_or_default();
                 out.push_str(&pad);
                 out.push_str(&key);
                 out.push(':');
@@ -506,7 +563,9 @@ impl JsonContainer {
     fn node(&self, segment: &PathSegment) -> Option<CstNode> {
         match (self, segment) {
             (Self::Object(object), PathSegment::Key(key)) => object.get(key)?.value(),
-            (Self::Array(array), PathSegment::Index(index)) => array.elements().into_iter().nth(*index),
+            (Self::Array(array), PathSegment::Index(index)) => {
+                array.elements().into_iter().nth(*index)
+            }
             _ => None,
         }
     }
@@ -535,12 +594,16 @@ impl Container for JsonContainer {
                 }
             },
             (Self::Array(array), PathSegment::Index(index)) => {
-                let element = self.node(segment).ok_or_else(|| format!("the list has no item {index}"))?;
+                let element = self
+                    .node(segment)
+                    .ok_or_else(|| format!("the list has no item {index}"))?;
                 element.remove();
                 array.insert(*index, input);
             }
             (Self::Array(_), PathSegment::Key(_)) => return Err("a list has no keys".into()),
-            (Self::Object(_), PathSegment::Index(_)) => return Err("an object has no list items".into()),
+            (Self::Object(_), PathSegment::Index(_)) => {
+                return Err("an object has no list items".into())
+            }
         }
         Ok(())
     }
@@ -558,7 +621,9 @@ impl Container for JsonContainer {
     fn remove(&self, key: &str) -> Result<(), String> {
         match self {
             Self::Object(object) => {
-                let property = object.get(key).ok_or_else(|| format!("no key `{key}` to remove"))?;
+                let property = object
+                    .get(key)
+                    .ok_or_else(|| format!("no key `{key}` to remove"))?;
                 property.remove();
                 Ok(())
             }
@@ -572,7 +637,12 @@ fn json_input(node: &Node) -> CstInputValue {
         NodeValue::Mapping(entries) => CstInputValue::Object(
             entries
                 .iter()
-                .map(|(key, value)| (key.key_text().unwrap_or_default().to_owned(), json_input(value)))
+                .map(|(key, value)| {
+                    (
+                        key.key_text().unwrap_or_default().to_owned(),
+                        json_input(value),
+                    )
+                })
                 .collect(),
         ),
         NodeValue::Sequence(items) => CstInputValue::Array(items.iter().map(json_input).collect()),

@@ -257,8 +257,8 @@ impl Analysis {
                 cycle,
             });
         }
-        for node in 1..self.names.len() {
-            if !stuck(node) || in_cycle[node] {
+        for (node, &cyclic) in in_cycle.iter().enumerate().skip(1) {
+            if !stuck(node) || cyclic {
                 continue;
             }
             let step = self.steps[node];
@@ -304,8 +304,12 @@ impl FlowGraph {
     }
 
     fn sorted(&self, nodes: impl IntoIterator<Item = usize>) -> Vec<&str> {
-        let ordered: BTreeSet<(usize, usize)> = nodes.into_iter().map(|n| (self.levels[n], n)).collect();
-        ordered.into_iter().map(|(_, n)| self.names[n].as_str()).collect()
+        let ordered: BTreeSet<(usize, usize)> =
+            nodes.into_iter().map(|n| (self.levels[n], n)).collect();
+        ordered
+            .into_iter()
+            .map(|(_, n)| self.names[n].as_str())
+            .collect()
     }
 
     /// The trigger environment.
@@ -350,7 +354,8 @@ impl FlowGraph {
 
     /// Whether a step waits for more than one environment.
     pub fn is_join(&self, environment: &str) -> bool {
-        self.node(environment).is_some_and(|n| self.dependencies[n].len() > 1)
+        self.node(environment)
+            .is_some_and(|n| self.dependencies[n].len() > 1)
     }
 
     /// Every join, in dependency order.
@@ -432,10 +437,18 @@ mod tests {
         let graph = design_flow();
         assert_eq!(
             graph.levels(),
-            vec![vec!["dev"], vec!["qa"], vec!["staging-eu", "staging-us"], vec!["prod"]]
+            vec![
+                vec!["dev"],
+                vec!["qa"],
+                vec!["staging-eu", "staging-us"],
+                vec!["prod"]
+            ]
         );
         assert_eq!(graph.level("prod"), Some(3));
-        assert_eq!(graph.environments(), ["dev", "qa", "staging-eu", "staging-us", "prod"]);
+        assert_eq!(
+            graph.environments(),
+            ["dev", "qa", "staging-eu", "staging-us", "prod"]
+        );
     }
 
     #[test]
@@ -451,14 +464,21 @@ mod tests {
             graph.path_from_trigger("prod").unwrap(),
             ["dev", "qa", "staging-eu", "staging-us", "prod"]
         );
-        assert_eq!(graph.path_from_trigger("staging-eu").unwrap(), ["dev", "qa", "staging-eu"]);
+        assert_eq!(
+            graph.path_from_trigger("staging-eu").unwrap(),
+            ["dev", "qa", "staging-eu"]
+        );
         assert_eq!(graph.path_from_trigger("dev").unwrap(), ["dev"]);
         assert_eq!(graph.path_from_trigger("nowhere"), None);
     }
 
     #[test]
     fn a_long_branch_sets_the_level_of_a_join() {
-        let graph = FlowGraph::new(&flow("dev", &[("a", &["dev"]), ("b", &["a"]), ("prod", &["dev", "b"])])).unwrap();
+        let graph = FlowGraph::new(&flow(
+            "dev",
+            &[("a", &["dev"]), ("b", &["a"]), ("prod", &["dev", "b"])],
+        ))
+        .unwrap();
         assert_eq!(graph.level("prod"), Some(3));
     }
 
@@ -466,7 +486,11 @@ mod tests {
     fn names_cycles_in_promotion_order() {
         let problems = FlowGraph::problems(&flow(
             "dev",
-            &[("qa", &["dev", "staging"]), ("staging", &["qa"]), ("prod", &["staging"])],
+            &[
+                ("qa", &["dev", "staging"]),
+                ("staging", &["qa"]),
+                ("prod", &["staging"]),
+            ],
         ));
         assert_eq!(
             problems,
@@ -484,12 +508,18 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(problems[0].to_string(), "steps depend on each other in a cycle: qa → staging → qa");
+        assert_eq!(
+            problems[0].to_string(),
+            "steps depend on each other in a cycle: qa → staging → qa"
+        );
     }
 
     #[test]
     fn finds_self_loops_and_longer_rings() {
-        let problems = FlowGraph::problems(&flow("dev", &[("a", &["a"]), ("b", &["d"]), ("c", &["b"]), ("d", &["c"])]));
+        let problems = FlowGraph::problems(&flow(
+            "dev",
+            &[("a", &["a"]), ("b", &["d"]), ("c", &["b"]), ("d", &["c"])],
+        ));
         let cycles: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(
             cycles,
@@ -504,7 +534,13 @@ mod tests {
     fn reports_structural_problems() {
         let problems = FlowGraph::problems(&flow(
             "dev",
-            &[("dev", &[]), ("qa", &["dev"]), ("qa", &["dev"]), ("x", &[]), ("y", &["stagin"])],
+            &[
+                ("dev", &[]),
+                ("qa", &["dev"]),
+                ("qa", &["dev"]),
+                ("x", &[]),
+                ("y", &["stagin"]),
+            ],
         ));
         let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -516,6 +552,9 @@ mod tests {
                 "step `x` is not reachable from the trigger `dev`: its dependsOn is empty",
             ]
         );
-        assert!(matches!(FlowGraph::new(&flow("dev", &[("x", &[])])), Err(Error::Flow { .. })));
+        assert!(matches!(
+            FlowGraph::new(&flow("dev", &[("x", &[])])),
+            Err(Error::Flow { .. })
+        ));
     }
 }

@@ -89,11 +89,13 @@ impl JsonPath {
                             next.push((path.index(*index), child));
                         }
                     }
-                    Selector::Wildcard => next.extend(node.children().into_iter().map(|(segment, child)| {
-                        let mut path = path.clone();
-                        path.0.push(segment);
-                        (path, child)
-                    })),
+                    Selector::Wildcard => {
+                        next.extend(node.children().into_iter().map(|(segment, child)| {
+                            let mut path = path.clone();
+                            path.0.push(segment);
+                            (path, child)
+                        }))
+                    }
                     Selector::Descendant(name) => descend(path, node, name, &mut next),
                 }
             }
@@ -105,7 +107,12 @@ impl JsonPath {
 
 /// Pre-order walk below (and at) `node`, collecting every child named `name`. An
 /// explicit stack keeps deep documents off the call stack.
-fn descend<'t, T: Tree>(path: FieldPath, node: &'t T, name: &str, out: &mut Vec<(FieldPath, &'t T)>) {
+fn descend<'t, T: Tree>(
+    path: FieldPath,
+    node: &'t T,
+    name: &str,
+    out: &mut Vec<(FieldPath, &'t T)>,
+) {
     let segment = PathSegment::Key(name.to_owned());
     let mut stack = vec![(path, node)];
     while let Some((path, node)) = stack.pop() {
@@ -137,8 +144,15 @@ impl Tree for Value {
 
     fn children(&self) -> Vec<(PathSegment, &Self)> {
         match self {
-            Value::Object(map) => map.iter().map(|(k, v)| (PathSegment::Key(k.clone()), v)).collect(),
-            Value::Array(items) => items.iter().enumerate().map(|(i, v)| (PathSegment::Index(i), v)).collect(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (PathSegment::Key(k.clone()), v))
+                .collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (PathSegment::Index(i), v))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -153,9 +167,18 @@ impl Tree for Node {
         match &self.value {
             NodeValue::Mapping(entries) => entries
                 .iter()
-                .map(|(k, v)| (PathSegment::Key(k.key_text().unwrap_or_default().to_owned()), v))
+                .map(|(k, v)| {
+                    (
+                        PathSegment::Key(k.key_text().unwrap_or_default().to_owned()),
+                        v,
+                    )
+                })
                 .collect(),
-            NodeValue::Sequence(items) => items.iter().enumerate().map(|(i, v)| (PathSegment::Index(i), v)).collect(),
+            NodeValue::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (PathSegment::Index(i), v))
+                .collect(),
             NodeValue::Scalar(_) => Vec::new(),
         }
     }
@@ -248,7 +271,9 @@ impl Parser<'_> {
         let name = &self.text[start..self.at];
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
             self.at = start;
-            return self.fail("expected a name (letters, digits, `_`; not starting with a digit), `*`, or `[`");
+            return self.fail(
+                "expected a name (letters, digits, `_`; not starting with a digit), `*`, or `[`",
+            );
         }
         Ok(name.to_owned())
     }
@@ -323,7 +348,10 @@ impl Parser<'_> {
     }
 
     fn unicode(&mut self) -> Result<char, Error> {
-        let digits = self.text.get(self.at..self.at + 4).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
+        let digits = self
+            .text
+            .get(self.at..self.at + 4)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
         let Some(code) = digits.and_then(|d| u32::from_str_radix(d, 16).ok()) else {
             return self.fail("`\\u` needs four hex digits");
         };
@@ -357,7 +385,9 @@ impl Serialize for JsonPath {
 
 impl<'de> Deserialize<'de> for JsonPath {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -396,7 +426,10 @@ mod tests {
             ]
         );
         assert_eq!(JsonPath::parse("$").unwrap().selectors(), []);
-        assert_eq!(JsonPath::parse(r#"$["a\"b\u00e9"]"#).unwrap().selectors(), [Selector::Name("a\"bé".into())]);
+        assert_eq!(
+            JsonPath::parse(r#"$["a\"b\u00e9"]"#).unwrap().selectors(),
+            [Selector::Name("a\"bé".into())]
+        );
     }
 
     #[test]
@@ -406,9 +439,18 @@ mod tests {
                          "key-with-dash": 3});
         assert_eq!(paths("$.image.tag", &doc), ["$.image.tag"]);
         assert_eq!(paths("$.sidecars[0].image", &doc), ["$.sidecars[0].image"]);
-        assert_eq!(paths(r#"$["key-with-dash"]"#, &doc), [r#"$["key-with-dash"]"#]);
-        assert_eq!(paths("$.image.*", &doc), ["$.image.repository", "$.image.tag"]);
-        assert_eq!(paths("$..tag", &doc), ["$.image.tag", "$.sidecars[0].image.tag"]);
+        assert_eq!(
+            paths(r#"$["key-with-dash"]"#, &doc),
+            [r#"$["key-with-dash"]"#]
+        );
+        assert_eq!(
+            paths("$.image.*", &doc),
+            ["$.image.repository", "$.image.tag"]
+        );
+        assert_eq!(
+            paths("$..tag", &doc),
+            ["$.image.tag", "$.sidecars[0].image.tag"]
+        );
         assert_eq!(paths("$.missing.tag", &doc), Vec::<String>::new());
         assert_eq!(paths("$.image[0]", &doc), Vec::<String>::new());
     }
@@ -425,15 +467,30 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_character() {
-        assert_eq!(error("image.tag"), "invalid JSONPath `image.tag` at character 1: a JSONPath starts with `$`");
+        assert_eq!(
+            error("image.tag"),
+            "invalid JSONPath `image.tag` at character 1: a JSONPath starts with `$`"
+        );
         assert_eq!(
             error("$.image.pull-policy"),
             "invalid JSONPath `$.image.pull-policy` at character 13: unexpected `-`; a name with such characters is quoted, e.g. `$[\"key-with-dash\"]`"
         );
-        assert_eq!(error("$.a[-1]"), "invalid JSONPath `$.a[-1]` at character 5: negative indexes are not supported");
-        assert_eq!(error("$.a[01]"), "invalid JSONPath `$.a[01]` at character 5: an index has no leading zeros");
-        assert_eq!(error("$.a[0"), "invalid JSONPath `$.a[0` at character 6: expected `]`");
-        assert_eq!(error("$['a"), "invalid JSONPath `$['a` at character 5: unterminated quoted name");
+        assert_eq!(
+            error("$.a[-1]"),
+            "invalid JSONPath `$.a[-1]` at character 5: negative indexes are not supported"
+        );
+        assert_eq!(
+            error("$.a[01]"),
+            "invalid JSONPath `$.a[01]` at character 5: an index has no leading zeros"
+        );
+        assert_eq!(
+            error("$.a[0"),
+            "invalid JSONPath `$.a[0` at character 6: expected `]`"
+        );
+        assert_eq!(
+            error("$['a"),
+            "invalid JSONPath `$['a` at character 5: unterminated quoted name"
+        );
         assert_eq!(error("$..*"), "invalid JSONPath `$..*` at character 4: `..*` is not supported; name the key, e.g. `$..image`");
         assert_eq!(error("$.1a"), "invalid JSONPath `$.1a` at character 3: expected a name (letters, digits, `_`; not starting with a digit), `*`, or `[`");
         assert_eq!(error("$[?(@.a)]"), "invalid JSONPath `$[?(@.a)]` at character 3: expected an index, a quoted name or `*` after `[`");

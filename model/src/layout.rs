@@ -19,13 +19,17 @@ pub fn parse_layout(text: &str) -> Result<Layout, Error> {
     let fail = |message: String| Error::Layout { message };
     let value: Value = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
     let Value::Object(entries) = value else {
-        return Err(fail("expected a JSON object such as {\"dev\":[0,0]}".into()));
+        return Err(fail(
+            "expected a JSON object such as {\"dev\":[0,0]}".into(),
+        ));
     };
     entries
         .into_iter()
         .map(|(environment, point)| {
             let coordinates = match &point {
-                Value::Array(items) if items.len() == 2 => items.iter().map(Value::as_f64).collect::<Option<Vec<_>>>(),
+                Value::Array(items) if items.len() == 2 => {
+                    items.iter().map(Value::as_f64).collect::<Option<Vec<_>>>()
+                }
                 _ => None,
             };
             match coordinates.as_deref() {
@@ -82,7 +86,10 @@ mod tests {
         assert_eq!(flow.layout().unwrap(), Layout::new());
         let layout = Layout::from([("qa".into(), (240, 0)), ("dev".into(), (0, -12))]);
         flow.set_layout(&layout);
-        assert_eq!(flow.metadata.annotations[LAYOUT_ANNOTATION], r#"{"dev":[0,-12],"qa":[240,0]}"#);
+        assert_eq!(
+            flow.metadata.annotations[LAYOUT_ANNOTATION],
+            r#"{"dev":[0,-12],"qa":[240,0]}"#
+        );
         assert_eq!(flow.layout().unwrap(), layout);
         flow.set_layout(&Layout::new());
         assert!(flow.metadata.annotations.is_empty());

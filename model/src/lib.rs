@@ -12,6 +12,8 @@
 //!   and JSON without disturbing anything else; [`diff`] turns the result into the
 //!   preview people see.
 
+#![warn(missing_docs)]
+
 pub mod action;
 pub mod canonical;
 pub mod diagnostic;

@@ -72,7 +72,9 @@ pub fn load(file: &str, text: &str) -> (Vec<LoadedResource>, Vec<Diagnostic>) {
                     DecodeProblem::Kind => Code::UnknownKind,
                     DecodeProblem::UnknownField => Code::UnknownField,
                     DecodeProblem::MissingField => Code::MissingField,
-                    DecodeProblem::Invalid if error.path.segments().is_empty() => Code::InvalidDocument,
+                    DecodeProblem::Invalid if error.path.segments().is_empty() => {
+                        Code::InvalidDocument
+                    }
                     DecodeProblem::Invalid => Code::InvalidValue,
                 };
                 let message = explain(&error.message);
@@ -111,7 +113,10 @@ pub fn load(file: &str, text: &str) -> (Vec<LoadedResource>, Vec<Diagnostic>) {
 
 /// serde reports an unknown action kind at the action, not at its key; point at the key.
 fn unknown_variant_key<'a>(root: &'a Node, path: &FieldPath, message: &str) -> Option<&'a Node> {
-    let name = message.strip_prefix("unknown variant `")?.split('`').next()?;
+    let name = message
+        .strip_prefix("unknown variant `")?
+        .split('`')
+        .next()?;
     let (key, _) = root.at(path.segments())?.entry(name)?;
     Some(key)
 }
@@ -122,7 +127,9 @@ fn explain(message: &str) -> String {
     if message.contains("expected map with a single key") {
         format!("an action is a mapping with exactly one key: {ACTIONS}")
     } else if message.contains("unit variant, expected newtype variant") {
-        format!("an action needs its settings, e.g. `- soak: {{ duration: 30m }}`; kinds: {ACTIONS}")
+        format!(
+            "an action needs its settings, e.g. `- soak: {{ duration: 30m }}`; kinds: {ACTIONS}"
+        )
     } else {
         message.to_owned()
     }

@@ -113,7 +113,11 @@ mod tests {
 
     #[test]
     fn displays_like_a_field_path() {
-        let path = FieldPath::root().key("spec").key("steps").index(2).key("dependsOn");
+        let path = FieldPath::root()
+            .key("spec")
+            .key("steps")
+            .index(2)
+            .key("dependsOn");
         assert_eq!(path.to_string(), "spec.steps[2].dependsOn");
     }
 

@@ -73,7 +73,9 @@ impl fmt::Display for PolicySource {
         match self {
             Self::Default => f.write_str("the default"),
             Self::Policy { name, priority } => write!(f, "policy `{name}` (priority {priority})"),
-            Self::FlowStep { flow, environment } => write!(f, "flow `{flow}`, step `{environment}`"),
+            Self::FlowStep { flow, environment } => {
+                write!(f, "flow `{flow}`, step `{environment}`")
+            }
         }
     }
 }
@@ -164,8 +166,14 @@ fn pick<'a, T>(
     let winner = setters.pop();
     origins.push(FieldOrigin {
         field,
-        source: winner.as_ref().map_or(PolicySource::Default, |(source, _)| (*source).clone()),
-        overridden: setters.iter().rev().map(|(source, _)| (*source).clone()).collect(),
+        source: winner
+            .as_ref()
+            .map_or(PolicySource::Default, |(source, _)| (*source).clone()),
+        overridden: setters
+            .iter()
+            .rev()
+            .map(|(source, _)| (*source).clone())
+            .collect(),
     });
     winner.map(|(_, value)| value)
 }
@@ -199,11 +207,14 @@ pub fn resolve_policy<'a>(
             rules: &policy.spec.rules,
         })
         .collect();
-    if let Some((flow, FlowStep {
-        environment,
-        policy: Some(rules),
-        ..
-    })) = step
+    if let Some((
+        flow,
+        FlowStep {
+            environment,
+            policy: Some(rules),
+            ..
+        },
+    )) = step
     {
         layers.push(Layer {
             source: PolicySource::FlowStep {
@@ -228,8 +239,18 @@ pub fn resolve_policy<'a>(
         |r| r.pull_request.as_ref()?.labels.as_ref(),
         &mut explanation,
     );
-    let gates = pick(&layers, PolicyField::Gates, |r| r.gates.as_ref(), &mut explanation);
-    let verify = pick(&layers, PolicyField::Verify, |r| r.verify.as_ref(), &mut explanation);
+    let gates = pick(
+        &layers,
+        PolicyField::Gates,
+        |r| r.gates.as_ref(),
+        &mut explanation,
+    );
+    let verify = pick(
+        &layers,
+        PolicyField::Verify,
+        |r| r.verify.as_ref(),
+        &mut explanation,
+    );
     EffectivePolicy {
         action: action.unwrap_or_default(),
         pull_request: PullRequestSettings {
@@ -246,21 +267,32 @@ pub fn resolve_policy<'a>(
 mod tests {
     use super::*;
     use crate::action::Soak;
-    use crate::resources::{EnvironmentKind, EnvironmentSpec, Metadata, PromotionPolicySpec, PullRequestPolicy, Selector};
+    use crate::resources::{
+        EnvironmentKind, EnvironmentSpec, Metadata, PromotionPolicySpec, PullRequestPolicy,
+        Selector,
+    };
     use std::collections::BTreeMap;
 
     fn environment(name: &str, kind: EnvironmentKind, labels: &[(&str, &str)]) -> Environment {
         Environment {
             metadata: Metadata {
                 name: name.into(),
-                labels: labels.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                labels: labels
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
                 annotations: BTreeMap::new(),
             },
             spec: EnvironmentSpec { kind, color: None },
         }
     }
 
-    fn policy(name: &str, priority: i32, selector: Selector, rules: PolicyRules) -> PromotionPolicy {
+    fn policy(
+        name: &str,
+        priority: i32,
+        selector: Selector,
+        rules: PolicyRules,
+    ) -> PromotionPolicy {
         PromotionPolicy {
             metadata: Metadata::named(name),
             spec: PromotionPolicySpec {
@@ -333,7 +365,10 @@ mod tests {
         let effective = resolve_policy(&policies(), "shop", &prod, None);
         assert_eq!(effective.action, PromotionAction::Pr);
         assert_eq!(effective.gates, vec![soak(30)]);
-        assert!(effective.pull_request.auto_merge, "autoMerge comes from `base`, which nobody overrides");
+        assert!(
+            effective.pull_request.auto_merge,
+            "autoMerge comes from `base`, which nobody overrides"
+        );
         assert_eq!(effective.pull_request.labels, ["promotion"]);
         assert_eq!(
             effective.origin(PolicyField::Action).unwrap().to_string(),
@@ -348,11 +383,23 @@ mod tests {
     #[test]
     fn selectors_filter_by_product_name_kind_and_labels() {
         let qa = environment("qa", EnvironmentKind::NonProd, &[("region", "eu")]);
-        assert_eq!(resolve_policy(&policies(), "shop", &qa, None).action, PromotionAction::None);
-        assert_eq!(resolve_policy(&policies(), "blog", &qa, None).action, PromotionAction::Commit);
+        assert_eq!(
+            resolve_policy(&policies(), "shop", &qa, None).action,
+            PromotionAction::None
+        );
+        assert_eq!(
+            resolve_policy(&policies(), "blog", &qa, None).action,
+            PromotionAction::Commit
+        );
         let us = environment("qa-us", EnvironmentKind::NonProd, &[("region", "us")]);
-        assert_eq!(resolve_policy(&policies(), "shop", &us, None).action, PromotionAction::Commit);
-        assert_eq!(resolve_policy(&[], "shop", &us, None).action, PromotionAction::Commit);
+        assert_eq!(
+            resolve_policy(&policies(), "shop", &us, None).action,
+            PromotionAction::Commit
+        );
+        assert_eq!(
+            resolve_policy(&[], "shop", &us, None).action,
+            PromotionAction::Commit
+        );
     }
 
     #[test]
@@ -391,6 +438,9 @@ mod tests {
             policy("a", 1, Selector::default(), rules(PromotionAction::None)),
         ];
         let qa = environment("qa", EnvironmentKind::NonProd, &[]);
-        assert_eq!(resolve_policy(&tied, "shop", &qa, None).action, PromotionAction::None);
+        assert_eq!(
+            resolve_policy(&tied, "shop", &qa, None).action,
+            PromotionAction::None
+        );
     }
 }

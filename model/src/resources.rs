@@ -227,7 +227,11 @@ impl Application {
     }
 
     /// The repository of this application in `environment`.
-    pub fn repository_for<'a>(&'a self, environment: &str, product: &'a Repository) -> &'a Repository {
+    pub fn repository_for<'a>(
+        &'a self,
+        environment: &str,
+        product: &'a Repository,
+    ) -> &'a Repository {
         self.environments
             .get(environment)
             .and_then(|o| o.repository.as_ref())
@@ -687,7 +691,11 @@ impl Resource {
             DecodeError::at(
                 FieldPath::root().key("kind"),
                 DecodeProblem::Kind,
-                format!("unknown kind `{}`, expected one of {}", kind.trim_matches('"'), known.join(", ")),
+                format!(
+                    "unknown kind `{}`, expected one of {}",
+                    kind.trim_matches('"'),
+                    known.join(", ")
+                ),
             )
         })?;
         let body = Value::Object(fields);
@@ -712,7 +720,11 @@ fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, DecodeError>
         } else {
             DecodeProblem::Invalid
         };
-        DecodeError { path, problem, message }
+        DecodeError {
+            path,
+            problem,
+            message,
+        }
     })
 }
 
@@ -755,7 +767,11 @@ impl Serialize for Resource {
             metadata: &'a Metadata,
             spec: &'a T,
         }
-        fn document<'a, T>(kind: ResourceKind, metadata: &'a Metadata, spec: &'a T) -> Document<'a, T> {
+        fn document<'a, T>(
+            kind: ResourceKind,
+            metadata: &'a Metadata,
+            spec: &'a T,
+        ) -> Document<'a, T> {
             Document {
                 api_version: API_VERSION,
                 kind,
@@ -767,7 +783,9 @@ impl Serialize for Resource {
         match self {
             Self::Environment(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
             Self::Product(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
-            Self::PromotionTemplate(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
+            Self::PromotionTemplate(r) => {
+                document(kind, &r.metadata, &r.spec).serialize(serializer)
+            }
             Self::PromotionPolicy(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
             Self::PromotionFlow(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
         }

@@ -95,7 +95,11 @@ impl CompiledTemplate {
                 Ok(Rule {
                     pattern: file.path.clone(),
                     matcher: compile_glob(&file.path)?,
-                    attributes: file.attributes.iter().map(|a| JsonPath::parse(a)).collect::<Result<_, _>>()?,
+                    attributes: file
+                        .attributes
+                        .iter()
+                        .map(|a| JsonPath::parse(a))
+                        .collect::<Result<_, _>>()?,
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -113,7 +117,10 @@ impl CompiledTemplate {
     pub fn apply(&self, source: &FileTree, target: &FileTree) -> Result<Applied, Error> {
         let mut files = target.clone();
         for rule in &self.rules {
-            let matched: Vec<(&String, &Vec<u8>)> = source.iter().filter(|(path, _)| rule.matcher.is_match(path)).collect();
+            let matched: Vec<(&String, &Vec<u8>)> = source
+                .iter()
+                .filter(|(path, _)| rule.matcher.is_match(path))
+                .collect();
             if matched.is_empty() && is_literal(&rule.pattern) {
                 return Err(Error::MissingSourceFile {
                     file: rule.pattern.clone(),
@@ -149,13 +156,20 @@ impl CompiledTemplate {
             path: path.to_string(),
             message,
         };
-        let bytes = tree.get(file).ok_or_else(|| fail("the file does not exist".into()))?;
+        let bytes = tree
+            .get(file)
+            .ok_or_else(|| fail("the file does not exist".into()))?;
         let (_, document) = read_document(file, bytes)?;
         let matches = path.select_in(&document);
         let node = match matches.as_slice() {
             [(_, node)] => node,
             [] => return Err(fail("it matches nothing".into())),
-            more => return Err(fail(format!("it matches {} values; it must select one", more.len()))),
+            more => {
+                return Err(fail(format!(
+                    "it matches {} values; it must select one",
+                    more.len()
+                )))
+            }
         };
         match node.as_scalar().map(|scalar| scalar.resolve()) {
             Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
@@ -168,17 +182,24 @@ impl CompiledTemplate {
 }
 
 /// Applies a template once; see [`CompiledTemplate`] to apply one to many applications.
-pub fn apply_template(spec: &PromotionTemplateSpec, source: &FileTree, target: &FileTree) -> Result<Applied, Error> {
+pub fn apply_template(
+    spec: &PromotionTemplateSpec,
+    source: &FileTree,
+    target: &FileTree,
+) -> Result<Applied, Error> {
     CompiledTemplate::new(spec)?.apply(source, target)
 }
 
 /// Reads the release version; see [`CompiledTemplate::read_version`].
-pub fn read_version(spec: &PromotionTemplateSpec, tree: &FileTree) -> Result<Option<String>, Error> {
+pub fn read_version(
+    spec: &PromotionTemplateSpec,
+    tree: &FileTree,
+) -> Result<Option<String>, Error> {
     CompiledTemplate::new(spec)?.read_version(tree)
 }
 
 /// Parses a single-document YAML or JSON file into the position-keeping tree.
-fn read_document<'a>(file: &str, bytes: &'a [u8]) -> Result<(Format, Node), Error> {
+fn read_document(file: &str, bytes: &[u8]) -> Result<(Format, Node), Error> {
     read_text(file, bytes).map(|(format, _, node)| (format, node))
 }
 
@@ -187,7 +208,8 @@ fn read_text<'a>(file: &str, bytes: &'a [u8]) -> Result<(Format, &'a str, Node),
         file: file.to_owned(),
         message: message.to_owned(),
     };
-    let format = Format::of(file).ok_or_else(|| unsupported("attributes can only be read in .yaml, .yml and .json files"))?;
+    let format = Format::of(file)
+        .ok_or_else(|| unsupported("attributes can only be read in .yaml, .yml and .json files"))?;
     let text = std::str::from_utf8(bytes).map_err(|_| unsupported("the file is not UTF-8 text"))?;
     if format == Format::Json {
         // JSON is read by the YAML reader below (for order and positions); serde_json
@@ -212,11 +234,18 @@ fn read_text<'a>(file: &str, bytes: &'a [u8]) -> Result<(Format, &'a str, Node),
     match (documents.next(), documents.next()) {
         (Some(document), None) => Ok((format, text, document)),
         (None, _) => Ok((format, text, Node::null(yaml::Mark { line: 1, column: 1 }))),
-        (Some(_), Some(_)) => Err(unsupported("attributes need a single-document file, and this one has several")),
+        (Some(_), Some(_)) => Err(unsupported(
+            "attributes need a single-document file, and this one has several",
+        )),
     }
 }
 
-fn copy_attributes(file: &str, source: &[u8], target: &[u8], attributes: &[JsonPath]) -> Result<Vec<u8>, Error> {
+fn copy_attributes(
+    file: &str,
+    source: &[u8],
+    target: &[u8],
+    attributes: &[JsonPath],
+) -> Result<Vec<u8>, Error> {
     let (_, source_tree) = read_document(file, source)?;
     let (format, target_text, target_tree) = read_text(file, target)?;
     let mut edits: Vec<(FieldPath, &Node)> = Vec::new();
@@ -249,7 +278,10 @@ mod tests {
     use crate::resources::{TemplateFile, VersionSource};
 
     fn tree(files: &[(&str, &str)]) -> FileTree {
-        files.iter().map(|(p, c)| ((*p).to_owned(), c.as_bytes().to_vec())).collect()
+        files
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), c.as_bytes().to_vec()))
+            .collect()
     }
 
     fn template(files: &[(&str, &[&str])]) -> PromotionTemplateSpec {
@@ -275,13 +307,27 @@ mod tests {
     #[test]
     fn mirrors_whole_files_by_glob() {
         let spec = template(&[("config/*.yaml", &[])]);
-        let source = tree(&[("config/a.yaml", "a: 2\n"), ("config/new.yaml", "n: 1\n"), ("values.yaml", "x: 1\n")]);
-        let target = tree(&[("config/a.yaml", "a: 1\n"), ("config/gone.yaml", "g: 1\n"), ("config/sub/keep.yaml", "k: 1\n"), ("README", "r")]);
+        let source = tree(&[
+            ("config/a.yaml", "a: 2\n"),
+            ("config/new.yaml", "n: 1\n"),
+            ("values.yaml", "x: 1\n"),
+        ]);
+        let target = tree(&[
+            ("config/a.yaml", "a: 1\n"),
+            ("config/gone.yaml", "g: 1\n"),
+            ("config/sub/keep.yaml", "k: 1\n"),
+            ("README", "r"),
+        ]);
         let applied = apply_template(&spec, &source, &target).unwrap();
         assert!(applied.changed);
         assert_eq!(
             applied.files,
-            tree(&[("config/a.yaml", "a: 2\n"), ("config/new.yaml", "n: 1\n"), ("config/sub/keep.yaml", "k: 1\n"), ("README", "r")])
+            tree(&[
+                ("config/a.yaml", "a: 2\n"),
+                ("config/new.yaml", "n: 1\n"),
+                ("config/sub/keep.yaml", "k: 1\n"),
+                ("README", "r")
+            ])
         );
     }
 
@@ -289,9 +335,15 @@ mod tests {
     fn copies_attributes_and_reports_unchanged() {
         let spec = template(&[("values.yaml", &["$.image.tag"])]);
         let source = tree(&[("values.yaml", "image:\n  tag: \"1.2.3\"\nreplicas: 9\n")]);
-        let target = tree(&[("values.yaml", "# prod\nimage:\n  tag: \"1.2.2\" # pinned\nreplicas: 3\n")]);
+        let target = tree(&[(
+            "values.yaml",
+            "# prod\nimage:\n  tag: \"1.2.2\" # pinned\nreplicas: 3\n",
+        )]);
         let applied = apply_template(&spec, &source, &target).unwrap();
-        assert_eq!(text(&applied.files, "values.yaml"), "# prod\nimage:\n  tag: \"1.2.3\" # pinned\nreplicas: 3\n");
+        assert_eq!(
+            text(&applied.files, "values.yaml"),
+            "# prod\nimage:\n  tag: \"1.2.3\" # pinned\nreplicas: 3\n"
+        );
         let again = apply_template(&spec, &source, &applied.files).unwrap();
         assert!(!again.changed);
         assert_eq!(again.files, applied.files);
@@ -309,9 +361,14 @@ mod tests {
     fn explains_what_cannot_be_applied() {
         let source = tree(&[("values.yaml", "image: {tag: '1'}\n"), ("notes.txt", "x")]);
         let error = |files: &[(&str, &[&str])], target: &FileTree| {
-            apply_template(&template(files), &source, target).unwrap_err().to_string()
+            apply_template(&template(files), &source, target)
+                .unwrap_err()
+                .to_string()
         };
-        assert_eq!(error(&[("chart.yaml", &[])], &FileTree::new()), "`chart.yaml` is missing from the source environment");
+        assert_eq!(
+            error(&[("chart.yaml", &[])], &FileTree::new()),
+            "`chart.yaml` is missing from the source environment"
+        );
         assert_eq!(
             error(&[("values.yaml", &["$.image.digest"])], &source),
             "`values.yaml`: `$.image.digest` is not in the source environment's file"
@@ -321,7 +378,10 @@ mod tests {
             "`notes.txt`: attributes can only be read in .yaml, .yml and .json files"
         );
         assert_eq!(
-            error(&[("values.yaml", &["$.image.tag"])], &tree(&[("values.yaml", "image: [\n")])),
+            error(
+                &[("values.yaml", &["$.image.tag"])],
+                &tree(&[("values.yaml", "image: [\n")])
+            ),
             "values.yaml:2:1: while parsing a node, did not find expected node content"
         );
         assert_eq!(
@@ -335,10 +395,47 @@ mod tests {
     }
 
     #[test]
+    fn never_writes_through_aliases() {
+        let spec = template(&[("values.yaml", &["$.image.tag"])]);
+        let source = tree(&[("values.yaml", "image: {tag: '2'}\n")]);
+        let error = |target: &str| {
+            apply_template(&spec, &source, &tree(&[("values.yaml", target)]))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error("base: &b {tag: '1'}\nimage: *b\n"),
+            "`values.yaml`: cannot set `$.image.tag`: `*b` is an alias; writing through it would also change its anchor"
+        );
+        assert_eq!(
+            error("image: {tag: &t '1'}\nsidecar: {tag: *t}\n"),
+            "`values.yaml`: cannot set `$.image.tag`: the editor would have changed other data too, so nothing was written"
+        );
+        let anchored = "image: {tag: &t '1'}\n";
+        let applied = apply_template(&spec, &source, &tree(&[("values.yaml", anchored)])).unwrap();
+        assert_eq!(text(&applied.files, "values.yaml"), "image: {tag: &t '2'}\n");
+    }
+
+    #[test]
+    fn edits_json_in_json_syntax() {
+        let spec = template(&[("app.json", &["$.image", "$.list[1]"])]);
+        let source = tree(&[("app.json", r#"{"image": {"tag": "2", "digest": null}, "list": [1, 2.50]}"#)]);
+        let target = tree(&[("app.json", "{\n  \"list\": [1, 1],\n  \"image\": {\"tag\": \"1\", \"old\": true}\n}\n")]);
+        let applied = apply_template(&spec, &source, &target).unwrap();
+        assert_eq!(
+            text(&applied.files, "app.json"),
+            "{\n  \"list\": [1, 2.50],\n  \"image\": {\n    \"tag\": \"2\",\n    \"digest\": null\n  }\n}\n"
+        );
+    }
+
+    #[test]
     fn reads_the_version() {
         let spec = template(&[("values.yaml", &[])]);
         let version = |text: &str| read_version(&spec, &tree(&[("values.yaml", text)]));
-        assert_eq!(version("image: {tag: v1.4.0}\n").unwrap(), Some("v1.4.0".into()));
+        assert_eq!(
+            version("image: {tag: v1.4.0}\n").unwrap(),
+            Some("v1.4.0".into())
+        );
         assert_eq!(version("image: {tag: 42}\n").unwrap(), Some("42".into()));
         assert_eq!(
             version("image: {}\n").unwrap_err().to_string(),
@@ -348,7 +445,10 @@ mod tests {
             version("image: {tag: [1]}\n").unwrap_err().to_string(),
             "version source `values.yaml` `$.image.tag`: it selects a mapping or a list, not a version"
         );
-        assert_eq!(read_version(&PromotionTemplateSpec::default(), &FileTree::new()).unwrap(), None);
+        assert_eq!(
+            read_version(&PromotionTemplateSpec::default(), &FileTree::new()).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -88,11 +88,20 @@ impl ResourceSet {
 
     /// The policy in effect for a product in an environment, following `flow`'s step
     /// for that environment when given. `None` if the environment is not defined.
-    pub fn effective_policy(&self, product: &str, environment: &str, flow: Option<&str>) -> Option<EffectivePolicy> {
+    pub fn effective_policy(
+        &self,
+        product: &str,
+        environment: &str,
+        flow: Option<&str>,
+    ) -> Option<EffectivePolicy> {
         let target = self.environment(environment)?;
         let step = flow.and_then(|name| {
             let flow = self.flow(name)?;
-            let step = flow.spec.steps.iter().find(|s| s.environment == environment)?;
+            let step = flow
+                .spec
+                .steps
+                .iter()
+                .find(|s| s.environment == environment)?;
             Some((flow.metadata.name.as_str(), step))
         });
         Some(resolve_policy(self.policies(), product, target, step))
@@ -162,12 +171,16 @@ impl Validation {
 
     /// Whether applying needs an administrator.
     pub fn needs_admin(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::AdminOnly)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::AdminOnly)
     }
 }
 
 /// Loads `(file name, text)` pairs and checks everything, within and across files.
-pub fn validate<N: AsRef<str>, T: AsRef<str>>(files: impl IntoIterator<Item = (N, T)>) -> Validation {
+pub fn validate<N: AsRef<str>, T: AsRef<str>>(
+    files: impl IntoIterator<Item = (N, T)>,
+) -> Validation {
     let mut loaded = Vec::new();
     let mut diagnostics = Vec::new();
     let mut count = 0;
@@ -186,7 +199,12 @@ pub fn validate<N: AsRef<str>, T: AsRef<str>>(files: impl IntoIterator<Item = (N
         files: count,
         resources: ResourceKind::ALL
             .into_iter()
-            .map(|kind| (kind, resources.resources().filter(|r| r.kind() == kind).count()))
+            .map(|kind| {
+                (
+                    kind,
+                    resources.resources().filter(|r| r.kind() == kind).count(),
+                )
+            })
             .collect(),
         errors: diagnostics.iter().filter(|d| d.is_error()).count(),
         admin_only: diagnostics.iter().filter(|d| !d.is_error()).count(),
@@ -241,7 +259,15 @@ fn spec() -> FieldPath {
 }
 
 impl Checker<'_> {
-    fn push(&mut self, at: &Site, path: FieldPath, on_key: bool, severity: Severity, code: Code, message: String) {
+    fn push(
+        &mut self,
+        at: &Site,
+        path: FieldPath,
+        on_key: bool,
+        severity: Severity,
+        code: Code,
+        message: String,
+    ) {
         let origin = &at.loaded.origin;
         let (line, column) = if on_key {
             origin.key_position(&path)
@@ -271,7 +297,12 @@ impl Checker<'_> {
         if self.set.environment(name).is_none() {
             let known = self.set.environments().map(|e| e.metadata.name.as_str());
             let hint = suggestion(name, known);
-            self.error(at, path, Code::UnknownEnvironment, format!("unknown environment `{name}`{hint}"));
+            self.error(
+                at,
+                path,
+                Code::UnknownEnvironment,
+                format!("unknown environment `{name}`{hint}"),
+            );
         }
     }
 
@@ -319,7 +350,10 @@ impl Checker<'_> {
     fn product(&mut self, at: &Site, product: &Product) {
         let spec = spec();
         if self.set.template(&product.spec.template).is_none() {
-            let hint = suggestion(&product.spec.template, self.set.templates().map(|t| t.metadata.name.as_str()));
+            let hint = suggestion(
+                &product.spec.template,
+                self.set.templates().map(|t| t.metadata.name.as_str()),
+            );
             self.error(
                 at,
                 spec.key("template"),
@@ -329,7 +363,10 @@ impl Checker<'_> {
         }
         for (index, flow) in product.spec.flows.iter().enumerate() {
             if self.set.flow(&flow.name).is_none() {
-                let hint = suggestion(&flow.name, self.set.flows().map(|f| f.metadata.name.as_str()));
+                let hint = suggestion(
+                    &flow.name,
+                    self.set.flows().map(|f| f.metadata.name.as_str()),
+                );
                 self.error(
                     at,
                     spec.key("flows").index(index).key("name"),
@@ -355,7 +392,10 @@ impl Checker<'_> {
             for (environment, over) in &application.environments {
                 let over_path = path.key("environments").key(environment.clone());
                 if self.set.environment(environment).is_none() {
-                    let hint = suggestion(environment, self.set.environments().map(|e| e.metadata.name.as_str()));
+                    let hint = suggestion(
+                        environment,
+                        self.set.environments().map(|e| e.metadata.name.as_str()),
+                    );
                     self.push(
                         at,
                         over_path.clone(),
@@ -385,7 +425,10 @@ impl Checker<'_> {
                 at,
                 spec.key("files"),
                 Code::EmptyTemplate,
-                format!("template `{}` copies nothing: add at least one entry to `files`", template.metadata.name),
+                format!(
+                    "template `{}` copies nothing: add at least one entry to `files`",
+                    template.metadata.name
+                ),
             );
         }
         for (index, file) in template.spec.files.iter().enumerate() {
@@ -412,7 +455,10 @@ impl Checker<'_> {
         }
         for (index, product) in policy.spec.selector.products.iter().enumerate() {
             if self.set.product(product).is_none() {
-                let hint = suggestion(product, self.set.products().map(|p| p.metadata.name.as_str()));
+                let hint = suggestion(
+                    product,
+                    self.set.products().map(|p| p.metadata.name.as_str()),
+                );
                 self.error(
                     at,
                     selector.key("products").index(index),
@@ -422,14 +468,28 @@ impl Checker<'_> {
             }
         }
         let rules = &policy.spec.rules;
-        self.actions(at, spec().key("gates"), rules.gates.as_deref(), Placement::Gates);
-        self.actions(at, spec().key("verify"), rules.verify.as_deref(), Placement::Verify);
+        self.actions(
+            at,
+            spec().key("gates"),
+            rules.gates.as_deref(),
+            Placement::Gates,
+        );
+        self.actions(
+            at,
+            spec().key("verify"),
+            rules.verify.as_deref(),
+            Placement::Verify,
+        );
     }
 
     fn flow(&mut self, at: &Site, flow: &PromotionFlow) {
         let spec_path = spec();
         let spec = &flow.spec;
-        self.environment_exists(at, spec_path.key("triggerEnvironment"), &spec.trigger_environment);
+        self.environment_exists(
+            at,
+            spec_path.key("triggerEnvironment"),
+            &spec.trigger_environment,
+        );
         let steps = spec_path.key("steps");
         for (index, step) in spec.steps.iter().enumerate() {
             let step_path = steps.index(index);
@@ -438,20 +498,41 @@ impl Checker<'_> {
             }
             if let Some(policy) = &step.policy {
                 let policy_path = step_path.key("policy");
-                self.actions(at, policy_path.key("gates"), policy.gates.as_deref(), Placement::Gates);
-                self.actions(at, policy_path.key("verify"), policy.verify.as_deref(), Placement::Verify);
+                self.actions(
+                    at,
+                    policy_path.key("gates"),
+                    policy.gates.as_deref(),
+                    Placement::Gates,
+                );
+                self.actions(
+                    at,
+                    policy_path.key("verify"),
+                    policy.verify.as_deref(),
+                    Placement::Verify,
+                );
             }
         }
         for problem in FlowGraph::problems(spec) {
             let message = problem.to_string();
             match &problem {
-                FlowProblem::TriggerAsStep { step, .. } => {
-                    self.error(at, steps.index(*step).key("environment"), Code::TriggerAsStep, message)
-                }
-                FlowProblem::DuplicateStep { step, .. } => {
-                    self.error(at, steps.index(*step).key("environment"), Code::DuplicateStep, message)
-                }
-                FlowProblem::UnknownDependency { step, dependency, name, .. } => {
+                FlowProblem::TriggerAsStep { step, .. } => self.error(
+                    at,
+                    steps.index(*step).key("environment"),
+                    Code::TriggerAsStep,
+                    message,
+                ),
+                FlowProblem::DuplicateStep { step, .. } => self.error(
+                    at,
+                    steps.index(*step).key("environment"),
+                    Code::DuplicateStep,
+                    message,
+                ),
+                FlowProblem::UnknownDependency {
+                    step,
+                    dependency,
+                    name,
+                    ..
+                } => {
                     let path = steps.index(*step).key("dependsOn").index(*dependency);
                     if self.set.environment(name).is_some() {
                         self.error(at, path, Code::DependencyNotInFlow, message);
@@ -459,38 +540,67 @@ impl Checker<'_> {
                         self.environment_exists(at, path, name);
                     }
                 }
-                FlowProblem::Cycle { step, dependency, .. } => {
+                FlowProblem::Cycle {
+                    step, dependency, ..
+                } => {
                     let path = steps.index(*step).key("dependsOn").index(*dependency);
                     self.error(at, path, Code::FlowCycle, message);
                 }
-                FlowProblem::Unreachable { step, .. } => {
-                    self.error(at, steps.index(*step).key("environment"), Code::UnreachableStep, message)
-                }
+                FlowProblem::Unreachable { step, .. } => self.error(
+                    at,
+                    steps.index(*step).key("environment"),
+                    Code::UnreachableStep,
+                    message,
+                ),
             }
         }
         let hooks = spec_path.key("hooks");
-        self.actions(at, hooks.key("onSuccess"), Some(&spec.hooks.on_success), Placement::Hooks);
-        self.actions(at, hooks.key("onFailure"), Some(&spec.hooks.on_failure), Placement::Hooks);
+        self.actions(
+            at,
+            hooks.key("onSuccess"),
+            Some(&spec.hooks.on_success),
+            Placement::Hooks,
+        );
+        self.actions(
+            at,
+            hooks.key("onFailure"),
+            Some(&spec.hooks.on_failure),
+            Placement::Hooks,
+        );
         if let Some(text) = flow.metadata.annotations.get(LAYOUT_ANNOTATION) {
             if let Err(error) = parse_layout(text) {
-                let path = FieldPath::root().key("metadata").key("annotations").key(LAYOUT_ANNOTATION);
+                let path = FieldPath::root()
+                    .key("metadata")
+                    .key("annotations")
+                    .key(LAYOUT_ANNOTATION);
                 self.error(at, path, Code::InvalidLayout, error.to_string());
             }
         }
     }
 
-    fn actions(&mut self, at: &Site, path: FieldPath, actions: Option<&[Action]>, placement: Placement) {
+    fn actions(
+        &mut self,
+        at: &Site,
+        path: FieldPath,
+        actions: Option<&[Action]>,
+        placement: Placement,
+    ) {
         for (index, action) in actions.unwrap_or_default().iter().enumerate() {
             let kind = action.kind();
             let path = path.index(index).key(kind.as_str());
             let allowed = match placement {
                 Placement::Gates => true,
                 Placement::Verify => !matches!(action, Action::Approval(_) | Action::Window(_)),
-                Placement::Hooks => matches!(action, Action::Http(_) | Action::Workflow(_) | Action::Command(_)),
+                Placement::Hooks => matches!(
+                    action,
+                    Action::Http(_) | Action::Workflow(_) | Action::Command(_)
+                ),
             };
             if !allowed {
                 let allowed_here = match placement {
-                    Placement::Verify => "verify runs soak, http, argocd, workflow and command actions",
+                    Placement::Verify => {
+                        "verify runs soak, http, argocd, workflow and command actions"
+                    }
                     _ => "hooks run http, workflow and command actions",
                 };
                 self.push(
@@ -546,7 +656,9 @@ fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
 }
@@ -569,7 +681,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
             previous = current;
         }
     }
@@ -583,15 +697,26 @@ mod tests {
     #[test]
     fn dns_labels() {
         assert!(is_dns_label("staging-eu") && is_dns_label("a1"));
-        assert!(!is_dns_label("Prod") && !is_dns_label("-a") && !is_dns_label("a_b") && !is_dns_label(""));
+        assert!(
+            !is_dns_label("Prod")
+                && !is_dns_label("-a")
+                && !is_dns_label("a_b")
+                && !is_dns_label("")
+        );
         assert!(!is_dns_label(&"a".repeat(64)));
     }
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(suggestion("stagin", ["staging", "prod"].into_iter()), "; did you mean `staging`?");
+        assert_eq!(
+            suggestion("stagin", ["staging", "prod"].into_iter()),
+            "; did you mean `staging`?"
+        );
         assert_eq!(suggestion("uat", ["qa", "prod"].into_iter()), "");
-        assert_eq!(suggestion("hlem", ["helm"].into_iter()), "; did you mean `helm`?");
+        assert_eq!(
+            suggestion("hlem", ["helm"].into_iter()),
+            "; did you mean `helm`?"
+        );
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -123,7 +123,8 @@ impl Builder {
                     let NodeValue::Scalar(scalar) = &node.value else {
                         return Err(SyntaxError {
                             mark: node.mark,
-                            message: "mapping keys must be plain values, not sequences or mappings".into(),
+                            message: "mapping keys must be plain values, not sequences or mappings"
+                                .into(),
                         });
                     };
                     if !seen.insert(scalar.text.clone()) {
@@ -196,7 +197,11 @@ impl Builder {
             ),
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Frame::Sequence { mark, anchor, items }) => (
+                    Some(Frame::Sequence {
+                        mark,
+                        anchor,
+                        items,
+                    }) => (
                         Node {
                             mark,
                             value: NodeValue::Sequence(items),
@@ -270,7 +275,10 @@ impl Node {
             NodeValue::Scalar(_) => 1,
             NodeValue::Sequence(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
             NodeValue::Mapping(entries) => {
-                1 + entries.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>()
+                1 + entries
+                    .iter()
+                    .map(|(k, v)| k.size() + v.size())
+                    .sum::<usize>()
             }
         }
     }
@@ -308,7 +316,8 @@ impl Node {
 
     /// The node at `path`, if every segment exists.
     pub fn at(&self, path: &[PathSegment]) -> Option<&Node> {
-        path.iter().try_fold(self, |node, segment| node.child(segment))
+        path.iter()
+            .try_fold(self, |node, segment| node.child(segment))
     }
 
     /// The node at `path` or, if part of it is missing, the deepest node that exists.
@@ -341,7 +350,12 @@ impl Node {
             NodeValue::Mapping(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|(key, value)| (key.key_text().unwrap_or_default().to_owned(), value.to_json()))
+                    .map(|(key, value)| {
+                        (
+                            key.key_text().unwrap_or_default().to_owned(),
+                            value.to_json(),
+                        )
+                    })
                     .collect(),
             ),
         }
@@ -438,7 +452,11 @@ impl Scalar {
             return number;
         }
         if is_core_float(text) {
-            if let Some(number) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            if let Some(number) = text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
                 return Value::Number(number);
             }
         }
@@ -520,8 +538,13 @@ mod tests {
     #[test]
     fn resolves_aliases_and_keeps_positions() {
         let node = one("base: &b {x: 1}\nuse: *b\nlist:\n  - a\n  - b\n");
-        assert_eq!(node.to_json(), json!({"base": {"x": 1}, "use": {"x": 1}, "list": ["a", "b"]}));
-        let item = node.at(&[PathSegment::Key("list".into()), PathSegment::Index(1)]).unwrap();
+        assert_eq!(
+            node.to_json(),
+            json!({"base": {"x": 1}, "use": {"x": 1}, "list": ["a", "b"]})
+        );
+        let item = node
+            .at(&[PathSegment::Key("list".into()), PathSegment::Index(1)])
+            .unwrap();
         assert_eq!((item.mark.line, item.mark.column), (5, 5));
         let key = node.locate(&[PathSegment::Key("use".into())], true);
         assert_eq!((key.mark.line, key.mark.column), (2, 1));
@@ -529,22 +552,39 @@ mod tests {
 
     #[test]
     fn refuses_duplicate_keys_and_complex_keys() {
-        assert_eq!(error("a: 1\nb: 2\na: 3\n"), (3, 1, "duplicate key `a`".into()));
+        assert_eq!(
+            error("a: 1\nb: 2\na: 3\n"),
+            (3, 1, "duplicate key `a`".into())
+        );
         assert_eq!(
             error("? [a]\n: 1\n"),
-            (1, 3, "mapping keys must be plain values, not sequences or mappings".into())
+            (
+                1,
+                3,
+                "mapping keys must be plain values, not sequences or mappings".into()
+            )
         );
     }
 
     #[test]
     fn reports_syntax_errors_with_positions() {
-        assert_eq!(error("a: b: c\n"), (1, 5, "mapping values are not allowed in this context".into()));
+        assert_eq!(
+            error("a: b: c\n"),
+            (
+                1,
+                5,
+                "mapping values are not allowed in this context".into()
+            )
+        );
     }
 
     #[test]
     fn bounds_alias_expansion_and_depth() {
         let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        for (name, previous) in ["b", "c", "d", "e", "f", "g"].iter().zip(["a", "b", "c", "d", "e", "f"]) {
+        for (name, previous) in ["b", "c", "d", "e", "f", "g"]
+            .iter()
+            .zip(["a", "b", "c", "d", "e", "f"])
+        {
             laughs.push_str(&format!("{name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"));
         }
         assert!(error(&laughs).2.starts_with("more than 250000 nodes"));

@@ -10,12 +10,15 @@ use promenade_model::resources::{PromotionTemplateSpec, TemplateFile};
 use promenade_model::template::{apply_template, FileTree};
 
 fn case_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden")
+        .join(case)
 }
 
 fn golden(case: &str, extension: &str) {
     let dir = case_dir(case);
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
+    let read =
+        |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
     let file = format!("config.{extension}");
     let attributes = String::from_utf8(read("attributes.txt")).unwrap();
     let spec = PromotionTemplateSpec {
@@ -33,7 +36,8 @@ fn golden(case: &str, extension: &str) {
     if std::env::var_os("PROMENADE_BLESS").is_some() {
         std::fs::write(&expected_path, output).unwrap();
     }
-    let expected = std::fs::read(&expected_path).unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+    let expected = std::fs::read(&expected_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
     assert_eq!(
         String::from_utf8_lossy(output),
         String::from_utf8_lossy(&expected),
@@ -43,7 +47,10 @@ fn golden(case: &str, extension: &str) {
     assert!(applied.changed);
     // Applying again changes nothing.
     let again = apply_template(&spec, &source, &applied.files).unwrap();
-    assert!(!again.changed, "{case}: a second application changed the file again");
+    assert!(
+        !again.changed,
+        "{case}: a second application changed the file again"
+    );
 }
 
 #[test]

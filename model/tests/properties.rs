@@ -6,8 +6,8 @@ use proptest::prelude::*;
 
 use promenade_model::canonical::to_yaml;
 use promenade_model::resources::{
-    Environment, EnvironmentKind, EnvironmentSpec, FlowStep, Metadata, PromotionFlow, PromotionFlowSpec,
-    PromotionTemplateSpec, Resource, TemplateFile,
+    Environment, EnvironmentKind, EnvironmentSpec, FlowStep, Metadata, PromotionFlow,
+    PromotionFlowSpec, PromotionTemplateSpec, Resource, TemplateFile,
 };
 use promenade_model::template::{apply_template, FileTree};
 use promenade_model::validate;
@@ -42,7 +42,11 @@ fn scalar() -> impl Strategy<Value = Value> {
 }
 
 fn entries(value: impl Strategy<Value = Value>) -> impl Strategy<Value = Vec<Entry>> {
-    prop::collection::vec((value, prop::option::of("[a-z ]{0,12}"), any::<bool>()), 1..6).prop_map(|items| {
+    prop::collection::vec(
+        (value, prop::option::of("[a-z ]{0,12}"), any::<bool>()),
+        1..6,
+    )
+    .prop_map(|items| {
         items
             .into_iter()
             .enumerate()
@@ -62,14 +66,24 @@ fn document() -> impl Strategy<Value = Vec<Entry>> {
 }
 
 /// Writes the document; returns its lines and, per leaf path, the line it is on.
-fn render(entries: &[Entry], indent: usize, out: &mut Vec<String>, lines: &mut BTreeMap<Vec<String>, usize>, path: &[String]) {
+fn render(
+    entries: &[Entry],
+    indent: usize,
+    out: &mut Vec<String>,
+    lines: &mut BTreeMap<Vec<String>, usize>,
+    path: &[String],
+) {
     for entry in entries {
         if entry.blank_before {
             out.push(String::new());
         }
         let mut key_path = path.to_vec();
         key_path.push(entry.key.clone());
-        let comment = entry.comment.as_ref().map(|c| format!("  # {c}")).unwrap_or_default();
+        let comment = entry
+            .comment
+            .as_ref()
+            .map(|c| format!("  # {c}"))
+            .unwrap_or_default();
         match &entry.value {
             Value::Scalar(text, style) => {
                 let text = match style {
@@ -78,7 +92,11 @@ fn render(entries: &[Entry], indent: usize, out: &mut Vec<String>, lines: &mut B
                     Style::Double => format!("\"{text}\""),
                 };
                 lines.insert(key_path, out.len());
-                out.push(format!("{}{}: {text}{comment}", " ".repeat(indent), entry.key));
+                out.push(format!(
+                    "{}{}: {text}{comment}",
+                    " ".repeat(indent),
+                    entry.key
+                ));
             }
             Value::Map(children) => {
                 out.push(format!("{}{}:{comment}", " ".repeat(indent), entry.key));
@@ -93,7 +111,9 @@ fn apply(path: &[String], target: &str, new_value: &str) -> String {
     for key in path.iter().rev() {
         source = serde_json::json!({ key: source });
     }
-    let attribute = path.iter().fold(String::from("$"), |acc, key| format!("{acc}.{key}"));
+    let attribute = path
+        .iter()
+        .fold(String::from("$"), |acc, key| format!("{acc}.{key}"));
     let spec = PromotionTemplateSpec {
         version_source: None,
         files: vec![TemplateFile {
@@ -191,8 +211,12 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn environment() -> impl Strategy<Value = Resource> {
-    (name(), prop::collection::btree_map("[a-z./-]{1,10}", awkward_text(), 0..4), any::<bool>()).prop_map(
-        |(name, labels, prod)| {
+    (
+        name(),
+        prop::collection::btree_map("[a-z./-]{1,10}", awkward_text(), 0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(name, labels, prod)| {
             Resource::Environment(Environment {
                 metadata: Metadata {
                     name,
@@ -200,16 +224,24 @@ fn environment() -> impl Strategy<Value = Resource> {
                     labels,
                 },
                 spec: EnvironmentSpec {
-                    kind: if prod { EnvironmentKind::Prod } else { EnvironmentKind::NonProd },
+                    kind: if prod {
+                        EnvironmentKind::Prod
+                    } else {
+                        EnvironmentKind::NonProd
+                    },
                     color: None,
                 },
             })
-        },
-    )
+        })
 }
 
 fn flow() -> impl Strategy<Value = Resource> {
-    (name(), name(), prop::collection::vec((name(), prop::collection::vec(name(), 0..3)), 0..5), 1u64..200_000)
+    (
+        name(),
+        name(),
+        prop::collection::vec((name(), prop::collection::vec(name(), 0..3)), 0..5),
+        1u64..200_000,
+    )
         .prop_map(|(name, trigger, steps, seconds)| {
             Resource::PromotionFlow(PromotionFlow {
                 metadata: Metadata::named(name),

@@ -16,7 +16,12 @@ fn shop() -> Validation {
 #[test]
 fn the_design_example_is_valid() {
     let validation = shop();
-    assert_eq!(validation.diagnostics, vec![], "{:#?}", validation.diagnostics);
+    assert_eq!(
+        validation.diagnostics,
+        vec![],
+        "{:#?}",
+        validation.diagnostics
+    );
     assert!(validation.is_valid());
     assert_eq!(
         validation.summary.to_string(),
@@ -32,14 +37,24 @@ fn canonical_yaml_round_trips_with_stable_bytes() {
     let reread = validate([("canonical.yaml", first.as_str())]);
     assert_eq!(reread.diagnostics, vec![]);
     let again: Vec<Resource> = reread.resources.resources().cloned().collect();
-    assert_eq!(again, resources, "parse → serialize → parse changed a value");
-    assert_eq!(to_yaml_stream(&again).unwrap(), first, "serializing is not stable");
+    assert_eq!(
+        again, resources,
+        "parse → serialize → parse changed a value"
+    );
+    assert_eq!(
+        to_yaml_stream(&again).unwrap(),
+        first,
+        "serializing is not stable"
+    );
 }
 
 #[test]
 fn canonical_yaml_of_a_flow() {
     let validation = shop();
-    let flow = validation.resources.get(ResourceKind::PromotionFlow, "standard").unwrap();
+    let flow = validation
+        .resources
+        .get(ResourceKind::PromotionFlow, "standard")
+        .unwrap();
     assert_eq!(
         to_yaml(&flow.resource).unwrap(),
         r#"apiVersion: promenade.dev/v1alpha1
@@ -84,13 +99,19 @@ spec:
 fn the_layout_annotation_survives_edits_through_the_canvas_helpers() {
     let validation = shop();
     let mut flow = validation.resources.flow("standard").unwrap().clone();
-    assert_eq!(flow.layout().unwrap(), Layout::from([("dev".into(), (0, 0)), ("qa".into(), (240, 0))]));
+    assert_eq!(
+        flow.layout().unwrap(),
+        Layout::from([("dev".into(), (0, 0)), ("qa".into(), (240, 0))])
+    );
     let mut layout = flow.layout().unwrap();
     layout.insert("prod".into(), (720, 40));
     flow.set_layout(&layout);
     let text = to_yaml(&Resource::PromotionFlow(flow)).unwrap();
     let reread = validate([("flow.yaml", text.as_str())]);
-    assert_eq!(reread.resources.flow("standard").unwrap().layout().unwrap(), layout);
+    assert_eq!(
+        reread.resources.flow("standard").unwrap().layout().unwrap(),
+        layout
+    );
 }
 
 #[test]
@@ -99,14 +120,18 @@ fn the_flow_and_policies_answer_questions() {
     let set = &validation.resources;
     let graph = FlowGraph::new(&set.flow("standard").unwrap().spec).unwrap();
     assert_eq!(graph.joins(), ["prod"]);
-    let prod = set.effective_policy("shop", "prod", Some("standard")).unwrap();
+    let prod = set
+        .effective_policy("shop", "prod", Some("standard"))
+        .unwrap();
     assert_eq!(prod.action, PromotionAction::Pr);
     assert_eq!(prod.gates.len(), 2);
     assert_eq!(
         prod.origin(PolicyField::Action).unwrap().to_string(),
         "action: set by flow `standard`, step `prod`; overrides policy `prod-gate` (priority 100)"
     );
-    let qa = set.effective_policy("shop", "qa", Some("standard")).unwrap();
+    let qa = set
+        .effective_policy("shop", "qa", Some("standard"))
+        .unwrap();
     assert_eq!(qa.action, PromotionAction::Commit);
     assert!(set.effective_policy("shop", "nowhere", None).is_none());
     let product = set.product("shop").unwrap();
@@ -115,8 +140,14 @@ fn the_flow_and_policies_answer_questions() {
     assert!(!trigger.accepts("docs: typo [skip promote]"));
     let web = &product.spec.applications[1];
     assert_eq!(web.path_for("prod"), "apps/web/prod-eu");
-    assert_eq!(web.repository_for("prod", &product.spec.repository).url, "https://github.com/acme/gitops-eu.git");
-    assert_eq!(web.repository_for("qa", &product.spec.repository).branch(), "main");
+    assert_eq!(
+        web.repository_for("prod", &product.spec.repository).url,
+        "https://github.com/acme/gitops-eu.git"
+    );
+    assert_eq!(
+        web.repository_for("qa", &product.spec.repository).branch(),
+        "main"
+    );
 }
 
 #[test]
@@ -125,12 +156,20 @@ fn resources_deserialize_from_json_with_the_same_checks() {
         "apiVersion": "promenade.dev/v1alpha1", "kind": "Environment",
         "metadata": {"name": "qa"}, "spec": {"kind": "non-prod", "colour": "#fff"}
     });
-    let error = serde_json::from_value::<Resource>(json).unwrap_err().to_string();
-    assert_eq!(error, "spec.colour: unknown field `colour`, expected `kind` or `color`");
+    let error = serde_json::from_value::<Resource>(json)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "spec.colour: unknown field `colour`, expected `kind` or `color`"
+    );
     let ok = serde_json::json!({
         "apiVersion": "promenade.dev/v1alpha1", "kind": "Environment",
         "metadata": {"name": "qa"}, "spec": {"kind": "non-prod"}
     });
     let resource: Resource = serde_json::from_value(ok).unwrap();
-    assert_eq!(serde_json::to_value(&resource).unwrap()["kind"], "Environment");
+    assert_eq!(
+        serde_json::to_value(&resource).unwrap()["kind"],
+        "Environment"
+    );
 }

@@ -41,7 +41,8 @@ fn check(test: &str) -> Vec<String> {
         .collect()
 }
 
-const FLOW: &str = "apiVersion: promenade.dev/v1alpha1\nkind: PromotionFlow\nmetadata: {name: standard}\n";
+const FLOW: &str =
+    "apiVersion: promenade.dev/v1alpha1\nkind: PromotionFlow\nmetadata: {name: standard}\n";
 
 #[test]
 fn the_base_is_valid() {
@@ -73,7 +74,10 @@ fn documents_must_be_resources() {
         check("apiVersion: promenade.dev/v1alpha1\nkind: Enviroment\nmetadata: {name: x}\n"),
         ["test.yaml:2:7: unknown kind `Enviroment`, expected one of `Environment`, `Product`, `PromotionTemplate`, `PromotionPolicy`, `PromotionFlow` [unknown-kind]"]
     );
-    assert_eq!(check("kind: Environment\n"), ["test.yaml:1:1: missing field `apiVersion` [missing-field]"]);
+    assert_eq!(
+        check("kind: Environment\n"),
+        ["test.yaml:1:1: missing field `apiVersion` [missing-field]"]
+    );
 }
 
 #[test]
@@ -287,7 +291,10 @@ spec:
         diagnostic.to_string(),
         "test.yaml:6:7: a `command` action runs on the server host: only an administrator may apply it"
     );
-    assert_eq!((diagnostic.code, diagnostic.severity), (Code::AdminOnlyAction, Severity::AdminOnly));
+    assert_eq!(
+        (diagnostic.code, diagnostic.severity),
+        (Code::AdminOnlyAction, Severity::AdminOnly)
+    );
     assert!(validation.is_valid(), "admin-only is not an error");
     assert!(validation.needs_admin());
     assert_eq!(validation.summary.admin_only, 1);
@@ -365,9 +372,21 @@ kind: PromotionFlow
 metadata: {name: f}
 spec: {triggerEnvironment: dev, steps: [{environment: qa, dependsOn: [qa]}]}
 ";
-    let validation = validate([("base.yaml", BASE), ("broken.yaml", broken), ("bad.yaml", "a: [")]);
+    let validation = validate([
+        ("base.yaml", BASE),
+        ("broken.yaml", broken),
+        ("bad.yaml", "a: ["),
+    ]);
     let codes: Vec<Code> = validation.diagnostics.iter().map(|d| d.code).collect();
-    assert_eq!(codes, [Code::YamlSyntax, Code::UnknownTemplate, Code::InvalidValue, Code::FlowCycle]);
+    assert_eq!(
+        codes,
+        [
+            Code::YamlSyntax,
+            Code::UnknownTemplate,
+            Code::InvalidValue,
+            Code::FlowCycle
+        ]
+    );
     assert_eq!(
         validation.diagnostics[2].to_string(),
         "broken.yaml:9:14: spec.kind: unknown variant `production`, expected `prod` or `non-prod`"

@@ -1,7 +1,10 @@
 //! The command line, parsed with clap. Every `serve` flag also reads an environment
-//! variable so containers can be configured without arguments.
+//! variable so containers can be configured without arguments; client commands talk to
+//! a server's API (`--server`, default the local one).
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::serve::ServeArgs;
 use crate::telemetry::LogFormat;
@@ -18,12 +21,147 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "PROMENADE_LOG_FORMAT")]
     pub log_format: LogFormat,
 
+    /// Folder for the database, git clone cache, demo and the local administrator token.
+    #[arg(
+        long,
+        global = true,
+        env = "PROMENADE_DATA_DIR",
+        default_value = "data"
+    )]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How client commands reach a server.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The server's base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "PROMENADE_SERVER",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub server: String,
+
+    /// API token. Defaults to the administrator token a local server wrote to
+    /// `<data-dir>/admin-token`.
+    #[arg(long, global = true, env = "PROMENADE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// `text` for people, `json` for scripts.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: web UI, REST API and the release engine.
     Serve(ServeArgs),
+    /// Check resource files offline: every problem as file:line:col.
+    Validate {
+        /// Files or folders (YAML files in folders are read recursively).
+        #[arg(short = 'f', long = "filename", required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Apply resource files to the server.
+    Apply {
+        /// Files or folders (YAML files in folders are read recursively).
+        #[arg(short = 'f', long = "filename", required = true)]
+        paths: Vec<PathBuf>,
+        /// Validate against the server's resources; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List resources of a kind, or show one as YAML.
+    Get {
+        /// environments, products, templates, policies or flows.
+        kind: String,
+        name: Option<String>,
+    },
+    /// Delete a resource (refused while others refer to it).
+    Delete { kind: String, name: String },
+    /// Every application × environment of a product: version, commit, drift.
+    Status { product: String },
+    /// Show what a promotion would change, as unified diffs; changes nothing.
+    Preview(PromotionArgs),
+    /// Start a release.
+    Promote {
+        #[command(flatten)]
+        promotion: PromotionArgs,
+        /// Describe the release.
+        #[arg(long, short = 'm')]
+        message: Option<String>,
+        /// Follow the release until it ends; the exit code says how it ended
+        /// (0 succeeded, 1 failed, 3 terminated).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List releases, or show one.
+    Releases {
+        /// Show this release with its steps.
+        id: Option<String>,
+        #[arg(long)]
+        product: Option<String>,
+        /// queued, running, succeeded, failed or terminated.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Resume a failed release from its failed steps.
+    Retry { id: String },
+    /// Stop a running release.
+    Terminate { id: String },
+    /// Manage API tokens in the local database (`--data-dir`).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Create the demo once: a local git repository and the `shop` product.
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub struct PromotionArgs {
+    pub product: String,
+    /// Stop at this environment (it and everything upstream of it).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Promote this environment's content straight to `--to`.
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// The flow, when the product has several.
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Only these applications (repeat the flag).
+    #[arg(long = "app")]
+    pub applications: Vec<String>,
+    /// Promote a commit of the source repository, or an earlier release's source.
+    #[arg(long, value_name = "COMMIT|RELEASE")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token and print it (it is shown only this once).
+    Create {
+        name: String,
+        /// viewer, promoter, release-manager or admin.
+        #[arg(long, default_value = "promoter")]
+        role: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token.
+    Revoke { name: String },
 }

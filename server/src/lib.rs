@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod client;
+pub mod commands;
 mod health;
 mod serve;
 pub mod telemetry;

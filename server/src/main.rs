@@ -2,20 +2,66 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use promenade_server::cli::{Cli, Command};
-use promenade_server::{serve, telemetry};
+use promenade_server::client::Client;
+use promenade_server::{commands, serve, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    let outcome = match cli.command {
-        Command::Serve(args) => serve(args).await,
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(cli).await {
+        Ok(code) => code,
         Err(error) => {
-            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let output = cli.client.output;
+    let data_dir = cli.data_dir.as_path();
+    let client = || Client::new(&cli.client, data_dir);
+    match &cli.command {
+        Command::Serve(args) => serve(args.clone(), data_dir)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Validate { paths } => commands::validate_files(paths, output),
+        Command::Apply { paths, dry_run } => {
+            commands::apply(&client()?, paths, *dry_run, output).await
+        }
+        Command::Get { kind, name } => {
+            commands::get(&client()?, kind, name.as_deref(), output).await
+        }
+        Command::Delete { kind, name } => commands::delete(&client()?, kind, name, output).await,
+        Command::Status { product } => commands::status(&client()?, product, output).await,
+        Command::Preview(args) => commands::preview(&client()?, args, output).await,
+        Command::Promote {
+            promotion,
+            message,
+            wait,
+        } => commands::promote(&client()?, promotion, message.as_deref(), *wait, output).await,
+        Command::Releases {
+            id,
+            product,
+            status,
+            limit,
+        } => {
+            commands::releases(
+                &client()?,
+                id.as_deref(),
+                product.as_deref(),
+                status.as_deref(),
+                *limit,
+                output,
+            )
+            .await
+        }
+        Command::Retry { id } => commands::release_action(&client()?, id, "retry", output).await,
+        Command::Terminate { id } => {
+            commands::release_action(&client()?, id, "terminate", output).await
+        }
+        Command::Tokens(command) => commands::tokens(data_dir, command, output).await,
+        Command::Demo => commands::demo(data_dir, output).await,
     }
 }

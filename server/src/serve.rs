@@ -2,7 +2,7 @@
 //! signal arrives.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use axum::extract::FromRef;
@@ -21,15 +21,11 @@ use crate::{api, health};
 /// The name of the browser bundle's files under `<site-root>/pkg/`.
 const BUNDLE_NAME: &str = "promenade";
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "PROMENADE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-
-    /// Folder for the SQLite database, git clone cache and demo data.
-    #[arg(long, env = "PROMENADE_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
 
     /// Database URL (`sqlite:…`). Defaults to `<data-dir>/promenade.db`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -73,20 +69,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
-    let store = Store::open(args.database_url.as_deref(), &args.data_dir)
+pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let store = Store::open(args.database_url.as_deref(), data_dir)
         .await
         .context("cannot open the database")?;
-    let token_file = admin_token_file(&args.data_dir);
+    let token_file = admin_token_file(data_dir);
     if let Some(file) = store.bootstrap_admin_token(&token_file).await? {
         info!(
             file = %file.display(),
             "first start: an administrator API token was written (the CLI on this machine reads it from there)"
         );
     }
-    let engine = Engine::new(store, EngineConfig::new(&args.data_dir));
+    let engine = Engine::new(store, EngineConfig::new(data_dir));
     let resumed = engine
         .resume()
         .await
@@ -115,7 +111,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = listener.local_addr()?;
     info!(
-        data_dir = %args.data_dir.display(),
+        data_dir = %data_dir.display(),
         "Promenade {} listening on http://{local}",
         env!("CARGO_PKG_VERSION")
     );

@@ -324,11 +324,7 @@ async fn a_promotion_over_http_previews_runs_and_streams_its_events() {
         .await
         .unwrap();
     assert!(events.contains("event: step"), "{events}");
-    let last = events
-        .lines()
-        .filter(|l| l.starts_with("data:"))
-        .last()
-        .unwrap();
+    let last = events.lines().rfind(|l| l.starts_with("data:")).unwrap();
     let last: Value = serde_json::from_str(last.trim_start_matches("data:").trim()).unwrap();
     assert_eq!(
         (last["kind"].as_str(), last["data"]["status"].as_str()),

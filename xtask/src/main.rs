@@ -22,7 +22,7 @@ usage: cargo xtask <command> [--release]
 
 commands:
   build        build the browser bundle and the server into the target folder
-  run [ARGS]   build, then run `promenade serve ARGS` with the bundle
+  run [ARGS]   build, set up the demo once, then run `promenade serve ARGS`
   test         every check CI runs: fmt, clippy, tests, wasm builds, browser tests
   e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
   wasm-check   build the `model` crate for wasm32-unknown-unknown
@@ -207,6 +207,10 @@ impl Xtask {
     }
 
     fn run(&mut self, args: &[String]) -> Result {
+        // The demo is created once and left alone afterwards.
+        let mut demo = Command::new(self.server_binary());
+        demo.arg("demo").current_dir(&self.root);
+        run(&mut demo)?;
         let mut serve = Command::new(self.server_binary());
         serve
             .arg("serve")

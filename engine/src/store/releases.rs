@@ -32,6 +32,7 @@ pub struct NewStep {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct ReleaseRecord {
     pub id: String,
     pub product: String,
@@ -46,6 +47,7 @@ pub struct ReleaseRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct StepRecord {
     pub environment: String,
     pub depends_on: Vec<String>,
@@ -59,6 +61,7 @@ pub struct StepRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct ApplicationRecord {
     pub application: String,
     pub status: StepStatus,
@@ -71,6 +74,7 @@ pub struct ApplicationRecord {
 
 /// One entry of a release's event log. `seq` orders all events of all releases.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct EventRecord {
     pub seq: i64,
     pub release_id: String,

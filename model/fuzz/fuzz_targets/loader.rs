@@ -9,7 +9,10 @@ use promenade_model::validate;
 fuzz_target!(|text: &str| {
     let validation = validate([("fuzz.yaml", text)]);
     for diagnostic in &validation.diagnostics {
-        assert!(diagnostic.line >= 1 && diagnostic.column >= 1, "{diagnostic:?}");
+        assert!(
+            diagnostic.line >= 1 && diagnostic.column >= 1,
+            "{diagnostic:?}"
+        );
     }
     for resource in validation.resources.resources() {
         let canonical = to_yaml(resource).expect("canonical YAML");

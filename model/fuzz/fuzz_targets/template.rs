@@ -13,7 +13,12 @@ fuzz_target!(|text: &str| {
         version_source: None,
         files: vec![TemplateFile {
             path: "values.yaml".into(),
-            attributes: vec!["$.image.tag".into(), "$.image.pull".into(), "$..limits".into(), "$.list".into()],
+            attributes: vec![
+                "$.image.tag".into(),
+                "$.image.pull".into(),
+                "$..limits".into(),
+                "$.list".into(),
+            ],
         }],
     };
     let source = FileTree::from([("values.yaml".into(), SOURCE.as_bytes().to_vec())]);

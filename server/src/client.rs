@@ -1,0 +1,138 @@
+//! The CLI's HTTP client for the API, with the API's errors turned into readable ones.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context};
+use promenade_engine::auth::admin_token_file;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cli::ClientArgs;
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub fn new(args: &ClientArgs, data_dir: &Path) -> anyhow::Result<Self> {
+        let token = match &args.token {
+            Some(token) => token.clone(),
+            None => {
+                let file = admin_token_file(data_dir);
+                std::fs::read_to_string(&file)
+                    .map(|t| t.trim().to_string())
+                    .map_err(|_| {
+                        anyhow!(
+                            "no API token: pass --token or PROMENADE_TOKEN (a local server writes one to {})",
+                            file.display()
+                        )
+                    })?
+            }
+        };
+        Ok(Self {
+            http: reqwest::Client::new(),
+            base: args.server.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+        self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    pub async fn post_text<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: String,
+    ) -> anyhow::Result<T> {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/yaml")
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    /// Opens a server-sent event stream.
+    pub async fn stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        if !response.status().is_success() {
+            bail!(api_error(
+                response.status(),
+                &response.text().await.unwrap_or_default()
+            ));
+        }
+        Ok(response)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot reach the server at {} (is `promenade serve` running?)",
+                    self.base
+                )
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .context("the server's answer was cut off")?;
+        if !status.is_success() {
+            bail!(api_error(status, &text));
+        }
+        serde_json::from_str(&text)
+            .with_context(|| format!("unexpected answer from the server: {text}"))
+    }
+}
+
+/// `{"error": {...}}` as one readable message, with diagnostics as file:line:col lines.
+fn api_error(status: reqwest::StatusCode, body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<Value>(body) else {
+        return format!("the server answered {status}: {body}");
+    };
+    let error = &value["error"];
+    let mut message = error["message"]
+        .as_str()
+        .unwrap_or("request failed")
+        .to_string();
+    if let Some(diagnostics) = error["details"]["diagnostics"].as_array() {
+        for d in diagnostics {
+            message.push_str(&format!(
+                "\n{}:{}:{}: {}",
+                d["file"].as_str().unwrap_or("?"),
+                d["line"],
+                d["column"],
+                d["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    message
+}

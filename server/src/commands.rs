@@ -1,0 +1,494 @@
+//! The CLI's commands besides `serve`: offline validation, local administration, and
+//! the client commands that call the API.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use promenade_engine::auth::Role;
+use promenade_engine::Store;
+use promenade_model::validate::validate;
+use serde_json::{json, Value};
+
+use crate::cli::{Output, PromotionArgs, TokensCommand};
+use crate::client::Client;
+
+/// Prints `value` as JSON, or as text through `text`.
+fn show(output: Output, value: &Value, text: impl FnOnce(&Value)) {
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        ),
+        Output::Text => text(value),
+    }
+}
+
+/// Every YAML file named, folders read recursively, in a stable order.
+fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_dir()
+                        || matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                })
+                .collect();
+            entries.sort();
+            files.extend(collect_files(&entries)?);
+        } else {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            files.push((path.display().to_string(), text));
+        }
+    }
+    Ok(files)
+}
+
+/// `promenade validate`: exit 0 with a summary, or 1 with every problem.
+pub fn validate_files(paths: &[PathBuf], output: Output) -> anyhow::Result<ExitCode> {
+    let files = collect_files(paths)?;
+    let validation = validate(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&validation)?),
+        Output::Text => {
+            for diagnostic in &validation.diagnostics {
+                println!("{diagnostic}");
+            }
+            println!("{}", validation.summary);
+        }
+    }
+    Ok(if validation.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub async fn apply(
+    client: &Client,
+    paths: &[PathBuf],
+    dry_run: bool,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let files = collect_files(paths)?;
+    // Check offline first, so problems are reported against the real file names.
+    let validation = validate(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    if !validation.is_valid() {
+        for diagnostic in validation.diagnostics.iter().filter(|d| d.is_error()) {
+            eprintln!("{diagnostic}");
+        }
+        bail!("nothing applied: {}", validation.summary);
+    }
+    let stream = files
+        .iter()
+        .map(|(_, text)| text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    let answer: Value = client
+        .post_text(&format!("/apply?dryRun={dry_run}"), stream)
+        .await?;
+    show(output, &answer, |answer| {
+        let suffix = if dry_run { " (dry run)" } else { "" };
+        for change in answer["changes"].as_array().into_iter().flatten() {
+            println!(
+                "{}/{} {} (revision {}){suffix}",
+                change["kind"].as_str().unwrap_or(""),
+                change["name"].as_str().unwrap_or(""),
+                change["change"].as_str().unwrap_or(""),
+                change["revision"]
+            );
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn get(
+    client: &Client,
+    kind: &str,
+    name: Option<&str>,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    match name {
+        Some(name) => {
+            let resource: Value = client.get(&format!("/{kind}/{name}")).await?;
+            show(output, &resource, |r| {
+                print!("{}", r["document"].as_str().unwrap_or(""))
+            });
+        }
+        None => {
+            let list: Value = client.get(&format!("/{kind}")).await?;
+            show(output, &list, |list| {
+                println!(
+                    "{:<30} {:>8}  {:<25} UPDATED BY",
+                    "NAME", "REVISION", "UPDATED"
+                );
+                for r in list.as_array().into_iter().flatten() {
+                    println!(
+                        "{:<30} {:>8}  {:<25} {}",
+                        r["name"].as_str().unwrap_or(""),
+                        r["revision"],
+                        r["updatedAt"].as_str().unwrap_or(""),
+                        r["updatedBy"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn delete(
+    client: &Client,
+    kind: &str,
+    name: &str,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let change: Value = client.delete(&format!("/{kind}/{name}")).await?;
+    show(output, &change, |c| {
+        println!(
+            "{}/{} deleted",
+            c["kind"].as_str().unwrap_or(""),
+            c["name"].as_str().unwrap_or("")
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(client: &Client, product: &str, output: Output) -> anyhow::Result<ExitCode> {
+    let status: Value = client.get(&format!("/products/{product}/status")).await?;
+    show(output, &status, |s| {
+        let envs: Vec<&str> = s["environments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        print!("{:<20}", "APPLICATION");
+        for env in &envs {
+            print!(" {env:<16}");
+        }
+        println!();
+        for app in s["applications"].as_array().into_iter().flatten() {
+            print!("{:<20}", app["name"].as_str().unwrap_or(""));
+            for env in &envs {
+                let cell = &app["cells"][env];
+                let mut text = cell["version"].as_str().unwrap_or("-").to_string();
+                if cell["drift"].as_bool() == Some(true) {
+                    text.push_str(" (drift)");
+                }
+                if let Some(step) = cell["release"]["status"].as_str() {
+                    text.push_str(&format!(" [{step}]"));
+                }
+                print!(" {text:<16}");
+            }
+            println!();
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn promotion_body(args: &PromotionArgs, message: Option<&str>, dry_run: bool) -> Value {
+    let source = args.source.as_ref().map(|s| {
+        // Commit ids are hexadecimal; release ids are not (they contain other letters).
+        if s.len() >= 4 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+            json!({ "commit": s })
+        } else {
+            json!({ "release": s })
+        }
+    });
+    json!({
+        "flow": args.flow,
+        "from": args.from,
+        "to": args.to,
+        "applications": args.applications,
+        "source": source,
+        "message": message,
+        "dryRun": dry_run,
+    })
+}
+
+pub async fn preview(
+    client: &Client,
+    args: &PromotionArgs,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let preview: Value = client
+        .post(
+            &format!("/products/{}/promotions", args.product),
+            &promotion_body(args, None, true),
+        )
+        .await?;
+    show(output, &preview, |p| {
+        println!(
+            "Promote {} {} from {}",
+            p["product"].as_str().unwrap_or(""),
+            p["version"].as_str().unwrap_or("(no version)"),
+            p["source"]["environment"].as_str().unwrap_or("")
+        );
+        for env in p["environments"].as_array().into_iter().flatten() {
+            let apps = env["applications"].as_array().map(Vec::len).unwrap_or(0);
+            let summary = if apps == 0 {
+                "unchanged".to_string()
+            } else {
+                format!(
+                    "{apps} applications, {} files, +{} -{}",
+                    env["files"], env["added"], env["removed"]
+                )
+            };
+            println!(
+                "\n== {} ({}): {summary}",
+                env["environment"].as_str().unwrap_or(""),
+                env["action"].as_str().unwrap_or("")
+            );
+            for app in env["applications"].as_array().into_iter().flatten() {
+                for file in app["files"].as_array().into_iter().flatten() {
+                    print!("{}", file["unified"].as_str().unwrap_or(""));
+                }
+            }
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn promote(
+    client: &Client,
+    args: &PromotionArgs,
+    message: Option<&str>,
+    wait: bool,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let release: Value = client
+        .post(
+            &format!("/products/{}/promotions", args.product),
+            &promotion_body(args, message, false),
+        )
+        .await?;
+    let id = release["id"].as_str().unwrap_or_default().to_string();
+    if !wait {
+        show(output, &release, |r| {
+            println!("release {} started", r["id"].as_str().unwrap_or(""))
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    if output == Output::Text {
+        println!("release {id} started; following it (Ctrl+C stops following, not the release)");
+    }
+    follow(client, &id, output == Output::Text).await?;
+    let release: Value = client.get(&format!("/releases/{id}")).await?;
+    show(output, &release, print_release);
+    Ok(match release["status"].as_str() {
+        Some("succeeded") => ExitCode::SUCCESS,
+        Some("terminated") => ExitCode::from(3),
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// Reads the release's event stream until it ends, showing progress.
+async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<()> {
+    let bar = if progress {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut response = client.stream(&format!("/releases/{id}/events")).await?;
+    let mut buffer = String::new();
+    let mut states: Vec<(String, String)> = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .context("the event stream broke off")?
+    {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_str::<Value>(data.trim()) else {
+                continue;
+            };
+            let status = event["data"]["status"].as_str().unwrap_or("").to_string();
+            if let Some(env) = event["environment"].as_str() {
+                match states.iter_mut().find(|(e, _)| e == env) {
+                    Some(entry) => entry.1 = status.clone(),
+                    None => states.push((env.to_string(), status.clone())),
+                }
+                if matches!(
+                    status.as_str(),
+                    "succeeded" | "unchanged" | "failed" | "terminated"
+                ) {
+                    bar.println(format!("  {env}: {status}"));
+                }
+            }
+            let summary: Vec<String> = states.iter().map(|(e, s)| format!("{e}: {s}")).collect();
+            bar.set_message(summary.join(", "));
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn print_release(r: &Value) {
+    println!(
+        "release {}  {}  {}  by {}",
+        r["id"].as_str().unwrap_or(""),
+        r["product"].as_str().unwrap_or(""),
+        r["status"].as_str().unwrap_or(""),
+        r["createdBy"].as_str().unwrap_or("")
+    );
+    for step in r["steps"].as_array().into_iter().flatten() {
+        let error = step["detail"]["error"]
+            .as_str()
+            .map(|e| format!("  ({e})"))
+            .unwrap_or_default();
+        println!(
+            "  {:<16} {:<15} {}{error}",
+            step["environment"].as_str().unwrap_or(""),
+            step["status"].as_str().unwrap_or(""),
+            step["action"].as_str().unwrap_or("")
+        );
+    }
+}
+
+pub async fn releases(
+    client: &Client,
+    id: Option<&str>,
+    product: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    if let Some(id) = id {
+        let release: Value = client.get(&format!("/releases/{id}")).await?;
+        show(output, &release, print_release);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut query = format!("/releases?limit={limit}");
+    if let Some(product) = product {
+        query.push_str(&format!("&product={product}"));
+    }
+    if let Some(status) = status {
+        query.push_str(&format!("&status={status}"));
+    }
+    let list: Value = client.get(&query).await?;
+    show(output, &list, |list| {
+        println!(
+            "{:<28} {:<12} {:<11} {:<22} MESSAGE",
+            "ID", "PRODUCT", "STATUS", "CREATED"
+        );
+        for r in list.as_array().into_iter().flatten() {
+            println!(
+                "{:<28} {:<12} {:<11} {:<22} {}",
+                r["id"].as_str().unwrap_or(""),
+                r["product"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+                r["createdAt"].as_str().unwrap_or(""),
+                r["message"].as_str().unwrap_or("")
+            );
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn release_action(
+    client: &Client,
+    id: &str,
+    action: &str,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let release: Value = client
+        .post(&format!("/releases/{id}/{action}"), &json!({}))
+        .await?;
+    show(output, &release, print_release);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn tokens(
+    data_dir: &Path,
+    command: &TokensCommand,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::open(None, data_dir)
+        .await
+        .context("cannot open the local database")?;
+    match command {
+        TokensCommand::Create { name, role } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let secret = store.create_token(name, role).await?;
+            show(
+                output,
+                &json!({ "name": name, "role": role, "token": secret }),
+                |_| {
+                    println!("{secret}");
+                    eprintln!("token {name:?} ({role}) created: it is shown only this once");
+                },
+            );
+        }
+        TokensCommand::List => {
+            let tokens = serde_json::to_value(store.list_tokens().await?)?;
+            show(output, &tokens, |list| {
+                println!("{:<24} {:<16} {:<25} LAST USED", "NAME", "ROLE", "CREATED");
+                for t in list.as_array().into_iter().flatten() {
+                    println!(
+                        "{:<24} {:<16} {:<25} {}",
+                        t["name"].as_str().unwrap_or(""),
+                        t["role"].as_str().unwrap_or(""),
+                        t["createdAt"].as_str().unwrap_or(""),
+                        t["lastUsedAt"].as_str().unwrap_or("never")
+                    );
+                }
+            });
+        }
+        TokensCommand::Revoke { name } => {
+            store.revoke_token(name).await?;
+            if output == Output::Text {
+                println!("token {name:?} revoked");
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn demo(data_dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let store = Store::open(None, data_dir)
+        .await
+        .context("cannot open the local database")?;
+    let demo = promenade_engine::demo::set_up(&store, data_dir).await?;
+    store.close().await;
+    let report = json!({
+        "repository": demo.repository.display().to_string(),
+        "created": demo.created,
+        "changes": demo.changes,
+    });
+    show(output, &report, |_| {
+        if demo.created {
+            println!(
+                "demo created: product `shop` (web, api, worker) in {}",
+                demo.repository.display()
+            );
+        } else {
+            println!("demo already set up in {}", demo.repository.display());
+        }
+        println!(
+            "try: promenade preview shop --to qa   then   promenade promote shop --to qa --wait"
+        );
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,191 @@
+//! The `promenade` binary as a user runs it: a real server process on a free port, and
+//! client commands against it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_promenade");
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn promenade(data: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("PROMENADE_DATA_DIR", data)
+        .env_remove("PROMENADE_TOKEN")
+        .env_remove("PROMENADE_SERVER");
+    command
+}
+
+fn run(data: &Path, server: Option<&Server>, args: &[&str]) -> Output {
+    let mut command = promenade(data, args);
+    if let Some(server) = server {
+        command.env("PROMENADE_SERVER", &server.url);
+    }
+    command.output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn serve(data: &Path) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = promenade(data, &["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, url }
+}
+
+#[test]
+fn version_and_help_describe_the_binary() {
+    let data = tempfile::tempdir().unwrap();
+    let version = run(data.path(), None, &["--version"]);
+    assert!(version.status.success());
+    assert_eq!(
+        text(&version).trim(),
+        format!("promenade {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = text(&run(data.path(), None, &["--help"]));
+    for command in ["serve", "validate", "apply", "promote", "releases", "demo"] {
+        assert!(help.contains(command), "{command} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn validate_reports_every_problem_with_file_line_and_column() {
+    let data = tempfile::tempdir().unwrap();
+    let bad = data.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: promenade.dev/v1alpha1\nkind: PromotionFlow\nmetadata: { name: f }\nspec:\n  triggerEnvironment: dev\n  steps:\n    - { environment: qa, dependsOn: [nowhere] }\n",
+    )
+    .unwrap();
+    let output = run(
+        data.path(),
+        None,
+        &["validate", "-f", bad.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let report = text(&output);
+    let first = report.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("{}:", bad.display())),
+        "{report}"
+    );
+    let position: Vec<&str> = first.splitn(4, ':').collect();
+    assert!(position[1].parse::<usize>().unwrap() >= 5, "{first}");
+    assert!(position[2].parse::<usize>().is_ok(), "{first}");
+
+    let json = run(
+        data.path(),
+        None,
+        &["validate", "-f", bad.to_str().unwrap(), "-o", "json"],
+    );
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(!value["diagnostics"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let demo = run(data.path(), None, &["demo"]);
+    assert!(demo.status.success(), "{}", text(&demo));
+    assert!(text(&demo).contains("demo created"));
+    let again = run(data.path(), None, &["demo"]);
+    assert!(text(&again).contains("already set up"));
+
+    let valid = run(
+        data.path(),
+        None,
+        &["validate", "-f", data.path().join("demo").to_str().unwrap()],
+    );
+    assert!(valid.status.success(), "{}", text(&valid));
+    assert!(text(&valid).contains("0 errors"), "{}", text(&valid));
+
+    let server = serve(data.path());
+    let preview = run(
+        data.path(),
+        Some(&server),
+        &["preview", "shop", "--to", "qa"],
+    );
+    assert!(preview.status.success(), "{}", text(&preview));
+    let preview = text(&preview);
+    assert!(
+        preview
+            .contains("diff --git a/apps/web/envs/qa/values.yaml b/apps/web/envs/qa/values.yaml"),
+        "{preview}"
+    );
+    assert!(preview.contains("+  tag: \"1.5.0\""), "{preview}");
+
+    let promote = run(
+        data.path(),
+        Some(&server),
+        &["promote", "shop", "--to", "qa", "--wait", "-m", "first"],
+    );
+    assert_eq!(promote.status.code(), Some(0), "{}", text(&promote));
+    assert!(text(&promote).contains("succeeded"));
+
+    let status = run(
+        data.path(),
+        Some(&server),
+        &["status", "shop", "-o", "json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["applications"][0]["cells"]["qa"]["version"], "1.5.0");
+
+    let releases = text(&run(data.path(), Some(&server), &["releases"]));
+    assert!(
+        releases.contains("succeeded") && releases.contains("first"),
+        "{releases}"
+    );
+
+    // A token with too little power is refused by the server.
+    let created = run(
+        data.path(),
+        None,
+        &["tokens", "create", "reader", "--role", "viewer"],
+    );
+    let reader = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let refused = run(
+        data.path(),
+        Some(&server),
+        &["--token", &reader, "promote", "shop", "--to", "qa"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("promoter role"),
+        "{}",
+        text(&refused)
+    );
+}
