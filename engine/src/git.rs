@@ -173,6 +173,29 @@ impl Repo {
         }
     }
 
+    /// The tree id of `folder` at `commit` (`None` when it does not exist): equal ids
+    /// mean equal contents.
+    pub fn folder_id(&self, commit: Oid, folder: &str) -> Result<Option<Oid>> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_error(&self.url, "read commit", e))?;
+        Ok(tree
+            .get_path(Path::new(folder.trim_matches('/')))
+            .ok()
+            .map(|e| e.id()))
+    }
+
+    /// The full message of `commit`.
+    pub fn commit_message(&self, commit: Oid) -> Result<String> {
+        let commit = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| git_error(&self.url, "read commit", e))?;
+        Ok(String::from_utf8_lossy(commit.message_bytes()).into_owned())
+    }
+
     /// The commit that `spec` names: a full or abbreviated id, a branch, a tag.
     pub fn resolve_commit(&self, spec: &str) -> Result<Oid> {
         self.repo

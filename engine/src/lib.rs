@@ -11,6 +11,7 @@ pub mod release;
 pub mod resources;
 pub mod status;
 pub mod store;
+pub mod trigger;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -643,3 +643,70 @@ fn promoted_commit(world: &World, env: &str) -> String {
         .unwrap();
     found.to_string()
 }
+
+#[tokio::test]
+async fn a_change_in_the_trigger_environment_starts_a_release_unless_the_message_opts_out() {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    let resources = common::resources(&world.url, &world.apps, "commit", "queue").replace(
+        "flows: [ { name: standard } ]",
+        "flows: [ { name: standard, trigger: { commitMessage: { notIn: [\"*[skip promote]*\"] } } } ]",
+    );
+    let admin = promenade_engine::resources::Author {
+        name: "t".into(),
+        admin: true,
+    };
+    world
+        .engine
+        .store()
+        .apply("r.yaml", &resources, &admin, false)
+        .await
+        .unwrap();
+
+    assert!(
+        world.engine.poll_triggers().await.unwrap().is_empty(),
+        "the first poll is a baseline"
+    );
+    assert!(
+        world.engine.poll_triggers().await.unwrap().is_empty(),
+        "nothing changed"
+    );
+
+    let commit = world.release_in("dev", "8.0.0");
+    let started = world.engine.poll_triggers().await.unwrap();
+    assert_eq!(started.len(), 1);
+    let release = world.wait(&started[0].id).await;
+    assert_eq!(release.status, ReleaseStatus::Succeeded, "{release:#?}");
+    assert_eq!(release.created_by, "trigger");
+    assert_eq!(
+        release.source["source"]["applications"][0]["commit"],
+        commit.to_string()
+    );
+    assert_eq!(
+        world.read("main", &values_path("app-001", "prod")),
+        values("app-001", "prod", "8.0.0")
+    );
+    assert!(
+        world.engine.poll_triggers().await.unwrap().is_empty(),
+        "promotions elsewhere are not triggers"
+    );
+
+    let files: Vec<(String, String)> = world
+        .apps
+        .iter()
+        .map(|app| (values_path(app, "dev"), values(app, "dev", "8.0.1")))
+        .collect();
+    commit_to_remote(
+        &world.remote,
+        "main",
+        &files,
+        "Bump to 8.0.1 [skip promote]",
+    );
+    assert!(
+        world.engine.poll_triggers().await.unwrap().is_empty(),
+        "opted out by the message"
+    );
+}

@@ -443,10 +443,10 @@ mod tests {
             paths(r#"$["key-with-dash"]"#, &doc),
             [r#"$["key-with-dash"]"#]
         );
-        assert_eq!(
-            paths("$.image.*", &doc),
-            ["$.image.repository", "$.image.tag"]
-        );
+        // serde_json's map order depends on a feature another crate may enable.
+        let mut wildcard = paths("$.image.*", &doc);
+        wildcard.sort();
+        assert_eq!(wildcard, ["$.image.repository", "$.image.tag"]);
         assert_eq!(
             paths("$..tag", &doc),
             ["$.image.tag", "$.sidecars[0].image.tag"]

@@ -413,14 +413,23 @@ mod tests {
         );
         let anchored = "image: {tag: &t '1'}\n";
         let applied = apply_template(&spec, &source, &tree(&[("values.yaml", anchored)])).unwrap();
-        assert_eq!(text(&applied.files, "values.yaml"), "image: {tag: &t '2'}\n");
+        assert_eq!(
+            text(&applied.files, "values.yaml"),
+            "image: {tag: &t '2'}\n"
+        );
     }
 
     #[test]
     fn edits_json_in_json_syntax() {
         let spec = template(&[("app.json", &["$.image", "$.list[1]"])]);
-        let source = tree(&[("app.json", r#"{"image": {"tag": "2", "digest": null}, "list": [1, 2.50]}"#)]);
-        let target = tree(&[("app.json", "{\n  \"list\": [1, 1],\n  \"image\": {\"tag\": \"1\", \"old\": true}\n}\n")]);
+        let source = tree(&[(
+            "app.json",
+            r#"{"image": {"tag": "2", "digest": null}, "list": [1, 2.50]}"#,
+        )]);
+        let target = tree(&[(
+            "app.json",
+            "{\n  \"list\": [1, 1],\n  \"image\": {\"tag\": \"1\", \"old\": true}\n}\n",
+        )]);
         let applied = apply_template(&spec, &source, &target).unwrap();
         assert_eq!(
             text(&applied.files, "app.json"),

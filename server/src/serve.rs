@@ -31,6 +31,11 @@ pub struct ServeArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// How often the trigger environments are polled for changes (`30s`, `5m`); `0s`
+    /// turns polling off (webhooks still trigger).
+    #[arg(long, env = "PROMENADE_POLL_INTERVAL", default_value = "1m", value_parser = parse_interval)]
+    pub poll_interval: std::time::Duration,
+
     /// Folder holding the browser bundle (`pkg/`) and static assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -127,6 +132,15 @@ pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     engine.store().close().await;
     info!("stopped");
     Ok(())
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim() == "0" || text.trim() == "0s" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    text.parse::<promenade_model::duration::Duration>()
+        .map(|d| d.to_std())
+        .map_err(|e| e.to_string())
 }
 
 /// Resolves on Ctrl+C or SIGTERM, so in-flight requests finish before the process exits.

@@ -87,7 +87,18 @@ async fn the_openapi_document_describes_the_served_endpoints() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["info"]["title"], "Promenade API");
     let paths = doc["paths"].as_object().unwrap();
-    for path in ["/healthz", "/readyz", "/api/v1/openapi.json"] {
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/v1/openapi.json",
+        "/api/v1/apply",
+        "/api/v1/{kind}/{name}",
+        "/api/v1/products/{product}/promotions",
+        "/api/v1/products/{product}/status",
+        "/api/v1/releases/{id}/events",
+        "/api/v1/releases/{id}/terminate",
+        "/api/v1/webhooks/git",
+    ] {
         assert!(
             paths.contains_key(path),
             "{path} missing from {:?}",

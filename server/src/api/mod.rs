@@ -35,6 +35,7 @@ use crate::{health, AppState};
         releases::retry,
         releases::terminate,
         releases::events,
+        releases::git_webhook,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe)),
     modifiers(&BearerToken)
@@ -76,6 +77,7 @@ pub fn routes() -> Router<AppState> {
         .route("/releases/{id}/events", get(releases::events))
         .route("/releases/{id}/retry", post(releases::retry))
         .route("/releases/{id}/terminate", post(releases::terminate))
+        .route("/webhooks/git", post(releases::git_webhook))
         .route("/products/{product}/status", get(releases::status))
         .route("/products/{product}/promotions", post(releases::promote))
         .route("/{kind}", get(resources::list))
