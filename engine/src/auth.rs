@@ -1,5 +1,6 @@
-//! Who may do what: roles, and API tokens that carry one. Tokens are shown once, at
-//! creation; the store keeps only their SHA-256 hash.
+//! Who may do what: roles; users who sign in to the web UI with a password (argon2id
+//! hashes); API tokens for machines, shown once at creation and kept only as a SHA-256
+//! hash.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,22 @@ const TOKEN_LENGTH: usize = 40;
 pub fn admin_token_file(data_dir: &Path) -> PathBuf {
     data_dir.join("admin-token")
 }
+
+/// The file `promenade serve` writes the first administrator's password to.
+pub fn admin_password_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin-password")
+}
+
+/// A user as listed: never the password hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+const MIN_PASSWORD_LENGTH: usize = 12;
 
 impl Store {
     /// Creates a token and returns its secret, which is not stored anywhere.
@@ -191,6 +208,153 @@ impl Store {
     }
 }
 
+impl Store {
+    pub async fn create_user(&self, name: &str, password: &str, role: Role) -> Result<()> {
+        if name.trim().is_empty() || name.len() > 64 {
+            return Err(EngineError::BadRequest(
+                "a user name has 1 to 64 characters".into(),
+            ));
+        }
+        if password.chars().count() < MIN_PASSWORD_LENGTH {
+            return Err(EngineError::BadRequest(format!(
+                "a password has at least {MIN_PASSWORD_LENGTH} characters"
+            )));
+        }
+        let hash = hash_password(password)?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(hash)
+        .bind(role.as_str())
+        .bind(now())
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(EngineError::Conflict {
+                    message: format!("a user named {name:?} exists already"),
+                    diagnostics: Vec::new(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user, when the password is right. Unknown users cost the same time as a wrong
+    /// password, so the answer does not reveal which names exist.
+    pub async fn verify_password(&self, name: &str, password: &str) -> Result<Option<Principal>> {
+        let row = sqlx::query("SELECT password_hash, role FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (stored, role) = match &row {
+            Some(row) => (
+                row.try_get::<String, _>("password_hash")?,
+                Some(row.try_get::<String, _>("role")?),
+            ),
+            None => (DUMMY_HASH.to_string(), None),
+        };
+        let password = password.to_string();
+        let matches = tokio::task::spawn_blocking(move || verify_password_hash(&password, &stored))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        match (matches, role) {
+            (true, Some(role)) => Ok(Some(Principal {
+                name: name.to_string(),
+                role: role.parse().map_err(EngineError::Internal)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// The user's current role: sessions look it up on every request, so removing a
+    /// user or changing a role takes effect at once.
+    pub async fn user(&self, name: &str) -> Result<Option<Principal>> {
+        let row = sqlx::query("SELECT role FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: String = row.try_get("role")?;
+        Ok(Some(Principal {
+            name: name.to_string(),
+            role: role.parse().map_err(EngineError::Internal)?,
+        }))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
+        let rows = sqlx::query("SELECT name, role, created_at FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok(UserInfo {
+                    name: row.try_get("name")?,
+                    role: role.parse().map_err(EngineError::Internal)?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn remove_user(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM users WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(EngineError::NotFound(format!("no user named {name:?}")));
+        }
+        Ok(())
+    }
+
+    /// On a fresh installation, creates the user `admin` with a random password written
+    /// to `file` (readable by the owner only). Returns the file when it did.
+    pub async fn bootstrap_admin_user(&self, file: &Path) -> Result<Option<PathBuf>> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let password = Alphanumeric.sample_string(&mut rand::rng(), 20);
+        self.create_user("admin", &password, Role::Admin).await?;
+        write_private(file, &password).map_err(|source| EngineError::DataDir {
+            path: file.display().to_string(),
+            source,
+        })?;
+        Ok(Some(file.to_path_buf()))
+    }
+}
+
+/// A valid hash of a random password, checked against when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$7Gk9+ybjgvRXXPSDkqwhKTOWM0E9JNTMU5qCd5dbAYs";
+
+fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let bytes: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&bytes)
+        .map_err(|e| EngineError::Internal(format!("cannot make a salt: {e}")))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| EngineError::Internal(format!("cannot hash the password: {e}")))
+}
+
+fn verify_password_hash(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(stored)
+        .map(|hash| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
 fn hash(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
@@ -269,6 +433,79 @@ mod tests {
             None,
             "only once"
         );
+    }
+
+    #[tokio::test]
+    async fn users_sign_in_with_their_password_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        store
+            .create_user("ada", "correct horse battery", Role::ReleaseManager)
+            .await
+            .unwrap();
+        let who = store
+            .verify_password("ada", "correct horse battery")
+            .await
+            .unwrap();
+        assert_eq!(
+            who,
+            Some(Principal {
+                name: "ada".into(),
+                role: Role::ReleaseManager
+            })
+        );
+        assert_eq!(
+            store
+                .verify_password("ada", "wrong horse battery")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .verify_password("nobody", "correct horse battery")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(store
+            .create_user("bob", "short", Role::Viewer)
+            .await
+            .is_err());
+        assert!(store
+            .create_user("ada", "another long password", Role::Viewer)
+            .await
+            .is_err());
+        assert_eq!(store.list_users().await.unwrap().len(), 1);
+
+        store.remove_user("ada").await.unwrap();
+        assert_eq!(store.user("ada").await.unwrap(), None);
+        assert_eq!(
+            store
+                .verify_password("ada", "correct horse battery")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_first_start_creates_an_admin_with_a_private_random_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let file = admin_password_file(dir.path());
+        assert_eq!(
+            store.bootstrap_admin_user(&file).await.unwrap(),
+            Some(file.clone())
+        );
+        let password = std::fs::read_to_string(&file).unwrap();
+        let who = store
+            .verify_password("admin", password.trim())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(who.role, Role::Admin);
+        assert_eq!(store.bootstrap_admin_user(&file).await.unwrap(), None);
     }
 
     #[test]

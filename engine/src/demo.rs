@@ -57,7 +57,12 @@ pub async fn set_up(store: &Store, data_dir: &Path) -> Result<Demo> {
         admin: false,
     };
     let changes = store
-        .apply("demo/resources.yaml", &resources, &author, false)
+        .apply(
+            "demo/resources.yaml",
+            &resources,
+            &author,
+            &Default::default(),
+        )
         .await?;
     Ok(Demo {
         repository: absolute,

@@ -273,9 +273,12 @@ impl Repo {
         let mut builder = TreeUpdateBuilder::new();
         for update in updates {
             let folder = update.folder.trim_matches('/');
-            let current = self.read_folder(parent, folder)?;
+            // Blob ids, not contents: hashing the new files tells what changed without
+            // reading or writing anything that did not.
+            let current = self.folder_blobs(&base, folder)?;
             for (path, content) in &update.files {
-                if current.get(path) != Some(content) {
+                let id = Oid::hash_object(ObjectType::Blob, content).map_err(fail)?;
+                if current.get(path) != Some(&id) {
                     let blob = self.repo.blob(content).map_err(fail)?;
                     builder.upsert(join(folder, path), blob, FileMode::Blob);
                 }
@@ -303,6 +306,31 @@ impl Repo {
             .map_err(fail)?;
         debug!(%oid, "committed");
         Ok(Some(oid))
+    }
+
+    /// The blob ids under `folder` of `tree`, by path relative to the folder.
+    fn folder_blobs(&self, tree: &git2::Tree, folder: &str) -> Result<BTreeMap<String, Oid>> {
+        let fail = |e| git_error(&self.url, "read tree", e);
+        let subtree = if folder.is_empty() {
+            tree.clone()
+        } else {
+            match tree.get_path(Path::new(folder)) {
+                Ok(entry) if entry.kind() == Some(ObjectType::Tree) => {
+                    self.repo.find_tree(entry.id()).map_err(fail)?
+                }
+                _ => return Ok(BTreeMap::new()),
+            }
+        };
+        let mut blobs = BTreeMap::new();
+        subtree
+            .walk(TreeWalkMode::PreOrder, |dir, entry| {
+                if let (Some(ObjectType::Blob), Ok(name)) = (entry.kind(), entry.name()) {
+                    blobs.insert(format!("{dir}{name}"), entry.id());
+                }
+                TreeWalkResult::Ok
+            })
+            .map_err(fail)?;
+        Ok(blobs)
     }
 
     /// Pushes `commit` to `branch` without force: the remote accepts it only as a

@@ -45,6 +45,17 @@ pub struct StoredResource {
     pub updated_by: String,
 }
 
+/// How to apply.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Validate and report; store nothing.
+    pub dry_run: bool,
+    /// Optimistic concurrency: each listed resource must still be at this revision (0:
+    /// must not exist yet), or the whole apply is refused as a conflict. Editors send the
+    /// revision they loaded, so a save never silently overwrites someone else's.
+    pub expected_revisions: Vec<(ResourceKind, String, i64)>,
+}
+
 /// Who applies, and whether they may define administrator-only actions.
 #[derive(Debug, Clone)]
 pub struct Author {
@@ -61,8 +72,9 @@ impl Store {
         file: &str,
         text: &str,
         author: &Author,
-        dry_run: bool,
+        options: &ApplyOptions,
     ) -> Result<Vec<ResourceChange>> {
+        let dry_run = options.dry_run;
         let incoming = validate([(file, text)]);
         reject_invalid(&incoming, author)?;
         let replaced: Vec<(ResourceKind, String)> = incoming
@@ -71,6 +83,22 @@ impl Store {
             .map(|r| (r.kind(), r.name().to_string()))
             .collect();
         let stored = self.stored_resources().await?;
+        for (kind, name, expected) in &options.expected_revisions {
+            let current = stored.iter().find(|s| s.kind == *kind && &s.name == name);
+            let revision = current.map_or(0, |s| s.revision);
+            if revision != *expected {
+                let by = current
+                    .map(|s| format!(" by {} at {}", s.updated_by, s.updated_at))
+                    .unwrap_or_default();
+                return Err(EngineError::Conflict {
+                    message: format!(
+                        "{} {name:?} was changed{by} (now revision {revision}) after revision {expected} was loaded",
+                        kind.as_str()
+                    ),
+                    diagnostics: Vec::new(),
+                });
+            }
+        }
         let mut files: Vec<(String, String)> = stored
             .iter()
             .filter(|s| !replaced.contains(&(s.kind, s.name.clone())))

@@ -127,7 +127,7 @@ async fn parallel_branches_run_together_and_the_join_waits_for_both() {
     world
         .engine
         .store()
-        .apply("r.yaml", &resources, &admin, false)
+        .apply("r.yaml", &resources, &admin, &Default::default())
         .await
         .unwrap();
     world.release_in("dev", "3.1.0");
@@ -397,7 +397,7 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
     world
         .engine
         .store()
-        .apply("r.yaml", &resources, &admin, false)
+        .apply("r.yaml", &resources, &admin, &Default::default())
         .await
         .unwrap();
     world.release_in("dev", "7.0.0");
@@ -662,7 +662,7 @@ async fn a_change_in_the_trigger_environment_starts_a_release_unless_the_message
     world
         .engine
         .store()
-        .apply("r.yaml", &resources, &admin, false)
+        .apply("r.yaml", &resources, &admin, &Default::default())
         .await
         .unwrap();
 

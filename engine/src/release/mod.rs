@@ -22,7 +22,7 @@ use tracing::{error, info, info_span, Instrument};
 
 pub use plan::{PromotionRequest, SourceRef};
 pub use promote::RepoResult;
-pub use source::{Source, SourceApplication};
+pub use source::{Source, SourceApplication, SourceTrees};
 
 use self::plan::Plan;
 use self::promote::{RepoJob, RepoOutcome};
@@ -85,8 +85,8 @@ impl Engine {
         let request = request.clone();
         tokio::task::spawn_blocking(move || {
             let git = engine.git();
-            let source = source::freeze(git, &plan, request.source.as_ref(), earlier.as_ref())?;
-            let trees = source.read_trees(git)?;
+            let (source, trees) =
+                source::freeze(git, &plan, request.source.as_ref(), earlier.as_ref())?;
             let mut environments = Vec::new();
             for step in &plan.steps {
                 let mut apps = Vec::new();
@@ -131,13 +131,13 @@ impl Engine {
         let plan = Plan::new(&set, product, request)?;
         check_supported(&plan)?;
         let earlier = self.earlier_source(request).await?;
-        let (plan, source) = {
+        let (plan, (source, trees)) = {
             let engine = self.clone();
             let requested = request.source.clone();
             tokio::task::spawn_blocking(move || {
-                let source =
+                let frozen =
                     source::freeze(engine.git(), &plan, requested.as_ref(), earlier.as_ref())?;
-                Ok::<_, EngineError>((plan, source))
+                Ok::<_, EngineError>((plan, frozen))
             })
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))??
@@ -178,7 +178,7 @@ impl Engine {
         if plan.product.spec.concurrency == Concurrency::Terminate {
             self.terminate_older(product, &id).await?;
         }
-        self.spawn(id.clone());
+        self.spawn(id.clone(), Some(Arc::new(trees)));
         self.release(&id).await
     }
 
@@ -217,7 +217,7 @@ impl Engine {
             .set_release_status(id, ReleaseStatus::Running)
             .await?;
         self.publish(event);
-        self.spawn(id.to_string());
+        self.spawn(id.to_string(), None);
         self.release(id).await
     }
 
@@ -267,7 +267,7 @@ impl Engine {
             .await?;
         for id in &ids {
             info!(release = %id, "resuming release");
-            self.spawn(id.clone());
+            self.spawn(id.clone(), None);
         }
         Ok(ids.len())
     }
@@ -295,7 +295,9 @@ impl Engine {
         Ok(snapshot_of(&release).ok().map(|s| s.source))
     }
 
-    fn spawn(&self, id: String) {
+    /// Runs the release in the background. `trees` is the frozen source's content when
+    /// the caller has just read it; otherwise it is read from git again.
+    fn spawn(&self, id: String, trees: Option<Arc<SourceTrees>>) {
         let token = CancellationToken::new();
         {
             let mut running = self
@@ -312,7 +314,7 @@ impl Engine {
         let span = info_span!("release", release = %id);
         tokio::spawn(
             async move {
-                match engine.drive(&id, &token).await {
+                match engine.drive(&id, &token, trees).await {
                     Ok(()) | Err(EngineError::Stopped) => {}
                     Err(e) => {
                         error!(error = %e, "release failed");
@@ -337,21 +339,29 @@ impl Engine {
     }
 
     /// Runs the release's steps as their dependencies allow until none is left.
-    async fn drive(&self, id: &str, cancel: &CancellationToken) -> Result<()> {
+    async fn drive(
+        &self,
+        id: &str,
+        cancel: &CancellationToken,
+        trees: Option<Arc<SourceTrees>>,
+    ) -> Result<()> {
         let release = self.release(id).await?;
         let snapshot = Arc::new(snapshot_of(&release)?);
         let template = Arc::new(
             CompiledTemplate::new(&snapshot.template)
                 .map_err(|e| EngineError::BadRequest(e.to_string()))?,
         );
-        let trees = {
-            let engine = self.clone();
-            let source = snapshot.source.clone();
-            Arc::new(
-                tokio::task::spawn_blocking(move || source.read_trees(engine.git()))
-                    .await
-                    .map_err(|e| EngineError::Internal(e.to_string()))??,
-            )
+        let trees = match trees {
+            Some(trees) => trees,
+            None => {
+                let engine = self.clone();
+                let source = snapshot.source.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || source.read_trees(engine.git()))
+                        .await
+                        .map_err(|e| EngineError::Internal(e.to_string()))??,
+                )
+            }
         };
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut tasks = JoinSet::new();
@@ -361,7 +371,10 @@ impl Engine {
                 tasks.shutdown().await;
                 return Err(EngineError::Stopped);
             }
-            let release = self.release(id).await?;
+            let release =
+                self.store().release_steps(id).await?.ok_or_else(|| {
+                    EngineError::NotFound(format!("release {id:?} does not exist"))
+                })?;
             if release.status != ReleaseStatus::Running {
                 return Err(EngineError::Stopped);
             }
@@ -584,38 +597,38 @@ impl Engine {
     }
 
     async fn record_applications(&self, job: &StepJob, outcomes: &[RepoOutcome]) -> Result<()> {
-        for outcome in outcomes {
-            for change in &outcome.changes {
-                let version = job
-                    .snapshot
-                    .source
-                    .applications
-                    .iter()
-                    .find(|a| a.name == change.application)
-                    .and_then(|a| a.version.clone());
-                let result = ApplicationResult {
-                    status: Some(if change.changed() {
-                        StepStatus::Succeeded
-                    } else {
-                        StepStatus::Unchanged
-                    }),
-                    version,
-                    commit: outcome.result.commit.clone(),
-                    files_changed: change.diff.files.len() as i64,
-                    lines_added: change.diff.added as i64,
-                    lines_removed: change.diff.removed as i64,
-                };
-                self.store()
-                    .set_application_result(
-                        &job.release,
-                        &job.environment,
-                        &change.application,
-                        &result,
-                    )
-                    .await?;
-            }
-        }
-        Ok(())
+        let versions: BTreeMap<&str, &Option<String>> = job
+            .snapshot
+            .source
+            .applications
+            .iter()
+            .map(|a| (a.name.as_str(), &a.version))
+            .collect();
+        let results: Vec<(String, ApplicationResult)> = outcomes
+            .iter()
+            .flat_map(|outcome| {
+                outcome.changes.iter().map(|change| {
+                    let result = ApplicationResult {
+                        status: Some(if change.changed() {
+                            StepStatus::Succeeded
+                        } else {
+                            StepStatus::Unchanged
+                        }),
+                        version: versions
+                            .get(change.application.as_str())
+                            .and_then(|v| (*v).clone()),
+                        commit: outcome.result.commit.clone(),
+                        files_changed: change.diff.files.len() as i64,
+                        lines_added: change.diff.added as i64,
+                        lines_removed: change.diff.removed as i64,
+                    };
+                    (change.application.clone(), result)
+                })
+            })
+            .collect();
+        self.store()
+            .set_application_results(&job.release, &job.environment, &results)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -717,7 +730,7 @@ struct StepJob {
     resume_merge_wait: bool,
     snapshot: Arc<Snapshot>,
     template: Arc<CompiledTemplate>,
-    trees: Arc<BTreeMap<String, promenade_model::template::FileTree>>,
+    trees: Arc<SourceTrees>,
     cancel: CancellationToken,
 }
 

@@ -50,8 +50,8 @@ impl Source {
     }
 
     /// Reads every application's source folder at its frozen commit.
-    pub fn read_trees(&self, git: &GitCache) -> Result<BTreeMap<String, FileTree>> {
-        let mut trees = BTreeMap::new();
+    pub fn read_trees(&self, git: &GitCache) -> Result<SourceTrees> {
+        let mut trees = SourceTrees::new();
         let mut fetched = Vec::new();
         for app in &self.applications {
             let repo = git.open(&app.repository)?;
@@ -68,14 +68,18 @@ impl Source {
     }
 }
 
+/// The content of every application's frozen source folder, by application name.
+pub type SourceTrees = BTreeMap<String, FileTree>;
+
 /// Freezes the source of a new release: fetches each source repository once and takes
-/// its tip (or the requested commit, or an earlier release's source).
+/// its tip (or the requested commit, or an earlier release's source). Returns the
+/// folders' content too, which the caller would otherwise read again.
 pub fn freeze(
     git: &GitCache,
     plan: &Plan,
     requested: Option<&SourceRef>,
     earlier: Option<&Source>,
-) -> Result<Source> {
+) -> Result<(Source, SourceTrees)> {
     if let (Some(SourceRef::Release(id)), None) = (requested, earlier) {
         return Err(EngineError::NotFound(format!(
             "release {id:?} does not exist"
@@ -84,6 +88,7 @@ pub fn freeze(
     let env = &plan.source_environment;
     let mut tips: BTreeMap<(String, String), Oid> = BTreeMap::new();
     let mut applications = Vec::new();
+    let mut trees = SourceTrees::new();
     for app in &plan.applications {
         let repo_spec = app.repository_for(env, &plan.product.spec.repository);
         let key = (repo_spec.url.clone(), repo_spec.branch().to_string());
@@ -134,13 +139,15 @@ pub fn freeze(
             commit: commit.to_string(),
             version,
         });
+        trees.insert(app.name.clone(), files);
     }
-    Ok(Source {
+    let source = Source {
         environment: earlier
             .map(|e| e.environment.clone())
             .unwrap_or_else(|| env.clone()),
         applications,
-    })
+    };
+    Ok((source, trees))
 }
 
 pub(crate) fn parse_oid(text: &str) -> Result<Oid> {

@@ -156,6 +156,20 @@ impl Store {
     }
 
     pub async fn release(&self, id: &str) -> Result<Option<ReleaseRecord>> {
+        self.load_release(id, true).await
+    }
+
+    /// The release and its steps without per-application rows: what the executor needs
+    /// on every turn, cheap for a product of 1,000 applications.
+    pub async fn release_steps(&self, id: &str) -> Result<Option<ReleaseRecord>> {
+        self.load_release(id, false).await
+    }
+
+    async fn load_release(
+        &self,
+        id: &str,
+        with_applications: bool,
+    ) -> Result<Option<ReleaseRecord>> {
         let Some(row) = sqlx::query(
             "SELECT id, product, flow, status, source, message, created_by, created_at, finished_at
              FROM releases WHERE id = ?",
@@ -174,14 +188,18 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let applications = sqlx::query(
-            "SELECT environment, application, status, version, commit_sha, files_changed,
-                    lines_added, lines_removed
-             FROM release_applications WHERE release_id = ? ORDER BY application",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let applications = if with_applications {
+            sqlx::query(
+                "SELECT environment, application, status, version, commit_sha, files_changed,
+                        lines_added, lines_removed
+                 FROM release_applications WHERE release_id = ? ORDER BY application",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+        } else {
+            Vec::new()
+        };
         for row in steps {
             let environment: String = row.try_get("environment")?;
             let mut apps = Vec::new();
@@ -304,31 +322,36 @@ impl Store {
         Ok(event)
     }
 
-    pub async fn set_application_result(
+    /// Records the outcome of every application of a step, in one transaction: a
+    /// product of 1,000 applications costs one write, not 1,000.
+    pub async fn set_application_results(
         &self,
         id: &str,
         environment: &str,
-        application: &str,
-        result: &ApplicationResult,
+        results: &[(String, ApplicationResult)],
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE release_applications SET
-                status = COALESCE(?, status), version = COALESCE(?, version),
-                commit_sha = COALESCE(?, commit_sha), files_changed = ?, lines_added = ?,
-                lines_removed = ?
-             WHERE release_id = ? AND environment = ? AND application = ?",
-        )
-        .bind(result.status.map(|s| s.as_str()))
-        .bind(&result.version)
-        .bind(&result.commit)
-        .bind(result.files_changed)
-        .bind(result.lines_added)
-        .bind(result.lines_removed)
-        .bind(id)
-        .bind(environment)
-        .bind(application)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        for (application, result) in results {
+            sqlx::query(
+                "UPDATE release_applications SET
+                    status = COALESCE(?, status), version = COALESCE(?, version),
+                    commit_sha = COALESCE(?, commit_sha), files_changed = ?, lines_added = ?,
+                    lines_removed = ?
+                 WHERE release_id = ? AND environment = ? AND application = ?",
+            )
+            .bind(result.status.map(|s| s.as_str()))
+            .bind(&result.version)
+            .bind(&result.commit)
+            .bind(result.files_changed)
+            .bind(result.lines_added)
+            .bind(result.lines_removed)
+            .bind(id)
+            .bind(environment)
+            .bind(application)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -630,7 +653,7 @@ mod tests {
             lines_removed: 1,
         };
         store
-            .set_application_result("r1", "qa", "web", &result)
+            .set_application_results("r1", "qa", &[("web".to_string(), result)])
             .await
             .unwrap();
         store

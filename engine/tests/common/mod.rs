@@ -171,7 +171,7 @@ impl World {
                 "resources.yaml",
                 &resources(&url, &apps, options.prod_action, options.concurrency),
                 &admin,
-                false,
+                &Default::default(),
             )
             .await
             .unwrap();

@@ -1,0 +1,252 @@
+//! Monorepo benchmark: 1,000 applications × 5 environments in one repository.
+//!
+//! Measures, in one run:
+//! - preview of the whole flow (cold: first fetch into an empty clone cache; warm);
+//! - a promotion dev → qa through the engine (one commit for 1,000 folders, pushed);
+//! - a reference shell script making the same change with the git CLI (copy the files,
+//!   `git commit`, `git push` to the same kind of remote), in an existing clone;
+//!
+//! and prints the ratio engine / script. Run with
+//! `cargo bench -p promenade-engine --bench promote` (`-- 200` for another size).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, Repository, Signature};
+use promenade_engine::release::PromotionRequest;
+use promenade_engine::resources::Author;
+use promenade_engine::{Engine, EngineConfig, ReleaseStatus, Store};
+
+const ENVIRONMENTS: [&str; 5] = ["dev", "qa", "staging-eu", "staging-us", "prod"];
+
+fn values(app: &str, env: &str, tag: &str) -> String {
+    format!(
+        "# Helm values for {app} in {env}\n\
+         replicaCount: 2 # per environment\n\
+         image:\n  repository: \"registry.example.com/shop/{app}\"\n  tag: \"{tag}\" # promoted\n\
+         resources:\n  limits: {{ cpu: 500m, memory: 256Mi }}\n\
+         env:\n  LOG_LEVEL: info\n"
+    )
+}
+
+fn build_remote(path: &Path, apps: usize) {
+    let repo = Repository::init_bare(path).unwrap();
+    let empty = repo.treebuilder(None).unwrap().write().unwrap();
+    let base = repo.find_tree(empty).unwrap();
+    let mut builder = TreeUpdateBuilder::new();
+    for i in 0..apps {
+        let app = format!("app-{i:04}");
+        for env in ENVIRONMENTS {
+            let tag = if env == "dev" { "2.0.0" } else { "1.0.0" };
+            let blob = repo.blob(values(&app, env, tag).as_bytes()).unwrap();
+            builder.upsert(
+                format!("apps/{app}/envs/{env}/values.yaml"),
+                blob,
+                FileMode::Blob,
+            );
+        }
+    }
+    let tree = repo
+        .find_tree(builder.create_updated(&repo, &base).unwrap())
+        .unwrap();
+    let who = Signature::now("bench", "bench@example.com").unwrap();
+    repo.commit(Some("refs/heads/main"), &who, &who, "layout", &tree, &[])
+        .unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+}
+
+fn resources(url: &str, apps: usize) -> String {
+    let mut yaml = String::new();
+    for env in ENVIRONMENTS {
+        yaml.push_str(&format!(
+            "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: {{ name: {env} }}\nspec: {{ kind: non-prod }}\n---\n"
+        ));
+    }
+    let applications: String = (0..apps)
+        .map(|i| format!("    - {{ name: app-{i:04}, path: \"apps/app-{i:04}/envs/{{env}}\" }}\n"))
+        .collect();
+    yaml.push_str(&format!(
+        "apiVersion: promenade.dev/v1alpha1
+kind: Product
+metadata: {{ name: shop }}
+spec:
+  repository: {{ url: \"{url}\", branch: main }}
+  applications:
+{applications}  template: helm-image
+  flows: [ {{ name: standard }} ]
+---
+apiVersion: promenade.dev/v1alpha1
+kind: PromotionTemplate
+metadata: {{ name: helm-image }}
+spec:
+  versionSource: {{ file: values.yaml, path: \"$.image.tag\" }}
+  files: [ {{ path: values.yaml, attributes: [\"$.image.tag\"] }} ]
+---
+apiVersion: promenade.dev/v1alpha1
+kind: PromotionFlow
+metadata: {{ name: standard }}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {{ environment: qa, dependsOn: [dev] }}
+    - {{ environment: staging-eu, dependsOn: [qa] }}
+    - {{ environment: staging-us, dependsOn: [qa] }}
+    - {{ environment: prod, dependsOn: [staging-eu, staging-us] }}
+"
+    ));
+    yaml
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?} failed");
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() {
+    let apps: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "monorepo benchmark: {apps} applications × {} environments",
+        ENVIRONMENTS.len()
+    );
+
+    // Two identical remotes: one for the engine, one for the reference script.
+    let engine_remote = dir.path().join("engine.git");
+    let script_remote = dir.path().join("script.git");
+    let started = Instant::now();
+    build_remote(&engine_remote, apps);
+    build_remote(&script_remote, apps);
+    println!(
+        "  set-up (two remotes)        {}",
+        seconds(started.elapsed())
+    );
+
+    let store = Store::open(None, &dir.path().join("data")).await.unwrap();
+    let author = Author {
+        name: "bench".into(),
+        admin: true,
+    };
+    let url = format!("file://{}", engine_remote.display());
+    store
+        .apply(
+            "bench.yaml",
+            &resources(&url, apps),
+            &author,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
+
+    let started = Instant::now();
+    let preview = engine
+        .preview("shop", &PromotionRequest::default())
+        .await
+        .unwrap();
+    let cold = started.elapsed();
+    let changed: usize = preview
+        .environments
+        .iter()
+        .map(|e| e.diff.applications.len())
+        .sum();
+    assert_eq!(changed, apps * 4);
+    let started = Instant::now();
+    engine
+        .preview("shop", &PromotionRequest::default())
+        .await
+        .unwrap();
+    let warm = started.elapsed();
+    println!(
+        "  preview, whole flow (cold)  {}   ({changed} application diffs)",
+        seconds(cold)
+    );
+    println!("  preview, whole flow (warm)  {}", seconds(warm));
+
+    let to_qa = PromotionRequest {
+        to: Some("qa".into()),
+        ..Default::default()
+    };
+    // Follow the release through its events, as the API does, rather than polling the
+    // store (which would compete with the engine for the database).
+    let mut events = engine.subscribe();
+    let started = Instant::now();
+    let release = engine.promote("shop", &to_qa, "bench").await.unwrap();
+    loop {
+        let event = events.recv().await.unwrap();
+        if event.release_id == release.id
+            && event.kind == "release"
+            && event.data["status"]
+                .as_str()
+                .and_then(|s| s.parse::<ReleaseStatus>().ok())
+                .is_some_and(ReleaseStatus::is_final)
+        {
+            break;
+        }
+    }
+    let engine_time = started.elapsed();
+    let release = engine.release(&release.id).await.unwrap();
+    assert_eq!(release.status, ReleaseStatus::Succeeded);
+    println!("  promote dev → qa (engine)   {}", seconds(engine_time));
+
+    // The reference: an existing clone, the same new files, git commit and push.
+    let clone = dir.path().join("clone");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            &format!("file://{}", script_remote.display()),
+            "clone",
+        ],
+    );
+    git(&clone, &["config", "user.email", "bench@example.com"]);
+    git(&clone, &["config", "user.name", "bench"]);
+    let prepared = dir.path().join("prepared");
+    for i in 0..apps {
+        let app = format!("app-{i:04}");
+        let folder = prepared.join(format!("apps/{app}/envs/qa"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("values.yaml"), values(&app, "qa", "2.0.0")).unwrap();
+    }
+    let script = dir.path().join("promote.sh");
+    std::fs::write(
+        &script,
+        "set -e\ncd \"$1\"\ngit pull -q\ncp -r \"$2\"/apps .\ngit add -A\ngit commit -q -m 'Promote to qa'\ngit push -q\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&clone)
+        .arg(&prepared)
+        .status()
+        .unwrap();
+    let script_time = started.elapsed();
+    assert!(status.success());
+    println!("  promote dev → qa (git CLI)  {}", seconds(script_time));
+
+    let ratio = engine_time.as_secs_f64() / script_time.as_secs_f64();
+    println!("  ratio engine / script       {ratio:.2}   (target ≤ 1.5)");
+    println!(
+        "  preview target < 2 s: {}",
+        if warm < Duration::from_secs(2) {
+            "met"
+        } else {
+            "missed"
+        }
+    );
+}
