@@ -2,9 +2,6 @@
 // drives the system's Chromium against it. `cargo xtask test` (or `cargo xtask e2e`)
 // builds everything and sets the variables below; they can also be set by hand.
 import { defineConfig } from "@playwright/test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
 function required(name) {
   const value = process.env[name];
@@ -16,7 +13,8 @@ function required(name) {
 
 const port = process.env.PROMENADE_E2E_PORT ?? "3100";
 const baseURL = `http://127.0.0.1:${port}`;
-const dataDir = mkdtempSync(join(tmpdir(), "promenade-e2e-"));
+// The xtask prepares this folder (with the demo in it) and removes it afterwards.
+const dataDir = required("PROMENADE_E2E_DATA");
 const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 export default defineConfig({
@@ -50,7 +48,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}"`,
+    command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --poll-interval 0s`,
     env: { LEPTOS_SITE_ROOT: required("PROMENADE_SITE_ROOT"), RUST_LOG: "warn" },
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,

@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use crate::session::UserMenu;
+
 /// The sections of the product, in navigation order: (path, label).
 pub const SECTIONS: [(&str, &str); 4] = [
     ("/", "Products"),
@@ -29,6 +31,7 @@ pub fn Header() -> impl IntoView {
                         .collect_view()}
                 </ul>
             </nav>
+            <UserMenu/>
         </header>
     }
 }

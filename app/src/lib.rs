@@ -10,6 +10,7 @@ use leptos_router::path;
 mod layout;
 mod pages;
 pub mod server_fns;
+pub mod session;
 
 use layout::Header;
 use pages::{FlowsPage, NotFound, ProductsPage, ReleasesPage, SettingsPage};
@@ -48,6 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/flows") view=FlowsPage/>
                     <Route path=path!("/releases") view=ReleasesPage/>
                     <Route path=path!("/settings") view=SettingsPage/>
+                    <Route path=path!("/login") view=session::LoginPage/>
                 </Routes>
             </main>
         </Router>

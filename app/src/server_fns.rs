@@ -14,8 +14,8 @@ pub struct ServerStatus {
 /// Asks the engine whether its database answers.
 #[server]
 pub async fn check_server() -> Result<ServerStatus, ServerFnError> {
-    let engine = use_context::<promenade_engine::Engine>()
-        .ok_or_else(|| ServerFnError::new("the server was started without an engine"))?;
+    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    let engine = crate::session::engine()?;
     let store = engine.store();
     store
         .ping()

@@ -1,10 +1,33 @@
 import { test, expect } from "@playwright/test";
+import { adminPassword, signIn } from "./support.mjs";
+
+test("pages need a signed-in user; a wrong password is refused", async ({ page }, testInfo) => {
+  await page.goto("/settings");
+  await expect(page).toHaveURL(/\/login\?next=\/settings$/);
+  await expect(page.getByRole("heading", { name: "Sign in to Promenade" })).toBeVisible();
+
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("wrong user name or password");
+  await page.screenshot({ path: testInfo.outputPath("sign-in-refused.png") });
+
+  await page.getByLabel("Password").fill(adminPassword());
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/settings$/);
+  await expect(page.getByTestId("signed-in-user")).toHaveText("admin (admin)");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/login\?next=\/$/);
+});
 
 test("the settings page hydrates and a server function answers a click", async ({ page }, testInfo) => {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
 
-  await page.goto("/settings");
+  await signIn(page, "/settings");
   await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
   const status = page.getByTestId("server-status");
   await expect(status).toHaveText("Not checked yet.");
@@ -23,7 +46,7 @@ test("the settings page hydrates and a server function answers a click", async (
 });
 
 test("navigation moves between sections without a full page load", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page, "/");
   await expect(page.getByRole("heading", { level: 1, name: "Products" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Check connection" })).toHaveCount(0);
 
@@ -42,6 +65,7 @@ test("navigation moves between sections without a full page load", async ({ page
 });
 
 test("an unknown address answers 404 with a page that leads back", async ({ page }) => {
+  await signIn(page, "/");
   const response = await page.goto("/no-such-page");
   expect(response.status()).toBe(404);
   await expect(page.getByRole("heading", { level: 1, name: "Page not found" })).toBeVisible();

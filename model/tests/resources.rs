@@ -28,6 +28,10 @@ fn the_design_example_is_valid() {
         "1 file: 5 Environments, 1 Product, 1 PromotionTemplate, 1 PromotionPolicy, 1 PromotionFlow; 0 errors"
     );
     assert_eq!(validation.summary.resources[&ResourceKind::Environment], 5);
+    let json = serde_json::to_value(&validation).unwrap();
+    assert_eq!(json["summary"]["resources"]["PromotionFlow"], 1);
+    assert_eq!(json["summary"]["adminOnly"], 0);
+    assert_eq!(json["diagnostics"], serde_json::json!([]));
 }
 
 #[test]

@@ -127,6 +127,9 @@ pub enum Command {
     /// Manage API tokens in the local database (`--data-dir`).
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Manage the people who sign in to the web UI (local database, `--data-dir`).
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Create the demo once: a local git repository and the `shop` product.
     Demo,
 }
@@ -164,4 +167,19 @@ pub enum TokensCommand {
     List,
     /// Revoke a token.
     Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; the password is read from standard input (first line).
+    Add {
+        name: String,
+        /// viewer, promoter, release-manager or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// List users.
+    List,
+    /// Remove a user; their sessions end with their next request.
+    Remove { name: String },
 }

@@ -12,7 +12,7 @@ use promenade_engine::Store;
 use promenade_model::validate::validate;
 use serde_json::{json, Value};
 
-use crate::cli::{Output, PromotionArgs, TokensCommand};
+use crate::cli::{Output, PromotionArgs, TokensCommand, UsersCommand};
 use crate::client::Client;
 
 /// Prints `value` as JSON, or as text through `text`.
@@ -457,6 +457,56 @@ pub async fn tokens(
             store.revoke_token(name).await?;
             if output == Output::Text {
                 println!("token {name:?} revoked");
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn users(
+    data_dir: &Path,
+    command: &UsersCommand,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::open(None, data_dir)
+        .await
+        .context("cannot open the local database")?;
+    match command {
+        UsersCommand::Add { name, role } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            if output == Output::Text && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprint!("password for {name}: ");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password")?;
+            store
+                .create_user(name, password.trim_end_matches(['\r', '\n']), role)
+                .await?;
+            if output == Output::Text {
+                println!("user {name:?} ({role}) added");
+            }
+        }
+        UsersCommand::List => {
+            let users = serde_json::to_value(store.list_users().await?)?;
+            show(output, &users, |list| {
+                println!("{:<24} {:<16} CREATED", "NAME", "ROLE");
+                for u in list.as_array().into_iter().flatten() {
+                    println!(
+                        "{:<24} {:<16} {}",
+                        u["name"].as_str().unwrap_or(""),
+                        u["role"].as_str().unwrap_or(""),
+                        u["createdAt"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+        UsersCommand::Remove { name } => {
+            store.remove_user(name).await?;
+            if output == Output::Text {
+                println!("user {name:?} removed");
             }
         }
     }

@@ -8,5 +8,6 @@ pub mod commands;
 mod health;
 mod serve;
 pub mod telemetry;
+pub mod web;
 
 pub use serve::{router, serve, AppState, ServeArgs};

@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::release_action(&client()?, id, "terminate", output).await
         }
         Command::Tokens(command) => commands::tokens(data_dir, command, output).await,
+        Command::Users(command) => commands::users(data_dir, command, output).await,
         Command::Demo => commands::demo(data_dir, output).await,
     }
 }

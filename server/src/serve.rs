@@ -6,17 +6,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use axum::extract::FromRef;
+use axum::middleware;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use promenade_app::{shell, App};
-use promenade_engine::auth::admin_token_file;
+use promenade_engine::auth::{admin_password_file, admin_token_file};
 use promenade_engine::{Engine, EngineConfig, Store};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
 
-use crate::{api, health};
+use crate::{api, health, web};
 
 /// The name of the browser bundle's files under `<site-root>/pkg/`.
 const BUNDLE_NAME: &str = "promenade";
@@ -36,6 +37,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PROMENADE_POLL_INTERVAL", default_value = "1m", value_parser = parse_interval)]
     pub poll_interval: std::time::Duration,
 
+    /// Mark the session cookie `Secure`: set it when browsers reach the server over TLS.
+    #[arg(long, env = "PROMENADE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
     /// Folder holding the browser bundle (`pkg/`) and static assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -54,12 +59,16 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// The whole HTTP surface: probes, the UI with its server functions, static files.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface: probes, the API, the UI with its server functions, static
+/// files; sessions, the sign-in gate and the same-origin check around them.
+pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Router> {
     let routes = generate_route_list(App);
     let engine = state.engine.clone();
     let options = state.leptos_options.clone();
-    Router::new()
+    let sessions = web::sessions(state.engine.store(), secure_cookies)
+        .await
+        .context("cannot prepare the session store")?;
+    Ok(Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api::routes())
@@ -70,8 +79,11 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(web::require_sign_in))
+        .layer(middleware::from_fn(web::same_origin))
+        .layer(sessions)
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state))
 }
 
 pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
@@ -80,6 +92,13 @@ pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     let store = Store::open(args.database_url.as_deref(), data_dir)
         .await
         .context("cannot open the database")?;
+    let password_file = admin_password_file(data_dir);
+    if let Some(file) = store.bootstrap_admin_user(&password_file).await? {
+        info!(
+            file = %file.display(),
+            "first start: sign in to the web UI as `admin` with the password in this file"
+        );
+    }
     let token_file = admin_token_file(data_dir);
     if let Some(file) = store.bootstrap_admin_token(&token_file).await? {
         info!(
@@ -121,10 +140,14 @@ pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
 
-    let app = router(AppState {
-        leptos_options,
-        engine: engine.clone(),
-    });
+    let app = router(
+        AppState {
+            leptos_options,
+            engine: engine.clone(),
+        },
+        args.secure_cookies,
+    )
+    .await?;
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

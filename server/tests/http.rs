@@ -29,10 +29,15 @@ async fn start() -> TestServer {
         .site_root(data.path().display().to_string())
         .site_addr(addr)
         .build();
-    let app = router(AppState {
-        leptos_options,
-        engine: engine.clone(),
-    });
+    let app = router(
+        AppState {
+            leptos_options,
+            engine: engine.clone(),
+        },
+        false,
+    )
+    .await
+    .unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let admin = engine
         .store()
@@ -397,4 +402,41 @@ async fn a_promotion_over_http_previews_runs_and_streams_its_events() {
     )
     .await;
     assert_eq!(status, 409, "a succeeded release cannot be retried");
+}
+
+#[tokio::test]
+async fn pages_send_strangers_to_sign_in_and_other_sites_cannot_post() {
+    let server = start().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = no_redirects
+        .get(format!("{}/releases?product=shop", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+    assert_eq!(
+        page.headers()["location"],
+        "/login?next=/releases%3Fproduct%3Dshop"
+    );
+    let login = no_redirects
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 200);
+
+    let forged = client()
+        .post(format!("{}/api/v1/apply", server.base))
+        .bearer_auth(&server.admin)
+        .header("Origin", "https://evil.example")
+        .body("kind: Environment")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    let body: Value = forged.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "cross_origin");
 }

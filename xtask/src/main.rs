@@ -273,16 +273,27 @@ impl Xtask {
         let port = free_port()?;
         let binary = self.server_binary();
         let site = self.site_root();
-        self.step("browser tests (Chromium)", |_| {
+        // A fresh data folder with the demo in it, which the tests sign in to and use.
+        let data = env::temp_dir().join(format!("promenade-e2e-{}-{port}", std::process::id()));
+        let _ = fs::remove_dir_all(&data);
+        let mut demo = Command::new(&binary);
+        demo.args(["demo", "--output", "json"])
+            .env("PROMENADE_DATA_DIR", &data)
+            .stdout(std::process::Stdio::null());
+        run(&mut demo)?;
+        let outcome = self.step("browser tests (Chromium)", |_| {
             let mut npx = Command::new("npx");
             npx.args(["--no-install", "playwright", "test"])
                 .args(args)
                 .env("PROMENADE_BIN", &binary)
                 .env("PROMENADE_SITE_ROOT", &site)
                 .env("PROMENADE_E2E_PORT", port.to_string())
+                .env("PROMENADE_E2E_DATA", &data)
                 .current_dir(&end2end);
             run(&mut npx)
-        })
+        });
+        let _ = fs::remove_dir_all(&data);
+        outcome
     }
 
     /// A native cargo command: the same cargo (and toolchain) that runs this xtask.

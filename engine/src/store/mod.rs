@@ -74,6 +74,12 @@ impl Store {
         Ok(Self { pool })
     }
 
+    /// The connection pool, for components that keep their own tables in the same
+    /// database (web sessions).
+    pub fn sqlite_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub fn kind(&self) -> DatabaseKind {
         DatabaseKind::Sqlite
     }

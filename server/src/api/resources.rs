@@ -4,7 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use promenade_engine::auth::Role;
-use promenade_engine::resources::{Author, ResourceChange, StoredResource};
+use promenade_engine::resources::{ApplyOptions, Author, ResourceChange, StoredResource};
 use promenade_model::resources::ResourceKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -58,7 +58,15 @@ pub async fn apply(
     let changes = state
         .engine
         .store()
-        .apply("request", &body, &author, query.dry_run)
+        .apply(
+            "request",
+            &body,
+            &author,
+            &ApplyOptions {
+                dry_run: query.dry_run,
+                ..Default::default()
+            },
+        )
         .await?;
     Ok(Json(ApplyResponse {
         dry_run: query.dry_run,

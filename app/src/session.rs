@@ -1,0 +1,200 @@
+//! Signing in and out of the web UI, and the role check every server function makes.
+//! Sessions live in the database (tower-sessions); the cookie only carries their id.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+/// The session key holding the signed-in user's name.
+pub const USER_KEY: &str = "user";
+
+/// The signed-in user, as the UI shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInUser {
+    pub name: String,
+    pub role: String,
+}
+
+/// The signed-in user, with at least `role`; an error otherwise. Every server function
+/// calls it first: the UI may hide a button, but only this check protects the action.
+#[cfg(feature = "ssr")]
+pub async fn require(
+    role: promenade_engine::auth::Role,
+) -> Result<promenade_engine::auth::Principal, ServerFnError> {
+    let engine = engine()?;
+    let session = leptos_axum::extract::<tower_sessions::Session>()
+        .await
+        .map_err(|e| ServerFnError::new(format!("no session: {e}")))?;
+    let name: Option<String> = session
+        .get(USER_KEY)
+        .await
+        .map_err(|e| ServerFnError::new(format!("cannot read the session: {e}")))?;
+    let Some(name) = name else {
+        return Err(ServerFnError::new("sign in first"));
+    };
+    let principal = engine
+        .store()
+        .user(&name)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .ok_or_else(|| ServerFnError::new("this user no longer exists; sign in again"))?;
+    if principal.role < role {
+        return Err(ServerFnError::new(format!(
+            "this needs the {role} role; {} has {}",
+            principal.name, principal.role
+        )));
+    }
+    Ok(principal)
+}
+
+/// The engine the server put in context for this request.
+#[cfg(feature = "ssr")]
+pub fn engine() -> Result<promenade_engine::Engine, ServerFnError> {
+    use_context::<promenade_engine::Engine>()
+        .ok_or_else(|| ServerFnError::new("the server was started without an engine"))
+}
+
+/// Only same-site paths are followed after signing in: `next=//evil.example` is not.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+#[server]
+pub async fn login(
+    name: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
+    let engine = engine()?;
+    let session = leptos_axum::extract::<tower_sessions::Session>()
+        .await
+        .map_err(|e| ServerFnError::new(format!("no session: {e}")))?;
+    let principal = engine
+        .store()
+        .verify_password(name.trim(), &password)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .ok_or_else(|| ServerFnError::new("wrong user name or password"))?;
+    // A new session id on sign-in: an id planted before cannot ride along.
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    session
+        .insert(USER_KEY, principal.name)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server]
+pub async fn logout() -> Result<(), ServerFnError> {
+    let session = leptos_axum::extract::<tower_sessions::Session>()
+        .await
+        .map_err(|e| ServerFnError::new(format!("no session: {e}")))?;
+    session
+        .flush()
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server]
+pub async fn current_user() -> Result<SignedInUser, ServerFnError> {
+    let principal = require(promenade_engine::auth::Role::Viewer).await?;
+    Ok(SignedInUser {
+        name: principal.name,
+        role: principal.role.to_string(),
+    })
+}
+
+/// `/login`: a plain form that works before (and without) the wasm bundle.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    view! {
+        <leptos_meta::Title text="Sign in · Promenade"/>
+        <section class="card login" aria-labelledby="login-heading">
+            <h1 id="login-heading">"Sign in to Promenade"</h1>
+            <ActionForm action=login>
+                <input type="hidden" name="next" prop:value=next/>
+                <label>
+                    "User name"
+                    <input type="text" name="name" autocomplete="username" required autofocus/>
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required/>
+                </label>
+                <button class="button" type="submit">"Sign in"</button>
+            </ActionForm>
+            <p role="alert" class="error">
+                {move || match login.value().get() {
+                    Some(Err(e)) => e.to_string().replace("error running server function: ", ""),
+                    _ => String::new(),
+                }}
+            </p>
+            <p class="muted">
+                "First time? The administrator's password is in "
+                <code>"data/admin-password"</code>
+                " on the server."
+            </p>
+        </section>
+    }
+}
+
+/// The signed-in user and a sign-out button, for the header.
+#[component]
+pub fn UserMenu() -> impl IntoView {
+    // Read again on every navigation: signing in or out navigates, and the header
+    // (outside the routes) must follow.
+    let location = leptos_router::hooks::use_location();
+    let user = Resource::new(move || location.pathname.get(), |_| current_user());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                user.get()
+                    .and_then(Result::ok)
+                    .map(|user| {
+                        view! {
+                            <div class="user-menu">
+                                <span class="muted" data-testid="signed-in-user">
+                                    {user.name} " (" {user.role} ")"
+                                </span>
+                                <ActionForm action=logout>
+                                    <button class="button secondary" type="submit">"Sign out"</button>
+                                </ActionForm>
+                            </div>
+                        }
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_same_site_paths_are_followed_after_signing_in() {
+        assert_eq!(
+            safe_next(Some("/releases?product=shop")),
+            "/releases?product=shop"
+        );
+        assert_eq!(safe_next(Some("//evil.example/x")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}
