@@ -7,6 +7,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+mod designer;
 mod layout;
 mod pages;
 pub mod server_fns;

@@ -9,7 +9,6 @@ pub mod git;
 pub mod overview;
 pub mod release;
 pub mod resources;
-pub mod status;
 pub mod store;
 pub mod trigger;
 
@@ -20,8 +19,9 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 pub use error::{EngineError, Result};
-pub use status::{ReleaseStatus, StepStatus};
-pub use store::{DatabaseKind, EventRecord, Store};
+pub use promenade_model::release::EventRecord;
+pub use promenade_model::release::{ReleaseStatus, StepStatus};
+pub use store::{DatabaseKind, Store};
 
 /// How many events a slow subscriber may fall behind before it must catch up from the
 /// store (server-sent event streams do, through `Last-Event-ID`).

@@ -6,67 +6,19 @@ use std::collections::{BTreeMap, HashMap};
 
 use promenade_model::graph::FlowGraph;
 use promenade_model::template::{CompiledTemplate, FileTree};
-use serde::{Deserialize, Serialize};
 
-use crate::status::{ReleaseStatus, StepStatus};
 use crate::store::ReleaseFilter;
 use crate::{Engine, EngineError, Result};
+use promenade_model::overview::{
+    ApplicationRow, Cell, EnvironmentColumn, ProductStatus, RunningRelease,
+};
+use promenade_model::release::ReleaseStatus;
 
 /// How far back the last change of a folder is looked for.
 const HISTORY_DEPTH: usize = 500;
 
 /// An application's folder in one environment: (application, environment, path).
 type Folder = (String, String, String);
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ProductStatus {
-    pub product: String,
-    pub flow: String,
-    /// Flow order: the trigger first, then the steps level by level.
-    pub environments: Vec<EnvironmentColumn>,
-    pub applications: Vec<ApplicationRow>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct EnvironmentColumn {
-    pub name: String,
-    /// The environment it receives from, for drift (none for the trigger).
-    pub upstream: Option<String>,
-    pub prod: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplicationRow {
-    pub name: String,
-    /// By environment name.
-    pub cells: BTreeMap<String, Cell>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Cell {
-    pub version: Option<String>,
-    /// The last commit that changed the application's folder.
-    pub commit: Option<String>,
-    /// When that commit was made (RFC 3339).
-    pub committed_at: Option<String>,
-    /// The template-covered content differs from the upstream environment.
-    pub drift: bool,
-    /// A running release working on this environment, and its step's state.
-    pub release: Option<RunningRelease>,
-    /// Why the cell could not be read, if it could not.
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct RunningRelease {
-    pub id: String,
-    pub status: StepStatus,
-}
 
 impl Engine {
     pub async fn product_status(&self, product: &str) -> Result<ProductStatus> {

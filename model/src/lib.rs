@@ -6,6 +6,8 @@
 //!   [`load`] reads one file.
 //! - [`resources`] and [`action`] are the typed resources; [`canonical`] writes them
 //!   back as stable YAML; [`layout`] reads and writes canvas positions.
+//! - [`release`] and [`overview`] are the release records, requests, previews and
+//!   dashboard rows that the engine, API, CLI and browser exchange.
 //! - [`graph::FlowGraph`] answers ordering questions about a flow;
 //!   [`policy::resolve_policy`] merges policies and explains the result.
 //! - [`template`] applies a promotion template to in-memory file trees, editing YAML
@@ -25,8 +27,10 @@ pub mod graph;
 pub mod jsonpath;
 pub mod layout;
 mod loader;
+pub mod overview;
 pub mod path;
 pub mod policy;
+pub mod release;
 pub mod resources;
 pub mod template;
 pub mod validate;

@@ -49,17 +49,7 @@ impl Editor {
     pub fn open(text: &str) -> Self {
         match parse_flow(text) {
             Ok(flow) => {
-                let mut flow = flow;
-                let annotated = flow.layout().unwrap_or_default();
-                flow.set_layout(&Layout::new());
-                let doc = if annotated.is_empty() {
-                    Doc::from_flow(flow)
-                } else {
-                    Doc {
-                        layout: complete_layout(&flow, &annotated),
-                        flow,
-                    }
-                };
+                let doc = Doc::from_flow(flow);
                 let text = yaml_of(&doc);
                 Self {
                     designer: Designer::new(doc),
@@ -113,22 +103,19 @@ impl Editor {
         self.text != self.saved
     }
 
-    fn sync_text(&mut self) {
-        if !self.designer.is_dragging() {
-            self.text = yaml_of(self.designer.doc());
-        }
-    }
-
-    /// Changes the canvas, then the text. Selection and pan need no text change, but
-    /// going through here keeps one rule: `None` means the canvas is read-only now.
+    /// Changes the canvas, then the text. `None` means the canvas is read-only now.
     pub fn edit<T>(&mut self, change: impl FnOnce(&mut Designer) -> T) -> Option<T> {
         if self.is_locked() {
             return None;
         }
-        let before = self.designer.doc().clone();
+        let version = self.designer.version();
+        let was_dragging = self.designer.is_dragging();
         let result = change(&mut self.designer);
-        if *self.designer.doc() != before || !self.designer.is_dragging() {
-            self.sync_text();
+        let dragging = self.designer.is_dragging();
+        // Regenerating only on real changes keeps text the user formatted by hand
+        // as it is after a refused change.
+        if (self.designer.version() != version && !dragging) || (was_dragging && !dragging) {
+            self.text = yaml_of(self.designer.doc());
         }
         Some(result)
     }
@@ -167,7 +154,6 @@ impl Editor {
                 let doc = doc_from(flow, &self.designer.doc().layout);
                 self.designer.replace(doc, "revert to the saved version", None);
                 self.unreadable.clear();
-                self.sync_text();
                 // The saved text, byte for byte, so a revert is never "unsaved".
                 self.text = saved;
             }
@@ -207,7 +193,7 @@ spec:
     - qa
     policy:
       action: pr
-  timeout: 24h
+  timeout: 2h
 "#;
 
     #[test]
@@ -260,13 +246,13 @@ spec:
         let mut editor = Editor::open(STANDARD);
         let text = editor
             .text()
-            .replace("  timeout: 24h\n", "  - environment: hotfix\n    dependsOn:\n    - dev\n  timeout: 24h\n");
+            .replace("  timeout: 2h\n", "  - environment: hotfix\n    dependsOn:\n    - dev\n  timeout: 2h\n");
         editor.edit_text(text.clone());
         assert_eq!(editor.text(), text);
         let designer = editor.designer();
         assert_eq!(designer.nodes(), ["dev", "qa", "prod", "hotfix"]);
         assert_eq!(designer.position("qa"), Some((240, 0)));
-        assert_eq!(designer.position("hotfix"), Some((240, 120)));
+        assert_eq!(designer.position("hotfix"), Some((280, 120)));
     }
 
     #[test]
@@ -295,8 +281,8 @@ spec:
     fn typing_is_undone_as_one_change() {
         let mut editor = Editor::open(STANDARD);
         let original = editor.text().to_owned();
-        for timeout in ["1h", "12h", "120h"] {
-            let text = original.replace("timeout: 24h", &format!("timeout: {timeout}"));
+        for timeout in ["1h", "3h", "5h"] {
+            let text = original.replace("timeout: 2h", &format!("timeout: {timeout}"));
             editor.edit_text(text);
         }
         assert_eq!(editor.undo().as_deref(), Some("edit the YAML"));

@@ -134,8 +134,10 @@ impl Doc {
 
     /// A flow as read, positioned by its layout annotation; nodes without a position,
     /// or all of them when the annotation is unreadable, get one.
-    pub fn from_flow(flow: PromotionFlow) -> Self {
+    pub fn from_flow(mut flow: PromotionFlow) -> Self {
         let layout = flow.layout().unwrap_or_default();
+        // Positions live in `layout` while editing; `to_flow` writes them back.
+        flow.set_layout(&Layout::new());
         let layout = if layout.is_empty() {
             auto_layout(&flow)
         } else {
@@ -193,6 +195,8 @@ pub struct Designer {
     /// Set while successive changes of one kind (typing in the YAML panel) should be
     /// undone together; any other change ends the run.
     coalescing: Option<&'static str>,
+    /// Counts document changes, so observers can tell cheaply whether to redraw.
+    version: u64,
 }
 
 impl Designer {
@@ -204,11 +208,16 @@ impl Designer {
             redo: Vec::new(),
             drag: None,
             coalescing: None,
+            version: 0,
         }
     }
 
     pub fn doc(&self) -> &Doc {
         &self.doc
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     pub fn flow(&self) -> &PromotionFlow {
@@ -360,6 +369,7 @@ impl Designer {
         }
         self.redo.clear();
         self.coalescing = run;
+        self.version += 1;
         self.prune_selection();
     }
 
@@ -381,6 +391,7 @@ impl Designer {
             label: entry.label.clone(),
         });
         self.coalescing = None;
+        self.version += 1;
         self.prune_selection();
         Some(entry.label)
     }
@@ -395,6 +406,7 @@ impl Designer {
             label: entry.label.clone(),
         });
         self.coalescing = None;
+        self.version += 1;
         self.prune_selection();
         Some(entry.label)
     }
@@ -603,7 +615,10 @@ impl Designer {
         for (name, origin) in &drag.origins {
             let to = (snap(origin.0 as f64 + dx), snap(origin.1 as f64 + dy));
             if let Some(position) = self.doc.layout.get_mut(name) {
-                *position = to;
+                if *position != to {
+                    *position = to;
+                    self.version += 1;
+                }
             }
         }
     }
@@ -634,6 +649,7 @@ impl Designer {
     pub fn cancel_drag(&mut self) {
         if let Some(drag) = self.drag.take() {
             self.doc = drag.before;
+            self.version += 1;
         }
     }
 
@@ -646,7 +662,7 @@ impl Designer {
     /// Arranges every node in layers from left to right.
     pub fn auto_layout(&mut self) -> String {
         self.finish_drag();
-        // `change` only records when positions moved, so this cannot fail.
+        // The closure never refuses.
         let _ = self.change("auto-layout", |doc| {
             doc.layout = auto_layout(&doc.flow);
             Ok(())
@@ -939,7 +955,6 @@ pub(crate) mod tests {
     fn successive_yaml_edits_undo_together() {
         let mut d = designer("dev", &[]);
         let mut one = d.doc().clone();
-        one.flow.spec.timeout = None;
         one.flow.metadata.labels.insert("team".into(), "a".into());
         d.replace(one.clone(), "edit the YAML", Some("yaml"));
         one.flow.metadata.labels.insert("team".into(), "ab".into());

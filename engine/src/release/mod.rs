@@ -21,15 +21,16 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, Instrument};
 
 pub use plan::{PromotionRequest, SourceRef};
+pub use promenade_model::release::{EnvironmentPreview, Preview, Source, SourceApplication};
 pub use promote::RepoResult;
-pub use source::{Source, SourceApplication, SourceTrees};
+pub use source::SourceTrees;
 
 use self::plan::Plan;
 use self::promote::{RepoJob, RepoOutcome};
 use crate::git::CommitInfo;
-use crate::status::{ReleaseStatus, StepStatus};
 use crate::store::{ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseRecord};
 use crate::{Checkpoint, Engine, EngineError, Result};
+use promenade_model::release::{ReleaseStatus, StepStatus};
 
 /// What a release froze at creation: the source commits and the resources it was
 /// planned from, so later edits to resources do not change a running release.
@@ -39,26 +40,6 @@ pub struct Snapshot {
     pub source: Source,
     pub product: Product,
     pub template: PromotionTemplateSpec,
-}
-
-/// The answer to a dry run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Preview {
-    pub product: String,
-    pub flow: String,
-    pub source: Source,
-    pub version: Option<String>,
-    pub environments: Vec<EnvironmentPreview>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EnvironmentPreview {
-    pub action: PromotionAction,
-    pub depends_on: Vec<String>,
-    #[serde(flatten)]
-    pub diff: EnvironmentDiff,
 }
 
 /// One lock per (product, environment): releases of a product queue for each
@@ -357,7 +338,7 @@ impl Engine {
                 let engine = self.clone();
                 let source = snapshot.source.clone();
                 Arc::new(
-                    tokio::task::spawn_blocking(move || source.read_trees(engine.git()))
+                    tokio::task::spawn_blocking(move || source::read_trees(&source, engine.git()))
                         .await
                         .map_err(|e| EngineError::Internal(e.to_string()))??,
                 )

@@ -8,42 +8,10 @@ use promenade_model::policy::EffectivePolicy;
 use promenade_model::resources::{Application, Product, PromotionAction, PromotionFlow};
 use promenade_model::template::CompiledTemplate;
 use promenade_model::validate::ResourceSet;
-use serde::{Deserialize, Serialize};
+
+pub use promenade_model::release::{PromotionRequest, SourceRef};
 
 use crate::{EngineError, Result};
-
-/// What to promote, as the API and CLI ask for it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PromotionRequest {
-    /// The flow; the product's first flow when absent.
-    #[serde(default)]
-    pub flow: Option<String>,
-    /// Promote from this environment's content straight to `to` (one step).
-    #[serde(default)]
-    pub from: Option<String>,
-    /// Stop at this environment (it and everything upstream of it).
-    #[serde(default)]
-    pub to: Option<String>,
-    /// Only these applications; all when empty.
-    #[serde(default)]
-    pub applications: Vec<String>,
-    /// Promote this instead of the source environment's current content.
-    #[serde(default)]
-    pub source: Option<SourceRef>,
-    /// Describe the release (commit bodies, release list).
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-/// An earlier state to promote: a commit of the source repository, or the frozen source
-/// of an earlier release (rollback).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum SourceRef {
-    Commit(String),
-    Release(String),
-}
 
 /// One environment of the plan.
 #[derive(Debug, Clone)]

@@ -6,66 +6,29 @@ use std::collections::BTreeMap;
 
 use git2::Oid;
 use promenade_model::template::FileTree;
-use serde::{Deserialize, Serialize};
+
+use promenade_model::release::{Source, SourceApplication};
 
 use super::plan::{Plan, SourceRef};
 use crate::git::GitCache;
 use crate::{EngineError, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Source {
-    pub environment: String,
-    pub applications: Vec<SourceApplication>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceApplication {
-    pub name: String,
-    pub repository: String,
-    pub branch: String,
-    pub folder: String,
-    pub commit: String,
-    /// Read through the template's `versionSource`, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-
-impl Source {
-    /// The release's version: the one version all applications share, or a summary.
-    pub fn version(&self) -> Option<String> {
-        let mut versions: Vec<&str> = self
-            .applications
-            .iter()
-            .filter_map(|a| a.version.as_deref())
-            .collect();
-        versions.sort_unstable();
-        versions.dedup();
-        match versions.as_slice() {
-            [] => None,
-            [one] => Some(one.to_string()),
-            many => Some(format!("{} versions", many.len())),
+/// Reads every application's source folder at its frozen commit.
+pub fn read_trees(source: &Source, git: &GitCache) -> Result<SourceTrees> {
+    let mut trees = SourceTrees::new();
+    let mut fetched = Vec::new();
+    for app in &source.applications {
+        let repo = git.open(&app.repository)?;
+        let commit = parse_oid(&app.commit)?;
+        let key = (app.repository.as_str(), app.branch.as_str());
+        if !repo.has_commit(commit) && !fetched.contains(&key) {
+            // A fresh clone cache (another replica, a wiped data folder): fetch first.
+            repo.fetch(&app.branch)?;
+            fetched.push(key);
         }
+        trees.insert(app.name.clone(), repo.read_folder(commit, &app.folder)?);
     }
-
-    /// Reads every application's source folder at its frozen commit.
-    pub fn read_trees(&self, git: &GitCache) -> Result<SourceTrees> {
-        let mut trees = SourceTrees::new();
-        let mut fetched = Vec::new();
-        for app in &self.applications {
-            let repo = git.open(&app.repository)?;
-            let commit = parse_oid(&app.commit)?;
-            let key = (app.repository.as_str(), app.branch.as_str());
-            if !repo.has_commit(commit) && !fetched.contains(&key) {
-                // A fresh clone cache (another replica, a wiped data folder): fetch first.
-                repo.fetch(&app.branch)?;
-                fetched.push(key);
-            }
-            trees.insert(app.name.clone(), repo.read_folder(commit, &app.folder)?);
-        }
-        Ok(trees)
-    }
+    Ok(trees)
 }
 
 /// The content of every application's frozen source folder, by application name.

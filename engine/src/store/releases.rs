@@ -2,13 +2,14 @@
 //! written together with the event that announces it, in one transaction, so the event
 //! log never disagrees with the state it describes.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{now, Store};
-use crate::status::{ReleaseStatus, StepStatus};
 use crate::Result;
+pub use promenade_model::release::{
+    ApplicationRecord, EventRecord, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus,
+};
 
 /// What [`Store::create_release`] persists: the release and its planned steps.
 #[derive(Debug, Clone)]
@@ -29,59 +30,6 @@ pub struct NewStep {
     pub depends_on: Vec<String>,
     pub action: String,
     pub applications: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleaseRecord {
-    pub id: String,
-    pub product: String,
-    pub flow: String,
-    pub status: ReleaseStatus,
-    pub source: Value,
-    pub message: String,
-    pub created_by: String,
-    pub created_at: String,
-    pub finished_at: Option<String>,
-    pub steps: Vec<StepRecord>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct StepRecord {
-    pub environment: String,
-    pub depends_on: Vec<String>,
-    pub status: StepStatus,
-    pub action: String,
-    pub attempt: i64,
-    pub detail: Value,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub applications: Vec<ApplicationRecord>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplicationRecord {
-    pub application: String,
-    pub status: StepStatus,
-    pub version: Option<String>,
-    pub commit: Option<String>,
-    pub files_changed: i64,
-    pub lines_added: i64,
-    pub lines_removed: i64,
-}
-
-/// One entry of a release's event log. `seq` orders all events of all releases.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct EventRecord {
-    pub seq: i64,
-    pub release_id: String,
-    pub at: String,
-    pub kind: String,
-    pub environment: Option<String>,
-    pub data: Value,
 }
 
 /// Filters for [`Store::list_releases`]; `None` matches everything.

@@ -1,0 +1,7 @@
+//! The flow designer: draw a promotion flow on a canvas and read or write it as YAML.
+
+mod arrange;
+mod check;
+mod editor;
+mod geometry;
+mod state;

@@ -1,0 +1,72 @@
+//! The product status the dashboard shows: every application in every environment of
+//! its flow, with version, last commit, drift and the release working on it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::release::StepStatus;
+
+/// The dashboard of one product.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductStatus {
+    /// Product name.
+    pub product: String,
+    /// The flow whose environments are the columns.
+    pub flow: String,
+    /// Flow order: the trigger first, then the steps level by level.
+    pub environments: Vec<EnvironmentColumn>,
+    /// One row per application.
+    pub applications: Vec<ApplicationRow>,
+}
+
+/// One column of the dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentColumn {
+    /// Environment name.
+    pub name: String,
+    /// The environment it receives from, for drift (none for the trigger).
+    pub upstream: Option<String>,
+    /// A `prod` kind environment, shown distinctly.
+    pub prod: bool,
+}
+
+/// One row of the dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationRow {
+    /// Application name.
+    pub name: String,
+    /// By environment name.
+    pub cells: BTreeMap<String, Cell>,
+}
+
+/// One application in one environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Cell {
+    /// Read through the template's `versionSource`.
+    pub version: Option<String>,
+    /// The last commit that changed the application's folder.
+    pub commit: Option<String>,
+    /// When that commit was made (RFC 3339).
+    pub committed_at: Option<String>,
+    /// The template-covered content differs from the upstream environment.
+    pub drift: bool,
+    /// A running release working on this environment, and its step's state.
+    pub release: Option<RunningRelease>,
+    /// Why the cell could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// A release at work in an environment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunningRelease {
+    /// Release id.
+    pub id: String,
+    /// The state of its step in this environment.
+    pub status: StepStatus,
+}

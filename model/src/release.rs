@@ -1,0 +1,362 @@
+//! Releases as everyone sees them: the states of a release and of its environment
+//! steps (DESIGN §1), the records the engine keeps, what a promotion asks for, the
+//! frozen source, and the preview. Pure data, shared by the engine, the API, the CLI
+//! and the browser.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diff::EnvironmentDiff;
+use crate::resources::PromotionAction;
+
+macro_rules! status_enum {
+    ($(#[$doc:meta])* $name:ident, default $default:ident, { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        #[allow(missing_docs)] // the names are the states of DESIGN §1
+        pub enum $name {
+            #[default]
+            $default,
+            $($variant),+
+        }
+
+        impl $name {
+            /// Every state, in lifecycle order.
+            pub const ALL: &'static [$name] = &[$name::$default, $($name::$variant),+];
+
+            /// The name used in YAML, JSON and the database.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $name::$default => status_enum!(@text $default),
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|s| s.as_str() == text)
+                    .ok_or_else(|| format!("unknown {}: {text:?}", stringify!($name)))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+    (@text Pending) => { "pending" };
+    (@text Queued) => { "queued" };
+}
+
+status_enum!(
+    /// Where one environment of a release stands.
+    StepStatus, default Pending, {
+        Waiting = "waiting",
+        Gating = "gating",
+        Applying = "applying",
+        AwaitingMerge = "awaiting-merge",
+        Verifying = "verifying",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Terminated = "terminated",
+        Skipped = "skipped",
+        Unchanged = "unchanged",
+    }
+);
+
+status_enum!(
+    /// Where a whole release stands.
+    ReleaseStatus, default Queued, {
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Terminated = "terminated",
+    }
+);
+
+impl StepStatus {
+    /// The step will not change again unless retried.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Terminated | Self::Skipped | Self::Unchanged
+        )
+    }
+
+    /// The step is being worked on (started, not finished).
+    pub fn is_working(self) -> bool {
+        matches!(
+            self,
+            Self::Gating | Self::Applying | Self::AwaitingMerge | Self::Verifying
+        )
+    }
+
+    /// Steps that depend on this one may start.
+    pub fn lets_dependents_start(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Unchanged)
+    }
+}
+
+impl ReleaseStatus {
+    /// The release will not change again unless retried.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Terminated)
+    }
+}
+
+/// What to promote, as the API and CLI ask for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionRequest {
+    /// The flow; the product's first flow when absent.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// Promote from this environment's content straight to `to` (one step).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Stop at this environment (it and everything upstream of it).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Only these applications; all when empty.
+    #[serde(default)]
+    pub applications: Vec<String>,
+    /// Promote this instead of the source environment's current content.
+    #[serde(default)]
+    pub source: Option<SourceRef>,
+    /// Describes the release (commit bodies, release list).
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// An earlier state to promote: a commit of the source repository, or the frozen source
+/// of an earlier release (rollback).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SourceRef {
+    /// A commit id (full or abbreviated), branch or tag of the source repository.
+    Commit(String),
+    /// The id of an earlier release.
+    Release(String),
+}
+
+/// The frozen source of a release: what every environment of the flow receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    /// The environment the content was taken from.
+    pub environment: String,
+    /// One entry per application.
+    pub applications: Vec<SourceApplication>,
+}
+
+/// One application's frozen source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceApplication {
+    /// Application name.
+    pub name: String,
+    /// Repository URL.
+    pub repository: String,
+    /// Branch the commit was taken from.
+    pub branch: String,
+    /// Folder of the source environment.
+    pub folder: String,
+    /// Commit id.
+    pub commit: String,
+    /// Read through the template's `versionSource`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Source {
+    /// The release's version: the one version all applications share, or a summary.
+    pub fn version(&self) -> Option<String> {
+        let mut versions: Vec<&str> = self
+            .applications
+            .iter()
+            .filter_map(|a| a.version.as_deref())
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        match versions.as_slice() {
+            [] => None,
+            [one] => Some(one.to_string()),
+            many => Some(format!("{} versions", many.len())),
+        }
+    }
+}
+
+/// The answer to a dry run: what promoting would change, environment by environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    /// Product name.
+    pub product: String,
+    /// Flow name.
+    pub flow: String,
+    /// What would be frozen.
+    pub source: Source,
+    /// The release's version.
+    pub version: Option<String>,
+    /// In the order the steps would run.
+    pub environments: Vec<EnvironmentPreview>,
+}
+
+/// One environment of a preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentPreview {
+    /// How the change would be written.
+    pub action: PromotionAction,
+    /// Steps of the release that come first.
+    pub depends_on: Vec<String>,
+    /// The changes.
+    #[serde(flatten)]
+    pub diff: EnvironmentDiff,
+}
+
+/// A release as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRecord {
+    /// Time-ordered unique id.
+    pub id: String,
+    /// Product name.
+    pub product: String,
+    /// Flow name.
+    pub flow: String,
+    /// Where the release stands.
+    pub status: ReleaseStatus,
+    /// The frozen snapshot (source and resources) the engine works from.
+    pub source: Value,
+    /// What the person who started it wrote.
+    pub message: String,
+    /// Who started it (user, token or `trigger`).
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, once final.
+    pub finished_at: Option<String>,
+    /// In topological order; empty in lists.
+    pub steps: Vec<StepRecord>,
+}
+
+impl ReleaseRecord {
+    /// The version promoted, read from the snapshot.
+    pub fn version(&self) -> Option<String> {
+        serde_json::from_value::<Source>(self.source["source"].clone())
+            .ok()
+            .and_then(|s| s.version())
+    }
+}
+
+/// One environment of a release.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord {
+    /// Environment name.
+    pub environment: String,
+    /// Steps that must finish first.
+    pub depends_on: Vec<String>,
+    /// Where the step stands.
+    pub status: StepStatus,
+    /// `commit`, `pr` or `none`.
+    pub action: String,
+    /// How many times the step was started.
+    pub attempt: i64,
+    /// Commits, pull request branches, errors.
+    pub detail: Value,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    /// RFC 3339.
+    pub finished_at: Option<String>,
+    /// Per application; empty where not loaded.
+    pub applications: Vec<ApplicationRecord>,
+}
+
+/// One application in one environment of a release.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationRecord {
+    /// Application name.
+    pub application: String,
+    /// `succeeded`, `unchanged`, …
+    pub status: StepStatus,
+    /// Version promoted.
+    pub version: Option<String>,
+    /// The promotion commit.
+    pub commit: Option<String>,
+    /// Files changed.
+    pub files_changed: i64,
+    /// Lines added.
+    pub lines_added: i64,
+    /// Lines removed.
+    pub lines_removed: i64,
+}
+
+/// One entry of a release's event log. `seq` orders all events of all releases.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    /// Sequence number, the server-sent events id.
+    pub seq: i64,
+    /// The release.
+    pub release_id: String,
+    /// RFC 3339.
+    pub at: String,
+    /// `release` or `step`.
+    pub kind: String,
+    /// The step's environment, for step events.
+    pub environment: Option<String>,
+    /// `{"status": …, "detail": …}`.
+    pub data: Value,
+}
+
+impl EventRecord {
+    /// Whether this event says the release reached a final state.
+    pub fn ends_release(&self) -> bool {
+        self.kind == "release"
+            && self.data["status"]
+                .as_str()
+                .and_then(|s| s.parse::<ReleaseStatus>().ok())
+                .is_some_and(ReleaseStatus::is_final)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_round_trips_through_its_text_and_serde() {
+        for status in StepStatus::ALL {
+            assert_eq!(status.as_str().parse::<StepStatus>(), Ok(*status));
+            let json = serde_json::to_string(status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+        for status in ReleaseStatus::ALL {
+            assert_eq!(status.as_str().parse::<ReleaseStatus>(), Ok(*status));
+        }
+        assert_eq!(StepStatus::AwaitingMerge.as_str(), "awaiting-merge");
+        assert!("bogus".parse::<StepStatus>().is_err());
+    }
+
+    #[test]
+    fn only_success_and_unchanged_release_dependents() {
+        let releasing: Vec<_> = StepStatus::ALL
+            .iter()
+            .filter(|s| s.lets_dependents_start())
+            .collect();
+        assert_eq!(releasing, [&StepStatus::Succeeded, &StepStatus::Unchanged]);
+    }
+}
