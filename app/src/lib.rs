@@ -2,19 +2,25 @@
 //! the browser, plus the server functions they call. Server functions stay thin: they
 //! ask the engine and shape its answer for a page.
 
+#![recursion_limit = "512"]
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 mod designer;
+mod format;
 mod layout;
+mod live;
 mod pages;
+mod products;
+mod releases;
 pub mod server_fns;
 pub mod session;
 
 use layout::Header;
-use pages::{FlowsPage, NotFound, ProductsPage, ReleasesPage, SettingsPage};
+use pages::{NotFound, SettingsPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -39,6 +45,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser: the attribute tells tests (and curious people)
+    // that the page has been taken over by the wasm bundle.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
     view! {
         <Stylesheet id="promenade" href="/pkg/promenade.css"/>
         <Title text="Promenade"/>
@@ -46,9 +59,13 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main" class="page">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=ProductsPage/>
-                    <Route path=path!("/flows") view=FlowsPage/>
-                    <Route path=path!("/releases") view=ReleasesPage/>
+                    <Route path=path!("/") view=products::ProductsPage/>
+                    <Route path=path!("/products/:name") view=products::ProductPage/>
+                    <Route path=path!("/flows") view=designer::FlowsPage/>
+                    <Route path=path!("/flows/new") view=designer::NewFlowPage/>
+                    <Route path=path!("/flows/:name") view=designer::FlowPage/>
+                    <Route path=path!("/releases") view=releases::ReleasesPage/>
+                    <Route path=path!("/releases/:id") view=releases::ReleasePage/>
                     <Route path=path!("/settings") view=SettingsPage/>
                     <Route path=path!("/login") view=session::LoginPage/>
                 </Routes>

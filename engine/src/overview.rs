@@ -165,6 +165,7 @@ impl Engine {
             flow: flow_name,
             environments,
             applications,
+            generated_at: crate::store::now(),
         })
     }
 

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The browser entry point: takes over the server-rendered page.
 
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -19,6 +19,8 @@ pub struct ProductStatus {
     pub environments: Vec<EnvironmentColumn>,
     /// One row per application.
     pub applications: Vec<ApplicationRow>,
+    /// When the server read this (RFC 3339), so ages shown with it agree everywhere.
+    pub generated_at: String,
 }
 
 /// One column of the dashboard.

@@ -19,7 +19,8 @@ fn dependency_lists(flow: &PromotionFlow) -> (Vec<String>, Vec<Vec<usize>>) {
         .collect();
     let mut dependencies = vec![Vec::new(); names.len()];
     for edge in edges(flow) {
-        if let (Some(&from), Some(&to)) = (index.get(edge.from.as_str()), index.get(edge.to.as_str()))
+        if let (Some(&from), Some(&to)) =
+            (index.get(edge.from.as_str()), index.get(edge.to.as_str()))
         {
             dependencies[to].push(from);
         }
@@ -137,7 +138,11 @@ fn free_spot(layout: &Layout, x: i64, y: i64) -> (i64, i64) {
         layout.values().any(|&p| area.intersects(&Rect::node(p)))
     };
     for step in 0..1000_i64 {
-        let offset = if step % 2 == 1 { step / 2 + 1 } else { -(step / 2) };
+        let offset = if step % 2 == 1 {
+            step / 2 + 1
+        } else {
+            -(step / 2)
+        };
         let candidate = (x, y + offset * ROW);
         if !taken(candidate) {
             return candidate;
@@ -230,7 +235,11 @@ mod tests {
     fn cycles_and_unreachable_steps_still_get_places() {
         let broken = flow(
             "dev",
-            &[("qa", &["dev", "staging"]), ("staging", &["qa"]), ("lost", &[])],
+            &[
+                ("qa", &["dev", "staging"]),
+                ("staging", &["qa"]),
+                ("lost", &[]),
+            ],
         );
         let layout = auto_layout(&broken);
         assert_eq!(layout.len(), 4);

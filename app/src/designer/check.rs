@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use promenade_model::diagnostic::{Code, Diagnostic, Severity};
 use promenade_model::path::FieldPath;
 use promenade_model::policy::EffectivePolicy;
-use promenade_model::resources::{EnvironmentKind, PromotionAction, PromotionFlow, Resource, ResourceKind};
+use promenade_model::resources::{
+    EnvironmentKind, PromotionAction, PromotionFlow, Resource, ResourceKind,
+};
 use promenade_model::{load, validate, ResourceSet};
 use serde::{Deserialize, Serialize};
 
@@ -54,8 +56,12 @@ fn stored_file(document: &StoredDocument) -> String {
 
 impl Context {
     pub fn new(documents: Vec<StoredDocument>) -> Self {
-        let resources =
-            validate(documents.iter().map(|d| (stored_file(d), d.document.as_str()))).resources;
+        let resources = validate(
+            documents
+                .iter()
+                .map(|d| (stored_file(d), d.document.as_str())),
+        )
+        .resources;
         Self {
             documents,
             resources,
@@ -157,16 +163,12 @@ pub struct Check {
     pub diagnostics: Vec<Diagnostic>,
     /// The stored resources with the panel's flow in place of its stored version.
     pub resources: ResourceSet,
+    /// The panel's flow, when its text decodes.
+    pub flow: Option<PromotionFlow>,
     /// Messages per node.
     pub nodes: BTreeMap<String, Vec<String>>,
     /// Messages per edge.
     pub edges: BTreeMap<Edge, Vec<String>>,
-}
-
-impl Check {
-    pub fn errors(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count()
-    }
 }
 
 /// Validates the panel's text together with every stored resource it does not replace
@@ -189,17 +191,18 @@ pub fn check(context: &Context, text: &str) -> Check {
         .into_iter()
         .filter(|d| d.file == PANEL_FILE)
         .collect();
-    let flow = panel.iter().find_map(|l| match &l.resource {
+    let flow = panel.into_iter().find_map(|l| match l.resource {
         Resource::PromotionFlow(flow) => Some(flow),
         _ => None,
     });
     let mut result = Check {
         diagnostics: Vec::new(),
         resources: validation.resources,
+        flow: None,
         nodes: BTreeMap::new(),
         edges: BTreeMap::new(),
     };
-    if let Some(flow) = flow {
+    if let Some(flow) = &flow {
         for diagnostic in &diagnostics {
             match pin(flow, diagnostic.path.as_deref().unwrap_or_default()) {
                 Some(Pin::Node(node)) => result
@@ -217,6 +220,7 @@ pub fn check(context: &Context, text: &str) -> Check {
         }
     }
     result.diagnostics = diagnostics;
+    result.flow = flow;
     result
 }
 
@@ -241,7 +245,8 @@ fn pin(flow: &PromotionFlow, path: &str) -> Option<Pin> {
         .and_then(|(i, _)| i.parse::<usize>().ok())
         .and_then(|i| step.depends_on.get(i));
     let drawn = |name: &str| {
-        name == flow.spec.trigger_environment || flow.spec.steps.iter().any(|s| s.environment == name)
+        name == flow.spec.trigger_environment
+            || flow.spec.steps.iter().any(|s| s.environment == name)
     };
     Some(match dependency {
         Some(from) if drawn(from) && from != &step.environment => {
@@ -273,28 +278,30 @@ pub fn effective_policy(
     resources.effective_policy(product.unwrap_or_default(), environment, Some(flow))
 }
 
+/// What a node shows. `flow` is the panel's flow; while the text does not decode there
+/// is none, and only what the stored resources say is shown.
 pub fn node_facts(
     resources: &ResourceSet,
-    flow: &PromotionFlow,
+    flow: Option<&PromotionFlow>,
     product: Option<&str>,
     environment: &str,
 ) -> NodeFacts {
     let defined = resources.environment(environment);
-    let is_trigger = flow.spec.trigger_environment == environment;
-    let action = if is_trigger {
-        None
-    } else {
-        effective_policy(resources, &flow.metadata.name, product, environment)
-            .map(|p| p.action)
-            .or_else(|| {
-                // Without the Environment no policy can be resolved; the inline
-                // action is still worth showing.
-                flow.spec
-                    .steps
-                    .iter()
-                    .find(|s| s.environment == environment)
-                    .and_then(|s| s.policy.as_ref()?.action)
-            })
+    let action = match flow {
+        Some(flow) if flow.spec.trigger_environment != environment => {
+            effective_policy(resources, &flow.metadata.name, product, environment)
+                .map(|p| p.action)
+                .or_else(|| {
+                    // Without the Environment no policy can be resolved; the inline
+                    // action is still worth showing.
+                    flow.spec
+                        .steps
+                        .iter()
+                        .find(|s| s.environment == environment)
+                        .and_then(|s| s.policy.as_ref()?.action)
+                })
+        }
+        _ => None,
     };
     NodeFacts {
         kind: defined.map(|e| e.spec.kind),
@@ -389,7 +396,11 @@ spec:
     - { environment: prod, dependsOn: [] }
 ";
         let result = check(&context(), text);
-        let lines: Vec<(usize, Code)> = result.diagnostics.iter().map(|d| (d.line, d.code)).collect();
+        let lines: Vec<(usize, Code)> = result
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.code))
+            .collect();
         assert_eq!(
             lines,
             [
@@ -404,7 +415,7 @@ spec:
         );
         assert!(result.nodes["nowhere"][0].starts_with("unknown environment `nowhere`"));
         assert!(result.nodes["prod"][0].contains("not reachable"));
-        assert_eq!(result.errors(), 3);
+        assert!(result.diagnostics.iter().all(Diagnostic::is_error));
     }
 
     #[test]
@@ -433,10 +444,13 @@ spec:
         for env in ["dev", "qa", "prod"] {
             d.add(env, None).unwrap();
         }
-        let flow = d.doc().to_flow();
-        let text = promenade_model::canonical::to_yaml(&Resource::PromotionFlow(flow.clone())).unwrap();
-        let resources = check(&context(), &text).resources;
-        let prod = node_facts(&resources, &flow, Some("shop"), "prod");
+        let text = promenade_model::canonical::to_yaml(&Resource::PromotionFlow(d.doc().to_flow()))
+            .unwrap();
+        let checked = check(&context(), &text);
+        let resources = &checked.resources;
+        let flow = checked.flow.as_ref();
+        assert_eq!(flow.map(|f| f.metadata.name.as_str()), Some("standard"));
+        let prod = node_facts(resources, flow, Some("shop"), "prod");
         assert_eq!(
             prod,
             NodeFacts {
@@ -446,12 +460,16 @@ spec:
                 action: Some(PromotionAction::Pr),
             }
         );
-        let qa = node_facts(&resources, &flow, None, "qa");
-        assert_eq!((qa.applications, qa.action), (None, Some(PromotionAction::Commit)));
-        assert_eq!(node_facts(&resources, &flow, None, "dev").action, None);
-        assert_eq!(node_facts(&resources, &flow, None, "ghost").kind, None);
+        let qa = node_facts(resources, flow, None, "qa");
+        assert_eq!(
+            (qa.applications, qa.action),
+            (None, Some(PromotionAction::Commit))
+        );
+        assert_eq!(node_facts(resources, flow, None, "dev").action, None);
+        assert_eq!(node_facts(resources, flow, None, "ghost").kind, None);
+        assert_eq!(node_facts(resources, None, None, "qa").action, None);
 
-        let explained = effective_policy(&resources, "standard", Some("shop"), "prod").unwrap();
+        let explained = effective_policy(resources, "standard", Some("shop"), "prod").unwrap();
         assert_eq!(
             explained.explanation[0].to_string(),
             "action: set by policy `prod-gate` (priority 100)"

@@ -43,6 +43,20 @@ fn doc_from(mut flow: PromotionFlow, fallback: &Layout) -> Doc {
     Doc { flow, layout }
 }
 
+/// A `data:` URL holding `text`, for the download link: no server round trip, and the
+/// file is exactly what the panel shows.
+pub fn data_url(text: &str) -> String {
+    let mut url = String::from("data:application/yaml;charset=utf-8,");
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~:/".contains(&byte) {
+            url.push(byte as char);
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
 impl Editor {
     /// Opens a stored flow. Stored documents were validated when applied, but a
     /// document that does not read is still shown, as text, rather than lost.
@@ -84,10 +98,6 @@ impl Editor {
 
     pub fn text(&self) -> &str {
         &self.text
-    }
-
-    pub fn saved_text(&self) -> &str {
-        &self.saved
     }
 
     /// Whether the text fails to read as a flow, which makes the canvas read-only.
@@ -152,7 +162,8 @@ impl Editor {
         match parse_flow(&saved) {
             Ok(flow) => {
                 let doc = doc_from(flow, &self.designer.doc().layout);
-                self.designer.replace(doc, "revert to the saved version", None);
+                self.designer
+                    .replace(doc, "revert to the saved version", None);
                 self.unreadable.clear();
                 // The saved text, byte for byte, so a revert is never "unsaved".
                 self.text = saved;
@@ -219,7 +230,10 @@ spec:
         let mut editor = Editor::open(STANDARD);
         let original = editor.text().to_owned();
         editor.edit(|d| d.add("staging", None)).unwrap().unwrap();
-        editor.edit(|d| d.connect("qa", "staging")).unwrap().unwrap();
+        editor
+            .edit(|d| d.connect("qa", "staging"))
+            .unwrap()
+            .unwrap();
         assert!(editor
             .text()
             .contains("  - environment: staging\n    dependsOn:\n    - qa\n"));
@@ -244,9 +258,10 @@ spec:
     #[test]
     fn typed_yaml_redraws_the_canvas_keeping_positions() {
         let mut editor = Editor::open(STANDARD);
-        let text = editor
-            .text()
-            .replace("  timeout: 2h\n", "  - environment: hotfix\n    dependsOn:\n    - dev\n  timeout: 2h\n");
+        let text = editor.text().replace(
+            "  timeout: 2h\n",
+            "  - environment: hotfix\n    dependsOn:\n    - dev\n  timeout: 2h\n",
+        );
         editor.edit_text(text.clone());
         assert_eq!(editor.text(), text);
         let designer = editor.designer();
@@ -301,6 +316,14 @@ spec:
         assert!(!editor.is_locked() && !editor.is_dirty());
         editor.undo();
         assert!(editor.designer().contains("staging"));
+    }
+
+    #[test]
+    fn downloads_are_percent_encoded() {
+        assert_eq!(
+            data_url("a: '{\"x\":[1]}'\n# ü"),
+            "data:application/yaml;charset=utf-8,a:%20%27%7B%22x%22:%5B1%5D%7D%27%0A%23%20%C3%BC"
+        );
     }
 
     #[test]

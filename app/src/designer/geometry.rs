@@ -141,7 +141,10 @@ impl Viewport {
     /// in past 1 so a small flow keeps its natural size.
     pub fn fit(content: Rect, size: (f64, f64)) -> Viewport {
         const MARGIN: f64 = 40.0;
-        let available = ((size.0 - 2.0 * MARGIN).max(1.0), (size.1 - 2.0 * MARGIN).max(1.0));
+        let available = (
+            (size.0 - 2.0 * MARGIN).max(1.0),
+            (size.1 - 2.0 * MARGIN).max(1.0),
+        );
         let zoom = (available.0 / content.width.max(1.0))
             .min(available.1 / content.height.max(1.0))
             .clamp(MIN_ZOOM, 1.0);
@@ -313,7 +316,10 @@ mod tests {
     #[test]
     fn rectangles_span_contain_and_intersect() {
         let band = Rect::spanning((50.0, 80.0), (-10.0, 0.0));
-        assert_eq!((band.x, band.y, band.width, band.height), (-10.0, 0.0, 60.0, 80.0));
+        assert_eq!(
+            (band.x, band.y, band.width, band.height),
+            (-10.0, 0.0, 60.0, 80.0)
+        );
         let node = Rect::node((40, 40));
         assert!(band.intersects(&node));
         assert!(!band.intersects(&Rect::node((60, 0))));
@@ -333,7 +339,10 @@ mod tests {
 
     #[test]
     fn the_minimap_maps_back_to_the_canvas() {
-        let map = Minimap::new([(0, 0), (280, 0)], Rect::spanning((0.0, 0.0), (100.0, 100.0)));
+        let map = Minimap::new(
+            [(0, 0), (280, 0)],
+            Rect::spanning((0.0, 0.0), (100.0, 100.0)),
+        );
         assert_eq!(map.nodes, "M0 0h200v80h-200zM280 0h200v80h-200z");
         assert_eq!(map.view_box_attribute(), "-40 -40 560 180");
         // The view box is 560x180 drawn into 280x90: half size, no letterbox.

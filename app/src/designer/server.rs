@@ -2,7 +2,6 @@
 //! checks the signed-in user's role first.
 
 use leptos::prelude::*;
-use promenade_model::resources::ResourceKind;
 use serde::{Deserialize, Serialize};
 
 use super::check::StoredDocument;
@@ -34,7 +33,7 @@ pub struct SavedFlow {
 /// Everything the designer page needs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesignerData {
-    /// `None` for a new flow, or when no flow has the name asked for.
+    /// `None` for a new flow.
     pub flow: Option<SavedFlow>,
     /// Every stored resource, which the flow is validated against in the browser.
     pub documents: Vec<StoredDocument>,
@@ -47,7 +46,10 @@ pub struct DesignerData {
 pub enum SaveOutcome {
     Saved(SavedFlow),
     /// Someone else saved in between; `revision` is theirs.
-    Conflict { message: String, revision: i64 },
+    Conflict {
+        message: String,
+        revision: i64,
+    },
     /// The server's validation refused it, one line per problem.
     Invalid(Vec<String>),
 }
@@ -61,7 +63,7 @@ pub enum EnvironmentOutcome {
 
 #[server]
 pub async fn list_flows() -> Result<Vec<FlowSummary>, ServerFnError> {
-    use promenade_model::resources::Resource;
+    use promenade_model::resources::{Resource, ResourceKind};
 
     crate::session::require(promenade_engine::auth::Role::Viewer).await?;
     let engine = crate::session::engine()?;
@@ -101,23 +103,28 @@ pub async fn list_flows() -> Result<Vec<FlowSummary>, ServerFnError> {
 #[server]
 pub async fn load_designer(name: Option<String>) -> Result<DesignerData, ServerFnError> {
     use promenade_engine::auth::Role;
+    use promenade_model::resources::ResourceKind;
 
     let principal = crate::session::require(Role::Viewer).await?;
     let engine = crate::session::engine()?;
     let store = engine.store();
     let stored = store.stored_resources().await.map_err(server_error)?;
-    let flow = name.and_then(|name| {
-        stored
-            .iter()
-            .find(|s| s.kind == ResourceKind::PromotionFlow && s.name == name)
-            .map(|s| SavedFlow {
-                name: s.name.clone(),
-                revision: s.revision,
-                document: s.document.clone(),
-                updated_at: s.updated_at.clone(),
-                updated_by: s.updated_by.clone(),
-            })
-    });
+    let flow = match name {
+        None => None,
+        Some(name) => Some(
+            stored
+                .iter()
+                .find(|s| s.kind == ResourceKind::PromotionFlow && s.name == name)
+                .map(|s| SavedFlow {
+                    name: s.name.clone(),
+                    revision: s.revision,
+                    document: s.document.clone(),
+                    updated_at: s.updated_at.clone(),
+                    updated_by: s.updated_by.clone(),
+                })
+                .ok_or_else(|| ServerFnError::new(format!("there is no flow named {name}")))?,
+        ),
+    };
     Ok(DesignerData {
         flow,
         documents: stored
@@ -144,6 +151,7 @@ pub async fn save_flow(
     use promenade_engine::auth::Role;
     use promenade_engine::resources::{ApplyOptions, Author};
     use promenade_engine::EngineError;
+    use promenade_model::resources::ResourceKind;
 
     let principal = crate::session::require(Role::Promoter).await?;
     let engine = crate::session::engine()?;
@@ -215,6 +223,7 @@ pub async fn create_environment(
     use promenade_engine::auth::Role;
     use promenade_engine::resources::{ApplyOptions, Author};
     use promenade_engine::EngineError;
+    use promenade_model::resources::ResourceKind;
 
     let principal = crate::session::require(Role::Promoter).await?;
     let engine = crate::session::engine()?;
@@ -256,7 +265,9 @@ pub async fn create_environment(
         .resource(ResourceKind::Environment, &name)
         .await
         .map_err(server_error)?
-        .ok_or_else(|| ServerFnError::new(format!("environment {name} vanished right after saving")))?;
+        .ok_or_else(|| {
+            ServerFnError::new(format!("environment {name} vanished right after saving"))
+        })?;
     Ok(EnvironmentOutcome::Created(StoredDocument {
         kind: stored.kind,
         name: stored.name,

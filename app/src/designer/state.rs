@@ -164,7 +164,12 @@ impl Doc {
     fn contains(&self, environment: &str) -> bool {
         !environment.is_empty()
             && (self.flow.spec.trigger_environment == environment
-                || self.flow.spec.steps.iter().any(|s| s.environment == environment))
+                || self
+                    .flow
+                    .spec
+                    .steps
+                    .iter()
+                    .any(|s| s.environment == environment))
     }
 }
 
@@ -282,14 +287,6 @@ impl Designer {
             .collect()
     }
 
-    /// The one selected node, which the inspector shows.
-    pub fn focused_node(&self) -> Option<String> {
-        match self.selected_nodes().as_slice() {
-            [only] => Some(only.clone()),
-            _ => None,
-        }
-    }
-
     /// Click selects only `item`; shift-click (`additive`) toggles it.
     pub fn select(&mut self, item: Item, additive: bool) {
         if additive {
@@ -326,10 +323,10 @@ impl Designer {
 
     /// The node whose box holds a canvas point, topmost (last drawn) first.
     pub fn node_at(&self, point: (f64, f64)) -> Option<String> {
-        self.nodes()
-            .into_iter()
-            .rev()
-            .find(|name| self.position(name).is_some_and(|p| Rect::node(p).contains(point)))
+        self.nodes().into_iter().rev().find(|name| {
+            self.position(name)
+                .is_some_and(|p| Rect::node(p).contains(point))
+        })
     }
 
     fn prune_selection(&mut self) {
@@ -445,7 +442,8 @@ impl Designer {
             };
             match at {
                 Some((x, y)) => {
-                    doc.layout.insert(environment.to_owned(), (snap(x), snap(y)));
+                    doc.layout
+                        .insert(environment.to_owned(), (snap(x), snap(y)));
                 }
                 None => doc.layout = complete_layout(&doc.flow, &doc.layout),
             }
@@ -639,7 +637,11 @@ impl Designer {
         };
         let label = format!(
             "move {}",
-            names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         self.record(drag.before, label, None);
         Some(message)
@@ -657,6 +659,17 @@ impl Designer {
     /// mixed into another history entry.
     fn finish_drag(&mut self) {
         self.end_drag();
+    }
+
+    /// Renames the flow; successive keystrokes are undone together.
+    pub fn rename(&mut self, name: &str) {
+        self.finish_drag();
+        if self.doc.flow.metadata.name == name {
+            return;
+        }
+        let before = self.doc.clone();
+        name.clone_into(&mut self.doc.flow.metadata.name);
+        self.record(before, "rename the flow".into(), Some("rename"));
     }
 
     /// Arranges every node in layers from left to right.
@@ -786,7 +799,10 @@ pub(crate) mod tests {
     fn duplicate_environments_are_refused() {
         let mut d = designer("dev", &[("qa", &["dev"])]);
         assert_eq!(d.add("qa", None), Err(Refusal::AlreadyInFlow("qa".into())));
-        assert_eq!(d.add("dev", None), Err(Refusal::AlreadyInFlow("dev".into())));
+        assert_eq!(
+            d.add("dev", None),
+            Err(Refusal::AlreadyInFlow("dev".into()))
+        );
         assert!(!d.can_undo());
     }
 
@@ -794,7 +810,11 @@ pub(crate) mod tests {
     fn connecting_adds_depends_on_and_refuses_what_breaks_the_flow() {
         let mut d = designer(
             "dev",
-            &[("qa", &["dev"]), ("staging", &["qa"]), ("prod", &["staging"])],
+            &[
+                ("qa", &["dev"]),
+                ("staging", &["qa"]),
+                ("prod", &["staging"]),
+            ],
         );
         d.add("hotfix", None).unwrap();
         d.connect("dev", "hotfix").unwrap();
@@ -803,20 +823,34 @@ pub(crate) mod tests {
         let refused = d.connect("prod", "qa").unwrap_err();
         assert_eq!(
             refused,
-            Refusal::Cycle(vec!["prod".into(), "qa".into(), "staging".into(), "prod".into()])
+            Refusal::Cycle(vec![
+                "prod".into(),
+                "qa".into(),
+                "staging".into(),
+                "prod".into()
+            ])
         );
         assert_eq!(
             refused.to_string(),
             "that connection would create a cycle: prod → qa → staging → prod"
         );
         assert_eq!(depends_on(&d, "qa"), ["dev"]);
-        assert_eq!(d.connect("qa", "qa"), Err(Refusal::SelfDependency("qa".into())));
-        assert_eq!(d.connect("qa", "dev"), Err(Refusal::IntoTrigger("dev".into())));
+        assert_eq!(
+            d.connect("qa", "qa"),
+            Err(Refusal::SelfDependency("qa".into()))
+        );
+        assert_eq!(
+            d.connect("qa", "dev"),
+            Err(Refusal::IntoTrigger("dev".into()))
+        );
         assert_eq!(
             d.connect("dev", "qa"),
             Err(Refusal::AlreadyConnected(Edge::new("dev", "qa")))
         );
-        assert_eq!(d.connect("dev", "nowhere"), Err(Refusal::NotInFlow("nowhere".into())));
+        assert_eq!(
+            d.connect("dev", "nowhere"),
+            Err(Refusal::NotInFlow("nowhere".into()))
+        );
         // Only the two successful changes are in the history.
         assert_eq!(d.undo().as_deref(), Some("connect dev → hotfix"));
         assert_eq!(d.undo().as_deref(), Some("add hotfix"));
@@ -841,7 +875,11 @@ pub(crate) mod tests {
     fn deleting_a_node_removes_its_edges_and_deleting_an_edge_keeps_nodes() {
         let mut d = designer(
             "dev",
-            &[("qa", &["dev"]), ("staging", &["qa"]), ("prod", &["staging", "qa"])],
+            &[
+                ("qa", &["dev"]),
+                ("staging", &["qa"]),
+                ("prod", &["staging", "qa"]),
+            ],
         );
         d.select(Item::Node("staging".into()), false);
         assert_eq!(d.delete_selection().as_deref(), Some("Deleted staging"));
@@ -870,9 +908,8 @@ pub(crate) mod tests {
         d.select(Item::Node("dev".into()), false);
         d.select(Item::Node("qa".into()), true);
         assert_eq!(d.selected_nodes(), ["dev", "qa"]);
-        assert_eq!(d.focused_node(), None);
         d.select(Item::Node("dev".into()), true);
-        assert_eq!(d.focused_node().as_deref(), Some("qa"));
+        assert_eq!(d.selected_nodes(), ["qa"]);
         // Auto-layout put them at x = 0, 280, 560; a band over the last two.
         d.select_in(Rect::spanning((300.0, 10.0), (600.0, 20.0)), false);
         assert_eq!(d.selected_nodes(), ["prod", "qa"]);
@@ -971,6 +1008,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn renaming_while_typing_is_one_change() {
+        let mut d = designer("dev", &[]);
+        for name in ["s", "st", "sta"] {
+            d.rename(name);
+        }
+        assert_eq!(d.flow().metadata.name, "sta");
+        assert_eq!(d.undo().as_deref(), Some("rename the flow"));
+        assert_eq!(d.flow().metadata.name, "standard");
+        assert!(!d.can_undo());
+    }
+
+    #[test]
     fn history_is_bounded() {
         let mut d = designer("dev", &[]);
         d.select(Item::Node("dev".into()), false);
@@ -1009,8 +1058,10 @@ pub(crate) mod tests {
     #[test]
     fn inline_policies_are_edited_and_removed_when_empty() {
         let mut d = designer("dev", &[("prod", &["dev"])]);
-        d.edit_policy("prod", "action pr", |r| r.action = Some(PromotionAction::Pr))
-            .unwrap();
+        d.edit_policy("prod", "action pr", |r| {
+            r.action = Some(PromotionAction::Pr)
+        })
+        .unwrap();
         assert_eq!(
             d.step("prod").unwrap().policy.as_ref().unwrap().action,
             Some(PromotionAction::Pr)

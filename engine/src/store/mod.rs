@@ -39,7 +39,7 @@ pub struct Store {
 
 /// Timestamps are stored as RFC 3339 text in UTC: sortable, readable, and the same in
 /// SQLite and PostgreSQL.
-pub(crate) fn now() -> String {
+pub fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -37,6 +37,8 @@ pub struct NewStep {
 pub struct ReleaseFilter {
     pub product: Option<String>,
     pub status: Option<ReleaseStatus>,
+    /// Releases with a step in this environment.
+    pub environment: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -185,12 +187,15 @@ impl Store {
             "SELECT id, product, flow, status, source, message, created_by, created_at, finished_at
              FROM releases
              WHERE (?1 IS NULL OR product = ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM release_steps s
+                                          WHERE s.release_id = releases.id AND s.environment = ?5))
              ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
         )
         .bind(&filter.product)
         .bind(filter.status.map(|s| s.as_str()))
         .bind(if filter.limit > 0 { filter.limit } else { 50 })
         .bind(filter.offset.max(0))
+        .bind(&filter.environment)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(release_from_row).collect()
@@ -314,6 +319,31 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    /// Events of every release (of `product`, when given) after `after`, in order.
+    pub async fn events_since(&self, product: Option<&str>, after: i64) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query(
+            "SELECT e.seq, e.release_id, e.at, e.kind, e.environment, e.data
+             FROM release_events e JOIN releases r ON r.id = e.release_id
+             WHERE e.seq > ? AND (? IS NULL OR r.product = ?) ORDER BY e.seq LIMIT 1000",
+        )
+        .bind(after)
+        .bind(product)
+        .bind(product)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Every log line of a release: `(environment, at, level, message)`, oldest first.
+    pub async fn release_logs(&self, id: &str) -> Result<Vec<(String, String, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT environment, at, level, message FROM step_logs WHERE release_id = ? ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn append_log(

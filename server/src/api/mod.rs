@@ -35,6 +35,7 @@ use crate::{health, AppState};
         releases::retry,
         releases::terminate,
         releases::events,
+        releases::all_events,
         releases::git_webhook,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe)),
@@ -72,6 +73,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/apply", post(resources::apply))
+        .route("/events", get(releases::all_events))
         .route("/releases", get(releases::list))
         .route("/releases/{id}", get(releases::get))
         .route("/releases/{id}/events", get(releases::events))

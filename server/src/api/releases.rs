@@ -1,5 +1,6 @@
 //! Promotions, releases, their live events, and the product status.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 
 use axum::extract::{Path, Query, State};
@@ -11,7 +12,7 @@ use futures_core::Stream;
 use promenade_engine::auth::Role;
 use promenade_engine::release::PromotionRequest;
 use promenade_engine::store::{EventRecord, ReleaseFilter};
-use promenade_engine::ReleaseStatus;
+use promenade_engine::{Engine, ReleaseStatus};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -87,6 +88,8 @@ pub async fn status(
 #[derive(Deserialize, IntoParams)]
 pub struct ReleaseQuery {
     product: Option<String>,
+    /// Releases with a step in this environment.
+    environment: Option<String>,
     /// queued, running, succeeded, failed or terminated.
     status: Option<String>,
     #[serde(default)]
@@ -119,6 +122,7 @@ pub async fn list(
     let filter = ReleaseFilter {
         product: query.product,
         status,
+        environment: query.environment,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
         offset: query.offset.unwrap_or(0),
     };
@@ -197,59 +201,130 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(Role::Viewer)?;
-    let engine = state.engine.clone();
-    let release = engine.release(&id).await?;
-    let after: i64 = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let release = state.engine.release(&id).await?;
+    let scope = Scope::Release { id, finished: release.status.is_final() };
+    Ok(stream(state.engine.clone(), scope, last_event_id(&headers)))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// Only events of this product's releases.
+    product: Option<String>,
+}
+
+/// Every release's events (of one product, with `?product=`) as server-sent events, for
+/// dashboards. Resumable with `Last-Event-ID`; never ends by itself.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "releases",
+    params(EventsQuery, ("Last-Event-ID" = Option<i64>, Header)),
+    responses((status = 200, content_type = "text/event-stream", description = "Event stream")),
+    security(("token" = []))
+)]
+pub async fn all_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let after = match last_event_id(&headers) {
+        // A new dashboard wants what happens from now on, not the whole history.
+        0 => state.engine.store().events_since(None, 0).await?.last().map_or(0, |e| e.seq),
+        after => after,
+    };
+    Ok(stream(state.engine.clone(), Scope::Product(query.product), after))
+}
+
+/// Which events a stream carries.
+enum Scope {
+    Release { id: String, finished: bool },
+    Product(Option<String>),
+}
+
+impl Scope {
+    fn wants(&self, event: &EventRecord, product_of: impl Fn(&str) -> bool) -> bool {
+        match self {
+            Scope::Release { id, .. } => &event.release_id == id,
+            Scope::Product(None) => true,
+            Scope::Product(Some(_)) => product_of(&event.release_id),
+        }
+    }
+
+    async fn replay(&self, engine: &Engine, after: i64) -> Vec<EventRecord> {
+        let stored = match self {
+            Scope::Release { id, .. } => engine.store().events_after(id, after).await,
+            Scope::Product(product) => engine.store().events_since(product.as_deref(), after).await,
+        };
+        stored.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot replay events");
+            Vec::new()
+        })
+    }
+}
+
+/// Replays what the client missed, then follows the live channel; falls back to the
+/// store when the client lags behind the channel.
+fn stream(engine: Engine, scope: Scope, after: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Subscribe before replaying, so nothing persisted in between is missed.
     let mut live = engine.subscribe();
     let stream = async_stream::stream! {
         let mut last = after;
-        let mut finished = release.status.is_final();
-        match engine.store().events_after(&id, last).await {
-            Ok(stored) => {
-                for event in stored {
-                    last = event.seq;
-                    finished |= is_final_release_event(&event);
-                    yield Ok(sse(&event));
-                }
-            }
-            Err(error) => tracing::warn!(%error, "cannot replay events"),
+        let ends = matches!(scope, Scope::Release { .. });
+        let mut finished = matches!(scope, Scope::Release { finished: true, .. });
+        let mut products: HashMap<String, bool> = HashMap::new();
+        for event in scope.replay(&engine, last).await {
+            last = event.seq;
+            finished |= ends && event.ends_release();
+            yield Ok(sse(&event));
         }
         while !finished {
             match live.recv().await {
-                Ok(event) if event.release_id == id && event.seq > last => {
-                    last = event.seq;
-                    finished = is_final_release_event(&event);
-                    yield Ok(sse(&event));
+                Ok(event) if event.seq > last => {
+                    let belongs = match &scope {
+                        Scope::Product(Some(product)) => {
+                            if !products.contains_key(&event.release_id) {
+                                let of = engine
+                                    .store()
+                                    .release_steps(&event.release_id)
+                                    .await
+                                    .ok()
+                                    .flatten()
+                                    .is_some_and(|r| &r.product == product);
+                                products.insert(event.release_id.clone(), of);
+                            }
+                            products.get(&event.release_id).copied().unwrap_or(false)
+                        }
+                        _ => scope.wants(&event, |_| true),
+                    };
+                    if belongs {
+                        last = event.seq;
+                        finished = ends && event.ends_release();
+                        yield Ok(sse(&event));
+                    }
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    // Fell behind the live channel: catch up from the store.
-                    if let Ok(stored) = engine.store().events_after(&id, last).await {
-                        for event in stored {
-                            last = event.seq;
-                            finished |= is_final_release_event(&event);
-                            yield Ok(sse(&event));
-                        }
+                    for event in scope.replay(&engine, last).await {
+                        last = event.seq;
+                        finished |= ends && event.ends_release();
+                        yield Ok(sse(&event));
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
     };
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-fn is_final_release_event(event: &EventRecord) -> bool {
-    event.kind == "release"
-        && event.data["status"]
-            .as_str()
-            .and_then(|s| s.parse::<ReleaseStatus>().ok())
-            .is_some_and(ReleaseStatus::is_final)
+fn last_event_id(headers: &HeaderMap) -> i64 {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn sse(event: &EventRecord) -> Event {

@@ -1,0 +1,58 @@
+//! Live updates: the browser listens to the server's event stream (`EventSource`, which
+//! reconnects by itself and resumes with `Last-Event-ID`). Nothing polls.
+
+use leptos::prelude::*;
+use promenade_model::release::EventRecord;
+
+/// Calls `on_event` with every event the stream at `url` sends, for as long as the
+/// calling component lives, or until a release-ending event when `until_release_ends`
+/// (a release's stream ends there; left open, `EventSource` would reconnect forever).
+/// Does nothing on the server.
+pub fn use_event_stream(
+    url: String,
+    until_release_ends: bool,
+    on_event: impl Fn(EventRecord) + 'static,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+
+        let Ok(source) = web_sys::EventSource::new(&url) else {
+            return;
+        };
+        let on_event = std::rc::Rc::new(on_event);
+        let mut listeners = Vec::new();
+        for kind in ["release", "step"] {
+            let on_event = on_event.clone();
+            let closer = source.clone();
+            let listener = Closure::<dyn Fn(web_sys::MessageEvent)>::new(
+                move |message: web_sys::MessageEvent| {
+                    if let Some(event) = message
+                        .data()
+                        .as_string()
+                        .and_then(|data| serde_json::from_str::<EventRecord>(&data).ok())
+                    {
+                        let last = until_release_ends && event.ends_release();
+                        on_event(event);
+                        if last {
+                            closer.close();
+                        }
+                    }
+                },
+            );
+            let _ =
+                source.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+            listeners.push(listener);
+        }
+        let held = send_wrapper::SendWrapper::new((source, listeners));
+        on_cleanup(move || {
+            let (source, _listeners) = held.take();
+            source.close();
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (url, until_release_ends, on_event);
+    }
+}

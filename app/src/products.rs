@@ -1,0 +1,675 @@
+//! The products dashboard: environments as columns in flow order, applications as rows,
+//! each cell with version, commit, age, drift and the running release. Every promote —
+//! a cell's button, a column's, the whole flow, or dragging a version onto another
+//! column — opens the preview first.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use promenade_model::overview::{Cell, ProductStatus};
+use promenade_model::release::{Preview, PromotionRequest};
+
+use crate::format::{age, short_commit};
+use crate::layout::PageTitle;
+use crate::live::use_event_stream;
+
+#[server]
+pub async fn list_products() -> Result<Vec<String>, ServerFnError> {
+    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    let set = crate::session::engine()?
+        .store()
+        .resource_set()
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(set.products().map(|p| p.metadata.name.clone()).collect())
+}
+
+#[server]
+pub async fn load_status(product: String) -> Result<ProductStatus, ServerFnError> {
+    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    crate::session::engine()?
+        .product_status(&product)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+fn request(
+    from: Option<String>,
+    to: Option<String>,
+    application: Option<String>,
+    message: Option<String>,
+) -> PromotionRequest {
+    PromotionRequest {
+        from,
+        to,
+        applications: application.into_iter().collect(),
+        message: message.filter(|m| !m.trim().is_empty()),
+        ..Default::default()
+    }
+}
+
+#[server]
+pub async fn preview_promotion(
+    product: String,
+    from: Option<String>,
+    to: Option<String>,
+    application: Option<String>,
+) -> Result<Preview, ServerFnError> {
+    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    crate::session::engine()?
+        .preview(&product, &request(from, to, application, None))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+#[server]
+pub async fn start_promotion(
+    product: String,
+    from: Option<String>,
+    to: Option<String>,
+    application: Option<String>,
+    message: Option<String>,
+) -> Result<String, ServerFnError> {
+    let who = crate::session::require(promenade_engine::auth::Role::Promoter).await?;
+    let release = crate::session::engine()?
+        .promote(
+            &product,
+            &request(from, to, application, message),
+            &who.name,
+        )
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(release.id)
+}
+
+/// What a person asked to promote, before the preview confirms it.
+#[derive(Clone, Debug, PartialEq)]
+struct Intent {
+    title: String,
+    from: Option<String>,
+    to: Option<String>,
+    application: Option<String>,
+}
+
+/// `/`: every product; the only one, or the first, shown in full.
+#[component]
+pub fn ProductsPage() -> impl IntoView {
+    let products = Resource::new(|| (), |_| list_products());
+    view! {
+        <PageTitle
+            title="Products"
+            summary="Every application of a product across its environments: versions, drift and running releases."
+        />
+        <Suspense fallback=|| view! { <p class="loading">"Loading products…"</p> }>
+            {move || products.get().map(|result| match result {
+                Err(e) => view! { <ErrorNote what="the products" error=e.to_string()/> }.into_any(),
+                Ok(list) if list.is_empty() => view! {
+                    <section class="card empty">
+                        <h2>"No products yet"</h2>
+                        <p>
+                            "Describe one in YAML and apply it with " <code>"promenade apply -f"</code>
+                            ", or try the demo with " <code>"promenade demo"</code> "."
+                        </p>
+                    </section>
+                }.into_any(),
+                Ok(list) => {
+                    let first = list[0].clone();
+                    view! {
+                        <nav class="product-tabs" aria-label="Products">
+                            {list.into_iter().map(|name| {
+                                let href = format!("/products/{name}");
+                                view! { <A href=href>{name}</A> }
+                            }).collect_view()}
+                        </nav>
+                        <Dashboard product=first/>
+                    }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// `/products/:name`.
+#[component]
+pub fn ProductPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    view! {
+        {move || {
+            let product = name();
+            view! {
+                <PageTitle title="Product" summary="Versions, drift and running releases per environment."/>
+                <Dashboard product=product/>
+            }
+        }}
+    }
+}
+
+#[component]
+fn Dashboard(product: String) -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let status = Resource::new(
+        {
+            let product = product.clone();
+            move || (product.clone(), refresh.get())
+        },
+        |(product, _)| load_status(product),
+    );
+    // A burst of events (a release moving through steps) refreshes once.
+    let pending = StoredValue::new(false);
+    use_event_stream(
+        format!("/api/v1/events?product={product}"),
+        false,
+        move |_| {
+            if !pending.get_value() {
+                pending.set_value(true);
+                set_timeout(
+                    move || {
+                        pending.set_value(false);
+                        refresh.update(|n| *n += 1);
+                    },
+                    std::time::Duration::from_millis(250),
+                );
+            }
+        },
+    );
+    let filter = RwSignal::new(String::new());
+    let drift_only = RwSignal::new(false);
+    let intent = RwSignal::new(None::<Intent>);
+    let product_name = StoredValue::new(product.clone());
+
+    view! {
+        <section class="dashboard" aria-label=format!("Product {product}")>
+            <div class="toolbar">
+                <h2>{product.clone()}</h2>
+                <label class="filter">
+                    "Application "
+                    <input
+                        type="search"
+                        placeholder="filter by name"
+                        aria-label="Filter applications by name"
+                        prop:value=move || filter.get()
+                        on:input=move |ev| filter.set(event_target_value(&ev))
+                    />
+                </label>
+                <label class="filter">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || drift_only.get()
+                        on:change=move |ev| drift_only.set(event_target_checked(&ev))
+                    />
+                    " Drift only"
+                </label>
+                <button
+                    class="button"
+                    on:click=move |_| intent.set(Some(Intent {
+                        title: format!("Run the {} flow", product_name.get_value()),
+                        from: None,
+                        to: None,
+                        application: None,
+                    }))
+                >
+                    "Run the flow"
+                </button>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
+                {move || status.get().map(|result| match result {
+                    Err(e) => view! { <ErrorNote what="the product status" error=e.to_string()/> }.into_any(),
+                    Ok(status) => view! {
+                        <StatusTable status=status filter=filter drift_only=drift_only intent=intent/>
+                    }.into_any(),
+                })}
+            </Transition>
+            {move || intent.get().map(|chosen| view! {
+                <PreviewModal product=product_name.get_value() intent=chosen on_close=move || intent.set(None)/>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn StatusTable(
+    status: ProductStatus,
+    filter: RwSignal<String>,
+    drift_only: RwSignal<bool>,
+    intent: RwSignal<Option<Intent>>,
+) -> impl IntoView {
+    let environments = status.environments.clone();
+    let now = status.generated_at.clone();
+    let next_of = {
+        let environments = environments.clone();
+        move |env: &str| {
+            environments
+                .iter()
+                .find(|e| e.upstream.as_deref() == Some(env))
+                .map(|e| e.name.clone())
+        }
+    };
+    let header = environments
+        .iter()
+        .map(|env| {
+            let name = env.name.clone();
+            let upstream = env.upstream.clone();
+            let class = if env.prod { "env prod" } else { "env" };
+            let drop_target = name.clone();
+            view! {
+                <th
+                    scope="col"
+                    class=class
+                    data-environment=name.clone()
+                    on:dragover=move |ev| ev.prevent_default()
+                    on:drop=move |ev| drop_version(ev, &drop_target, intent)
+                >
+                    <span class="env-name">{name.clone()}</span>
+                    {env.prod.then(|| view! { <span class="badge prod-badge">"prod"</span> })}
+                    {upstream.map(|from| {
+                        let to = name.clone();
+                        view! {
+                            <button
+                                class="button small"
+                                aria-label=format!("Promote everything to {to}")
+                                on:click=move |_| intent.set(Some(Intent {
+                                    title: format!("Promote {from} → {to}"),
+                                    from: Some(from.clone()),
+                                    to: Some(to.clone()),
+                                    application: None,
+                                }))
+                            >
+                                "Promote here"
+                            </button>
+                        }
+                    })}
+                </th>
+            }
+        })
+        .collect_view();
+
+    let summary = environments
+        .iter()
+        .map(|env| {
+            let cells: Vec<&Cell> = status.applications.iter().filter_map(|a| a.cells.get(&env.name)).collect();
+            let (version, count) = most_common_version(&cells);
+            let drifting = cells.iter().filter(|c| c.drift).count();
+            let running = cells.iter().find_map(|c| c.release.clone());
+            view! {
+                <td class="summary">
+                    <div class="summary-cell">
+                    <span>{format!("{count}/{} at {}", cells.len(), version.unwrap_or_else(|| "—".into()))}</span>
+                    {(drifting > 0).then(|| view! { <span class="badge drift">{format!("{drifting} drift")}</span> })}
+                    {running.map(|r| view! {
+                        <A href=format!("/releases/{}", r.id) attr:class=format!("state state-{}", r.status.as_str())>
+                            {r.status.as_str()}
+                        </A>
+                    })}
+                    </div>
+                </td>
+            }
+        })
+        .collect_view();
+
+    let rows = status
+        .applications
+        .iter()
+        .map(|app| {
+            let name = app.name.clone();
+            let visible = {
+                let name = name.clone();
+                let drifting = app.cells.values().any(|c| c.drift);
+                move || {
+                    let wanted = filter.get().to_lowercase();
+                    (wanted.is_empty() || name.to_lowercase().contains(&wanted))
+                        && (!drift_only.get() || drifting)
+                }
+            };
+            let cells = environments
+                .iter()
+                .map(|env| {
+                    let cell = app.cells.get(&env.name).cloned().unwrap_or_default();
+                    let next = next_of(&env.name);
+                    let others: Vec<String> = environments
+                        .iter()
+                        .map(|e| e.name.clone())
+                        .filter(|e| e != &env.name)
+                        .collect();
+                    view! {
+                        <CellView
+                            application=name.clone()
+                            environment=env.name.clone()
+                            prod=env.prod
+                            cell=cell
+                            now=now.clone()
+                            next=next
+                            others=others
+                            intent=intent
+                        />
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr class:hidden=move || !visible()>
+                    <th scope="row" class="app-name">{name.clone()}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <div class="table-scroll">
+            <table class="status-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Application"</th>
+                        {header}
+                    </tr>
+                </thead>
+                <tbody>
+                    <tr class="summary-row">
+                        <th scope="row">"Product"</th>
+                        {summary}
+                    </tr>
+                    {rows}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+#[allow(clippy::too_many_arguments)]
+fn CellView(
+    application: String,
+    environment: String,
+    prod: bool,
+    cell: Cell,
+    now: String,
+    next: Option<String>,
+    others: Vec<String>,
+    intent: RwSignal<Option<Intent>>,
+) -> impl IntoView {
+    let payload = format!("{application}\n{environment}");
+    let drop_target = environment.clone();
+    let label = format!("{application} in {environment}");
+    let menu_label = format!("Promote {application} from {environment} to…");
+    let from = environment.clone();
+    let app_for_menu = application.clone();
+    let promote_next = next.map(|to| {
+        let (app, from) = (application.clone(), environment.clone());
+        view! {
+            <button
+                class="button small"
+                aria-label=format!("Promote {app} from {from} to {to}")
+                on:click=move |_| intent.set(Some(Intent {
+                    title: format!("Promote {app}: {from} → {to}"),
+                    from: Some(from.clone()),
+                    to: Some(to.clone()),
+                    application: Some(app.clone()),
+                }))
+            >
+                {format!("→ {to}")}
+            </button>
+        }
+    });
+    view! {
+        <td
+            class=if prod { "cell prod" } else { "cell" }
+            data-application=application.clone()
+            data-environment=environment.clone()
+            on:dragover=move |ev| ev.prevent_default()
+            on:drop=move |ev| drop_version(ev, &drop_target, intent)
+        >
+            <div
+                class="version"
+                draggable="true"
+                aria-label=label
+                title="Drag onto another environment to promote this version there"
+                on:dragstart=move |ev| {
+                    if let Some(transfer) = ev.data_transfer() {
+                        let _ = transfer.set_data("text/plain", &payload);
+                    }
+                }
+            >
+                <strong>{cell.version.clone().unwrap_or_else(|| "—".into())}</strong>
+                {cell.commit.as_deref().map(|c| view! { <code class="commit">{short_commit(c).to_string()}</code> })}
+            </div>
+            <div class="meta">
+                {cell.committed_at.as_deref().map(|at| {
+                    let text = age(at, &now);
+                    view! { <span class="age">{text}</span> }
+                })}
+                {cell.drift.then(|| view! { <span class="badge drift" title="Differs from the upstream environment">"drift"</span> })}
+                {cell.release.clone().map(|r| view! {
+                    <A href=format!("/releases/{}", r.id) attr:class=format!("state state-{}", r.status.as_str())>
+                        {r.status.as_str()}
+                    </A>
+                })}
+                {cell.error.clone().map(|e| view! { <span class="badge error-badge" title=e>"unreadable"</span> })}
+            </div>
+            <div class="actions">
+                {promote_next}
+                <select
+                    class="promote-to"
+                    aria-label=menu_label
+                    on:change=move |ev| {
+                        let to = event_target_value(&ev);
+                        if !to.is_empty() {
+                            intent.set(Some(Intent {
+                                title: format!("Promote {app_for_menu}: {from} → {to}"),
+                                from: Some(from.clone()),
+                                to: Some(to),
+                                application: Some(app_for_menu.clone()),
+                            }));
+                        }
+                    }
+                >
+                    <option value="">"Promote to…"</option>
+                    {others.into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
+                </select>
+            </div>
+        </td>
+    }
+}
+
+/// A version dropped on an environment's column: promote it there.
+fn drop_version(ev: leptos::ev::DragEvent, target: &str, intent: RwSignal<Option<Intent>>) {
+    ev.prevent_default();
+    let Some(data) = ev
+        .data_transfer()
+        .and_then(|t| t.get_data("text/plain").ok())
+    else {
+        return;
+    };
+    let Some((application, from)) = data.split_once('\n') else {
+        return;
+    };
+    if from == target {
+        return;
+    }
+    intent.set(Some(Intent {
+        title: format!("Promote {application}: {from} → {target}"),
+        from: Some(from.to_string()),
+        to: Some(target.to_string()),
+        application: Some(application.to_string()),
+    }));
+}
+
+fn most_common_version(cells: &[&Cell]) -> (Option<String>, usize) {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for version in cells.iter().filter_map(|c| c.version.clone()) {
+        match counts.iter_mut().find(|(v, _)| *v == version) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((version, 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or((None, 0), |(v, n)| (Some(v), n))
+}
+
+#[component]
+fn PreviewModal(
+    product: String,
+    intent: Intent,
+    on_close: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let preview = {
+        let (product, from, to, app) = (
+            product.clone(),
+            intent.from.clone(),
+            intent.to.clone(),
+            intent.application.clone(),
+        );
+        Resource::new(
+            || (),
+            move |_| preview_promotion(product.clone(), from.clone(), to.clone(), app.clone()),
+        )
+    };
+    let message = RwSignal::new(String::new());
+    let confirm = {
+        let (product, from, to, app) = (
+            product.clone(),
+            intent.from.clone(),
+            intent.to.clone(),
+            intent.application.clone(),
+        );
+        Action::new(move |message: &String| {
+            start_promotion(
+                product.clone(),
+                from.clone(),
+                to.clone(),
+                app.clone(),
+                Some(message.clone()),
+            )
+        })
+    };
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = confirm.value().get() {
+            navigate(&format!("/releases/{id}"), Default::default());
+        }
+    });
+    let close = on_close.clone();
+    view! {
+        <div class="modal-backdrop">
+            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="preview-title">
+                <header class="modal-header">
+                    <h2 id="preview-title">{intent.title.clone()}</h2>
+                    <button class="button secondary small" aria-label="Close the preview" on:click=move |_| close()>"✕"</button>
+                </header>
+                <Suspense fallback=|| view! { <p class="loading">"Computing the preview…"</p> }>
+                    {move || preview.get().map(|result| match result {
+                        Err(e) => view! { <ErrorNote what="the preview" error=e.to_string()/> }.into_any(),
+                        Ok(preview) => view! { <PreviewBody preview=preview/> }.into_any(),
+                    })}
+                </Suspense>
+                <label class="message">
+                    "Message"
+                    <textarea
+                        rows="2"
+                        placeholder="Why this release (shown in commits and the release list)"
+                        prop:value=move || message.get()
+                        on:input=move |ev| message.set(event_target_value(&ev))
+                    ></textarea>
+                </label>
+                <p role="alert" class="error">
+                    {move || match confirm.value().get() {
+                        Some(Err(e)) => e.to_string().replace("error running server function: ", ""),
+                        _ => String::new(),
+                    }}
+                </p>
+                <footer class="modal-footer">
+                    <button class="button secondary" on:click=move |_| on_close()>"Cancel"</button>
+                    <button
+                        class="button"
+                        disabled=move || confirm.pending().get() || !matches!(preview.get(), Some(Ok(_)))
+                        on:click=move |_| {
+                            confirm.dispatch(message.get_untracked());
+                        }
+                    >
+                        "Confirm and promote"
+                    </button>
+                </footer>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn PreviewBody(preview: Preview) -> impl IntoView {
+    let version = preview
+        .version
+        .clone()
+        .unwrap_or_else(|| "(no version)".into());
+    let source = preview.source.environment.clone();
+    view! {
+        <p class="muted">{format!("Version {version} from {source}")}</p>
+        {preview.environments.into_iter().map(|env| {
+            let diff = env.diff;
+            let action = match env.action {
+                promenade_model::resources::PromotionAction::Commit => "commit",
+                promenade_model::resources::PromotionAction::Pr => "pull request",
+                promenade_model::resources::PromotionAction::None => "no write",
+            };
+            let summary = if diff.applications.is_empty() {
+                "unchanged".to_string()
+            } else {
+                format!("{} applications, {} files, +{} −{}", diff.applications.len(), diff.files, diff.added, diff.removed)
+            };
+            view! {
+                <section class="preview-env" data-environment=diff.environment.clone()>
+                    <h3>
+                        {diff.environment.clone()}
+                        <span class="badge">{action}</span>
+                        <span class="muted">{summary}</span>
+                    </h3>
+                    {diff.applications.into_iter().map(|app| view! {
+                        <details class="preview-app" open=true>
+                            <summary>{format!("{} — {} files, +{} −{}", app.application, app.files.len(), app.added, app.removed)}</summary>
+                            {app.files.into_iter().map(|file| view! {
+                                <pre class="diff" aria-label=format!("Changes to {}", file.path)>
+                                    {file.unified.lines().map(|line| {
+                                        let class = diff_line_class(line);
+                                        view! { <span class=class>{format!("{line}\n")}</span> }
+                                    }).collect_view()}
+                                </pre>
+                            }).collect_view()}
+                        </details>
+                    }).collect_view()}
+                </section>
+            }
+        }).collect_view()}
+    }
+}
+
+fn diff_line_class(line: &str) -> &'static str {
+    if line.starts_with("+++") || line.starts_with("---") || line.starts_with("diff --git") {
+        "meta"
+    } else if line.starts_with('+') {
+        "add"
+    } else if line.starts_with('-') {
+        "del"
+    } else if line.starts_with("@@") {
+        "hunk"
+    } else {
+        "ctx"
+    }
+}
+
+/// An error with what failed and what to do.
+#[component]
+pub fn ErrorNote(what: &'static str, error: String) -> impl IntoView {
+    let error = error.replace("error running server function: ", "");
+    let hint = if error.contains("sign in") {
+        "Sign in again and retry."
+    } else {
+        "Reload the page to retry; if it persists, the server log has the details."
+    };
+    view! {
+        <section class="card error-card" role="alert">
+            <h2>{format!("Could not load {what}")}</h2>
+            <p>{error}</p>
+            <p class="muted">{hint}</p>
+        </section>
+    }
+}

@@ -1,0 +1,536 @@
+//! Releases: the list with filters and paging, and one release's live view — its flow
+//! with each environment's state, applications, commits, logs, the event timeline, and
+//! Retry and Terminate.
+
+use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::{use_params_map, use_query_map};
+use promenade_model::release::{EventRecord, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::format::{age, elapsed, short_commit};
+use crate::layout::PageTitle;
+use crate::live::use_event_stream;
+use crate::products::ErrorNote;
+
+const PAGE_SIZE: i64 = 20;
+
+/// A release with what its page shows besides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseDetail {
+    pub release: ReleaseRecord,
+    /// `(environment, at, level, message)`.
+    pub logs: Vec<(String, String, String, String)>,
+    pub events: Vec<EventRecord>,
+    /// Server time, for elapsed times.
+    pub now: String,
+}
+
+/// A page of the release list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleasePage {
+    pub releases: Vec<ReleaseRecord>,
+    pub products: Vec<String>,
+    pub environments: Vec<String>,
+    pub now: String,
+}
+
+#[cfg(feature = "ssr")]
+fn failed(e: impl std::fmt::Display) -> ServerFnError {
+    ServerFnError::new(e.to_string())
+}
+
+#[server]
+pub async fn list_releases(
+    product: Option<String>,
+    status: Option<String>,
+    environment: Option<String>,
+    page: i64,
+) -> Result<ReleasePage, ServerFnError> {
+    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    let engine = crate::session::engine()?;
+    let status = status
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<ReleaseStatus>())
+        .transpose()
+        .map_err(ServerFnError::new)?;
+    let filter = promenade_engine::store::ReleaseFilter {
+        product: product.filter(|p| !p.is_empty()),
+        status,
+        environment: environment.filter(|e| !e.is_empty()),
+        limit: PAGE_SIZE + 1,
+        offset: page.max(0) * PAGE_SIZE,
+    };
+    let releases = engine
+        .store()
+        .list_releases(&filter)
+        .await
+        .map_err(failed)?;
+    let set = engine.store().resource_set().await.map_err(failed)?;
+    Ok(ReleasePage {
+        releases,
+        products: set.products().map(|p| p.metadata.name.clone()).collect(),
+        environments: set
+            .environments()
+            .map(|e| e.metadata.name.clone())
+            .collect(),
+        now: now(),
+    })
+}
+
+#[server]
+pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
+    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    let engine = crate::session::engine()?;
+    let release = engine.release(&id).await.map_err(failed)?;
+    let logs = engine.store().release_logs(&id).await.map_err(failed)?;
+    let events = engine.store().events_after(&id, 0).await.map_err(failed)?;
+    Ok(ReleaseDetail {
+        release,
+        logs,
+        events,
+        now: now(),
+    })
+}
+
+#[server]
+pub async fn retry_release(id: String) -> Result<(), ServerFnError> {
+    crate::session::require(promenade_engine::auth::Role::Promoter).await?;
+    crate::session::engine()?.retry(&id).await.map_err(failed)?;
+    Ok(())
+}
+
+#[server]
+pub async fn terminate_release(id: String) -> Result<(), ServerFnError> {
+    crate::session::require(promenade_engine::auth::Role::Promoter).await?;
+    crate::session::engine()?
+        .terminate(&id)
+        .await
+        .map_err(failed)?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn now() -> String {
+    promenade_engine::store::now()
+}
+
+/// `/releases`.
+#[component]
+pub fn ReleasesPage() -> impl IntoView {
+    let query = use_query_map();
+    let get = move |key: &str| query.read().get(key).filter(|v| !v.is_empty());
+    let page = move || {
+        get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(0)
+            .max(0)
+    };
+    let data = Resource::new(
+        move || (get("product"), get("status"), get("environment"), page()),
+        |(product, status, environment, page)| list_releases(product, status, environment, page),
+    );
+    view! {
+        <PageTitle title="Releases" summary="Every release, running and past, with its history."/>
+        <Transition fallback=|| view! { <p class="loading">"Loading releases…"</p> }>
+            {move || data.get().map(|result| match result {
+                Err(e) => view! { <ErrorNote what="the releases" error=e.to_string()/> }.into_any(),
+                Ok(page_data) => {
+                    let current = page();
+                    let more = page_data.releases.len() as i64 > PAGE_SIZE;
+                    let link = move |to: i64| {
+                        let mut params = Vec::new();
+                        for key in ["product", "status", "environment"] {
+                            if let Some(value) = get(key) {
+                                params.push(format!("{key}={value}"));
+                            }
+                        }
+                        params.push(format!("page={to}"));
+                        format!("/releases?{}", params.join("&"))
+                    };
+                    let now = page_data.now.clone();
+                    view! {
+                        <Form method="GET" action="/releases" attr:class="filters">
+                            <FilterSelect name="product" label="Product" options=page_data.products.clone() selected=get("product")/>
+                            <FilterSelect
+                                name="status"
+                                label="Status"
+                                options=ReleaseStatus::ALL.iter().map(|s| s.as_str().to_string()).collect()
+                                selected=get("status")
+                            />
+                            <FilterSelect name="environment" label="Environment" options=page_data.environments.clone() selected=get("environment")/>
+                            <button class="button" type="submit">"Filter"</button>
+                        </Form>
+                        {if page_data.releases.is_empty() {
+                            view! {
+                                <section class="card empty">
+                                    <h2>"No releases"</h2>
+                                    <p>"Nothing matches. Promote from the Products page, or clear the filters."</p>
+                                </section>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <div class="table-scroll">
+                                    <table class="release-table">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Release"</th>
+                                                <th scope="col">"Product"</th>
+                                                <th scope="col">"Version"</th>
+                                                <th scope="col">"Status"</th>
+                                                <th scope="col">"Started"</th>
+                                                <th scope="col">"By"</th>
+                                                <th scope="col">"Message"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {page_data.releases.into_iter().take(PAGE_SIZE as usize).map(|r| {
+                                                let version = r.version().unwrap_or_default();
+                                                view! {
+                                                    <tr>
+                                                        <td><A href=format!("/releases/{}", r.id)><code>{r.id.clone()}</code></A></td>
+                                                        <td>{r.product.clone()}</td>
+                                                        <td>{version}</td>
+                                                        <td><span class=format!("state state-{}", r.status.as_str())>{r.status.as_str()}</span></td>
+                                                        <td title=r.created_at.clone()>{age(&r.created_at, &now)}</td>
+                                                        <td>{r.created_by.clone()}</td>
+                                                        <td>{r.message.clone()}</td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any()
+                        }}
+                        <nav class="pager" aria-label="Pages">
+                            {(current > 0).then(|| view! { <A href=link(current - 1)>"← Newer"</A> })}
+                            <span class="muted">{format!("Page {}", current + 1)}</span>
+                            {more.then(|| view! { <A href=link(current + 1)>"Older →"</A> })}
+                        </nav>
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn FilterSelect(
+    name: &'static str,
+    label: &'static str,
+    options: Vec<String>,
+    selected: Option<String>,
+) -> impl IntoView {
+    view! {
+        <label class="filter">
+            {label} " "
+            <select name=name>
+                <option value="">"any"</option>
+                {options.into_iter().map(|o| {
+                    let chosen = selected.as_deref() == Some(o.as_str());
+                    view! { <option value=o.clone() selected=chosen>{o.clone()}</option> }
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// `/releases/:id`.
+#[component]
+pub fn ReleasePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    view! { {move || view! { <ReleaseView id=id()/> }} }
+}
+
+#[component]
+fn ReleaseView(id: String) -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let detail = Resource::new(
+        {
+            let id = id.clone();
+            move || (id.clone(), refresh.get())
+        },
+        |(id, _)| load_release(id),
+    );
+    let pending = StoredValue::new(false);
+    use_event_stream(format!("/api/v1/releases/{id}/events"), true, move |_| {
+        if !pending.get_value() {
+            pending.set_value(true);
+            set_timeout(
+                move || {
+                    pending.set_value(false);
+                    refresh.update(|n| *n += 1);
+                },
+                std::time::Duration::from_millis(150),
+            );
+        }
+    });
+    let retry = Action::new(|id: &String| retry_release(id.clone()));
+    let terminate = Action::new(|id: &String| terminate_release(id.clone()));
+    Effect::new(move |_| {
+        if retry.version().get() > 0 || terminate.version().get() > 0 {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading the release…"</p> }>
+            {move || detail.get().map(|result| match result {
+                Err(e) => view! { <ErrorNote what="this release" error=e.to_string()/> }.into_any(),
+                Ok(detail) => view! { <ReleaseBody detail=detail retry=retry terminate=terminate/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ReleaseBody(
+    detail: ReleaseDetail,
+    retry: Action<String, Result<(), ServerFnError>>,
+    terminate: Action<String, Result<(), ServerFnError>>,
+) -> impl IntoView {
+    let release = detail.release;
+    let now = detail.now;
+    let id = release.id.clone();
+    let status = release.status;
+    let version = release.version().unwrap_or_else(|| "—".into());
+    let action_error = move || {
+        [retry.value().get(), terminate.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err)
+            .map(|e| e.to_string().replace("error running server function: ", ""))
+            .unwrap_or_default()
+    };
+    let levels = levels(&release.steps);
+    let environments: Vec<String> = release
+        .steps
+        .iter()
+        .map(|s| s.environment.clone())
+        .collect();
+    let mut applications: Vec<String> = release
+        .steps
+        .iter()
+        .flat_map(|s| s.applications.iter().map(|a| a.application.clone()))
+        .collect();
+    applications.sort();
+    applications.dedup();
+    let (retry_id, terminate_id) = (id.clone(), id.clone());
+    view! {
+        <leptos_meta::Title text=format!("Release {} · Promenade", release.id)/>
+        <header class="page-title release-title">
+            <h1>
+                {format!("{} {}", release.product, version)}
+                " "
+                <span class=format!("state state-{}", status.as_str()) data-testid="release-status">{status.as_str()}</span>
+            </h1>
+            <p class="muted">
+                {format!("Release {} along {}, started {} by {}", release.id, release.flow, age(&release.created_at, &now), release.created_by)}
+            </p>
+            {(!release.message.is_empty()).then(|| view! { <p>{release.message.clone()}</p> })}
+            <div class="toolbar">
+                {(status == ReleaseStatus::Failed).then(|| view! {
+                    <button class="button" disabled=move || retry.pending().get() on:click=move |_| { retry.dispatch(retry_id.clone()); }>"Retry"</button>
+                })}
+                {(status == ReleaseStatus::Running).then(|| view! {
+                    <button class="button danger" disabled=move || terminate.pending().get() on:click=move |_| { terminate.dispatch(terminate_id.clone()); }>"Terminate"</button>
+                })}
+            </div>
+            <p role="alert" class="error">{action_error}</p>
+        </header>
+
+        <section class="card" aria-label="Flow">
+            <h2>"Flow"</h2>
+            <ol class="flow-graph">
+                {levels.into_iter().map(|level| view! {
+                    <li class="flow-level">
+                        {level.into_iter().map(|step| view! { <StepNode step=step now=now.clone()/> }).collect_view()}
+                    </li>
+                }).collect_view()}
+            </ol>
+        </section>
+
+        <section class="card" aria-label="Applications">
+            <h2>"Applications"</h2>
+            <div class="table-scroll">
+                <table class="status-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Application"</th>
+                            {environments.iter().map(|e| view! { <th scope="col">{e.clone()}</th> }).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {applications.into_iter().map(|app| {
+                            let cells = release.steps.iter().map(|step| {
+                                let record = step.applications.iter().find(|a| a.application == app).cloned();
+                                view! {
+                                    <td>
+                                        {record.map(|r| view! {
+                                            <span class=format!("state state-{}", r.status.as_str())>{r.status.as_str()}</span>
+                                            {r.commit.map(|c| view! { " " <code class="commit">{short_commit(&c).to_string()}</code> })}
+                                        })}
+                                    </td>
+                                }
+                            }).collect_view();
+                            view! { <tr><th scope="row">{app.clone()}</th>{cells}</tr> }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+
+        <div class="two-columns">
+            <section class="card" aria-label="Logs">
+                <h2>"Logs"</h2>
+                {if detail.logs.is_empty() {
+                    view! { <p class="muted">"No log lines yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="log">
+                            {detail.logs.into_iter().map(|(env, at, level, message)| view! {
+                                <li class=format!("log-{level}")>
+                                    <time datetime=at.clone()>{at.get(11..19).unwrap_or_default().to_string()}</time>
+                                    " " <strong>{env}</strong> " " {message}
+                                </li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }}
+            </section>
+            <section class="card" aria-label="Timeline">
+                <h2>"Timeline"</h2>
+                <ol class="timeline" data-testid="timeline">
+                    {detail.events.into_iter().rev().map(|event| {
+                        let status = event.data["status"].as_str().unwrap_or("").to_string();
+                        let subject = event.environment.clone().unwrap_or_else(|| "release".into());
+                        view! {
+                            <li>
+                                <time datetime=event.at.clone()>{event.at.get(11..19).unwrap_or_default().to_string()}</time>
+                                " " {subject} " → "
+                                <span class=format!("state state-{status}")>{status.clone()}</span>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn StepNode(step: StepRecord, now: String) -> impl IntoView {
+    let status = step.status;
+    let took = elapsed(
+        step.started_at.as_deref(),
+        step.finished_at.as_deref(),
+        &now,
+    );
+    let repositories = step.detail["repositories"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let error = step.detail["error"].as_str().map(str::to_string);
+    view! {
+        <div
+            class=format!("node state-{}", status.as_str())
+            data-environment=step.environment.clone()
+            data-status=status.as_str()
+            role="group"
+            aria-label=format!("{}: {}", step.environment, status.as_str())
+        >
+            <div class="node-title">
+                <span class="icon" aria-hidden="true">{icon(status)}</span>
+                <strong>{step.environment.clone()}</strong>
+            </div>
+            <div class="node-state">{status.as_str()} {(!took.is_empty()).then(|| format!(" · {took}"))}</div>
+            <div class="muted">{step.action.clone()}</div>
+            {repositories.into_iter().map(|repo| {
+                let commit = repo["commit"].as_str().map(|c| short_commit(c).to_string());
+                let branch = repo["pullRequestBranch"].as_str().map(str::to_string);
+                view! {
+                    <div class="node-commit">
+                        {commit.map(|c| view! { <code>{c}</code> })}
+                        {branch.map(|b| view! { " " <span class="badge" title="Pull request branch">{b}</span> })}
+                    </div>
+                }
+            }).collect_view()}
+            {error.map(|e| view! { <div class="error">{e}</div> })}
+        </div>
+    }
+}
+
+fn icon(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Pending => "○",
+        StepStatus::Waiting => "◔",
+        StepStatus::Gating | StepStatus::Applying | StepStatus::Verifying => "◐",
+        StepStatus::AwaitingMerge => "⇄",
+        StepStatus::Succeeded => "✔",
+        StepStatus::Unchanged => "＝",
+        StepStatus::Failed => "✖",
+        StepStatus::Terminated => "■",
+        StepStatus::Skipped => "↷",
+    }
+}
+
+/// Steps grouped by depth: a step sits one level after the deepest step it depends on.
+fn levels(steps: &[StepRecord]) -> Vec<Vec<StepRecord>> {
+    let mut depth: Vec<usize> = Vec::with_capacity(steps.len());
+    for step in steps {
+        let d = step
+            .depends_on
+            .iter()
+            .filter_map(|dep| steps.iter().position(|s| &s.environment == dep))
+            .filter_map(|i| depth.get(i).copied())
+            .max()
+            .map_or(0, |d| d + 1);
+        depth.push(d);
+    }
+    let mut levels: Vec<Vec<StepRecord>> = Vec::new();
+    for (step, d) in steps.iter().zip(depth) {
+        if levels.len() <= d {
+            levels.resize(d + 1, Vec::new());
+        }
+        levels[d].push(step.clone());
+    }
+    levels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(env: &str, deps: &[&str]) -> StepRecord {
+        StepRecord {
+            environment: env.into(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            status: StepStatus::Pending,
+            action: "commit".into(),
+            attempt: 0,
+            detail: serde_json::json!({}),
+            started_at: None,
+            finished_at: None,
+            applications: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn parallel_branches_share_a_level_and_the_join_comes_after_both() {
+        let steps = [
+            step("qa", &["dev"]),
+            step("staging-eu", &["qa"]),
+            step("staging-us", &["qa"]),
+            step("prod", &["staging-eu", "staging-us"]),
+        ];
+        let names: Vec<Vec<String>> = levels(&steps)
+            .into_iter()
+            .map(|l| l.into_iter().map(|s| s.environment).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [vec!["qa"], vec!["staging-eu", "staging-us"], vec!["prod"]]
+        );
+    }
+}
