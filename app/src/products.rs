@@ -11,7 +11,7 @@ use promenade_model::release::{Preview, PromotionRequest};
 
 use crate::format::{age, short_commit};
 use crate::layout::PageTitle;
-use crate::live::use_event_stream;
+use crate::live::use_refresh_on_events;
 
 #[server]
 pub async fn list_products() -> Result<Vec<String>, ServerFnError> {
@@ -147,31 +147,17 @@ pub fn ProductPage() -> impl IntoView {
 
 #[component]
 fn Dashboard(product: String) -> impl IntoView {
-    let refresh = RwSignal::new(0u32);
+    let refresh = use_refresh_on_events(
+        format!("/api/v1/events?product={product}"),
+        false,
+        std::time::Duration::from_millis(250),
+    );
     let status = Resource::new(
         {
             let product = product.clone();
             move || (product.clone(), refresh.get())
         },
         |(product, _)| load_status(product),
-    );
-    // A burst of events (a release moving through steps) refreshes once.
-    let pending = StoredValue::new(false);
-    use_event_stream(
-        format!("/api/v1/events?product={product}"),
-        false,
-        move |_| {
-            if !pending.get_value() {
-                pending.set_value(true);
-                set_timeout(
-                    move || {
-                        pending.set_value(false);
-                        refresh.update(|n| *n += 1);
-                    },
-                    std::time::Duration::from_millis(250),
-                );
-            }
-        },
     );
     let filter = RwSignal::new(String::new());
     let drift_only = RwSignal::new(false);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::{age, elapsed, short_commit};
 use crate::layout::PageTitle;
-use crate::live::use_event_stream;
+use crate::live::use_refresh_on_events;
 use crate::products::ErrorNote;
 
 const PAGE_SIZE: i64 = 20;
@@ -246,7 +246,11 @@ pub fn ReleasePage() -> impl IntoView {
 
 #[component]
 fn ReleaseView(id: String) -> impl IntoView {
-    let refresh = RwSignal::new(0u32);
+    let refresh = use_refresh_on_events(
+        format!("/api/v1/releases/{id}/events"),
+        true,
+        std::time::Duration::from_millis(150),
+    );
     let detail = Resource::new(
         {
             let id = id.clone();
@@ -254,19 +258,6 @@ fn ReleaseView(id: String) -> impl IntoView {
         },
         |(id, _)| load_release(id),
     );
-    let pending = StoredValue::new(false);
-    use_event_stream(format!("/api/v1/releases/{id}/events"), true, move |_| {
-        if !pending.get_value() {
-            pending.set_value(true);
-            set_timeout(
-                move || {
-                    pending.set_value(false);
-                    refresh.update(|n| *n += 1);
-                },
-                std::time::Duration::from_millis(150),
-            );
-        }
-    });
     let retry = Action::new(|id: &String| retry_release(id.clone()));
     let terminate = Action::new(|id: &String| terminate_release(id.clone()));
     Effect::new(move |_| {

@@ -1,10 +1,11 @@
 //! The git layer against real repositories on disk: a bare "remote" per test, written to
 //! directly by the test (another user) and through the engine's clone cache.
 
+mod common;
+
 use std::path::Path;
 
-use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, Oid, Repository, Signature};
+use git2::{Oid, Repository};
 use promenade_engine::git::{CommitInfo, FileTree, FolderUpdate, GitCache, PushOutcome};
 
 fn files(entries: &[(&str, &str)]) -> FileTree {
@@ -14,42 +15,13 @@ fn files(entries: &[(&str, &str)]) -> FileTree {
         .collect()
 }
 
-/// Commits `entries` (repository-relative paths) straight onto `main` of the bare
-/// repository at `path`, as another person's push would.
+/// Commits `entries` straight onto `main` of the remote, as another person's push would.
 fn commit_to_remote(path: &Path, entries: &[(&str, &str)], message: &str) -> Oid {
-    let repo = Repository::open_bare(path).unwrap_or_else(|_| Repository::init_bare(path).unwrap());
-    let parent = repo
-        .refname_to_id("refs/heads/main")
-        .ok()
-        .map(|id| repo.find_commit(id).unwrap());
-    let base = match &parent {
-        Some(commit) => commit.tree().unwrap(),
-        None => repo
-            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
-            .unwrap(),
-    };
-    let mut builder = TreeUpdateBuilder::new();
-    for (file, content) in entries {
-        builder.upsert(
-            *file,
-            repo.blob(content.as_bytes()).unwrap(),
-            FileMode::Blob,
-        );
-    }
-    let tree = repo
-        .find_tree(builder.create_updated(&repo, &base).unwrap())
-        .unwrap();
-    let who = Signature::now("Someone Else", "someone@example.com").unwrap();
-    let parents: Vec<_> = parent.iter().collect();
-    repo.commit(
-        Some("refs/heads/main"),
-        &who,
-        &who,
-        message,
-        &tree,
-        &parents,
-    )
-    .unwrap()
+    let entries: Vec<(String, String)> = entries
+        .iter()
+        .map(|(file, content)| (file.to_string(), content.to_string()))
+        .collect();
+    common::commit_to_remote(path, "main", &entries, message)
 }
 
 fn info(release: &str, environment: &str) -> CommitInfo {

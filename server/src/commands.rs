@@ -26,6 +26,43 @@ fn show(output: Output, value: &Value, text: impl FnOnce(&Value)) {
     }
 }
 
+/// A text table of a JSON array: one `(header, field, width)` per column (width 0: the
+/// last, unpadded column). Missing fields print as `-`.
+fn table(list: &Value, columns: &[(&str, &str, usize)]) {
+    let line = |cells: Vec<String>| {
+        let text: Vec<String> = cells
+            .into_iter()
+            .zip(columns)
+            .map(|(cell, (_, _, width))| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", text.join(" ").trim_end());
+    };
+    line(
+        columns
+            .iter()
+            .map(|(header, _, _)| header.to_string())
+            .collect(),
+    );
+    for row in list.as_array().into_iter().flatten() {
+        line(
+            columns
+                .iter()
+                .map(|(_, field, _)| match &row[*field] {
+                    Value::String(text) => text.clone(),
+                    Value::Null => "-".to_string(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        );
+    }
+}
+
+async fn local_store(data_dir: &Path) -> anyhow::Result<Store> {
+    Store::open(None, data_dir)
+        .await
+        .context("cannot open the local database")
+}
+
 /// Every YAML file named, folders read recursively, in a stable order.
 fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
@@ -126,19 +163,15 @@ pub async fn get(
         None => {
             let list: Value = client.get(&format!("/{kind}")).await?;
             show(output, &list, |list| {
-                println!(
-                    "{:<30} {:>8}  {:<25} UPDATED BY",
-                    "NAME", "REVISION", "UPDATED"
-                );
-                for r in list.as_array().into_iter().flatten() {
-                    println!(
-                        "{:<30} {:>8}  {:<25} {}",
-                        r["name"].as_str().unwrap_or(""),
-                        r["revision"],
-                        r["updatedAt"].as_str().unwrap_or(""),
-                        r["updatedBy"].as_str().unwrap_or("")
-                    );
-                }
+                table(
+                    list,
+                    &[
+                        ("NAME", "name", 30),
+                        ("REVISION", "revision", 8),
+                        ("UPDATED", "updatedAt", 25),
+                        ("UPDATED BY", "updatedBy", 0),
+                    ],
+                )
             });
         }
     }
@@ -386,20 +419,16 @@ pub async fn releases(
     }
     let list: Value = client.get(&query).await?;
     show(output, &list, |list| {
-        println!(
-            "{:<28} {:<12} {:<11} {:<22} MESSAGE",
-            "ID", "PRODUCT", "STATUS", "CREATED"
-        );
-        for r in list.as_array().into_iter().flatten() {
-            println!(
-                "{:<28} {:<12} {:<11} {:<22} {}",
-                r["id"].as_str().unwrap_or(""),
-                r["product"].as_str().unwrap_or(""),
-                r["status"].as_str().unwrap_or(""),
-                r["createdAt"].as_str().unwrap_or(""),
-                r["message"].as_str().unwrap_or("")
-            );
-        }
+        table(
+            list,
+            &[
+                ("ID", "id", 28),
+                ("PRODUCT", "product", 12),
+                ("STATUS", "status", 11),
+                ("CREATED", "createdAt", 22),
+                ("MESSAGE", "message", 0),
+            ],
+        )
     });
     Ok(ExitCode::SUCCESS)
 }
@@ -422,9 +451,7 @@ pub async fn tokens(
     command: &TokensCommand,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::open(None, data_dir)
-        .await
-        .context("cannot open the local database")?;
+    let store = local_store(data_dir).await?;
     match command {
         TokensCommand::Create { name, role } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
@@ -441,16 +468,15 @@ pub async fn tokens(
         TokensCommand::List => {
             let tokens = serde_json::to_value(store.list_tokens().await?)?;
             show(output, &tokens, |list| {
-                println!("{:<24} {:<16} {:<25} LAST USED", "NAME", "ROLE", "CREATED");
-                for t in list.as_array().into_iter().flatten() {
-                    println!(
-                        "{:<24} {:<16} {:<25} {}",
-                        t["name"].as_str().unwrap_or(""),
-                        t["role"].as_str().unwrap_or(""),
-                        t["createdAt"].as_str().unwrap_or(""),
-                        t["lastUsedAt"].as_str().unwrap_or("never")
-                    );
-                }
+                table(
+                    list,
+                    &[
+                        ("NAME", "name", 24),
+                        ("ROLE", "role", 16),
+                        ("CREATED", "createdAt", 25),
+                        ("LAST USED", "lastUsedAt", 0),
+                    ],
+                )
             });
         }
         TokensCommand::Revoke { name } => {
@@ -469,9 +495,7 @@ pub async fn users(
     command: &UsersCommand,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::open(None, data_dir)
-        .await
-        .context("cannot open the local database")?;
+    let store = local_store(data_dir).await?;
     match command {
         UsersCommand::Add { name, role } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
@@ -492,15 +516,14 @@ pub async fn users(
         UsersCommand::List => {
             let users = serde_json::to_value(store.list_users().await?)?;
             show(output, &users, |list| {
-                println!("{:<24} {:<16} CREATED", "NAME", "ROLE");
-                for u in list.as_array().into_iter().flatten() {
-                    println!(
-                        "{:<24} {:<16} {}",
-                        u["name"].as_str().unwrap_or(""),
-                        u["role"].as_str().unwrap_or(""),
-                        u["createdAt"].as_str().unwrap_or("")
-                    );
-                }
+                table(
+                    list,
+                    &[
+                        ("NAME", "name", 24),
+                        ("ROLE", "role", 16),
+                        ("CREATED", "createdAt", 0),
+                    ],
+                )
             });
         }
         UsersCommand::Remove { name } => {
@@ -517,9 +540,7 @@ pub async fn users(
 pub async fn demo(data_dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let store = Store::open(None, data_dir)
-        .await
-        .context("cannot open the local database")?;
+    let store = local_store(data_dir).await?;
     let demo = promenade_engine::demo::set_up(&store, data_dir).await?;
     store.close().await;
     let report = json!({

@@ -33,6 +33,7 @@ pub(super) fn Palette(ui: Ui) -> impl IntoView {
     let swallow_click = StoredValue::new(false);
 
     let on_pointerdown = move |ev: PointerEvent, name: String| {
+        swallow_click.set_value(false);
         if ev.button() != 0 {
             return;
         }
@@ -214,7 +215,7 @@ fn NewEnvironment(ui: Ui) -> impl IntoView {
         });
     };
     view! {
-        <form class="fd-new-env" on:submit=on_submit aria-label="New environment">
+        <form class="fd-new-env" on:submit=on_submit>
             <label>
                 "New environment"
                 <input

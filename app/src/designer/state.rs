@@ -179,6 +179,9 @@ struct Entry {
     label: String,
 }
 
+/// How far handles reach out of a node's box, in canvas units.
+const HANDLE_REACH: f64 = 16.0;
+
 /// How many changes undo reaches back.
 const HISTORY: usize = 200;
 
@@ -321,11 +324,16 @@ impl Designer {
         }
     }
 
-    /// The node whose box holds a canvas point, topmost (last drawn) first.
+    /// The node whose box, handles included, holds a canvas point; topmost (last
+    /// drawn) first. An edge dropped on a handle that sticks out of its node counts.
     pub fn node_at(&self, point: (f64, f64)) -> Option<String> {
         self.nodes().into_iter().rev().find(|name| {
-            self.position(name)
-                .is_some_and(|p| Rect::node(p).contains(point))
+            self.position(name).is_some_and(|p| {
+                let mut area = Rect::node(p);
+                area.x -= HANDLE_REACH;
+                area.width += 2.0 * HANDLE_REACH;
+                area.contains(point)
+            })
         })
     }
 
@@ -916,7 +924,8 @@ pub(crate) mod tests {
         d.select_in(Rect::spanning((0.0, 0.0), (10.0, 10.0)), true);
         assert_eq!(d.selected_nodes().len(), 3);
         assert_eq!(d.node_at((290.0, 40.0)).as_deref(), Some("qa"));
-        assert_eq!(d.node_at((250.0, 40.0)), None);
+        assert_eq!(d.node_at((270.0, 40.0)).as_deref(), Some("qa"));
+        assert_eq!(d.node_at((240.0, 40.0)), None);
         d.clear_selection();
         d.select_all();
         assert_eq!(d.selected_nodes().len(), 3);

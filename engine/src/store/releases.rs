@@ -322,7 +322,11 @@ impl Store {
     }
 
     /// Events of every release (of `product`, when given) after `after`, in order.
-    pub async fn events_since(&self, product: Option<&str>, after: i64) -> Result<Vec<EventRecord>> {
+    pub async fn events_since(
+        &self,
+        product: Option<&str>,
+        after: i64,
+    ) -> Result<Vec<EventRecord>> {
         let rows = sqlx::query(
             "SELECT e.seq, e.release_id, e.at, e.kind, e.environment, e.data
              FROM release_events e JOIN releases r ON r.id = e.release_id

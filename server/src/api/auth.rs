@@ -38,7 +38,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        let unauthorized =
+            |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
         let store = state.engine.store();
         let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
             if let Some(name) = session_user(parts).await {
@@ -46,7 +47,9 @@ impl FromRequestParts<AppState> for Caller {
                     return Ok(Caller(principal));
                 }
             }
-            return Err(unauthorized("send an API token: `Authorization: Bearer <token>`"));
+            return Err(unauthorized(
+                "send an API token: `Authorization: Bearer <token>`",
+            ));
         };
         let token = header
             .to_str()

@@ -202,7 +202,10 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(Role::Viewer)?;
     let release = state.engine.release(&id).await?;
-    let scope = Scope::Release { id, finished: release.status.is_final() };
+    let scope = Scope::Release {
+        id,
+        finished: release.status.is_final(),
+    };
     Ok(stream(state.engine.clone(), scope, last_event_id(&headers)))
 }
 
@@ -231,10 +234,20 @@ pub async fn all_events(
     caller.require(Role::Viewer)?;
     let after = match last_event_id(&headers) {
         // A new dashboard wants what happens from now on, not the whole history.
-        0 => state.engine.store().events_since(None, 0).await?.last().map_or(0, |e| e.seq),
+        0 => state
+            .engine
+            .store()
+            .events_since(None, 0)
+            .await?
+            .last()
+            .map_or(0, |e| e.seq),
         after => after,
     };
-    Ok(stream(state.engine.clone(), Scope::Product(query.product), after))
+    Ok(stream(
+        state.engine.clone(),
+        Scope::Product(query.product),
+        after,
+    ))
 }
 
 /// Which events a stream carries.
@@ -266,7 +279,11 @@ impl Scope {
 
 /// Replays what the client missed, then follows the live channel; falls back to the
 /// store when the client lags behind the channel.
-fn stream(engine: Engine, scope: Scope, after: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+fn stream(
+    engine: Engine,
+    scope: Scope,
+    after: i64,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Subscribe before replaying, so nothing persisted in between is missed.
     let mut live = engine.subscribe();
     let stream = async_stream::stream! {

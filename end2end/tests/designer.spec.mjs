@@ -1,0 +1,323 @@
+// The flow designer (issue 5): the same five-environment flow with parallel branches,
+// drawn once with the mouse only and once with the keyboard only, checked against the
+// YAML panel; YAML edits redraw the canvas; cycles are refused; saves survive a reload
+// and conflicting saves are caught. The demo gives dev, qa, staging-eu, staging-us and
+// prod, the `standard` flow and the `shop` product.
+import { test, expect } from "@playwright/test";
+import { signIn } from "./support.mjs";
+
+// Wide enough for the palette, a canvas that holds the flow at 100 % and the YAML.
+test.use({ viewport: { width: 1920, height: 1080 } });
+
+const PARALLEL_SPEC = `spec:
+  triggerEnvironment: dev
+  steps:
+  - environment: qa
+    dependsOn:
+    - dev
+  - environment: staging-eu
+    dependsOn:
+    - qa
+  - environment: staging-us
+    dependsOn:
+    - qa
+  - environment: prod
+    dependsOn:
+    - staging-eu
+    - staging-us
+`;
+
+async function openDesigner(page, path) {
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await signIn(page, path);
+  await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
+  return errors;
+}
+
+const yaml = (page) => page.getByTestId("yaml-panel");
+const node = (page, name) => page.getByTestId(`node-${name}`);
+const announcer = (page) => page.getByTestId("announcer");
+
+async function centre(locator) {
+  const box = await locator.boundingBox();
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+}
+
+/** Drags a palette entry and drops it at (x, y) inside the canvas. */
+async function dropFromPalette(page, environment, x, y) {
+  const canvas = await page.getByTestId("flow-canvas").boundingBox();
+  const from = await centre(page.locator(`.fd-palette-item[data-env="${environment}"]`));
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(canvas.x + x, canvas.y + y, { steps: 12 });
+  await page.mouse.up();
+}
+
+/** Drags from a node's output handle to another node's input handle. */
+async function connect(page, from, to) {
+  const start = await centre(node(page, from).locator(".fd-handle-out"));
+  const end = await centre(node(page, to).locator(".fd-handle-in"));
+  await page.mouse.move(start.x, start.y);
+  await page.mouse.down();
+  await page.mouse.move(end.x, end.y, { steps: 12 });
+  await page.mouse.up();
+}
+
+test("builds a flow with parallel branches with the mouse, edits it as YAML, saves and reloads it", async ({ page }, testInfo) => {
+  test.setTimeout(120_000);
+  const errors = await openDesigner(page, "/flows/new");
+
+  await test.step("drag five environments from the palette", async () => {
+    await dropFromPalette(page, "dev", 130, 240);
+    await expect(announcer(page)).toContainText("Added dev as the trigger environment");
+    await dropFromPalette(page, "qa", 400, 240);
+    await dropFromPalette(page, "staging-eu", 670, 140);
+    await dropFromPalette(page, "staging-us", 670, 340);
+    await dropFromPalette(page, "prod", 940, 240);
+    for (const env of ["dev", "qa", "staging-eu", "staging-us", "prod"]) {
+      await expect(node(page, env)).toBeVisible();
+    }
+    await expect(node(page, "dev")).toHaveClass(/fd-trigger/);
+    await expect(node(page, "prod")).toHaveClass(/fd-prod/);
+    // Unconnected steps are flagged as unreachable while drawing.
+    await expect(node(page, "qa")).toHaveClass(/fd-invalid/);
+    await expect(page.getByTestId("yaml-problems")).toContainText("step `qa` is not reachable");
+  });
+
+  await test.step("a second qa is refused", async () => {
+    await dropFromPalette(page, "qa", 400, 480);
+    await expect(announcer(page)).toContainText("Refused: qa is already in this flow");
+    await expect(page.locator(".fd-node")).toHaveCount(5);
+  });
+
+  await test.step("connect the handles, branching after qa and joining at prod", async () => {
+    await connect(page, "dev", "qa");
+    await expect(announcer(page)).toContainText("Connected dev → qa");
+    await connect(page, "qa", "staging-eu");
+    await connect(page, "qa", "staging-us");
+    await connect(page, "staging-eu", "prod");
+    await connect(page, "staging-us", "prod");
+    await expect(page.locator(".fd-edge")).toHaveCount(5);
+    await expect(page.getByTestId("yaml-status")).toHaveText("Valid");
+    const text = await yaml(page).inputValue();
+    expect(text).toContain("kind: PromotionFlow\nmetadata:\n  name: new-flow\n");
+    expect(text).toContain(PARALLEL_SPEC);
+    expect(text).toMatch(/promenade\.dev\/layout: '\{"dev":\[-?\d+,-?\d+\],"prod":\[-?\d+,-?\d+\],"qa":\[-?\d+,-?\d+\],"staging-eu":\[-?\d+,-?\d+\],"staging-us":\[-?\d+,-?\d+\]\}'/);
+    await page.screenshot({ path: testInfo.outputPath("designer-mouse-flow.png") });
+  });
+
+  await test.step("a connection that closes a cycle is refused", async () => {
+    const before = await yaml(page).inputValue();
+    await connect(page, "prod", "qa");
+    await expect(announcer(page)).toContainText(
+      "Refused: that connection would create a cycle: prod → qa → staging-eu → prod",
+    );
+    await expect(page.locator('[data-edge="prod->qa"]')).toHaveCount(0);
+    expect(await yaml(page).inputValue()).toBe(before);
+    await page.screenshot({ path: testInfo.outputPath("designer-cycle-refused.png") });
+  });
+
+  await test.step("dragging a node moves it on the grid and undo puts it back as one step", async () => {
+    const before = await yaml(page).inputValue();
+    const from = await centre(node(page, "staging-us"));
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    for (let i = 1; i <= 10; i++) {
+      await page.mouse.move(from.x + i * 3, from.y + i * 6);
+    }
+    await page.mouse.up();
+    await expect(announcer(page)).toContainText("Moved staging-us to");
+    const moved = await yaml(page).inputValue();
+    expect(moved).not.toBe(before);
+    expect(moved).toMatch(/"staging-us":\[\d+0,\d+0\]/);
+    await page.getByRole("button", { name: "Undo" }).click();
+    await expect(announcer(page)).toContainText("Undid: move staging-us");
+    expect(await yaml(page).inputValue()).toBe(before);
+    await page.getByRole("button", { name: "Redo" }).click();
+    expect(await yaml(page).inputValue()).toBe(moved);
+  });
+
+  await test.step("the inspector explains the effective policy of prod", async () => {
+    await node(page, "prod").click();
+    await expect(page.getByTestId("inspector-title")).toHaveText("prod");
+    await expect(page.getByTestId("depends-on")).toContainText("staging-eu");
+    await expect(page.getByTestId("effective-policy")).toBeVisible();
+    await expect(node(page, "prod")).toContainText("apps");
+  });
+
+  await test.step("a new environment from the palette, added by editing the YAML", async () => {
+    await page.getByLabel("New environment").fill("hotfix");
+    await page.getByRole("button", { name: "Create" }).click();
+    await expect(announcer(page)).toContainText("Created environment hotfix");
+    await expect(page.locator('.fd-palette-item[data-env="hotfix"]')).toBeVisible();
+    const text = await yaml(page).inputValue();
+    const edited = text.replace(
+      "  - environment: prod\n",
+      "  - environment: hotfix\n    dependsOn:\n    - dev\n  - environment: prod\n",
+    );
+    expect(edited).not.toBe(text);
+    await yaml(page).fill(edited);
+    await expect(node(page, "hotfix")).toBeVisible();
+    await expect(page.locator('[data-edge="dev->hotfix"]')).toHaveCount(1);
+    await expect(page.getByTestId("yaml-status")).toHaveText("Valid");
+    // The panel keeps the text as typed.
+    expect(await yaml(page).inputValue()).toBe(edited);
+    await page.screenshot({ path: testInfo.outputPath("designer-yaml-edit.png") });
+  });
+
+  await test.step("text that is not a flow keeps the user's text and locks the canvas", async () => {
+    const good = await yaml(page).inputValue();
+    const broken = good.replace("  steps:\n", "  steps: [\n");
+    await yaml(page).fill(broken);
+    await expect(page.getByTestId("yaml-problems")).toContainText("Line ");
+    await expect(page.locator(".fd-locked-note")).toBeVisible();
+    await expect(node(page, "hotfix")).toBeVisible();
+    expect(await yaml(page).inputValue()).toBe(broken);
+    await yaml(page).fill(good);
+    await expect(page.locator(".fd-locked-note")).toHaveCount(0);
+    await expect(page.getByTestId("yaml-status")).toHaveText("Valid");
+  });
+
+  await test.step("save, reload, and see the same flow", async () => {
+    await page.getByTestId("save-flow").click();
+    await expect(page).toHaveURL(/\/flows\/new-flow$/);
+    await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
+    await expect(page.getByTestId("save-status")).toContainText("Saved: revision 1 by admin");
+    const saved = await yaml(page).inputValue();
+    expect(saved).toContain("  - environment: hotfix\n");
+    await page.reload();
+    await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
+    expect(await yaml(page).inputValue()).toBe(saved);
+    await expect(page.locator(".fd-node")).toHaveCount(6);
+    await expect(page.locator(".fd-edge")).toHaveCount(6);
+    await page.screenshot({ path: testInfo.outputPath("designer-reloaded.png") });
+  });
+
+  await test.step("the list shows the flow with its products and last change", async () => {
+    await page.goto("/flows");
+    const list = page.getByTestId("flow-list");
+    await expect(list.getByRole("link", { name: "new-flow" })).toBeVisible();
+    await expect(list.getByRole("row", { name: /standard/ })).toContainText("shop");
+    await expect(list.getByRole("row", { name: /new-flow/ })).toContainText("revision 1 by admin");
+  });
+  expect(errors).toEqual([]);
+});
+
+test("builds the same flow with the keyboard only", async ({ page }, testInfo) => {
+  test.setTimeout(120_000);
+  const errors = await openDesigner(page, "/flows/new");
+  const press = (key) => page.keyboard.press(key);
+
+  await page.getByTestId("flow-name").focus();
+  await press("ControlOrMeta+a");
+  await page.keyboard.type("keyboard-flow");
+
+  // Enter on a palette entry adds it; the first becomes the trigger.
+  for (const env of ["dev", "qa", "staging-eu", "staging-us", "prod"]) {
+    await page.locator(`.fd-palette-item[data-env="${env}"]`).focus();
+    await press("Enter");
+    await expect(node(page, env)).toBeVisible();
+  }
+  await expect(announcer(page)).toContainText("Added prod");
+
+  // Tab moves from node to node, in flow order.
+  await node(page, "dev").focus();
+  await press("Tab");
+  await expect(node(page, "qa")).toBeFocused();
+
+  // Delete removes the focused node; Ctrl+Z brings it back.
+  await node(page, "prod").focus();
+  await press("Delete");
+  await expect(node(page, "prod")).toHaveCount(0);
+  await expect(announcer(page)).toContainText("Deleted prod");
+  await page.getByTestId("flow-canvas").focus();
+  await press("ControlOrMeta+z");
+  await expect(node(page, "prod")).toBeVisible();
+
+  // "Connect to…" is the keyboard's way to draw an edge: C on a node opens it.
+  const connectTo = async (from, downs) => {
+    await node(page, from).focus();
+    await press("c");
+    await expect(page.getByRole("menu")).toBeVisible();
+    for (let i = 0; i < downs; i++) {
+      await press("ArrowDown");
+    }
+    await press("Enter");
+    await expect(page.getByRole("menu")).toHaveCount(0);
+  };
+  await connectTo("dev", 0); // qa
+  await expect(announcer(page)).toContainText("Connected dev → qa");
+  await connectTo("qa", 1); // staging-eu (after dev)
+  await connectTo("qa", 2); // staging-us
+  await connectTo("staging-eu", 3); // prod
+  await connectTo("staging-us", 3); // prod
+  // A cycle is refused from the keyboard too.
+  await connectTo("prod", 1); // qa
+  await expect(announcer(page)).toContainText("Refused: that connection would create a cycle");
+
+  // Arrow keys move the focused node on the grid; Shift moves faster.
+  await node(page, "staging-us").focus();
+  const before = await node(page, "staging-us").boundingBox();
+  await press("ArrowDown");
+  await press("Shift+ArrowRight");
+  await expect(announcer(page)).toContainText("Moved staging-us to");
+  const after = await node(page, "staging-us").boundingBox();
+  expect(after.y).toBeGreaterThan(before.y);
+  expect(after.x).toBeGreaterThan(before.x);
+
+  // Enter opens the inspector on that node.
+  await node(page, "prod").focus();
+  await press("Enter");
+  await expect(page.getByTestId("inspector-title")).toBeFocused();
+  await expect(page.getByTestId("inspector-title")).toHaveText("prod");
+
+  await page.getByRole("button", { name: "Auto-layout" }).focus();
+  await press("Enter");
+  await expect(page.getByTestId("yaml-status")).toHaveText("Valid");
+  const text = await yaml(page).inputValue();
+  expect(text).toContain("  name: keyboard-flow\n");
+  expect(text).toContain(
+    `promenade.dev/layout: '{"dev":[0,0],"prod":[840,0],"qa":[280,0],"staging-eu":[560,-60],"staging-us":[560,60]}'`,
+  );
+  expect(text).toContain(PARALLEL_SPEC);
+  await page.screenshot({ path: testInfo.outputPath("designer-keyboard-flow.png") });
+
+  await press("ControlOrMeta+s");
+  await expect(page).toHaveURL(/\/flows\/keyboard-flow$/);
+  await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
+  expect(await yaml(page).inputValue()).toBe(text);
+  expect(errors).toEqual([]);
+});
+
+test("a save over someone else's newer save is caught and can overwrite it", async ({ browser, page }, testInfo) => {
+  test.setTimeout(90_000);
+  await openDesigner(page, "/flows/standard");
+  const other = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  await openDesigner(other, "/flows/standard");
+
+  // Both open revision n; the other one saves first.
+  await node(other, "qa").focus();
+  await other.keyboard.press("ArrowDown");
+  await other.getByTestId("save-flow").click();
+  await expect(other.getByTestId("save-status")).toContainText("Saved: revision");
+
+  await node(page, "prod").focus();
+  await page.keyboard.press("ArrowUp");
+  await page.getByTestId("save-flow").click();
+  const conflict = page.getByTestId("save-conflict");
+  await expect(conflict).toContainText("was changed by admin");
+  await page.screenshot({ path: testInfo.outputPath("designer-conflict.png") });
+
+  await conflict.getByRole("button", { name: "Overwrite with mine" }).click();
+  await expect(page.getByTestId("save-status")).toContainText("Saved: revision");
+  await expect(conflict).toHaveCount(0);
+
+  // Revert is back to what was saved last.
+  await node(page, "prod").focus();
+  await page.keyboard.press("ArrowUp");
+  await expect(page.getByTestId("save-status")).toHaveText("Unsaved changes");
+  await page.getByRole("button", { name: "Revert" }).click();
+  await expect(page.getByTestId("save-status")).toContainText("Saved: revision");
+  await other.close();
+});
