@@ -710,3 +710,100 @@ async fn a_change_in_the_trigger_environment_starts_a_release_unless_the_message
         "opted out by the message"
     );
 }
+
+#[tokio::test]
+async fn releases_of_a_product_queue_for_an_environment() {
+    let world = World::new(Options {
+        apps: 1,
+        prod_action: "pr",
+        ..Options::default()
+    })
+    .await;
+    world.release_in("dev", "10.0.0");
+    let first = world
+        .engine
+        .promote("shop", &whole_flow(), "a")
+        .await
+        .unwrap();
+    world
+        .wait_until(&first.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+
+    // The second release reaches prod while the first still holds it.
+    world.release_in("dev", "10.0.1");
+    let second = world
+        .engine
+        .promote("shop", &whole_flow(), "a")
+        .await
+        .unwrap();
+    let second = world
+        .wait_until(&second.id, |r| {
+            step_status(r, "staging-us").is_final() && step_status(r, "staging-eu").is_final()
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let waiting = world.engine.release(&second.id).await.unwrap();
+    assert!(
+        matches!(
+            step_status(&waiting, "prod"),
+            StepStatus::Pending | StepStatus::Waiting
+        ),
+        "queued behind the first release: {:?}",
+        step_status(&waiting, "prod")
+    );
+
+    merge_pull_request(&world, &format!("promenade/shop/prod/{}", first.id));
+    assert_eq!(world.wait(&first.id).await.status, ReleaseStatus::Succeeded);
+    world
+        .wait_until(&second.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+    merge_pull_request(&world, &format!("promenade/shop/prod/{}", second.id));
+    assert_eq!(
+        world.wait(&second.id).await.status,
+        ReleaseStatus::Succeeded
+    );
+    assert_eq!(
+        world.read("main", &values_path("app-000", "prod")),
+        values("app-000", "prod", "10.0.1")
+    );
+}
+
+#[tokio::test]
+async fn with_terminate_concurrency_a_newer_release_terminates_the_running_one() {
+    let world = World::new(Options {
+        apps: 1,
+        prod_action: "pr",
+        concurrency: "terminate",
+    })
+    .await;
+    world.release_in("dev", "11.0.0");
+    let first = world
+        .engine
+        .promote("shop", &whole_flow(), "a")
+        .await
+        .unwrap();
+    world
+        .wait_until(&first.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+    world.release_in("dev", "11.0.1");
+    let second = world
+        .engine
+        .promote("shop", &whole_flow(), "a")
+        .await
+        .unwrap();
+    let first = world.engine.release(&first.id).await.unwrap();
+    assert_eq!(first.status, ReleaseStatus::Terminated);
+    assert_eq!(step_status(&first, "prod"), StepStatus::Terminated);
+    let second = world
+        .wait_until(&second.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+    assert_eq!(second.status, ReleaseStatus::Running);
+}
