@@ -30,7 +30,10 @@ const PARALLEL_SPEC = `spec:
 async function openDesigner(page, path) {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
-  await signIn(page, path);
+  // Signing in straight to a deep link can race the sign-in form's hydration and
+  // land on "/", so sign in first and then open the page.
+  await signIn(page, "/");
+  await page.goto(path);
   await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
   return errors;
 }
@@ -46,8 +49,11 @@ async function centre(locator) {
 
 /** Drags a palette entry and drops it at (x, y) inside the canvas. */
 async function dropFromPalette(page, environment, x, y) {
+  const item = page.locator(`.fd-palette-item[data-env="${environment}"]`);
+  // Other tests may have added environments: the palette scrolls.
+  await item.scrollIntoViewIfNeeded();
   const canvas = await page.getByTestId("flow-canvas").boundingBox();
-  const from = await centre(page.locator(`.fd-palette-item[data-env="${environment}"]`));
+  const from = await centre(item);
   await page.mouse.move(from.x, from.y);
   await page.mouse.down();
   await page.mouse.move(canvas.x + x, canvas.y + y, { steps: 12 });
@@ -120,6 +126,7 @@ test("builds a flow with parallel branches with the mouse, edits it as YAML, sav
 
   await test.step("dragging a node moves it on the grid and undo puts it back as one step", async () => {
     const before = await yaml(page).inputValue();
+    const placed = await node(page, "staging-us").getAttribute("style");
     const from = await centre(node(page, "staging-us"));
     await page.mouse.move(from.x, from.y);
     await page.mouse.down();
@@ -134,6 +141,7 @@ test("builds a flow with parallel branches with the mouse, edits it as YAML, sav
     await page.getByRole("button", { name: "Undo" }).click();
     await expect(announcer(page)).toContainText("Undid: move staging-us");
     expect(await yaml(page).inputValue()).toBe(before);
+    await expect(node(page, "staging-us")).toHaveAttribute("style", placed);
     await page.getByRole("button", { name: "Redo" }).click();
     expect(await yaml(page).inputValue()).toBe(moved);
   });
@@ -258,13 +266,13 @@ test("builds the same flow with the keyboard only", async ({ page }, testInfo) =
 
   // Arrow keys move the focused node on the grid; Shift moves faster.
   await node(page, "staging-us").focus();
-  const before = await node(page, "staging-us").boundingBox();
   await press("ArrowDown");
-  await press("Shift+ArrowRight");
   await expect(announcer(page)).toContainText("Moved staging-us to");
-  const after = await node(page, "staging-us").boundingBox();
-  expect(after.y).toBeGreaterThan(before.y);
-  expect(after.x).toBeGreaterThan(before.x);
+  const moved = (await announcer(page).textContent()).match(/to (-?\d+), (-?\d+)/);
+  await press("Shift+ArrowRight");
+  const [x, y] = [Number(moved[1]) + 100, Number(moved[2])];
+  await expect(announcer(page)).toContainText(`Moved staging-us to ${x}, ${y}`);
+  await expect(node(page, "staging-us")).toHaveAttribute("style", new RegExp(`translate\\(${x}px, ${y}px\\)`));
 
   // Enter opens the inspector on that node.
   await node(page, "prod").focus();
@@ -320,4 +328,87 @@ test("a save over someone else's newer save is caught and can overwrite it", asy
   await page.getByRole("button", { name: "Revert" }).click();
   await expect(page.getByTestId("save-status")).toContainText("Saved: revision");
   await other.close();
+});
+
+test("pans, zooms, selects with a rubber band, and edits an inline policy", async ({ page }, testInfo) => {
+  test.setTimeout(90_000);
+  const errors = await openDesigner(page, "/flows/standard");
+  const canvas = page.getByTestId("flow-canvas");
+  const layer = page.locator(".fd-layer");
+  const zoom = page.locator(".fd-zoom-level");
+  const box = await canvas.boundingBox();
+
+  // Wheel zooms around the pointer; the buttons and fit view too.
+  const before = await zoom.textContent();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -400);
+  await expect(zoom).not.toHaveText(before);
+  await page.getByRole("button", { name: "Zoom out" }).click();
+  await page.getByRole("button", { name: "Fit view" }).click();
+  await expect(zoom).toHaveText("100%");
+
+  // Dragging empty space pans; so does Space + drag over a node, which stays put.
+  const spot = { x: box.x + 20, y: box.y + box.height - 60 };
+  let transform = await layer.getAttribute("style");
+  await page.mouse.move(spot.x, spot.y);
+  await page.mouse.down();
+  await page.mouse.move(spot.x + 80, spot.y - 30, { steps: 5 });
+  await page.mouse.up();
+  await expect(layer).not.toHaveAttribute("style", transform);
+  transform = await layer.getAttribute("style");
+  const qa = node(page, "qa");
+  const qaStyle = await qa.getAttribute("style");
+  await canvas.focus();
+  await page.keyboard.down(" ");
+  const onQa = await centre(qa);
+  await page.mouse.move(onQa.x, onQa.y);
+  await page.mouse.down();
+  await page.mouse.move(onQa.x + 60, onQa.y + 40, { steps: 5 });
+  await page.mouse.up();
+  await page.keyboard.up(" ");
+  await expect(layer).not.toHaveAttribute("style", transform);
+  await expect(qa).toHaveAttribute("style", qaStyle);
+
+  // Shift + drag on empty space draws a rubber band that selects what it touches.
+  await page.getByRole("button", { name: "Fit view" }).click();
+  const first = await node(page, "qa").boundingBox();
+  const last = await node(page, "staging-us").boundingBox();
+  await page.keyboard.down("Shift");
+  await page.mouse.move(first.x - 10, Math.min(first.y, last.y) - 30);
+  await page.mouse.down();
+  await page.mouse.move(last.x + last.width + 5, Math.max(first.y, last.y) + last.height + 30, { steps: 8 });
+  await page.mouse.up();
+  await page.keyboard.up("Shift");
+  await expect(node(page, "qa")).toHaveAttribute("aria-pressed", "true");
+  await expect(node(page, "staging-us")).toHaveAttribute("aria-pressed", "true");
+  await expect(node(page, "dev")).toHaveAttribute("aria-pressed", "false");
+  await expect(announcer(page)).toContainText("nodes selected");
+  await page.screenshot({ path: testInfo.outputPath("designer-rubber-band.png") });
+
+  // Clicking an edge selects it; the inspector removes it.
+  const onEdge = await page.locator('[data-edge="dev->qa"] .fd-edge-line').evaluate((path) => {
+    const point = path.getPointAtLength(path.getTotalLength() / 2);
+    const m = path.getScreenCTM();
+    return { x: point.x * m.a + point.y * m.c + m.e, y: point.x * m.b + point.y * m.d + m.f };
+  });
+  await page.mouse.click(onEdge.x, onEdge.y);
+  await expect(page.getByTestId("inspector")).toContainText("qa waits for dev.");
+
+  // The inspector edits the step's inline policy, and the YAML follows.
+  await node(page, "qa").click();
+  await page.getByTestId("inline-action").selectOption("pr");
+  await expect(yaml(page)).toHaveValue(/- environment: qa\n    dependsOn:\n    - dev\n    policy:\n      action: pr\n/);
+  await page.getByRole("button", { name: "Add to gates" }).click();
+  await expect(yaml(page)).toHaveValue(/      gates:\n      - approval:\n          count: 1\n/);
+  await expect(page.getByTestId("effective-policy")).toContainText("flow `standard`, step `qa`");
+
+  // The minimap recentres the view; the download link carries the YAML.
+  transform = await layer.getAttribute("style");
+  const map = await page.locator(".fd-minimap").boundingBox();
+  await page.mouse.click(map.x + 10, map.y + 10);
+  await expect(layer).not.toHaveAttribute("style", transform);
+  const href = await page.getByRole("link", { name: "Download YAML" }).getAttribute("href");
+  expect(decodeURIComponent(href.replace("data:application/yaml;charset=utf-8,", ""))).toBe(await yaml(page).inputValue());
+  await expect(page.getByRole("link", { name: "Download YAML" })).toHaveAttribute("download", "standard.yaml");
+  expect(errors).toEqual([]);
 });

@@ -81,6 +81,8 @@ struct Inner {
     events: broadcast::Sender<EventRecord>,
     runtime: release::Runtime,
     fault: Option<FaultHook>,
+    /// The last computed product statuses, by product: (cache key, rows).
+    status_cache: std::sync::Mutex<overview::StatusCache>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -111,6 +113,7 @@ impl Engine {
                 events,
                 runtime: release::Runtime::default(),
                 fault,
+                status_cache: Default::default(),
             }),
         }
     }

@@ -17,6 +17,9 @@ use promenade_model::release::ReleaseStatus;
 /// How far back the last change of a folder is looked for.
 const HISTORY_DEPTH: usize = 500;
 
+/// The last computed rows of each product, with the key they were computed for.
+pub(crate) type StatusCache = std::collections::HashMap<String, (String, Vec<ApplicationRow>)>;
+
 /// An application's folder in one environment: (application, environment, path).
 type Folder = (String, String, String);
 
@@ -84,15 +87,38 @@ impl Engine {
                         .push((app.name.clone(), env.name.clone(), app.path_for(&env.name)));
                 }
             }
+            // One fetch per repository; what the cells show depends only on the tips and
+            // the resources, so an unchanged key reuses the last computation.
+            let mut tips: BTreeMap<(String, String), std::result::Result<git2::Oid, String>> =
+                BTreeMap::new();
+            for (url, branch) in groups.keys() {
+                let lock = engine.git().lock(url);
+                let _guard = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let tip = engine
+                    .git()
+                    .open(url)
+                    .and_then(|repo| repo.fetch(branch))
+                    .map_err(|e| e.to_string());
+                tips.insert((url.clone(), branch.clone()), tip);
+            }
+            let key = cache_key(&product_res, &template_spec, &columns, &tips);
+            if let Some(rows) = engine.cached_status(&product_res.metadata.name, &key) {
+                return Ok(rows);
+            }
             for ((url, branch), folders) in groups {
                 let lock = engine.git().lock(&url);
                 let _guard = lock
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let read = engine
-                    .git()
-                    .open(&url)
-                    .and_then(|repo| repo.fetch(&branch).map(|tip| (repo, tip)));
+                let read = engine.git().open(&url).and_then(|repo| {
+                    tips.get(&(url.clone(), branch.clone()))
+                        .cloned()
+                        .unwrap_or_else(|| Err(format!("{url} was not fetched")))
+                        .map_err(EngineError::Internal)
+                        .map(|tip| (repo, tip))
+                });
                 let (repo, tip) = match read {
                     Ok(found) => found,
                     Err(e) => {
@@ -145,6 +171,7 @@ impl Engine {
                     }
                 }
             }
+            engine.cache_status(&product_res.metadata.name, key, &rows);
             Ok(rows)
         })
         .await
@@ -167,6 +194,27 @@ impl Engine {
             applications,
             generated_at: crate::store::now(),
         })
+    }
+
+    fn cached_status(&self, product: &str, key: &str) -> Option<Vec<ApplicationRow>> {
+        let cache = self
+            .inner
+            .status_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .get(product)
+            .filter(|(k, _)| k == key)
+            .map(|(_, rows)| rows.clone())
+    }
+
+    fn cache_status(&self, product: &str, key: String, rows: &[ApplicationRow]) {
+        let mut cache = self
+            .inner
+            .status_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.insert(product.to_string(), (key, rows.to_vec()));
     }
 
     /// The newest running release's step state per environment.
@@ -192,4 +240,27 @@ impl Engine {
         }
         Ok(running)
     }
+}
+
+/// What the git-derived part of a product's status depends on: the product, its
+/// template, the environments' order and upstreams, and every repository's tip.
+fn cache_key(
+    product: &promenade_model::resources::Product,
+    template: &promenade_model::resources::PromotionTemplateSpec,
+    columns: &[EnvironmentColumn],
+    tips: &BTreeMap<(String, String), std::result::Result<git2::Oid, String>>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_vec(product).unwrap_or_default());
+    hasher.update(serde_json::to_vec(template).unwrap_or_default());
+    hasher.update(serde_json::to_vec(columns).unwrap_or_default());
+    for ((url, branch), tip) in tips {
+        hasher.update(format!("{url}\n{branch}\n{tip:?}\n"));
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

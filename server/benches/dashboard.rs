@@ -3,6 +3,8 @@
 //! page. Prints the time the engine takes to compute the status, the whole page, and
 //! the page's size. Run with `cargo bench -p promenade-server --bench dashboard`.
 
+#![recursion_limit = "512"]
+
 use std::time::{Duration, Instant};
 
 use git2::build::TreeUpdateBuilder;
@@ -127,8 +129,11 @@ async fn main() {
         .unwrap();
     let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
 
-    // The engine's part: git reads, versions and drift for every cell.
+    // The engine's part: git reads, versions and drift for every cell, computed once
+    // and then reused while the repository's tip and the resources stay the same.
+    let started = Instant::now();
     engine.product_status("shop").await.unwrap();
+    let cold = started.elapsed();
     let mut status_times = Vec::new();
     for _ in 0..RUNS {
         let started = Instant::now();
@@ -223,7 +228,7 @@ async fn main() {
         page.as_secs_f64() * 1000.0
     );
     println!(
-        "  rendering share (page − status) {:>4.1} ms   (target < 100 ms)",
+        "  rendering share (page − status) {:>4.1} ms",
         page.saturating_sub(status).as_secs_f64() * 1000.0
     );
     println!(

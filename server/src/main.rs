@@ -1,3 +1,6 @@
+// Rendering the UI's deeply nested view types needs more than the default limit.
+#![recursion_limit = "512"]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -4,6 +4,7 @@
 
 use leptos::ev::{KeyboardEvent, PointerEvent, WheelEvent};
 use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
 use promenade_model::resources::{EnvironmentKind, PromotionAction};
 
 use super::check::node_facts;
@@ -25,6 +26,7 @@ enum Gesture {
     Drag {
         start: (f64, f64),
         zoom: f64,
+        nodes: Vec<String>,
     },
     Band {
         start: (f64, f64),
@@ -37,6 +39,9 @@ enum Gesture {
 
 /// A pointer that moved this little between down and up was a click.
 const CLICK_SLOP: f64 = 3.0;
+
+/// How far the edge layer reaches beyond the outermost nodes, in canvas units.
+const EDGE_MARGIN: f64 = 400.0;
 
 /// Pans by this many pixels per arrow key on the canvas (five times with Shift).
 const PAN_STEP: f64 = 40.0;
@@ -52,8 +57,28 @@ pub(super) fn Canvas(ui: Ui) -> impl IntoView {
     let wire = RwSignal::new(None::<((f64, f64), (f64, f64))>);
     let wire_target = RwSignal::new(None::<String>);
 
-    let nodes = Memo::new(move |_| ui.editor.with(|e| e.designer().nodes()));
-    let edges = Memo::new(move |_| ui.editor.with(|e| e.designer().edges()));
+    let (nodes, edges) = (ui.view.nodes, ui.view.edges);
+    // The edge layer covers every node with room to spare: browsers do not hit-test
+    // what an SVG draws outside its box, and edges must be clickable.
+    let edge_area = Memo::new(move |_| {
+        ui.view.layout.with(|_| ());
+        ui.view.dragging.with_value(|t| t.track());
+        let around = ui
+            .editor
+            .with_untracked(|e| Rect::around_nodes(e.designer().positions()))
+            .unwrap_or(Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 0.0,
+                height: 0.0,
+            });
+        Rect {
+            x: around.x - EDGE_MARGIN,
+            y: around.y - EDGE_MARGIN,
+            width: around.width + 2.0 * EDGE_MARGIN,
+            height: around.height + 2.0 * EDGE_MARGIN,
+        }
+    });
 
     let screen_point = move |ev: &PointerEvent| -> (f64, f64) {
         let origin = ui
@@ -86,11 +111,9 @@ pub(super) fn Canvas(ui: Ui) -> impl IntoView {
                 }));
             }
         }
-        Some(Gesture::Drag { start, zoom }) => {
+        Some(Gesture::Drag { start, zoom, nodes }) => {
             let (dx, dy) = ((screen.0 - start.0) / zoom, (screen.1 - start.1) / zoom);
-            ui.editor.update(|e| {
-                e.edit(|d| d.drag_by(dx, dy));
-            });
+            ui.drag_frame(&nodes, dx, dy);
         }
         Some(Gesture::Band { start, .. }) => {
             band.set(Some(Rect::spanning(start, to_canvas(screen))));
@@ -120,6 +143,7 @@ pub(super) fn Canvas(ui: Ui) -> impl IntoView {
         if ev.button() != 0 {
             return;
         }
+        ui.measure();
         if let Some(root) = ui.canvas.get_untracked() {
             let _ = root.focus();
         }
@@ -275,12 +299,14 @@ pub(super) fn Canvas(ui: Ui) -> impl IntoView {
     // Starting a drag or an edge from a node: the node handlers call these.
     let start_drag = move |ev: &PointerEvent| {
         capture(ev);
-        ui.editor.update(|e| {
+        // Nothing visible changes yet: no subscriber needs waking.
+        ui.editor.update_untracked(|e| {
             e.edit(Designer::begin_drag);
         });
         gesture.set_value(Some(Gesture::Drag {
             start: screen_point(ev),
             zoom: ui.viewport.get_untracked().zoom,
+            nodes: ui.editor.with_untracked(|e| e.designer().selected_nodes()),
         }));
     };
     let start_wire = move |ev: &PointerEvent, from: String| {
@@ -323,7 +349,18 @@ pub(super) fn Canvas(ui: Ui) -> impl IntoView {
                 class="fd-layer"
                 style:transform=move || ui.viewport.get().css_transform()
             >
-                <svg class="fd-edges" aria-hidden="true" width="1" height="1">
+                <svg
+                    class="fd-edges"
+                    aria-hidden="true"
+                    style:left=move || format!("{}px", edge_area.get().x)
+                    style:top=move || format!("{}px", edge_area.get().y)
+                    width=move || edge_area.get().width
+                    height=move || edge_area.get().height
+                    viewBox=move || {
+                        let area = edge_area.get();
+                        format!("{} {} {} {}", area.x, area.y, area.width, area.height)
+                    }
+                >
                     <defs>
                         <marker
                             id="fd-arrow"
@@ -418,19 +455,21 @@ fn kind_label(kind: Option<EnvironmentKind>) -> &'static str {
 fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
     let position = {
         let name = name.clone();
+        let mover = ui.mover(&name);
         Memo::new(move |_| {
-            ui.editor
-                .with(|e| e.designer().position(&name))
-                .unwrap_or_default()
+            mover.track();
+            // Read, not just tracked: a memo only recomputes when it is read.
+            ui.view.layout.with(|_| ());
+            ui.position(&name).unwrap_or_default()
         })
     };
     let selected = {
         let item = Item::Node(name.clone());
-        Memo::new(move |_| ui.editor.with(|e| e.designer().is_selected(&item)))
+        Memo::new(move |_| ui.view.selection.with(|s| s.contains(&item)))
     };
     let is_trigger = {
         let name = name.clone();
-        Memo::new(move |_| ui.editor.with(|e| e.designer().is_trigger(&name)))
+        Memo::new(move |_| ui.view.trigger.with(|t| t.as_deref() == Some(name.as_str())))
     };
     let facts = {
         let name = name.clone();
@@ -449,14 +488,7 @@ fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
     };
     let waits_for = {
         let name = name.clone();
-        Memo::new(move |_| {
-            ui.editor.with(|e| {
-                e.designer()
-                    .step(&name)
-                    .map(|s| s.depends_on.clone())
-                    .unwrap_or_default()
-            })
-        })
+        Memo::new(move |_| ui.view.depends.with(|d| d.get(&name).cloned().unwrap_or_default()))
     };
     let is_target = {
         let name = name.clone();
@@ -580,12 +612,20 @@ fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
     };
     let on_focus = {
         let name = name.clone();
-        move |_| {
-            // Keep a focused node in view, as a keyboard user cannot pan to find it.
+        move |ev: leptos::ev::FocusEvent| {
+            // Keep a node focused from the keyboard in view, as a keyboard user cannot
+            // pan to find it; a pointer's focus must not move what it is pressing.
+            let from_keyboard = ev
+                .target()
+                .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+                .is_some_and(|e| e.matches(":focus-visible").unwrap_or(false));
+            if !from_keyboard {
+                return;
+            }
             let Some(position) = ui.editor.with_untracked(|e| e.designer().position(&name)) else {
                 return;
             };
-            let size = ui.size.get_untracked();
+            let size = ui.measure();
             let view = ui.viewport.get_untracked();
             let visible = view.visible(size);
             let node = Rect::node(position);
@@ -676,22 +716,24 @@ fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
 
 #[component]
 fn EdgeView(ui: Ui, edge: Edge) -> impl IntoView {
-    let path = {
+    let ends = {
         let edge = edge.clone();
+        let (from, to) = (ui.mover(&edge.from), ui.mover(&edge.to));
         Memo::new(move |_| {
-            ui.editor.with(|e| {
-                let d = e.designer();
-                match (d.position(&edge.from), d.position(&edge.to)) {
-                    (Some(from), Some(to)) => edge_path(output_handle(from), input_handle(to)),
-                    _ => String::new(),
-                }
-            })
+            from.track();
+            to.track();
+            ui.view.layout.with(|_| ());
+            (ui.position(&edge.from), ui.position(&edge.to))
         })
     };
+    let path = Memo::new(move |_| match ends.get() {
+        (Some(from), Some(to)) => edge_path(output_handle(from), input_handle(to)),
+        _ => String::new(),
+    });
     let item = Item::Edge(edge.clone());
     let selected = {
         let item = item.clone();
-        Memo::new(move |_| ui.editor.with(|e| e.designer().is_selected(&item)))
+        Memo::new(move |_| ui.view.selection.with(|s| s.contains(&item)))
     };
     let problems = {
         let edge = edge.clone();
@@ -767,8 +809,10 @@ fn MinimapView(ui: Ui) -> impl IntoView {
     let map_ref = NodeRef::<leptos::svg::Svg>::new();
     let map = Memo::new(move |_| {
         let visible = ui.viewport.get().visible(ui.size.get());
+        ui.view.dragging.with_value(|t| t.track());
+        ui.view.layout.with(|_| ());
         ui.editor
-            .with(|e| Minimap::new(e.designer().positions(), visible))
+            .with_untracked(|e| Minimap::new(e.designer().positions(), visible))
     });
     let viewport_rect = move || {
         let visible = ui.viewport.get().visible(ui.size.get());
@@ -786,7 +830,7 @@ fn MinimapView(ui: Ui) -> impl IntoView {
         );
         let point = map.with_untracked(|m| m.to_canvas(local, size));
         ui.viewport
-            .update(|v| *v = v.centred_on(point, ui.size.get_untracked()));
+            .update(|v| *v = v.centred_on(point, ui.measure()));
     };
     let dragging = StoredValue::new(false);
     view! {

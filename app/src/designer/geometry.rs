@@ -12,7 +12,7 @@ pub const COLUMN: i64 = 280;
 /// Distance between the tops of neighbouring auto-layout rows.
 pub const ROW: i64 = 120;
 
-pub const MIN_ZOOM: f64 = 0.2;
+pub const MIN_ZOOM: f64 = 0.1;
 pub const MAX_ZOOM: f64 = 2.5;
 
 /// Rounds to the nearest grid line, halves away from zero so snapping is symmetric.

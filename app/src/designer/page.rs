@@ -1,6 +1,7 @@
 //! The flow pages: the list of flows, and the designer with its toolbar, save,
 //! revert and download.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use leptos::ev::KeyboardEvent;
@@ -10,6 +11,7 @@ use leptos::wasm_bindgen::JsCast;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
+use promenade_model::layout::Layout;
 use promenade_model::resources::ResourceKind;
 
 use super::canvas::Canvas;
@@ -19,7 +21,7 @@ use super::editor::{data_url, Editor};
 use super::geometry::{Rect, Viewport};
 use super::panels::{Inspector, Palette, YamlPanel};
 use super::server::{list_flows, load_designer, DesignerData, SaveFlow, SaveOutcome};
-use super::state::{Designer, Refusal};
+use super::state::{Designer, Edge, Item, Refusal};
 use crate::layout::PageTitle;
 
 /// The designer's shared state. Every field is a cheap handle, so components take it
@@ -27,6 +29,10 @@ use crate::layout::PageTitle;
 #[derive(Clone, Copy)]
 pub(super) struct Ui {
     pub editor: RwSignal<Editor>,
+    /// Views of the editor that most components need. Each recomputes once per change
+    /// and wakes its readers only when its own value changed, so a change that moves
+    /// one node does not make two hundred nodes look at the whole document.
+    pub view: EditorView,
     /// The panel's text, on its own so that what only reads it is not woken by drags.
     pub text: Memo<String>,
     pub context: RwSignal<Context>,
@@ -42,9 +48,79 @@ pub(super) struct Ui {
     pub inspector: NodeRef<html::H2>,
     pub connect_menu: RwSignal<bool>,
     pub can_edit: bool,
+    /// One trigger per node, notified for each frame of a drag that moves it: a drag
+    /// changes the editor without waking its subscribers until it ends, and only the
+    /// dragged nodes, their edges and the minimap follow frame by frame.
+    movers: StoredValue<HashMap<String, ArcTrigger>>,
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct EditorView {
+    pub nodes: Memo<Vec<String>>,
+    pub edges: Memo<Vec<Edge>>,
+    pub layout: Memo<Layout>,
+    pub selection: Memo<BTreeSet<Item>>,
+    pub trigger: Memo<Option<String>>,
+    /// Each step's `dependsOn`.
+    pub depends: Memo<BTreeMap<String, Vec<String>>>,
+    /// Notified for every frame of a drag, whichever nodes it moves.
+    pub dragging: StoredValue<ArcTrigger>,
+}
+
+impl EditorView {
+    fn new(editor: RwSignal<Editor>) -> Self {
+        Self {
+            nodes: Memo::new(move |_| editor.with(|e| e.designer().nodes())),
+            edges: Memo::new(move |_| editor.with(|e| e.designer().edges())),
+            layout: Memo::new(move |_| editor.with(|e| e.designer().doc().layout.clone())),
+            selection: Memo::new(move |_| editor.with(|e| e.designer().selection().clone())),
+            trigger: Memo::new(move |_| {
+                editor.with(|e| e.designer().trigger().map(str::to_owned))
+            }),
+            depends: Memo::new(move |_| {
+                editor.with(|e| {
+                    e.designer()
+                        .flow()
+                        .spec
+                        .steps
+                        .iter()
+                        .map(|s| (s.environment.clone(), s.depends_on.clone()))
+                        .collect()
+                })
+            }),
+            dragging: StoredValue::new(ArcTrigger::new()),
+        }
+    }
 }
 
 impl Ui {
+    /// The trigger that wakes what follows `node` during a drag.
+    pub fn mover(&self, node: &str) -> ArcTrigger {
+        self.movers.with_value(|m| m.get(node).cloned()).unwrap_or_else(|| {
+            let trigger = ArcTrigger::new();
+            self.movers
+                .update_value(|m| drop(m.insert(node.to_owned(), trigger.clone())));
+            trigger
+        })
+    }
+
+    /// One frame of a drag: moves the dragged nodes in the editor without waking its
+    /// subscribers, then wakes only those that follow the moved nodes.
+    pub fn drag_frame(&self, moved: &[String], dx: f64, dy: f64) {
+        self.editor.update_untracked(|e| {
+            e.edit(|d| d.drag_by(dx, dy));
+        });
+        for node in moved {
+            self.mover(node).notify();
+        }
+        self.view.dragging.with_value(ArcTrigger::notify);
+    }
+
+    /// The live position of a node: current during a drag too.
+    pub fn position(&self, node: &str) -> Option<(i64, i64)> {
+        self.editor.with_untracked(|e| e.designer().position(node))
+    }
+
     pub fn announce(&self, message: impl Into<String>) {
         let message = message.into();
         self.message.update(|(count, text)| {
@@ -85,8 +161,25 @@ impl Ui {
         }
     }
 
+    /// The canvas size now. A size read when the page mounted can be stale (an
+    /// element not yet in the document measures 0), so gestures ask again.
+    pub fn measure(&self) -> (f64, f64) {
+        let measured = self
+            .canvas
+            .get_untracked()
+            .map(|canvas| dom::size(&canvas))
+            .filter(|(width, height)| *width > 0.0 && *height > 0.0);
+        match measured {
+            Some(size) if size != self.size.get_untracked() => {
+                self.size.set(size);
+                size
+            }
+            _ => self.size.get_untracked(),
+        }
+    }
+
     pub fn zoom_by(&self, factor: f64) {
-        let size = self.size.get_untracked();
+        let size = self.measure();
         self.viewport
             .update(|v| *v = v.zoom_at(factor, (size.0 / 2.0, size.1 / 2.0)));
     }
@@ -96,8 +189,7 @@ impl Ui {
             .editor
             .with_untracked(|e| Rect::around_nodes(e.designer().positions()));
         if let Some(content) = content {
-            self.viewport
-                .set(Viewport::fit(content, self.size.get_untracked()));
+            self.viewport.set(Viewport::fit(content, self.measure()));
         }
     }
 
@@ -281,6 +373,7 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
     }));
     let ui = Ui {
         editor,
+        view: EditorView::new(editor),
         text,
         context,
         check: checked,
@@ -292,19 +385,20 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
         inspector: NodeRef::new(),
         connect_menu: RwSignal::new(false),
         can_edit,
+        movers: StoredValue::new(HashMap::new()),
     };
 
     // Until the bundle runs, buttons would do nothing: tests and people wait for this.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| {
-        if let Some(canvas) = ui.canvas.get() {
-            ui.size.set(dom::size(&canvas));
-            ui.fit_view();
-            hydrated.set(true);
+        if ui.canvas.get().is_some() {
+            // After this frame the canvas is laid out in the document and has a size.
+            request_animation_frame(move || {
+                ui.fit_view();
+                hydrated.set(true);
+            });
             let resize = window_event_listener(leptos::ev::resize, move |_| {
-                if let Some(canvas) = ui.canvas.get_untracked() {
-                    ui.size.set(dom::size(&canvas));
-                }
+                ui.measure();
             });
             on_cleanup(move || resize.remove());
         }
@@ -490,7 +584,7 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
                         type="button"
                         class="fd-tool"
                         title="Delete the selection (Delete)"
-                        disabled=move || !hydrated.get() || editor.with(|e| e.designer().selection().is_empty())
+                        disabled=move || !hydrated.get() || ui.view.selection.with(BTreeSet::is_empty)
                         on:click=move |_| ui.delete_selection()
                     >
                         "Delete"
@@ -579,7 +673,10 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
                 </div>
             </Show>
             <div class="fd-body">
-                <Palette ui/>
+                <div class="fd-tools">
+                    <Palette ui/>
+                    <Inspector ui/>
+                </div>
                 <div class="fd-stage">
                     <Canvas ui/>
                     <p class="fd-announcer" role="status" aria-live="polite" data-testid="announcer">
@@ -590,10 +687,7 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
                         }}
                     </p>
                 </div>
-                <div class="fd-side">
-                    <Inspector ui/>
-                    <YamlPanel ui/>
-                </div>
+                <YamlPanel ui/>
             </div>
         </div>
     }

@@ -26,7 +26,16 @@ struct PaletteDrag {
 
 #[component]
 pub(super) fn Palette(ui: Ui) -> impl IntoView {
-    let environments = Memo::new(move |_| ui.context.with(|c| c.environments()));
+    let filter = RwSignal::new(String::new());
+    let environments = Memo::new(move |_| {
+        let filter = filter.get().trim().to_lowercase();
+        ui.context.with(|c| {
+            c.environments()
+                .into_iter()
+                .filter(|e| e.name.contains(&filter))
+                .collect::<Vec<_>>()
+        })
+    });
     let drag = StoredValue::new(None::<PaletteDrag>);
     let ghost = RwSignal::new(None::<(String, f64, f64)>);
     // A drag ends with a click on the entry; that click must not add it a second time.
@@ -105,6 +114,14 @@ pub(super) fn Palette(ui: Ui) -> impl IntoView {
         <section class="fd-palette" aria-labelledby="fd-palette-title">
             <h2 id="fd-palette-title">"Environments"</h2>
             <p class="fd-hint">"Drag one onto the canvas, or press Enter on it to add it."</p>
+            <input
+                type="search"
+                class="fd-filter"
+                placeholder="Filter"
+                aria-label="Filter environments"
+                prop:value=move || filter.get()
+                on:input=move |ev| filter.set(event_target_value(&ev))
+            />
             <ul class="fd-palette-list">
                 <For
                     each=move || environments.get()
@@ -113,7 +130,7 @@ pub(super) fn Palette(ui: Ui) -> impl IntoView {
                         let name = env.name.clone();
                         let used = {
                             let name = name.clone();
-                            Memo::new(move |_| ui.editor.with(|e| e.designer().contains(&name)))
+                            Memo::new(move |_| ui.view.nodes.with(|n| n.contains(&name)))
                         };
                         let prod = env.kind == EnvironmentKind::Prod;
                         let kind = if prod { "prod" } else { "non-prod" };
@@ -249,8 +266,9 @@ fn NewEnvironment(ui: Ui) -> impl IntoView {
 #[component]
 pub(super) fn Inspector(ui: Ui) -> impl IntoView {
     let selection = Memo::new(move |_| {
-        ui.editor
-            .with(|e| e.designer().selection().iter().cloned().collect::<Vec<_>>())
+        ui.view
+            .selection
+            .with(|s| s.iter().cloned().collect::<Vec<_>>())
     });
     view! {
         <section class="fd-inspector" aria-labelledby="fd-inspector-title" data-testid="inspector">
@@ -316,18 +334,11 @@ fn EdgeInspector(ui: Ui, edge: Edge) -> impl IntoView {
 fn NodeInspector(ui: Ui, name: String) -> impl IntoView {
     let is_trigger = {
         let name = name.clone();
-        Memo::new(move |_| ui.editor.with(|e| e.designer().is_trigger(&name)))
+        Memo::new(move |_| ui.view.trigger.with(|t| t.as_deref() == Some(name.as_str())))
     };
     let depends_on = {
         let name = name.clone();
-        Memo::new(move |_| {
-            ui.editor.with(|e| {
-                e.designer()
-                    .step(&name)
-                    .map(|s| s.depends_on.clone())
-                    .unwrap_or_default()
-            })
-        })
+        Memo::new(move |_| ui.view.depends.with(|d| d.get(&name).cloned().unwrap_or_default()))
     };
     let kind = {
         let name = name.clone();
@@ -430,19 +441,20 @@ fn ConnectMenu(ui: Ui, from: String) -> impl IntoView {
     let targets = {
         let from = from.clone();
         Memo::new(move |_| {
-            ui.editor.with(|e| {
-                let d = e.designer();
-                d.nodes()
-                    .into_iter()
-                    .filter(|n| *n != from)
-                    .map(|n| {
-                        let connected = d
-                            .step(&n)
-                            .is_some_and(|s| s.depends_on.iter().any(|x| *x == from));
-                        let trigger = d.is_trigger(&n);
-                        (n, connected, trigger)
-                    })
-                    .collect::<Vec<_>>()
+            let trigger = ui.view.trigger.get();
+            ui.view.depends.with(|depends| {
+                ui.view.nodes.with(|nodes| {
+                    nodes
+                        .iter()
+                        .filter(|n| **n != from)
+                        .map(|n| {
+                            let connected = depends
+                                .get(n)
+                                .is_some_and(|d| d.iter().any(|x| *x == from));
+                            (n.clone(), connected, trigger.as_deref() == Some(n.as_str()))
+                        })
+                        .collect::<Vec<_>>()
+                })
             })
         })
     };
@@ -806,8 +818,10 @@ fn EffectivePolicyView(ui: Ui, name: String) -> impl IntoView {
                         view! {
                             <tr>
                                 <th scope="row">{field}</th>
-                                <td>{value(field)}</td>
-                                <td class="fd-hint">{source}</td>
+                                <td>
+                                    <strong>{value(field)}</strong>
+                                    <span class="fd-origin">{source}</span>
+                                </td>
                             </tr>
                         }
                     })
@@ -817,8 +831,7 @@ fn EffectivePolicyView(ui: Ui, name: String) -> impl IntoView {
                         <thead>
                             <tr>
                                 <th scope="col">"Field"</th>
-                                <th scope="col">"Value"</th>
-                                <th scope="col">"Origin"</th>
+                                <th scope="col">"Value, and who set it"</th>
                             </tr>
                         </thead>
                         <tbody>{rows}</tbody>

@@ -170,12 +170,33 @@ pub async fn save_flow(
         name: principal.name.clone(),
         admin: principal.role >= Role::Admin,
     };
+    let mut expected_revisions = vec![(ResourceKind::PromotionFlow, name.clone(), expected)];
+    // The engine validates the applied text on its own before validating it with
+    // everything stored, so a flow alone would name unknown environments. The stored
+    // Environments it uses go along unchanged, each pinned to the revision read here
+    // so that an edit made in between is a conflict, never overwritten.
+    let mut text = yaml.clone();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let used: std::collections::BTreeSet<&str> = std::iter::once(flow.spec.trigger_environment.as_str())
+        .chain(flow.spec.steps.iter().flat_map(|s| {
+            std::iter::once(s.environment.as_str()).chain(s.depends_on.iter().map(String::as_str))
+        }))
+        .collect();
+    for stored in store.stored_resources().await.map_err(server_error)? {
+        if stored.kind == ResourceKind::Environment && used.contains(stored.name.as_str()) {
+            text.push_str("---\n");
+            text.push_str(&stored.document);
+            expected_revisions.push((ResourceKind::Environment, stored.name, stored.revision));
+        }
+    }
     let options = ApplyOptions {
         dry_run: false,
-        expected_revisions: vec![(ResourceKind::PromotionFlow, name.clone(), expected)],
+        expected_revisions,
     };
     match store
-        .apply(&format!("{name}.yaml"), &yaml, &author, &options)
+        .apply(&format!("{name}.yaml"), &text, &author, &options)
         .await
     {
         Ok(_) => {}
