@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use promenade_model::overview::{Cell, ProductStatus};
-use promenade_model::release::{Preview, PromotionRequest};
+use promenade_model::release::Preview;
 
 use crate::format::{age, short_commit};
 use crate::layout::PageTitle;
@@ -33,13 +33,14 @@ pub async fn load_status(product: String) -> Result<ProductStatus, ServerFnError
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
+#[cfg(feature = "ssr")]
 fn request(
     from: Option<String>,
     to: Option<String>,
     application: Option<String>,
     message: Option<String>,
-) -> PromotionRequest {
-    PromotionRequest {
+) -> promenade_model::release::PromotionRequest {
+    promenade_model::release::PromotionRequest {
         from,
         to,
         applications: application.into_iter().collect(),

@@ -126,7 +126,8 @@ pub fn LoginPage() -> impl IntoView {
         <section class="card login" aria-labelledby="login-heading">
             <h1 id="login-heading">"Sign in to Promenade"</h1>
             <ActionForm action=login>
-                <input type="hidden" name="next" prop:value=next/>
+                // An attribute, not a property: the form must work before hydration too.
+                <input type="hidden" name="next" value=next/>
                 <label>
                     "User name"
                     <input type="text" name="name" autocomplete="username" required autofocus/>

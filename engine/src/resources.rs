@@ -2,7 +2,8 @@
 //! in canonical form, with a revision per change (who, when, what).
 
 use promenade_model::canonical::to_yaml;
-use promenade_model::diagnostic::Diagnostic;
+use promenade_model::diagnostic::{Diagnostic, Severity};
+use promenade_model::load;
 use promenade_model::resources::{Resource, ResourceKind};
 use promenade_model::validate::{validate, ResourceSet, Validation};
 use serde::Serialize;
@@ -75,10 +76,16 @@ impl Store {
         options: &ApplyOptions,
     ) -> Result<Vec<ResourceChange>> {
         let dry_run = options.dry_run;
-        let incoming = validate([(file, text)]);
-        reject_invalid(&incoming, author)?;
+        // Alone, the documents are only read: references to stored resources resolve in
+        // the combined check below.
+        let (loaded, problems) = load(file, text);
+        if problems.iter().any(Diagnostic::is_error) {
+            return Err(EngineError::Invalid(
+                problems.into_iter().filter(Diagnostic::is_error).collect(),
+            ));
+        }
+        let incoming = ResourceSet::new(loaded);
         let replaced: Vec<(ResourceKind, String)> = incoming
-            .resources
             .resources()
             .map(|r| (r.kind(), r.name().to_string()))
             .collect();
@@ -105,11 +112,11 @@ impl Store {
             .map(|s| (stored_file_name(s.kind, &s.name), s.document.clone()))
             .collect();
         files.push((file.to_string(), text.to_string()));
-        reject_invalid(&validate(files), author)?;
+        reject_invalid(&validate(files), file, author)?;
 
         let mut changes = Vec::new();
         let mut tx = self.pool.begin().await?;
-        for resource in incoming.resources.resources() {
+        for resource in incoming.resources() {
             let document = canonical(resource)?;
             let (kind, name) = (resource.kind(), resource.name().to_string());
             let current = stored.iter().find(|s| s.kind == kind && s.name == name);
@@ -262,7 +269,10 @@ fn canonical(resource: &Resource) -> Result<String> {
     to_yaml(resource).map_err(|e| EngineError::Internal(e.to_string()))
 }
 
-fn reject_invalid(validation: &Validation, author: &Author) -> Result<()> {
+/// Refuses invalid resources, and administrator-only actions in the documents being
+/// applied (`file`) unless the author is an administrator. Stored resources an
+/// administrator wrote earlier do not make everyone else's applies administrator-only.
+fn reject_invalid(validation: &Validation, file: &str, author: &Author) -> Result<()> {
     if !validation.is_valid() {
         return Err(EngineError::Invalid(
             validation
@@ -273,7 +283,11 @@ fn reject_invalid(validation: &Validation, author: &Author) -> Result<()> {
                 .collect(),
         ));
     }
-    if validation.needs_admin() && !author.admin {
+    let admin_only = validation
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::AdminOnly && d.file == file);
+    if admin_only && !author.admin {
         return Err(EngineError::Forbidden(
             "only administrators may define `command` actions".into(),
         ));
@@ -329,4 +343,133 @@ fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredResource> {
         updated_at: row.try_get("updated_at")?,
         updated_by: row.try_get("updated_by")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENVIRONMENTS: &str = "apiVersion: promenade.dev/v1alpha1
+kind: Environment
+metadata: { name: dev }
+spec: { kind: non-prod }
+---
+apiVersion: promenade.dev/v1alpha1
+kind: Environment
+metadata: { name: qa }
+spec: { kind: non-prod }
+";
+    const FLOW: &str = "apiVersion: promenade.dev/v1alpha1
+kind: PromotionFlow
+metadata: { name: standard }
+spec:
+  triggerEnvironment: dev
+  steps:
+    - { environment: qa, dependsOn: [dev] }
+";
+    const COMMAND_POLICY: &str = "apiVersion: promenade.dev/v1alpha1
+kind: PromotionPolicy
+metadata: { name: smoke }
+spec:
+  verify:
+    - command: { args: [\"/usr/local/bin/smoke-test\"] }
+";
+
+    fn person(admin: bool) -> Author {
+        Author {
+            name: if admin { "root" } else { "dev" }.into(),
+            admin,
+        }
+    }
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (Store::open(None, dir.path()).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_document_may_refer_to_resources_applied_earlier() {
+        let (store, _dir) = store().await;
+        let none = ApplyOptions::default();
+        store
+            .apply("envs.yaml", ENVIRONMENTS, &person(false), &none)
+            .await
+            .unwrap();
+        let changes = store
+            .apply("flow.yaml", FLOW, &person(false), &none)
+            .await
+            .unwrap();
+        assert_eq!(changes[0].change, Change::Created);
+
+        // A reference to nothing stored is still refused, with its position.
+        let broken = FLOW.replace("dependsOn: [dev]", "dependsOn: [nowhere]");
+        let Err(EngineError::Invalid(problems)) = store
+            .apply("flow.yaml", &broken, &person(false), &none)
+            .await
+        else {
+            panic!("an unknown environment must be refused");
+        };
+        assert_eq!(
+            (problems[0].file.as_str(), problems[0].line),
+            ("flow.yaml", 7)
+        );
+        assert_eq!(
+            store
+                .resource(ResourceKind::PromotionFlow, "standard")
+                .await
+                .unwrap()
+                .unwrap()
+                .revision,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn only_administrators_apply_command_actions_and_others_are_not_held_up_by_them() {
+        let (store, _dir) = store().await;
+        let none = ApplyOptions::default();
+        let refused = store
+            .apply("policy.yaml", COMMAND_POLICY, &person(false), &none)
+            .await;
+        assert!(
+            matches!(refused, Err(EngineError::Forbidden(_))),
+            "{refused:?}"
+        );
+        store
+            .apply("policy.yaml", COMMAND_POLICY, &person(true), &none)
+            .await
+            .unwrap();
+        store
+            .apply("envs.yaml", ENVIRONMENTS, &person(false), &none)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_save_over_someone_elses_change_is_a_conflict() {
+        let (store, _dir) = store().await;
+        let none = ApplyOptions::default();
+        store
+            .apply("envs.yaml", ENVIRONMENTS, &person(false), &none)
+            .await
+            .unwrap();
+        store
+            .apply("flow.yaml", FLOW, &person(false), &none)
+            .await
+            .unwrap();
+        let edited = format!("{FLOW}  timeout: 1h\n");
+        let at = |revision| ApplyOptions {
+            dry_run: false,
+            expected_revisions: vec![(ResourceKind::PromotionFlow, "standard".into(), revision)],
+        };
+        store
+            .apply("flow.yaml", &edited, &person(false), &at(1))
+            .await
+            .unwrap();
+        let stale = store.apply("flow.yaml", FLOW, &person(false), &at(1)).await;
+        let Err(EngineError::Conflict { message, .. }) = stale else {
+            panic!("expected a conflict, got {stale:?}");
+        };
+        assert!(message.contains("now revision 2"), "{message}");
+    }
 }

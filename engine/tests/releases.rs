@@ -627,11 +627,25 @@ async fn status_shows_versions_commits_and_drift_per_application_and_environment
     assert!(cell("qa").release.is_none());
 
     // Asked again with nothing changed, the answer is the same; a new commit shows at once.
-    assert_eq!(world.engine.product_status("shop").await.unwrap().applications, status.applications);
+    assert_eq!(
+        world
+            .engine
+            .product_status("shop")
+            .await
+            .unwrap()
+            .applications,
+        status.applications
+    );
     world.release_in("dev", "2.6.0");
     let again = world.engine.product_status("shop").await.unwrap();
-    assert_eq!(again.applications[0].cells["dev"].version.as_deref(), Some("2.6.0"));
-    assert!(again.applications[0].cells["qa"].drift, "qa is now behind dev");
+    assert_eq!(
+        again.applications[0].cells["dev"].version.as_deref(),
+        Some("2.6.0")
+    );
+    assert!(
+        again.applications[0].cells["qa"].drift,
+        "qa is now behind dev"
+    );
 }
 
 fn promoted_commit(world: &World, env: &str) -> String {

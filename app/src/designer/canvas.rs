@@ -172,6 +172,10 @@ pub(super) fn Canvas(ui: Ui) -> impl IntoView {
         if !frame_requested.get_value() {
             frame_requested.set_value(true);
             request_animation_frame(move || {
+                // The page may have been left since.
+                if frame_requested.is_disposed() {
+                    return;
+                }
                 frame_requested.set_value(false);
                 flush();
             });
@@ -271,6 +275,13 @@ pub(super) fn Canvas(ui: Ui) -> impl IntoView {
             "ArrowDown" if on_canvas => pan(0.0, -step),
             "+" | "=" => ui.zoom_by(1.25),
             "-" | "_" => ui.zoom_by(0.8),
+            "Escape" if gesture.with_value(|g| matches!(g, Some(Gesture::Drag { .. }))) => {
+                gesture.set_value(None);
+                ui.editor.update(|e| {
+                    e.edit(Designer::cancel_drag);
+                });
+                ui.announce("Move cancelled");
+            }
             "Escape" => {
                 ui.editor.update(|e| e.select(Designer::clear_selection));
                 ui.announce("Selection cleared");
@@ -469,7 +480,11 @@ fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
     };
     let is_trigger = {
         let name = name.clone();
-        Memo::new(move |_| ui.view.trigger.with(|t| t.as_deref() == Some(name.as_str())))
+        Memo::new(move |_| {
+            ui.view
+                .trigger
+                .with(|t| t.as_deref() == Some(name.as_str()))
+        })
     };
     let facts = {
         let name = name.clone();
@@ -488,7 +503,11 @@ fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
     };
     let waits_for = {
         let name = name.clone();
-        Memo::new(move |_| ui.view.depends.with(|d| d.get(&name).cloned().unwrap_or_default()))
+        Memo::new(move |_| {
+            ui.view
+                .depends
+                .with(|d| d.get(&name).cloned().unwrap_or_default())
+        })
     };
     let is_target = {
         let name = name.clone();

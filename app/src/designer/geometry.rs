@@ -107,7 +107,7 @@ impl Default for Viewport {
 }
 
 impl Viewport {
-    pub fn to_canvas(&self, screen: (f64, f64)) -> (f64, f64) {
+    pub fn to_canvas(self, screen: (f64, f64)) -> (f64, f64) {
         (
             (screen.0 - self.x) / self.zoom,
             (screen.1 - self.y) / self.zoom,
@@ -197,10 +197,17 @@ pub fn input_handle(position: (i64, i64)) -> (f64, f64) {
     (position.0 as f64, (position.1 + NODE_HEIGHT / 2) as f64)
 }
 
-/// An SVG path from an output handle to an input handle: a horizontal S-curve whose
-/// bend grows with distance, so edges that run backwards still leave and enter sideways.
+/// An SVG path from an output handle to an input handle: a horizontal S-curve. Forward
+/// edges bend by half their length (never so little that a short edge kinks); edges
+/// that run backwards loop out wider the further back they go, so they still leave and
+/// enter their nodes sideways.
 pub fn edge_path(from: (f64, f64), to: (f64, f64)) -> String {
-    let bend = ((to.0 - from.0).abs() / 2.0).max(60.0);
+    let dx = to.0 - from.0;
+    let bend = if dx > 0.0 {
+        (dx / 2.0).max(dx.min(40.0))
+    } else {
+        60.0 - dx / 4.0
+    };
     format!(
         "M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
         from.0,
@@ -333,7 +340,16 @@ mod tests {
         assert_eq!(input_handle((280, 120)), (280.0, 160.0));
         assert_eq!(
             edge_path((200.0, 40.0), (280.0, 160.0)),
-            "M200.0,40.0 C260.0,40.0 220.0,160.0 280.0,160.0"
+            "M200.0,40.0 C240.0,40.0 240.0,160.0 280.0,160.0"
+        );
+        assert_eq!(
+            edge_path((200.0, 0.0), (230.0, 0.0)),
+            "M200.0,0.0 C230.0,0.0 200.0,0.0 230.0,0.0"
+        );
+        // Backwards: out to the right of the start, in from the left of the end.
+        assert_eq!(
+            edge_path((200.0, 0.0), (0.0, 100.0)),
+            "M200.0,0.0 C310.0,0.0 -110.0,100.0 0.0,100.0"
         );
     }
 

@@ -33,7 +33,8 @@ pub(super) struct Ui {
     /// and wakes its readers only when its own value changed, so a change that moves
     /// one node does not make two hundred nodes look at the whole document.
     pub view: EditorView,
-    /// The panel's text, on its own so that what only reads it is not woken by drags.
+    /// The panel's text, as a memo: its readers (validation first) wake when the text
+    /// changes, not on every selection change.
     pub text: Memo<String>,
     pub context: RwSignal<Context>,
     pub check: Memo<Arc<Check>>,
@@ -74,9 +75,7 @@ impl EditorView {
             edges: Memo::new(move |_| editor.with(|e| e.designer().edges())),
             layout: Memo::new(move |_| editor.with(|e| e.designer().doc().layout.clone())),
             selection: Memo::new(move |_| editor.with(|e| e.designer().selection().clone())),
-            trigger: Memo::new(move |_| {
-                editor.with(|e| e.designer().trigger().map(str::to_owned))
-            }),
+            trigger: Memo::new(move |_| editor.with(|e| e.designer().trigger().map(str::to_owned))),
             depends: Memo::new(move |_| {
                 editor.with(|e| {
                     e.designer()
@@ -96,12 +95,14 @@ impl EditorView {
 impl Ui {
     /// The trigger that wakes what follows `node` during a drag.
     pub fn mover(&self, node: &str) -> ArcTrigger {
-        self.movers.with_value(|m| m.get(node).cloned()).unwrap_or_else(|| {
-            let trigger = ArcTrigger::new();
-            self.movers
-                .update_value(|m| drop(m.insert(node.to_owned(), trigger.clone())));
-            trigger
-        })
+        self.movers
+            .with_value(|m| m.get(node).cloned())
+            .unwrap_or_else(|| {
+                let trigger = ArcTrigger::new();
+                self.movers
+                    .update_value(|m| drop(m.insert(node.to_owned(), trigger.clone())));
+                trigger
+            })
     }
 
     /// One frame of a drag: moves the dragged nodes in the editor without waking its
@@ -198,8 +199,12 @@ impl Ui {
     pub fn open_inspector(&self, connect: bool) {
         self.connect_menu.set(connect);
         let heading = self.inspector;
+        let open = self.connect_menu;
         // The inspector renders on the next tick; focus what is there by then.
         request_animation_frame(move || {
+            if open.is_disposed() {
+                return;
+            }
             let target = if connect {
                 document()
                     .query_selector("#fd-connect-menu [role=menuitem]")
@@ -394,6 +399,9 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
         if ui.canvas.get().is_some() {
             // After this frame the canvas is laid out in the document and has a size.
             request_animation_frame(move || {
+                if hydrated.is_disposed() {
+                    return;
+                }
                 ui.fit_view();
                 hydrated.set(true);
             });

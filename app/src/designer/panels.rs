@@ -334,11 +334,19 @@ fn EdgeInspector(ui: Ui, edge: Edge) -> impl IntoView {
 fn NodeInspector(ui: Ui, name: String) -> impl IntoView {
     let is_trigger = {
         let name = name.clone();
-        Memo::new(move |_| ui.view.trigger.with(|t| t.as_deref() == Some(name.as_str())))
+        Memo::new(move |_| {
+            ui.view
+                .trigger
+                .with(|t| t.as_deref() == Some(name.as_str()))
+        })
     };
     let depends_on = {
         let name = name.clone();
-        Memo::new(move |_| ui.view.depends.with(|d| d.get(&name).cloned().unwrap_or_default()))
+        Memo::new(move |_| {
+            ui.view
+                .depends
+                .with(|d| d.get(&name).cloned().unwrap_or_default())
+        })
     };
     let kind = {
         let name = name.clone();
@@ -448,9 +456,7 @@ fn ConnectMenu(ui: Ui, from: String) -> impl IntoView {
                         .iter()
                         .filter(|n| **n != from)
                         .map(|n| {
-                            let connected = depends
-                                .get(n)
-                                .is_some_and(|d| d.iter().any(|x| *x == from));
+                            let connected = depends.get(n).is_some_and(|d| d.contains(&from));
                             (n.clone(), connected, trigger.as_deref() == Some(n.as_str()))
                         })
                         .collect::<Vec<_>>()
@@ -523,7 +529,11 @@ fn ConnectMenu(ui: Ui, from: String) -> impl IntoView {
                     let open = !ui.connect_menu.get_untracked();
                     ui.connect_menu.set(open);
                     if open {
-                        request_animation_frame(move || move_focus(0));
+                        request_animation_frame(move || {
+                            if !ui.connect_menu.is_disposed() {
+                                move_focus(0);
+                            }
+                        });
                     }
                 }
             >

@@ -179,11 +179,13 @@ pub async fn save_flow(
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    let used: std::collections::BTreeSet<&str> = std::iter::once(flow.spec.trigger_environment.as_str())
-        .chain(flow.spec.steps.iter().flat_map(|s| {
-            std::iter::once(s.environment.as_str()).chain(s.depends_on.iter().map(String::as_str))
-        }))
-        .collect();
+    let used: std::collections::BTreeSet<&str> =
+        std::iter::once(flow.spec.trigger_environment.as_str())
+            .chain(flow.spec.steps.iter().flat_map(|s| {
+                std::iter::once(s.environment.as_str())
+                    .chain(s.depends_on.iter().map(String::as_str))
+            }))
+            .collect();
     for stored in store.stored_resources().await.map_err(server_error)? {
         if stored.kind == ResourceKind::Environment && used.contains(stored.name.as_str()) {
             text.push_str("---\n");

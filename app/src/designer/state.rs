@@ -253,10 +253,6 @@ impl Designer {
         Some(self.doc.flow.spec.trigger_environment.as_str()).filter(|t| !t.is_empty())
     }
 
-    pub fn is_trigger(&self, environment: &str) -> bool {
-        self.trigger() == Some(environment)
-    }
-
     pub fn step(&self, environment: &str) -> Option<&FlowStep> {
         self.doc
             .flow
@@ -264,10 +260,6 @@ impl Designer {
             .steps
             .iter()
             .find(|s| s.environment == environment)
-    }
-
-    pub fn contains(&self, environment: &str) -> bool {
-        self.doc.contains(environment)
     }
 
     // ---- selection -------------------------------------------------------------
