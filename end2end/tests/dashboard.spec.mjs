@@ -9,6 +9,8 @@ const cell = (page, app, env) =>
   page.locator(`td.cell[data-application="${app}"][data-environment="${env}"]`);
 
 test("the dashboard shows every application in every environment, prod apart", async ({ page }, testInfo) => {
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
   await signIn(page, "/");
   await expect(page.getByRole("heading", { level: 2, name: "shop" })).toBeVisible();
   const headers = page.locator("thead th.env .env-name");
@@ -26,6 +28,12 @@ test("the dashboard shows every application in every environment, prod apart", a
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(page.getByRole("button", { name: "Run the flow" })).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("dashboard-narrow.png"), fullPage: true });
+
+  // A fresh load of the dashboard hydrates without errors.
+  await page.reload();
+  await hydrated(page);
+  await expect(cell(page, "web", "dev").locator(".version strong")).toHaveText("1.5.0");
+  expect(errors).toEqual([]);
 });
 
 test("promote with the preview, then watch the release and the dashboard update live", async ({ page, context }, testInfo) => {
