@@ -30,21 +30,38 @@ pub async fn require(
         .await
         .map_err(|e| ServerFnError::new(format!("cannot read the session: {e}")))?;
     let Some(name) = name else {
-        return Err(ServerFnError::new("sign in first"));
+        return Err(refuse(http::StatusCode::UNAUTHORIZED, "sign in first"));
     };
     let principal = engine
         .store()
         .user(&name)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
-        .ok_or_else(|| ServerFnError::new("this user no longer exists; sign in again"))?;
+        .ok_or_else(|| {
+            refuse(
+                http::StatusCode::UNAUTHORIZED,
+                "this user no longer exists; sign in again",
+            )
+        })?;
     if principal.role < role {
-        return Err(ServerFnError::new(format!(
-            "this needs the {role} role; {} has {}",
-            principal.name, principal.role
-        )));
+        return Err(refuse(
+            http::StatusCode::FORBIDDEN,
+            &format!(
+                "this needs the {role} role; {} has {}",
+                principal.name, principal.role
+            ),
+        ));
     }
     Ok(principal)
+}
+
+/// An error answered with `status` instead of 500: refusals are not server failures.
+#[cfg(feature = "ssr")]
+fn refuse(status: http::StatusCode, message: &str) -> ServerFnError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+    ServerFnError::new(message)
 }
 
 /// The engine the server put in context for this request.
@@ -79,7 +96,12 @@ pub async fn login(
         .verify_password(name.trim(), &password)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
-        .ok_or_else(|| ServerFnError::new("wrong user name or password"))?;
+        .ok_or_else(|| {
+            refuse(
+                http::StatusCode::UNAUTHORIZED,
+                "wrong user name or password",
+            )
+        })?;
     // A new session id on sign-in: an id planted before cannot ride along.
     session
         .cycle_id()

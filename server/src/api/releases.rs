@@ -257,11 +257,31 @@ enum Scope {
 }
 
 impl Scope {
-    fn wants(&self, event: &EventRecord, product_of: impl Fn(&str) -> bool) -> bool {
+    /// Whether the event belongs to this stream; `products` remembers which product
+    /// each release seen so far belongs to.
+    async fn wants(
+        &self,
+        event: &EventRecord,
+        engine: &Engine,
+        products: &mut HashMap<String, bool>,
+    ) -> bool {
         match self {
             Scope::Release { id, .. } => &event.release_id == id,
             Scope::Product(None) => true,
-            Scope::Product(Some(_)) => product_of(&event.release_id),
+            Scope::Product(Some(product)) => {
+                if let Some(known) = products.get(&event.release_id) {
+                    return *known;
+                }
+                let of = engine
+                    .store()
+                    .release_steps(&event.release_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| &r.product == product);
+                products.insert(event.release_id.clone(), of);
+                of
+            }
         }
     }
 
@@ -299,22 +319,7 @@ fn stream(
         while !finished {
             match live.recv().await {
                 Ok(event) if event.seq > last => {
-                    let belongs = match &scope {
-                        Scope::Product(Some(product)) => {
-                            if !products.contains_key(&event.release_id) {
-                                let of = engine
-                                    .store()
-                                    .release_steps(&event.release_id)
-                                    .await
-                                    .ok()
-                                    .flatten()
-                                    .is_some_and(|r| &r.product == product);
-                                products.insert(event.release_id.clone(), of);
-                            }
-                            products.get(&event.release_id).copied().unwrap_or(false)
-                        }
-                        _ => scope.wants(&event, |_| true),
-                    };
+                    let belongs = scope.wants(&event, &engine, &mut products).await;
                     if belongs {
                         last = event.seq;
                         finished = ends && event.ends_release();
