@@ -15,12 +15,9 @@ pub struct SignedInUser {
     pub role: String,
 }
 
-/// The signed-in user, with at least `role`; an error otherwise. Every server function
-/// calls it first: the UI may hide a button, but only this check protects the action.
+/// The signed-in user, if any, with their current role.
 #[cfg(feature = "ssr")]
-pub async fn require(
-    role: promenade_engine::auth::Role,
-) -> Result<promenade_engine::auth::Principal, ServerFnError> {
+async fn signed_in() -> Result<Option<promenade_engine::auth::Principal>, ServerFnError> {
     let engine = engine()?;
     let session = leptos_axum::extract::<tower_sessions::Session>()
         .await
@@ -30,19 +27,24 @@ pub async fn require(
         .await
         .map_err(|e| ServerFnError::new(format!("cannot read the session: {e}")))?;
     let Some(name) = name else {
-        return Err(refuse(http::StatusCode::UNAUTHORIZED, "sign in first"));
+        return Ok(None);
     };
-    let principal = engine
+    engine
         .store()
         .user(&name)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
-        .ok_or_else(|| {
-            refuse(
-                http::StatusCode::UNAUTHORIZED,
-                "this user no longer exists; sign in again",
-            )
-        })?;
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// The signed-in user, with at least `role`; an error otherwise. Every server function
+/// calls it first: the UI may hide a button, but only this check protects the action.
+#[cfg(feature = "ssr")]
+pub async fn require(
+    role: promenade_engine::auth::Role,
+) -> Result<promenade_engine::auth::Principal, ServerFnError> {
+    let Some(principal) = signed_in().await? else {
+        return Err(refuse(http::StatusCode::UNAUTHORIZED, "sign in first"));
+    };
     if principal.role < role {
         return Err(refuse(
             http::StatusCode::FORBIDDEN,
@@ -56,6 +58,7 @@ pub async fn require(
 }
 
 /// An error answered with `status` instead of 500: refusals are not server failures.
+/// Pages only render for signed-in users, so this never changes a page's status.
 #[cfg(feature = "ssr")]
 fn refuse(status: http::StatusCode, message: &str) -> ServerFnError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -128,13 +131,13 @@ pub async fn logout() -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// Who is signed in; nobody is an answer, not an error (the sign-in page asks too).
 #[server]
-pub async fn current_user() -> Result<SignedInUser, ServerFnError> {
-    let principal = require(promenade_engine::auth::Role::Viewer).await?;
-    Ok(SignedInUser {
+pub async fn current_user() -> Result<Option<SignedInUser>, ServerFnError> {
+    Ok(signed_in().await?.map(|principal| SignedInUser {
         name: principal.name,
         role: principal.role.to_string(),
-    })
+    }))
 }
 
 /// `/login`: a plain form that works before (and without) the wasm bundle.
@@ -188,6 +191,7 @@ pub fn UserMenu() -> impl IntoView {
             {move || {
                 user.get()
                     .and_then(Result::ok)
+                    .flatten()
                     .map(|user| {
                         view! {
                             <div class="user-menu">
