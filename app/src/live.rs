@@ -57,27 +57,28 @@ pub fn use_event_stream(
     }
 }
 
-/// A counter that goes up shortly after events arrive on the stream at `url`: pages read
+/// Makes `refresh` go up shortly after events arrive on the stream at `url`: pages read
 /// it in their resources' sources to reload. A burst of events (a release moving
 /// through its steps) reloads once, `delay` after the first of them.
-pub fn use_refresh_on_events(
+pub fn refresh_on_events(
     url: String,
     until_release_ends: bool,
     delay: std::time::Duration,
-) -> RwSignal<u32> {
-    let refresh = RwSignal::new(0u32);
+    refresh: RwSignal<u32>,
+) {
     let scheduled = StoredValue::new(false);
     use_event_stream(url, until_release_ends, move |_| {
-        if !scheduled.get_value() {
-            scheduled.set_value(true);
+        // `try_` throughout: the page may have been left (and these values disposed)
+        // by the time an event or the timer arrives.
+        if scheduled.try_get_value() == Some(false) {
+            scheduled.try_set_value(true);
             set_timeout(
                 move || {
-                    scheduled.set_value(false);
-                    refresh.update(|n| *n += 1);
+                    scheduled.try_set_value(false);
+                    refresh.try_update(|n| *n += 1);
                 },
                 delay,
             );
         }
     });
-    refresh
 }

@@ -11,7 +11,7 @@ use promenade_model::release::Preview;
 
 use crate::format::{age, short_commit};
 use crate::layout::PageTitle;
-use crate::live::use_refresh_on_events;
+use crate::live::refresh_on_events;
 
 #[server]
 pub async fn list_products() -> Result<Vec<String>, ServerFnError> {
@@ -148,11 +148,7 @@ pub fn ProductPage() -> impl IntoView {
 
 #[component]
 fn Dashboard(product: String) -> impl IntoView {
-    let refresh = use_refresh_on_events(
-        format!("/api/v1/events?product={product}"),
-        false,
-        std::time::Duration::from_millis(250),
-    );
+    let refresh = RwSignal::new(0u32);
     let status = Resource::new(
         {
             let product = product.clone();
@@ -203,6 +199,7 @@ fn Dashboard(product: String) -> impl IntoView {
                 {move || status.get().map(|result| match result {
                     Err(e) => view! { <ErrorNote what="the product status" error=e.to_string()/> }.into_any(),
                     Ok(status) => view! {
+                        <LiveStatus product=status.product.clone() after=status.last_event refresh=refresh/>
                         <StatusTable status=status filter=filter drift_only=drift_only intent=intent/>
                     }.into_any(),
                 })}
@@ -212,6 +209,19 @@ fn Dashboard(product: String) -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// Follows the product's events from the one the status was read at, so nothing that
+/// happens while the page loads is missed; re-created (and re-subscribed) with each
+/// reload of the status.
+#[component]
+fn LiveStatus(product: String, after: i64, refresh: RwSignal<u32>) -> impl IntoView {
+    refresh_on_events(
+        format!("/api/v1/events?product={product}&after={after}"),
+        false,
+        std::time::Duration::from_millis(250),
+        refresh,
+    );
 }
 
 #[component]
@@ -341,8 +351,12 @@ fn StatusTable(
         })
         .collect_view();
 
+    // Set once this table runs in the browser: content inside suspense boundaries
+    // hydrates after the page, and tests (and people) should act once it is live.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" data-live=move || live.get().then_some("")>
             <table class="status-table">
                 <thead>
                     <tr>

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::{age, elapsed, short_commit};
 use crate::layout::PageTitle;
-use crate::live::use_refresh_on_events;
+use crate::live::refresh_on_events;
 use crate::products::ErrorNote;
 
 const PAGE_SIZE: i64 = 20;
@@ -246,10 +246,13 @@ pub fn ReleasePage() -> impl IntoView {
 
 #[component]
 fn ReleaseView(id: String) -> impl IntoView {
-    let refresh = use_refresh_on_events(
+    // The release's stream replays all its events, so it can start before the data.
+    let refresh = RwSignal::new(0u32);
+    refresh_on_events(
         format!("/api/v1/releases/{id}/events"),
         true,
         std::time::Duration::from_millis(150),
+        refresh,
     );
     let detail = Resource::new(
         {

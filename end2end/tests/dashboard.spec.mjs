@@ -5,13 +5,22 @@ import { hydrated, signIn } from "./support.mjs";
 
 test.describe.configure({ mode: "serial" });
 
+/** Waits until the dashboard's table runs in the browser (it hydrates after the page). */
+async function dashboardLive(page) {
+  await hydrated(page);
+  await expect(page.locator(".table-scroll[data-live]")).toHaveCount(1);
+}
+
 const cell = (page, app, env) =>
   page.locator(`td.cell[data-application="${app}"][data-environment="${env}"]`);
 
 test("the dashboard shows every application in every environment, prod apart", async ({ page }, testInfo) => {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
+  // A Rust panic in the bundle logs its message to the console before the trap.
+  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
   await signIn(page, "/");
+  await dashboardLive(page);
   await expect(page.getByRole("heading", { level: 2, name: "shop" })).toBeVisible();
   const headers = page.locator("thead th.env .env-name");
   await expect(headers).toHaveText(["dev", "qa", "staging-eu", "staging-us", "prod"]);
@@ -31,17 +40,18 @@ test("the dashboard shows every application in every environment, prod apart", a
 
   // A fresh load of the dashboard hydrates without errors.
   await page.reload();
-  await hydrated(page);
+  await dashboardLive(page);
   await expect(cell(page, "web", "dev").locator(".version strong")).toHaveText("1.5.0");
   expect(errors).toEqual([]);
 });
 
 test("promote with the preview, then watch the release and the dashboard update live", async ({ page, context }, testInfo) => {
   await signIn(page, "/");
+  await dashboardLive(page);
   // A second tab keeps the dashboard open while the first one promotes.
   const watcher = await context.newPage();
   await watcher.goto("/");
-  await hydrated(watcher);
+  await dashboardLive(watcher);
   await expect(cell(watcher, "web", "qa").locator(".version strong")).toHaveText("1.4.0");
 
   await page.getByRole("button", { name: "Promote everything to qa" }).click();
@@ -69,6 +79,7 @@ test("promote with the preview, then watch the release and the dashboard update 
 
 test("dragging a version onto another environment promotes it there", async ({ page }) => {
   await signIn(page, "/");
+  await dashboardLive(page);
   const version = cell(page, "web", "qa").locator(".version");
   await expect(version.locator("strong")).toHaveText("1.5.0");
   await version.dragTo(page.locator('thead th.env[data-environment="staging-us"]'));
@@ -83,7 +94,7 @@ test("dragging a version onto another environment promotes it there", async ({ p
 
   // The keyboard path to the same thing: the "Promote to…" menu.
   await page.goto("/");
-  await hydrated(page);
+  await dashboardLive(page);
   await cell(page, "api", "qa").getByLabel("Promote api from qa to…").selectOption("staging-eu");
   await expect(page.getByRole("dialog").getByRole("heading", { name: "Promote api: qa → staging-eu" })).toBeVisible();
   await page.getByRole("button", { name: "Cancel" }).click();
@@ -92,6 +103,7 @@ test("dragging a version onto another environment promotes it there", async ({ p
 
 test("a running release can be terminated from its page", async ({ page }, testInfo) => {
   await signIn(page, "/");
+  await dashboardLive(page);
   // prod is promoted by pull request: the release waits there for a merge.
   await page.getByRole("button", { name: "Run the flow" }).click();
   const dialog = page.getByRole("dialog");

@@ -25,6 +25,7 @@ type Folder = (String, String, String);
 
 impl Engine {
     pub async fn product_status(&self, product: &str) -> Result<ProductStatus> {
+        let last_event = self.store().last_event_seq().await?;
         let set = self.store().resource_set().await?;
         let product_res = set
             .product(product)
@@ -193,6 +194,7 @@ impl Engine {
             environments,
             applications,
             generated_at: crate::store::now(),
+            last_event,
         })
     }
 

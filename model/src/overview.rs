@@ -21,6 +21,9 @@ pub struct ProductStatus {
     pub applications: Vec<ApplicationRow>,
     /// When the server read this (RFC 3339), so ages shown with it agree everywhere.
     pub generated_at: String,
+    /// The newest release event when this was read: a live view streams events after
+    /// it, so nothing that happens between reading and subscribing is missed.
+    pub last_event: i64,
 }
 
 /// One column of the dashboard.

@@ -321,6 +321,14 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// The sequence number of the newest event of any release (0 when there is none).
+    pub async fn last_event_seq(&self) -> Result<i64> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM release_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq)
+    }
+
     /// Events of every release (of `product`, when given) after `after`, in order.
     pub async fn events_since(
         &self,

@@ -213,6 +213,8 @@ pub async fn events(
 pub struct EventsQuery {
     /// Only events of this product's releases.
     product: Option<String>,
+    /// Start after this event (what a page read with its data); `Last-Event-ID` wins.
+    after: Option<i64>,
 }
 
 /// Every release's events (of one product, with `?product=`) as server-sent events, for
@@ -232,16 +234,11 @@ pub async fn all_events(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(Role::Viewer)?;
-    let after = match last_event_id(&headers) {
-        // A new dashboard wants what happens from now on, not the whole history.
-        0 => state
-            .engine
-            .store()
-            .events_since(None, 0)
-            .await?
-            .last()
-            .map_or(0, |e| e.seq),
-        after => after,
+    let after = match (last_event_id(&headers), query.after) {
+        (0, Some(after)) => after,
+        // Without a starting point: what happens from now on, not the whole history.
+        (0, None) => state.engine.store().last_event_seq().await?,
+        (resumed, _) => resumed,
     };
     Ok(stream(
         state.engine.clone(),
