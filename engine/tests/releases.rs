@@ -120,16 +120,7 @@ async fn parallel_branches_run_together_and_the_join_waits_for_both() {
         "    - { environment: staging-eu, dependsOn: [qa] }\n    - { environment: staging-us, dependsOn: [qa] }",
         "    - { environment: staging-eu, dependsOn: [qa], policy: { action: pr } }\n    - { environment: staging-us, dependsOn: [qa], policy: { action: pr } }",
     );
-    let admin = promenade_engine::resources::Author {
-        name: "t".into(),
-        admin: true,
-    };
-    world
-        .engine
-        .store()
-        .apply("r.yaml", &resources, &admin, &Default::default())
-        .await
-        .unwrap();
+    world.apply(&resources).await;
     world.release_in("dev", "3.1.0");
 
     let release = world
@@ -383,10 +374,6 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
     .await;
     // staging-us lives in a repository that does not exist yet.
     let elsewhere = world.dir.path().join("us.git");
-    let admin = promenade_engine::resources::Author {
-        name: "t".into(),
-        admin: true,
-    };
     let resources = common::resources(&world.url, &world.apps, "commit", "queue").replace(
         "      path: \"apps/app-000/envs/{env}\"\n",
         &format!(
@@ -394,12 +381,7 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
             elsewhere.display()
         ),
     );
-    world
-        .engine
-        .store()
-        .apply("r.yaml", &resources, &admin, &Default::default())
-        .await
-        .unwrap();
+    world.apply(&resources).await;
     world.release_in("dev", "7.0.0");
 
     let release = world
@@ -676,16 +658,7 @@ async fn a_change_in_the_trigger_environment_starts_a_release_unless_the_message
         "flows: [ { name: standard } ]",
         "flows: [ { name: standard, trigger: { commitMessage: { notIn: [\"*[skip promote]*\"] } } } ]",
     );
-    let admin = promenade_engine::resources::Author {
-        name: "t".into(),
-        admin: true,
-    };
-    world
-        .engine
-        .store()
-        .apply("r.yaml", &resources, &admin, &Default::default())
-        .await
-        .unwrap();
+    world.apply(&resources).await;
 
     assert!(
         world.engine.poll_triggers().await.unwrap().is_empty(),

@@ -185,6 +185,19 @@ impl World {
         }
     }
 
+    /// Applies resources as an administrator (replacing those of the same names).
+    pub async fn apply(&self, yaml: &str) {
+        let admin = Author {
+            name: "test".into(),
+            admin: true,
+        };
+        self.engine
+            .store()
+            .apply("resources.yaml", yaml, &admin, &Default::default())
+            .await
+            .unwrap();
+    }
+
     /// A new engine on the same data folder, as after a restart.
     pub async fn restart(&mut self, fault: Option<FaultHook>) {
         let store = Store::open(None, &self.dir.path().join("data"))
