@@ -9,6 +9,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+pub mod bundle;
+#[cfg(feature = "designer")]
 mod designer;
 mod format;
 mod layout;
@@ -22,8 +24,17 @@ pub mod session;
 use layout::Header;
 use pages::{NotFound, SettingsPage};
 
+#[cfg(not(feature = "designer"))]
+use bundle::{
+    LoadsOwnBundle as FlowPage, LoadsOwnBundle as FlowsPage, LoadsOwnBundle as NewFlowPage,
+};
+#[cfg(feature = "designer")]
+use designer::{FlowPage, FlowsPage, NewFlowPage};
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let options = bundle::options_for_page(options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,6 +51,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Takes over the server-rendered page in the browser; the wasm entry crates call it.
+#[cfg(feature = "hydrate")]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
 }
 
 #[component]
@@ -61,9 +79,9 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=products::ProductsPage/>
                     <Route path=path!("/products/:name") view=products::ProductPage/>
-                    <Route path=path!("/flows") view=designer::FlowsPage/>
-                    <Route path=path!("/flows/new") view=designer::NewFlowPage/>
-                    <Route path=path!("/flows/:name") view=designer::FlowPage/>
+                    <Route path=path!("/flows") view=FlowsPage/>
+                    <Route path=path!("/flows/new") view=NewFlowPage/>
+                    <Route path=path!("/flows/:name") view=FlowPage/>
                     <Route path=path!("/releases") view=releases::ReleasesPage/>
                     <Route path=path!("/releases/:id") view=releases::ReleasePage/>
                     <Route path=path!("/settings") view=SettingsPage/>

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { adminPassword, signIn } from "./support.mjs";
+import { adminPassword, hydrated, signIn } from "./support.mjs";
 
 test("pages need a signed-in user; a wrong password is refused", async ({ page }, testInfo) => {
   await page.goto("/settings");
@@ -56,12 +56,75 @@ test("navigation moves between sections without a full page load", async ({ page
   await page.evaluate(() => (window.__promenadeMarker = "still here"));
 
   const nav = page.getByRole("navigation", { name: "Main" });
-  for (const [label, heading] of [["Flows", "Flows"], ["Releases", "Releases"], ["Products", "Products"]]) {
+  for (const [label, heading] of [["Releases", "Releases"], ["Products", "Products"], ["Settings", "Settings"]]) {
     await nav.getByRole("link", { name: label }).click();
     await expect(page.getByRole("heading", { level: 1, name: heading })).toBeVisible();
     await expect(nav.getByRole("link", { name: label })).toHaveAttribute("aria-current", "page");
   }
   expect(await page.evaluate(() => window.__promenadeMarker)).toBe("still here");
+});
+
+/** Records the wasm files the page downloads, by name. */
+function wasmDownloads(page) {
+  const names = [];
+  page.on("request", (request) => {
+    const match = new URL(request.url()).pathname.match(/\/pkg\/([^/]+)_bg\.wasm$/);
+    if (match) names.push(match[1]);
+  });
+  return names;
+}
+
+/** The bundle the current document was served with, from its hydration scripts. */
+async function bundleOf(page) {
+  const href = await page.locator('link[rel="modulepreload"]').getAttribute("href");
+  return href.match(/\/pkg\/([^/]+)\.js$/)[1];
+}
+
+test("the flow designer comes in its own bundle; other pages never download it", async ({ page }) => {
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  const wasm = wasmDownloads(page);
+
+  await signIn(page, "/");
+  await page.goto("/releases");
+  await hydrated(page);
+  expect(await bundleOf(page)).toBe("promenade");
+  expect([...new Set(wasm)]).toEqual(["promenade"]);
+
+  // The header's link to the designer loads the page from the server, designer bundle
+  // included; the designer works there.
+  await page.evaluate(() => (window.__promenadeMarker = "still here"));
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "Flows" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Flows" })).toBeVisible();
+  await hydrated(page);
+  expect(await page.evaluate(() => window.__promenadeMarker)).toBeUndefined();
+  expect(await bundleOf(page)).toBe("promenade-designer");
+  expect([...new Set(wasm)]).toEqual(["promenade", "promenade-designer"]);
+  await page.getByRole("link", { name: "standard" }).click();
+  await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
+
+  // From the designer, the other sections are client navigation in the bundle at hand.
+  await page.evaluate(() => (window.__promenadeMarker = "still here"));
+  await nav.getByRole("link", { name: "Releases" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Releases" })).toBeVisible();
+  expect(await page.evaluate(() => window.__promenadeMarker)).toBe("still here");
+
+  // A designer address reached inside the smaller bundle by history navigation is
+  // fetched from the server, which brings the designer along.
+  await page.goto("/settings");
+  await hydrated(page);
+  expect(await bundleOf(page)).toBe("promenade");
+  await page.evaluate(() => {
+    window.__promenadeMarker = "still here";
+    history.pushState(null, "", "/flows/standard");
+    dispatchEvent(new PopStateEvent("popstate"));
+  });
+  await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
+  await hydrated(page);
+  expect(await page.evaluate(() => window.__promenadeMarker)).toBeUndefined();
+  expect(await bundleOf(page)).toBe("promenade-designer");
+  expect(errors).toEqual([]);
 });
 
 test("an unknown address answers 404 with a page that leads back", async ({ page }) => {

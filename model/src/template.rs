@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{Glob, GlobBuilder, GlobMatcher};
 use serde_json::Value;
 
 use crate::edit::{self, Format};
@@ -56,12 +56,23 @@ pub fn check_relative_path(path: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a template glob's syntax without compiling it.
+///
+/// Validation runs in the browser too: parsing alone keeps globset's regex engine (and
+/// its Unicode tables) out of the wasm bundle, since only [`compile_glob`] reaches it.
+pub fn check_glob(pattern: &str) -> Result<(), Error> {
+    parse_glob(pattern).map(drop)
+}
+
 /// Compiles a template glob: `*` and `?` stay within one folder, `**` crosses folders.
 pub fn compile_glob(pattern: &str) -> Result<GlobMatcher, Error> {
+    parse_glob(pattern).map(|glob| glob.compile_matcher())
+}
+
+fn parse_glob(pattern: &str) -> Result<Glob, Error> {
     GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()
-        .map(|glob| glob.compile_matcher())
         .map_err(|e| Error::Glob {
             pattern: pattern.to_owned(),
             message: e.kind().to_string(),

@@ -18,7 +18,7 @@ use crate::policy::{resolve_policy, EffectivePolicy};
 use crate::resources::{
     Environment, Product, PromotionFlow, PromotionPolicy, PromotionTemplate, Resource, ResourceKind,
 };
-use crate::template::{check_relative_path, compile_glob};
+use crate::template::{check_glob, check_relative_path};
 
 /// Loaded resources, in the order they were read.
 #[derive(Clone, Debug, Default)]
@@ -434,7 +434,7 @@ impl Checker<'_> {
         for (index, file) in template.spec.files.iter().enumerate() {
             let path = spec.key("files").index(index);
             self.relative_path(at, path.key("path"), &file.path);
-            if let Err(error) = compile_glob(&file.path) {
+            if let Err(error) = check_glob(&file.path) {
                 self.error(at, path.key("path"), Code::InvalidGlob, error.to_string());
             }
             for (position, attribute) in file.attributes.iter().enumerate() {

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use promenade_app::bundle::DesignerBundle;
 use promenade_app::{shell, App};
 use promenade_engine::auth::{admin_password_file, admin_token_file};
 use promenade_engine::{Engine, EngineConfig, Store};
@@ -21,6 +22,8 @@ use crate::{api, health, web};
 
 /// The name of the browser bundle's files under `<site-root>/pkg/`.
 const BUNDLE_NAME: &str = "promenade";
+/// The flow designer's bundle beside it (see `promenade_app::bundle`).
+const DESIGNER_BUNDLE_NAME: &str = "promenade-designer";
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServeArgs {
@@ -65,6 +68,7 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
     let routes = generate_route_list(App);
     let engine = state.engine.clone();
     let options = state.leptos_options.clone();
+    let designer = designer_bundle(&options);
     let sessions = web::sessions(state.engine.store(), secure_cookies)
         .await
         .context("cannot prepare the session store")?;
@@ -75,7 +79,12 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(engine.clone()),
+            move || {
+                provide_context(engine.clone());
+                if let Some(bundle) = &designer {
+                    provide_context(bundle.clone());
+                }
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -84,6 +93,17 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
         .with_state(state))
+}
+
+/// The designer's own bundle when it was built (`cargo xtask build`); without it (a
+/// `cargo leptos` build) the main bundle carries the designer and serves every page.
+fn designer_bundle(options: &LeptosOptions) -> Option<DesignerBundle> {
+    let script = Path::new(options.site_root.as_ref())
+        .join(options.site_pkg_dir.as_ref())
+        .join(format!("{DESIGNER_BUNDLE_NAME}.js"));
+    script
+        .is_file()
+        .then(|| DesignerBundle(DESIGNER_BUNDLE_NAME.into()))
 }
 
 pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
