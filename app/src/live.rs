@@ -23,7 +23,7 @@ pub fn use_event_stream(
         };
         let on_event = std::rc::Rc::new(on_event);
         let mut listeners = Vec::new();
-        for kind in ["release", "step"] {
+        for kind in ["release", "step", "gate", "approval"] {
             let on_event = on_event.clone();
             let closer = source.clone();
             let listener = Closure::<dyn Fn(web_sys::MessageEvent)>::new(

@@ -1,6 +1,6 @@
 //! Releases: the list with filters and paging, and one release's live view — its flow
-//! with each environment's state, applications, commits, logs, the event timeline, and
-//! Retry and Terminate.
+//! with each environment's state and gates, applications, commits, logs, the event
+//! timeline, and Approve, Retry and Terminate.
 
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
@@ -22,6 +22,8 @@ pub struct ReleaseDetail {
     /// `(environment, at, level, message)`.
     pub logs: Vec<(String, String, String, String)>,
     pub events: Vec<EventRecord>,
+    /// Environments whose waiting approval gate the signed-in user may approve.
+    pub approvable: Vec<String>,
     /// Server time, for elapsed times.
     pub now: String,
 }
@@ -80,17 +82,48 @@ pub async fn list_releases(
 
 #[server]
 pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    use promenade_model::action::Action;
+    use promenade_model::release::GateStatus;
+
+    let principal = crate::session::require(promenade_engine::auth::Role::Viewer).await?;
     let engine = crate::session::engine()?;
     let release = engine.release(&id).await.map_err(failed)?;
     let logs = engine.store().release_logs(&id).await.map_err(failed)?;
     let events = engine.store().events_after(&id, 0).await.map_err(failed)?;
+    let approvable = release
+        .steps
+        .iter()
+        .filter(|step| step.status == StepStatus::Gating)
+        .filter(|step| {
+            step.gates().iter().any(|gate| match &gate.action {
+                Action::Approval(approval) => {
+                    gate.status == GateStatus::Waiting
+                        && promenade_engine::release::may_approve(&principal, approval)
+                        && !gate.approvals.iter().any(|a| a.user == principal.name)
+                }
+                _ => false,
+            })
+        })
+        .map(|step| step.environment.clone())
+        .collect();
     Ok(ReleaseDetail {
         release,
         logs,
         events,
+        approvable,
         now: now(),
     })
+}
+
+/// Approves the gate `environment` waits at; the engine checks the role.
+#[server]
+pub async fn approve_gate(id: String, environment: String) -> Result<(), ServerFnError> {
+    let principal = crate::session::require(promenade_engine::auth::Role::Viewer).await?;
+    crate::session::engine()?
+        .approve(&id, &environment, &principal)
+        .await
+        .map_err(failed)?;
+    Ok(())
 }
 
 #[server]
@@ -263,8 +296,12 @@ fn ReleaseView(id: String) -> impl IntoView {
     );
     let retry = Action::new(|id: &String| retry_release(id.clone()));
     let terminate = Action::new(|id: &String| terminate_release(id.clone()));
+    let approve = Action::new(|(id, environment): &(String, String)| {
+        approve_gate(id.clone(), environment.clone())
+    });
     Effect::new(move |_| {
-        if retry.version().get() > 0 || terminate.version().get() > 0 {
+        if retry.version().get() > 0 || terminate.version().get() > 0 || approve.version().get() > 0
+        {
             refresh.update(|n| *n += 1);
         }
     });
@@ -272,7 +309,7 @@ fn ReleaseView(id: String) -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading the release…"</p> }>
             {move || detail.get().map(|result| match result {
                 Err(e) => view! { <ErrorNote what="this release" error=e.to_string()/> }.into_any(),
-                Ok(detail) => view! { <ReleaseBody detail=detail retry=retry terminate=terminate/> }.into_any(),
+                Ok(detail) => view! { <ReleaseBody detail=detail retry=retry terminate=terminate approve=approve/> }.into_any(),
             })}
         </Transition>
     }
@@ -283,19 +320,25 @@ fn ReleaseBody(
     detail: ReleaseDetail,
     retry: Action<String, Result<(), ServerFnError>>,
     terminate: Action<String, Result<(), ServerFnError>>,
+    approve: Action<(String, String), Result<(), ServerFnError>>,
 ) -> impl IntoView {
     let release = detail.release;
+    let approvable = detail.approvable;
     let now = detail.now;
     let id = release.id.clone();
     let status = release.status;
     let version = release.version().unwrap_or_else(|| "—".into());
     let action_error = move || {
-        [retry.value().get(), terminate.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(|e| e.to_string().replace("error running server function: ", ""))
-            .unwrap_or_default()
+        [
+            retry.value().get(),
+            terminate.value().get(),
+            approve.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(|e| e.to_string().replace("error running server function: ", ""))
+        .unwrap_or_default()
     };
     let levels = levels(&release.steps);
     let environments: Vec<String> = release
@@ -339,7 +382,12 @@ fn ReleaseBody(
             <ol class="flow-graph">
                 {levels.into_iter().map(|level| view! {
                     <li class="flow-level">
-                        {level.into_iter().map(|step| view! { <StepNode step=step now=now.clone()/> }).collect_view()}
+                        {level.into_iter().map(|step| {
+                            let approve_here = approvable
+                                .contains(&step.environment)
+                                .then(|| (release.id.clone(), approve));
+                            view! { <StepNode step=step now=now.clone() approve=approve_here/> }
+                        }).collect_view()}
                     </li>
                 }).collect_view()}
             </ol>
@@ -396,14 +444,24 @@ fn ReleaseBody(
             <section class="card" aria-label="Timeline">
                 <h2>"Timeline"</h2>
                 <ol class="timeline" data-testid="timeline">
-                    {detail.events.into_iter().rev().map(|event| {
-                        let status = event.data["status"].as_str().unwrap_or("").to_string();
+                    // Gate progress is shown on the step; approvals and state changes here.
+                    {detail.events.into_iter().rev().filter(|event| event.kind != "gate").map(|event| {
+                        let (class, what) = match event.kind.as_str() {
+                            "approval" => (
+                                "approved".to_string(),
+                                format!("approved by {}", event.data["user"].as_str().unwrap_or("?")),
+                            ),
+                            _ => {
+                                let status = event.data["status"].as_str().unwrap_or("").to_string();
+                                (status.clone(), status)
+                            }
+                        };
                         let subject = event.environment.clone().unwrap_or_else(|| "release".into());
                         view! {
                             <li>
                                 <time datetime=event.at.clone()>{event.at.get(11..19).unwrap_or_default().to_string()}</time>
                                 " " {subject} " → "
-                                <span class=format!("state state-{status}")>{status.clone()}</span>
+                                <span class=format!("state state-{class}")>{what}</span>
                             </li>
                         }
                     }).collect_view()}
@@ -413,8 +471,11 @@ fn ReleaseBody(
     }
 }
 
+/// An approve action for this release, when the signed-in user may approve the step.
+type ApproveHere = Option<(String, Action<(String, String), Result<(), ServerFnError>>)>;
+
 #[component]
-fn StepNode(step: StepRecord, now: String) -> impl IntoView {
+fn StepNode(step: StepRecord, now: String, approve: ApproveHere) -> impl IntoView {
     let status = step.status;
     let took = elapsed(
         step.started_at.as_deref(),
@@ -426,6 +487,8 @@ fn StepNode(step: StepRecord, now: String) -> impl IntoView {
         .cloned()
         .unwrap_or_default();
     let error = step.detail["error"].as_str().map(str::to_string);
+    let gates = step.gates();
+    let environment = step.environment.clone();
     view! {
         <div
             class=format!("node state-{}", status.as_str())
@@ -450,6 +513,22 @@ fn StepNode(step: StepRecord, now: String) -> impl IntoView {
                     </div>
                 }
             }).collect_view()}
+            {(!gates.is_empty()).then(|| view! {
+                <ul class="node-gates" aria-label="Gates">
+                    {gates.iter().map(|gate| view! {
+                        <li class=format!("gate gate-{}", gate.status.as_str())>{gate.describe()}</li>
+                    }).collect_view()}
+                </ul>
+            })}
+            {approve.map(|(id, approve)| view! {
+                <button
+                    class="button primary"
+                    disabled=move || approve.pending().get()
+                    on:click=move |_| { approve.dispatch((id.clone(), environment.clone())); }
+                >
+                    {format!("Approve {}", step.environment)}
+                </button>
+            })}
             {error.map(|e| view! { <div class="error">{e}</div> })}
         </div>
     }

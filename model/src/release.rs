@@ -9,6 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::action::Action;
 use crate::diff::EnvironmentDiff;
 use crate::resources::PromotionAction;
 
@@ -282,6 +283,129 @@ pub struct StepRecord {
     pub finished_at: Option<String>,
     /// Per application; empty where not loaded.
     pub applications: Vec<ApplicationRecord>,
+}
+
+impl StepRecord {
+    /// The step's gates as the release runs them (`detail.gates`), in policy order.
+    pub fn gates(&self) -> Vec<Gate> {
+        serde_json::from_value(self.detail["gates"].clone()).unwrap_or_default()
+    }
+}
+
+/// A gate of a step, frozen from the environment's policy when the release was created
+/// and updated as it runs. Kept in the step's `detail.gates`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Gate {
+    /// What the gate waits for.
+    pub action: Action,
+    /// Where it stands.
+    pub status: GateStatus,
+    /// Who approved so far (approval gates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<GateApproval>,
+    /// When the wait ends, RFC 3339 (soak gates, once started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+impl Gate {
+    /// A gate that has not started.
+    pub fn new(action: Action) -> Self {
+        Self {
+            action,
+            status: GateStatus::Pending,
+            approvals: Vec::new(),
+            until: None,
+        }
+    }
+
+    /// Approvals still missing, for an approval gate that waits.
+    pub fn approvals_missing(&self) -> Option<u32> {
+        match &self.action {
+            Action::Approval(approval) if self.status == GateStatus::Waiting => {
+                let given = u32::try_from(self.approvals.len()).unwrap_or(u32::MAX);
+                Some(approval.count.get().saturating_sub(given))
+            }
+            _ => None,
+        }
+    }
+
+    /// One line for people: what the gate waits for, or what let it pass.
+    pub fn describe(&self) -> String {
+        let approvers = || {
+            self.approvals
+                .iter()
+                .map(|a| a.user.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (&self.action, self.status) {
+            (Action::Approval(_), GateStatus::Passed) => {
+                format!("approved by {}", approvers())
+            }
+            (Action::Approval(approval), status) => {
+                let roles = if approval.roles.is_empty() {
+                    "promoter or higher".to_owned()
+                } else {
+                    approval.roles.join(" or ")
+                };
+                let state = if status == GateStatus::Waiting {
+                    "waiting for"
+                } else {
+                    "then"
+                };
+                let mut line = format!(
+                    "{state} approval: {} of {} ({roles})",
+                    self.approvals.len(),
+                    approval.count
+                );
+                if !self.approvals.is_empty() {
+                    line.push_str(&format!(", approved by {}", approvers()));
+                }
+                line
+            }
+            (Action::Soak(soak), GateStatus::Passed) => format!("soaked {}", soak.duration),
+            (Action::Soak(soak), GateStatus::Waiting) => match &self.until {
+                Some(until) => format!("soaking {} until {until}", soak.duration),
+                None => format!("soaking {}", soak.duration),
+            },
+            (action, _) => format!("then {}", action.kind()),
+        }
+    }
+}
+
+/// Where a gate stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GateStatus {
+    /// Earlier gates have not passed yet.
+    Pending,
+    /// The release waits for it.
+    Waiting,
+    /// Done: the step went on.
+    Passed,
+}
+
+impl GateStatus {
+    /// As written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Waiting => "waiting",
+            Self::Passed => "passed",
+        }
+    }
+}
+
+/// One person's approval of a gate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GateApproval {
+    /// User or token name.
+    pub user: String,
+    /// RFC 3339.
+    pub at: String,
 }
 
 /// One application in one environment of a release.

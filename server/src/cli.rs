@@ -124,6 +124,13 @@ pub enum Command {
     Retry { id: String },
     /// Stop a running release.
     Terminate { id: String },
+    /// Approve the approval gate an environment of a running release waits at.
+    Approve {
+        /// The release.
+        id: String,
+        /// The environment whose gate to approve.
+        environment: String,
+    },
     /// Manage API tokens in the local database (`--data-dir`).
     #[command(subcommand)]
     Tokens(TokensCommand),

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use promenade_engine::auth::Role;
 use promenade_engine::Store;
+use promenade_model::release::Gate;
 use promenade_model::validate::validate;
 use serde_json::{json, Value};
 
@@ -394,6 +395,11 @@ fn print_release(r: &Value) {
             step["status"].as_str().unwrap_or(""),
             step["action"].as_str().unwrap_or("")
         );
+        let gates: Vec<Gate> =
+            serde_json::from_value(step["detail"]["gates"].clone()).unwrap_or_default();
+        for gate in gates {
+            println!("  {:<16} gate: {}", "", gate.describe());
+        }
     }
 }
 
@@ -437,10 +443,11 @@ pub async fn release_action(
     client: &Client,
     id: &str,
     action: &str,
+    body: &Value,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
     let release: Value = client
-        .post(&format!("/releases/{id}/{action}"), &json!({}))
+        .post(&format!("/releases/{id}/{action}"), body)
         .await?;
     show(output, &release, print_release);
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ use clap::Parser;
 use promenade_server::cli::{Cli, Command};
 use promenade_server::client::Client;
 use promenade_server::{commands, serve, telemetry};
+use serde_json::json;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -60,9 +61,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Retry { id } => commands::release_action(&client()?, id, "retry", output).await,
+        Command::Retry { id } => {
+            commands::release_action(&client()?, id, "retry", &json!({}), output).await
+        }
         Command::Terminate { id } => {
-            commands::release_action(&client()?, id, "terminate", output).await
+            commands::release_action(&client()?, id, "terminate", &json!({}), output).await
+        }
+        Command::Approve { id, environment } => {
+            let body = json!({ "environment": environment });
+            commands::release_action(&client()?, id, "approve", &body, output).await
         }
         Command::Tokens(command) => commands::tokens(data_dir, command, output).await,
         Command::Users(command) => commands::users(data_dir, command, output).await,

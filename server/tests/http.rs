@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use leptos::prelude::LeptosOptions;
 use promenade_engine::auth::Role;
 use promenade_engine::{Engine, EngineConfig, Store};
+use promenade_model::release::GateStatus;
 use promenade_server::{router, AppState};
 use serde_json::Value;
 
@@ -102,6 +103,7 @@ async fn the_openapi_document_describes_the_served_endpoints() {
         "/api/v1/products/{product}/status",
         "/api/v1/releases/{id}/events",
         "/api/v1/releases/{id}/terminate",
+        "/api/v1/releases/{id}/approve",
         "/api/v1/webhooks/git",
     ] {
         assert!(
@@ -439,4 +441,138 @@ async fn pages_send_strangers_to_sign_in_and_other_sites_cannot_post() {
     assert_eq!(forged.status().as_u16(), 403);
     let body: Value = forged.json().await.unwrap();
     assert_eq!(body["error"]["code"], "cross_origin");
+}
+
+/// Polls the release until `pred` holds, failing after 30 s.
+async fn release_until(
+    server: &TestServer,
+    id: &str,
+    pred: impl Fn(&promenade_engine::store::ReleaseRecord) -> bool,
+) -> promenade_engine::store::ReleaseRecord {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let release = server.engine.release(id).await.unwrap();
+        if pred(&release) {
+            return release;
+        }
+        assert!(std::time::Instant::now() < deadline, "{release:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn approving_a_gate_over_http_checks_the_role_and_the_state() {
+    let server = start().await;
+    promenade_engine::demo::set_up(server.engine.store(), server.data.path())
+        .await
+        .unwrap();
+    let admin = Some(server.admin.as_str());
+    let policy = "apiVersion: promenade.dev/v1alpha1
+kind: PromotionPolicy
+metadata: { name: qa-approval }
+spec:
+  priority: 300
+  selector: { environments: [qa] }
+  gates:
+    - approval: { roles: [release-manager] }
+";
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/apply",
+        admin,
+        Some(policy.into()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let run = serde_json::json!({ "to": "qa" }).to_string();
+    let (status, release) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/products/shop/promotions",
+        admin,
+        Some(run.into()),
+    )
+    .await;
+    assert_eq!(status, 201, "{release}");
+    let id = release["id"].as_str().unwrap().to_string();
+    let approve = format!("/api/v1/releases/{id}/approve");
+    let qa = || {
+        Some(
+            serde_json::json!({ "environment": "qa" })
+                .to_string()
+                .into(),
+        )
+    };
+
+    // Wait until qa stands at its gate.
+    release_until(&server, &id, |r| {
+        r.steps[0].gates().first().map(|g| g.status) == Some(GateStatus::Waiting)
+    })
+    .await;
+
+    let promoter = server
+        .engine
+        .store()
+        .create_token("ci", Role::Promoter)
+        .await
+        .unwrap();
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        &approve,
+        Some(&promoter),
+        qa(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("release-manager"));
+
+    let manager = server
+        .engine
+        .store()
+        .create_token("rita", Role::ReleaseManager)
+        .await
+        .unwrap();
+    let other = Some(
+        serde_json::json!({ "environment": "prod" })
+            .to_string()
+            .into(),
+    );
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        &approve,
+        Some(&manager),
+        other,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        &approve,
+        Some(&manager),
+        qa(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["steps"][0]["detail"]["gates"][0]["approvals"][0]["user"],
+        "rita"
+    );
+    let done = release_until(&server, &id, |r| r.status.is_final()).await;
+    assert_eq!(done.status, promenade_engine::ReleaseStatus::Succeeded);
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        &approve,
+        Some(&manager),
+        qa(),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
 }

@@ -4,6 +4,7 @@
 //! never commits twice.
 
 mod changes;
+mod gates;
 mod plan;
 mod promote;
 mod source;
@@ -20,17 +21,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, Instrument};
 
+pub use gates::may_approve;
 pub use plan::{PromotionRequest, SourceRef};
 pub use promenade_model::release::{EnvironmentPreview, Preview, Source, SourceApplication};
 pub use promote::RepoResult;
 pub use source::SourceTrees;
 
+use self::gates::check_supported;
 use self::plan::Plan;
 use self::promote::{RepoJob, RepoOutcome};
 use crate::git::CommitInfo;
 use crate::store::{ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseRecord};
 use crate::{Checkpoint, Engine, EngineError, Result};
-use promenade_model::release::{ReleaseStatus, StepStatus};
+use promenade_model::release::{Gate, ReleaseStatus, StepStatus};
 
 /// What a release froze at creation: the source commits and the resources it was
 /// planned from, so later edits to resources do not change a running release.
@@ -53,6 +56,8 @@ pub(crate) struct Runtime {
     environment_locks: Mutex<EnvironmentLocks>,
     /// Set by the fault-injection hook: the engine behaves as a killed process would.
     dead: AtomicBool,
+    /// Woken when a gate may have opened (an approval arrived).
+    gate_changes: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -150,6 +155,7 @@ impl Engine {
                     depends_on: s.depends_on.clone(),
                     action: action_name(s.action()).to_string(),
                     applications: plan.applications.iter().map(|a| a.name.clone()).collect(),
+                    gates: s.policy.gates.iter().cloned().map(Gate::new).collect(),
                 })
                 .collect(),
         };
@@ -451,6 +457,7 @@ impl Engine {
         if !job.resume_merge_wait {
             self.set_step(id, &job.environment, StepStatus::Gating, None)
                 .await?;
+            self.pass_gates(job).await?;
             self.set_step(id, &job.environment, StepStatus::Applying, None)
                 .await?;
         }
@@ -739,22 +746,6 @@ pub fn snapshot_of(release: &ReleaseRecord) -> Result<Snapshot> {
             release.id
         ))
     })
-}
-
-/// Gates and verification actions are refused until the engine runs them: promoting
-/// past a gate nobody checks would be worse than not promoting.
-fn check_supported(plan: &Plan) -> Result<()> {
-    for step in &plan.steps {
-        if let Some(action) = step.policy.gates.iter().chain(&step.policy.verify).next() {
-            return Err(EngineError::BadRequest(format!(
-                "environment {:?} has a `{}` action in its policy; this version of Promenade \
-                 does not run gates or verification yet",
-                step.environment,
-                action.kind().as_str()
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn action_name(action: PromotionAction) -> &'static str {

@@ -14,8 +14,8 @@ use crate::{EngineError, Result};
 mod releases;
 
 pub use releases::{
-    ApplicationRecord, ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter,
-    ReleaseRecord, StepRecord,
+    ApplicationRecord, ApplicationResult, EventRecord, NewApproval, NewRelease, NewStep,
+    ReleaseFilter, ReleaseRecord, StepRecord,
 };
 
 /// How long a statement waits for a locked SQLite database before giving up. Writers

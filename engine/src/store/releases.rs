@@ -8,7 +8,8 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::{now, Store};
 use crate::Result;
 pub use promenade_model::release::{
-    ApplicationRecord, EventRecord, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus,
+    ApplicationRecord, EventRecord, Gate, GateApproval, ReleaseRecord, ReleaseStatus, StepRecord,
+    StepStatus,
 };
 
 /// What [`Store::create_release`] persists: the release and its planned steps.
@@ -30,6 +31,8 @@ pub struct NewStep {
     pub depends_on: Vec<String>,
     pub action: String,
     pub applications: Vec<String>,
+    /// The environment's gates, frozen with the release.
+    pub gates: Vec<Gate>,
 }
 
 /// Filters for [`Store::list_releases`]; `None` matches everything.
@@ -75,8 +78,8 @@ impl Store {
         .await?;
         for (position, step) in release.steps.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO release_steps (release_id, environment, position, depends_on, status, action)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO release_steps (release_id, environment, position, depends_on, status, action, detail)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&release.id)
             .bind(&step.environment)
@@ -84,6 +87,7 @@ impl Store {
             .bind(serde_json::to_string(&step.depends_on).unwrap_or_default())
             .bind(StepStatus::Pending.as_str())
             .bind(&step.action)
+            .bind(step_detail(&step.gates).to_string())
             .execute(&mut *tx)
             .await?;
             for application in &step.applications {
@@ -275,6 +279,30 @@ impl Store {
         Ok(event)
     }
 
+    /// Merges `detail` into a step's detail without changing its status, with a `gate`
+    /// event: how a waiting gate reports its progress.
+    pub async fn update_step_detail(
+        &self,
+        id: &str,
+        environment: &str,
+        detail: Value,
+    ) -> Result<EventRecord> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE release_steps SET detail = json_patch(detail, ?1)
+             WHERE release_id = ?2 AND environment = ?3",
+        )
+        .bind(detail.to_string())
+        .bind(id)
+        .bind(environment)
+        .execute(&mut *tx)
+        .await?;
+        let data = serde_json::json!({ "detail": detail });
+        let event = append_event(&mut tx, id, "gate", Some(environment), data).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
     /// Records the outcome of every application of a step, in one transaction: a
     /// product of 1,000 applications costs one write, not 1,000.
     pub async fn set_application_results(
@@ -394,6 +422,88 @@ impl Store {
     }
 }
 
+fn step_detail(gates: &[Gate]) -> Value {
+    if gates.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::json!({ "gates": gates })
+    }
+}
+
+/// What [`Store::add_approval`] records.
+#[derive(Debug, Clone)]
+pub struct NewApproval<'a> {
+    pub release: &'a str,
+    pub environment: &'a str,
+    /// Index of the gate in the step's gates.
+    pub gate: usize,
+    pub user: &'a str,
+    pub role: &'a str,
+}
+
+impl Store {
+    /// Records one person's approval of a gate. `None` when they had approved it
+    /// already: nobody counts twice.
+    pub async fn add_approval(&self, approval: &NewApproval<'_>) -> Result<Option<EventRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        let inserted = sqlx::query(
+            "INSERT INTO release_approvals (release_id, environment, gate, user_name, role, at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(approval.release)
+        .bind(approval.environment)
+        .bind(approval.gate as i64)
+        .bind(approval.user)
+        .bind(approval.role)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let data = serde_json::json!({ "gate": approval.gate, "user": approval.user });
+        let event = append_event(
+            &mut tx,
+            approval.release,
+            "approval",
+            Some(approval.environment),
+            data,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(event))
+    }
+
+    /// The approvals of one gate, oldest first.
+    pub async fn approvals(
+        &self,
+        release: &str,
+        environment: &str,
+        gate: usize,
+    ) -> Result<Vec<GateApproval>> {
+        let rows = sqlx::query(
+            "SELECT user_name, at FROM release_approvals
+             WHERE release_id = ? AND environment = ? AND gate = ?
+             ORDER BY at, user_name",
+        )
+        .bind(release)
+        .bind(environment)
+        .bind(gate as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| GateApproval {
+                user: row.get("user_name"),
+                at: row.get("at"),
+            })
+            .collect())
+    }
+}
+
 async fn append_event(
     tx: &mut Transaction<'_, Sqlite>,
     release_id: &str,
@@ -465,6 +575,7 @@ mod tests {
 
     fn planned(id: &str, product: &str) -> NewRelease {
         let step = |env: &str, deps: &[&str]| NewStep {
+            gates: Vec::new(),
             environment: env.into(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             action: "commit".into(),

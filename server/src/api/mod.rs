@@ -34,6 +34,7 @@ use crate::{health, AppState};
         releases::get,
         releases::retry,
         releases::terminate,
+        releases::approve,
         releases::events,
         releases::all_events,
         releases::git_webhook,
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .route("/releases/{id}/events", get(releases::events))
         .route("/releases/{id}/retry", post(releases::retry))
         .route("/releases/{id}/terminate", post(releases::terminate))
+        .route("/releases/{id}/approve", post(releases::approve))
         .route("/webhooks/git", post(releases::git_webhook))
         .route("/products/{product}/status", get(releases::status))
         .route("/products/{product}/promotions", post(releases::promote))

@@ -183,7 +183,40 @@ pub async fn terminate(
     Ok(Json(state.engine.terminate(&id).await?).into_response())
 }
 
-/// The release's events as server-sent events (`event:` is `release` or `step`, `id:` the
+/// Which environment of a release to approve.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ApproveBody {
+    /// The environment whose approval gate waits.
+    pub environment: String,
+}
+
+/// Approves the approval gate an environment of the release waits at. The caller's
+/// role must be one the gate names (or higher); each person counts once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/approve",
+    tag = "releases",
+    params(("id" = String, Path)),
+    request_body = ApproveBody,
+    responses(
+        (status = 200, body = Object),
+        (status = 403, body = super::ErrorBody),
+        (status = 409, body = super::ErrorBody)
+    ),
+    security(("token" = []))
+)]
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ApproveBody>,
+) -> Result<Response, ApiError> {
+    let who = caller.require(Role::Viewer)?;
+    Ok(Json(state.engine.approve(&id, &body.environment, who).await?).into_response())
+}
+
+/// The release's events as server-sent events (`event:` is `release`, `step`, `gate` or
+/// `approval`, `id:` the
 /// sequence number). Reconnecting with `Last-Event-ID` resumes after that event. The
 /// stream ends after the release reaches a final state.
 #[utoipa::path(

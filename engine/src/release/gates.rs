@@ -1,0 +1,320 @@
+//! Gates: what a step waits for before it writes. `approval` waits until enough people
+//! with a fitting role approved; `soak` until a time has passed since the upstream
+//! environments finished. Their progress lives in the store (the step's `detail.gates`
+//! and the approvals table), so a restarted engine waits exactly as long as it would
+//! have, and approvals given while it was down count.
+
+use promenade_model::action::{Action, ActionKind, Approval, Soak, SoakStart};
+use promenade_model::release::{Gate, GateStatus, StepStatus};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tracing::{info, info_span, Instrument};
+
+use super::plan::Plan;
+use super::StepJob;
+use crate::auth::{Principal, Role};
+use crate::store::{NewApproval, ReleaseRecord};
+use crate::{Engine, EngineError, Result};
+
+/// The gate kinds this engine runs. Others are refused when a release is planned:
+/// promoting past a gate nobody checks would be worse than not promoting.
+const RUNNABLE_GATES: [ActionKind; 2] = [ActionKind::Approval, ActionKind::Soak];
+
+/// Refuses a plan with actions the engine does not run yet.
+pub(super) fn check_supported(plan: &Plan) -> Result<()> {
+    for step in &plan.steps {
+        let refused = |action: &Action| {
+            EngineError::BadRequest(format!(
+                "environment {:?} has a `{}` action in its policy; this version of Promenade \
+                 runs `approval` and `soak` gates only, and no verification yet",
+                step.environment,
+                action.kind()
+            ))
+        };
+        if let Some(action) = step
+            .policy
+            .gates
+            .iter()
+            .find(|a| !RUNNABLE_GATES.contains(&a.kind()))
+        {
+            return Err(refused(action));
+        }
+        let soaks_after_apply = step.policy.gates.iter().any(|a| {
+            matches!(
+                a,
+                Action::Soak(Soak {
+                    after: SoakStart::Apply,
+                    ..
+                })
+            )
+        });
+        if soaks_after_apply {
+            return Err(EngineError::BadRequest(format!(
+                "environment {:?}: a gate's `soak` counts from `upstream`; `after: apply` \
+                 belongs in `verify`",
+                step.environment
+            )));
+        }
+        if let Some(action) = step.policy.verify.first() {
+            return Err(refused(action));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `who` may approve `approval`: a role at least as high as one the gate names
+/// (roles are ordered: viewer < promoter < release-manager < admin), or promoter and up
+/// when it names none.
+pub fn may_approve(who: &Principal, approval: &Approval) -> bool {
+    let named = approval.roles.iter().filter_map(|r| r.parse::<Role>().ok());
+    let lowest = if approval.roles.is_empty() {
+        Some(Role::Promoter)
+    } else {
+        named.min()
+    };
+    who.role == Role::Admin || lowest.is_some_and(|role| who.role >= role)
+}
+
+impl Engine {
+    /// Approves the gate a step waits at, as `who`.
+    pub async fn approve(
+        &self,
+        id: &str,
+        environment: &str,
+        who: &Principal,
+    ) -> Result<ReleaseRecord> {
+        let release = self.release(id).await?;
+        let step = release
+            .steps
+            .iter()
+            .find(|s| s.environment == environment)
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("release {id} has no environment {environment:?}"))
+            })?;
+        let conflict = |message: String| EngineError::Conflict {
+            message,
+            diagnostics: Vec::new(),
+        };
+        let gates = step.gates();
+        let waiting = (step.status == StepStatus::Gating)
+            .then(|| {
+                gates
+                    .iter()
+                    .enumerate()
+                    .find_map(|(index, gate)| match &gate.action {
+                        Action::Approval(approval) if gate.status == GateStatus::Waiting => {
+                            Some((index, approval))
+                        }
+                        _ => None,
+                    })
+            })
+            .flatten();
+        let Some((index, approval)) = waiting else {
+            return Err(conflict(format!(
+                "{environment} of release {id} is not waiting for an approval (it is {})",
+                step.status
+            )));
+        };
+        if !may_approve(who, approval) {
+            return Err(EngineError::Forbidden(format!(
+                "approving {environment} needs the role {}; {} is {}",
+                approval.roles.join(" or "),
+                who.name,
+                who.role
+            )));
+        }
+        let recorded = self
+            .store()
+            .add_approval(&NewApproval {
+                release: id,
+                environment,
+                gate: index,
+                user: &who.name,
+                role: who.role.as_str(),
+            })
+            .await?;
+        let Some(event) = recorded else {
+            return Err(conflict(format!(
+                "{} approved {environment} of release {id} already",
+                who.name
+            )));
+        };
+        self.publish(event);
+        info!(release = %id, environment, user = %who.name, "gate approved");
+        self.runtime().gate_changes.notify_waiters();
+        self.counted(id, environment, index, &who.name).await
+    }
+
+    /// The release once the step's task has counted `user`'s approval (it owns the
+    /// gate's state), so the answer shows it; as it stands after a short wait otherwise.
+    async fn counted(
+        &self,
+        id: &str,
+        environment: &str,
+        index: usize,
+        user: &str,
+    ) -> Result<ReleaseRecord> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let release = self.release(id).await?;
+            let gate = release
+                .steps
+                .iter()
+                .find(|s| s.environment == environment)
+                .and_then(|s| s.gates().into_iter().nth(index));
+            let counted = gate.is_none_or(|g| {
+                g.status != GateStatus::Waiting || g.approvals.iter().any(|a| a.user == user)
+            });
+            if counted || tokio::time::Instant::now() >= deadline {
+                return Ok(release);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits at each of the step's gates in turn until all have passed.
+    pub(super) async fn pass_gates(&self, job: &StepJob) -> Result<()> {
+        let release = self.release(&job.release).await?;
+        let Some(step) = release
+            .steps
+            .iter()
+            .find(|s| s.environment == job.environment)
+        else {
+            return Ok(());
+        };
+        let mut gates = step.gates();
+        for index in 0..gates.len() {
+            if gates[index].status == GateStatus::Passed {
+                continue;
+            }
+            let span = info_span!("gate", kind = %gates[index].action.kind(), index);
+            match gates[index].action.clone() {
+                Action::Approval(approval) => {
+                    self.await_approvals(job, &mut gates, index, &approval)
+                        .instrument(span)
+                        .await?
+                }
+                Action::Soak(soak) => {
+                    self.soak(job, &release, &mut gates, index, &soak)
+                        .instrument(span)
+                        .await?
+                }
+                other => {
+                    return Err(EngineError::BadRequest(format!(
+                        "`{}` gates are not run by this version of Promenade",
+                        other.kind()
+                    )))
+                }
+            }
+            gates[index].status = GateStatus::Passed;
+            self.save_gates(job, &gates).await?;
+        }
+        Ok(())
+    }
+
+    async fn await_approvals(
+        &self,
+        job: &StepJob,
+        gates: &mut [Gate],
+        index: usize,
+        approval: &Approval,
+    ) -> Result<()> {
+        let needed = approval.count.get() as usize;
+        loop {
+            // Armed before reading, so an approval between the read and the wait wakes it.
+            let changed = self.runtime().gate_changes.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let approvals = self
+                .store()
+                .approvals(&job.release, &job.environment, index)
+                .await?;
+            let gate = &mut gates[index];
+            if gate.status != GateStatus::Waiting || gate.approvals != approvals {
+                gate.status = GateStatus::Waiting;
+                gate.approvals = approvals;
+                self.save_gates(job, gates).await?;
+            }
+            if gates[index].approvals.len() >= needed {
+                return Ok(());
+            }
+            tokio::select! {
+                () = &mut changed => {}
+                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+            }
+            self.alive()?;
+        }
+    }
+
+    async fn soak(
+        &self,
+        job: &StepJob,
+        release: &ReleaseRecord,
+        gates: &mut [Gate],
+        index: usize,
+        soak: &Soak,
+    ) -> Result<()> {
+        let until = match &gates[index].until {
+            Some(until) => parse_time(until)?,
+            None => {
+                let upstream = upstream_finished(release, &job.environment)?;
+                upstream + soak.duration.to_std()
+            }
+        };
+        if gates[index].status != GateStatus::Waiting {
+            gates[index].status = GateStatus::Waiting;
+            gates[index].until = Some(format_time(until));
+            self.save_gates(job, gates).await?;
+        }
+        let left = until - OffsetDateTime::now_utc();
+        if left.is_positive() {
+            let left = std::time::Duration::try_from(left).unwrap_or_default();
+            tokio::select! {
+                () = tokio::time::sleep(left) => {}
+                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+            }
+        }
+        self.alive()
+    }
+
+    async fn save_gates(&self, job: &StepJob, gates: &[Gate]) -> Result<()> {
+        self.alive()?;
+        let event = self
+            .store()
+            .update_step_detail(
+                &job.release,
+                &job.environment,
+                serde_json::json!({ "gates": gates }),
+            )
+            .await?;
+        self.publish(event);
+        Ok(())
+    }
+}
+
+/// When the environments `environment` depends on finished; when it depends on none
+/// (the first step after the trigger), when the release was created.
+fn upstream_finished(release: &ReleaseRecord, environment: &str) -> Result<OffsetDateTime> {
+    let step = release.steps.iter().find(|s| s.environment == environment);
+    let depends_on = step.map(|s| s.depends_on.as_slice()).unwrap_or_default();
+    let finished = release
+        .steps
+        .iter()
+        .filter(|s| depends_on.contains(&s.environment))
+        .filter_map(|s| s.finished_at.as_deref())
+        .map(parse_time)
+        .collect::<Result<Vec<_>>>()?;
+    match finished.into_iter().max() {
+        Some(latest) => Ok(latest),
+        None => parse_time(&release.created_at),
+    }
+}
+
+fn parse_time(text: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| EngineError::Internal(format!("unreadable time {text:?}: {e}")))
+}
+
+fn format_time(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
