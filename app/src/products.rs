@@ -92,10 +92,47 @@ struct Intent {
     application: Option<String>,
 }
 
+/// A product's status, reloaded whenever `refresh` goes up; `None` when there is no
+/// product to show.
+type StatusResource = Resource<Result<Option<ProductStatus>, ServerFnError>>;
+
+/// Which product a dashboard shows.
+#[derive(Clone, Debug, PartialEq)]
+enum Which {
+    /// The first product, for `/`.
+    First,
+    Named(String),
+}
+
+/// Pages create this at their top, never inside a branch that appears once other data
+/// has arrived, and it depends on no other resource: a resource made in such a branch,
+/// or reloaded when another one resolves, is serialized for the browser in whatever
+/// order and state the server reached, and the browser then fails to hydrate the page.
+fn status_resource(
+    which: impl Fn() -> Which + Send + Sync + 'static,
+    refresh: RwSignal<u32>,
+) -> StatusResource {
+    Resource::new(
+        move || (which(), refresh.get()),
+        |(which, _)| async move {
+            let product = match which {
+                Which::Named(product) => product,
+                Which::First => match list_products().await?.into_iter().next() {
+                    Some(product) => product,
+                    None => return Ok(None),
+                },
+            };
+            load_status(product).await.map(Some)
+        },
+    )
+}
+
 /// `/`: every product; the only one, or the first, shown in full.
 #[component]
 pub fn ProductsPage() -> impl IntoView {
     let products = Resource::new(|| (), |_| list_products());
+    let refresh = RwSignal::new(0u32);
+    let status = status_resource(|| Which::First, refresh);
     view! {
         <PageTitle
             title="Products"
@@ -122,7 +159,7 @@ pub fn ProductsPage() -> impl IntoView {
                                 view! { <A href=href>{name}</A> }
                             }).collect_view()}
                         </nav>
-                        <Dashboard product=first/>
+                        <Dashboard product=first status=status refresh=refresh/>
                     }.into_any()
                 }
             })}
@@ -135,27 +172,16 @@ pub fn ProductsPage() -> impl IntoView {
 pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
+    let refresh = RwSignal::new(0u32);
+    let status = status_resource(move || Which::Named(name()), refresh);
     view! {
-        {move || {
-            let product = name();
-            view! {
-                <PageTitle title="Product" summary="Versions, drift and running releases per environment."/>
-                <Dashboard product=product/>
-            }
-        }}
+        <PageTitle title="Product" summary="Versions, drift and running releases per environment."/>
+        {move || view! { <Dashboard product=name() status=status refresh=refresh/> }}
     }
 }
 
 #[component]
-fn Dashboard(product: String) -> impl IntoView {
-    let refresh = RwSignal::new(0u32);
-    let status = Resource::new(
-        {
-            let product = product.clone();
-            move || (product.clone(), refresh.get())
-        },
-        |(product, _)| load_status(product),
-    );
+fn Dashboard(product: String, status: StatusResource, refresh: RwSignal<u32>) -> impl IntoView {
     let filter = RwSignal::new(String::new());
     let drift_only = RwSignal::new(false);
     let intent = RwSignal::new(None::<Intent>);
@@ -198,7 +224,8 @@ fn Dashboard(product: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
                 {move || status.get().map(|result| match result {
                     Err(e) => view! { <ErrorNote what="the product status" error=e.to_string()/> }.into_any(),
-                    Ok(status) => view! {
+                    Ok(None) => view! { <p class="loading">"Loading the dashboard…"</p> }.into_any(),
+                    Ok(Some(status)) => view! {
                         <LiveStatus product=status.product.clone() after=status.last_event refresh=refresh/>
                         <StatusTable status=status filter=filter drift_only=drift_only intent=intent/>
                     }.into_any(),
@@ -624,6 +651,13 @@ fn PreviewBody(preview: Preview) -> impl IntoView {
                         <span class="badge">{action}</span>
                         <span class="muted">{summary}</span>
                     </h3>
+                    {(!env.gates.is_empty()).then(|| view! {
+                        <p class="preview-gates">
+                            "Waits for "
+                            {env.gates.iter().map(|gate| gate.summary()).collect::<Vec<_>>().join(", then ")}
+                            " before writing."
+                        </p>
+                    })}
                     {diff.applications.into_iter().map(|app| view! {
                         <details class="preview-app" open=true>
                             <summary>{format!("{} — {} files, +{} −{}", app.application, app.files.len(), app.added, app.removed)}</summary>

@@ -11,6 +11,22 @@ async function dashboardLive(page) {
   await expect(page.locator(".table-scroll[data-live]")).toHaveCount(1);
 }
 
+// Every test here fails on a panic or a hydration error in the bundle, wherever it
+// happens, with the panic's message (logged to the console before the wasm trap).
+let bundleErrors = [];
+test.beforeEach(({ page }) => {
+  bundleErrors = [];
+  page.on("pageerror", (error) => bundleErrors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error" && /panicked|hydrat/i.test(message.text())) {
+      bundleErrors.push(message.text());
+    }
+  });
+});
+test.afterEach(() => {
+  expect(bundleErrors).toEqual([]);
+});
+
 const cell = (page, app, env) =>
   page.locator(`td.cell[data-application="${app}"][data-environment="${env}"]`);
 

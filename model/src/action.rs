@@ -72,6 +72,25 @@ impl fmt::Display for ActionKind {
 }
 
 impl Action {
+    /// A few words for people: `approval by release-manager`, `soak 30m`.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Approval(approval) => {
+                let who = if approval.roles.is_empty() {
+                    "a promoter".to_owned()
+                } else {
+                    approval.roles.join(" or ")
+                };
+                match approval.count.get() {
+                    1 => format!("approval by {who}"),
+                    n => format!("{n} approvals by {who}"),
+                }
+            }
+            Self::Soak(soak) => format!("soak {}", soak.duration),
+            other => other.kind().to_string(),
+        }
+    }
+
     /// Which kind this is.
     pub fn kind(&self) -> ActionKind {
         match self {

@@ -198,7 +198,7 @@ impl Source {
 }
 
 /// The answer to a dry run: what promoting would change, environment by environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
     /// Product name.
@@ -214,13 +214,16 @@ pub struct Preview {
 }
 
 /// One environment of a preview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentPreview {
     /// How the change would be written.
     pub action: PromotionAction,
     /// Steps of the release that come first.
     pub depends_on: Vec<String>,
+    /// What the step would wait for before writing, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<Action>,
     /// The changes.
     #[serde(flatten)]
     pub diff: EnvironmentDiff,
@@ -370,7 +373,7 @@ impl Gate {
                 Some(until) => format!("soaking {} until {until}", soak.duration),
                 None => format!("soaking {}", soak.duration),
             },
-            (action, _) => format!("then {}", action.kind()),
+            (action, _) => format!("then {}", action.summary()),
         }
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use promenade_engine::auth::Role;
 use promenade_engine::Store;
+use promenade_model::load;
 use promenade_model::release::Gate;
 use promenade_model::validate::validate;
 use serde_json::{json, Value};
@@ -117,13 +118,23 @@ pub async fn apply(
     output: Output,
 ) -> anyhow::Result<ExitCode> {
     let files = collect_files(paths)?;
-    // Check offline first, so problems are reported against the real file names.
-    let validation = validate(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-    if !validation.is_valid() {
-        for diagnostic in validation.diagnostics.iter().filter(|d| d.is_error()) {
+    // Read every file offline first, so syntax and shape errors name the real files.
+    // References are the server's to check: these files may name environments,
+    // templates or flows that are stored there already.
+    let unreadable: Vec<_> = files
+        .iter()
+        .flat_map(|(name, text)| load(name, text).1)
+        .filter(|d| d.is_error())
+        .collect();
+    if !unreadable.is_empty() {
+        for diagnostic in &unreadable {
             eprintln!("{diagnostic}");
         }
-        bail!("nothing applied: {}", validation.summary);
+        bail!(
+            "nothing applied: {} error{} reading the files",
+            unreadable.len(),
+            if unreadable.len() == 1 { "" } else { "s" }
+        );
     }
     let stream = files
         .iter()

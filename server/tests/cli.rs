@@ -198,3 +198,64 @@ fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
         text(&refused)
     );
 }
+
+#[test]
+fn a_release_waiting_at_an_approval_gate_is_approved_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(run(data.path(), None, &["demo"]).status.success());
+    let policy = data.path().join("qa-approval.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: promenade.dev/v1alpha1
+kind: PromotionPolicy
+metadata: { name: qa-approval }
+spec:
+  priority: 300
+  selector: { environments: [qa] }
+  gates:
+    - approval: { roles: [release-manager] }
+",
+    )
+    .unwrap();
+    let server = serve(data.path());
+    let applied = run(
+        data.path(),
+        Some(&server),
+        &["apply", "-f", policy.to_str().unwrap()],
+    );
+    assert!(applied.status.success(), "{}", text(&applied));
+
+    let started = run(
+        data.path(),
+        Some(&server),
+        &["promote", "shop", "--to", "qa", "-o", "json"],
+    );
+    assert!(started.status.success(), "{}", text(&started));
+    let release: serde_json::Value = serde_json::from_slice(&started.stdout).unwrap();
+    let id = release["id"].as_str().unwrap().to_string();
+
+    let show = || text(&run(data.path(), Some(&server), &["releases", &id]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !show().contains("gate: waiting for approval: 0 of 1 (release-manager)") {
+        assert!(Instant::now() < deadline, "{}", show());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let approved = run(data.path(), Some(&server), &["approve", &id, "qa"]);
+    assert!(approved.status.success(), "{}", text(&approved));
+    assert!(
+        text(&approved).contains("approved by admin"),
+        "{}",
+        text(&approved)
+    );
+    while !show().contains("succeeded") {
+        assert!(Instant::now() < deadline, "{}", show());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let again = run(data.path(), Some(&server), &["approve", &id, "qa"]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        text(&again).contains("not waiting for an approval"),
+        "{}",
+        text(&again)
+    );
+}

@@ -485,6 +485,20 @@ spec:
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    let dry = serde_json::json!({ "to": "qa", "dryRun": true }).to_string();
+    let (status, preview) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/products/shop/promotions",
+        admin,
+        Some(dry.into()),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        preview["environments"][0]["gates"],
+        serde_json::json!([{ "approval": { "roles": ["release-manager"], "count": 1 } }])
+    );
     let run = serde_json::json!({ "to": "qa" }).to_string();
     let (status, release) = call(
         &server,

@@ -91,6 +91,7 @@ impl Engine {
                 environments.push(EnvironmentPreview {
                     action: step.action(),
                     depends_on: step.depends_on.clone(),
+                    gates: step.policy.gates.clone(),
                     diff: EnvironmentDiff::new(step.environment.clone(), apps),
                 });
             }
