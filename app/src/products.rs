@@ -651,11 +651,9 @@ fn PreviewBody(preview: Preview) -> impl IntoView {
                         <span class="badge">{action}</span>
                         <span class="muted">{summary}</span>
                     </h3>
-                    {(!env.gates.is_empty()).then(|| view! {
+                    {(!env.waits_for.is_empty()).then(|| view! {
                         <p class="preview-gates">
-                            "Waits for "
-                            {env.gates.iter().map(|gate| gate.summary()).collect::<Vec<_>>().join(", then ")}
-                            " before writing."
+                            {format!("Waits for {} before writing.", env.waits_for.join(", then "))}
                         </p>
                     })}
                     {diff.applications.into_iter().map(|app| view! {

@@ -221,9 +221,11 @@ pub struct EnvironmentPreview {
     pub action: PromotionAction,
     /// Steps of the release that come first.
     pub depends_on: Vec<String>,
-    /// What the step would wait for before writing, in order.
+    /// What the step would wait for before writing, in order, in words
+    /// (`approval by release-manager`, `soak 30m`): the environment's policy has the
+    /// definitions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<Action>,
+    pub waits_for: Vec<String>,
     /// The changes.
     #[serde(flatten)]
     pub diff: EnvironmentDiff,

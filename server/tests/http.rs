@@ -496,8 +496,8 @@ spec:
     .await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(
-        preview["environments"][0]["gates"],
-        serde_json::json!([{ "approval": { "roles": ["release-manager"], "count": 1 } }])
+        preview["environments"][0]["waitsFor"],
+        serde_json::json!(["approval by release-manager"])
     );
     let run = serde_json::json!({ "to": "qa" }).to_string();
     let (status, release) = call(

@@ -91,7 +91,7 @@ impl Engine {
                 environments.push(EnvironmentPreview {
                     action: step.action(),
                     depends_on: step.depends_on.clone(),
-                    gates: step.policy.gates.clone(),
+                    waits_for: step.policy.gates.iter().map(|g| g.summary()).collect(),
                     diff: EnvironmentDiff::new(step.environment.clone(), apps),
                 });
             }
