@@ -24,8 +24,9 @@ pub struct ReleaseDetail {
     pub events: Vec<EventRecord>,
     /// Environments whose waiting approval gate the signed-in user may approve.
     pub approvable: Vec<String>,
-    /// Each environment's gates in words, with their status (`pending`, `waiting`,
-    /// `passed`): described on the server, so the browser bundle carries no gate types.
+    /// Each environment's gates and verification in words, with their status
+    /// (`pending`, `waiting`, `passed`): described on the server, so the browser bundle
+    /// carries no gate types.
     pub gates: Vec<(String, Vec<(String, String)>)>,
     /// Server time, for elapsed times.
     pub now: String,
@@ -113,10 +114,17 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
         .steps
         .iter()
         .map(|step| {
-            let lines = step
-                .gates()
-                .iter()
-                .map(|gate| (gate.status.as_str().to_string(), gate.describe()))
+            let before = step.gates().into_iter().map(|gate| (gate, ""));
+            let after = step
+                .verification()
+                .into_iter()
+                .map(|check| (check, "after the change: "));
+            let lines = before
+                .chain(after)
+                .map(|(gate, when)| {
+                    let line = format!("{when}{}", gate.describe());
+                    (gate.status.as_str().to_string(), line)
+                })
                 .collect();
             (step.environment.clone(), lines)
         })

@@ -40,6 +40,9 @@ pub enum EngineError {
     },
     #[error("the remote {url} kept moving: push rejected {attempts} times")]
     PushRejected { url: String, attempts: u32 },
+    /// A gate or verification check did not pass in its time.
+    #[error("{0}")]
+    CheckFailed(String),
     /// The release stopped because it was terminated or the engine is shutting down.
     #[error("stopped")]
     Stopped,

@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub merge_poll_interval: Duration,
     /// How many times a rejected push is re-applied on the new tip before failing.
     pub push_attempts: u32,
+    /// How often a failing `http` check is tried again, until its timeout.
+    pub check_interval: Duration,
     pub committer_name: String,
     pub committer_email: String,
 }
@@ -46,6 +48,7 @@ impl EngineConfig {
             git_cache: data_dir.into().join("git"),
             merge_poll_interval: Duration::from_secs(15),
             push_attempts: 5,
+            check_interval: Duration::from_secs(5),
             committer_name: "Promenade".into(),
             committer_email: "promenade@localhost".into(),
         }

@@ -229,9 +229,9 @@ async fn actions_the_engine_does_not_run_are_refused_when_planning() {
     };
     for (name, body, kind) in [
         (
-            "http-gate",
-            "  gates:\n    - http: { url: \"http://127.0.0.1:9/health\" }\n",
-            "`http`",
+            "window-gate",
+            "  gates:\n    - window: { days: [mon] }\n",
+            "`window`",
         ),
         (
             "argocd-verify",
@@ -267,4 +267,151 @@ async fn actions_the_engine_does_not_run_are_refused_when_planning() {
         .await
         .unwrap();
     assert!(listed.is_empty(), "refused promotions create no release");
+}
+
+/// A loopback HTTP server standing in for a service's health endpoint: answers each
+/// request with `answer(path, count so far)` and records the paths asked for.
+struct Endpoint {
+    url: String,
+    paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn endpoint(answer: fn(&str, usize) -> (u16, String)) -> Endpoint {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                if read == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let text = String::from_utf8_lossy(&request);
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let count = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(path.clone());
+                seen.len()
+            };
+            let (status, body) = answer(&path, count);
+            let response = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    Endpoint { url, paths }
+}
+
+#[tokio::test]
+async fn an_http_gate_waits_until_the_service_answers_as_expected() {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    // Unhealthy for the first three calls, then healthy.
+    let service = endpoint(|_, count| match count {
+        1..=3 => (503, r#"{"status":"starting"}"#.into()),
+        _ => (200, r#"{"status":"ok"}"#.into()),
+    })
+    .await;
+    world
+        .apply(&policy(
+            "eu-health",
+            "{ environments: [staging-eu] }",
+            &format!(
+                "  gates:\n    - http: {{ url: \"{}/health/{{env}}/{{version}}/{{application}}\", expectJson: {{ path: \"$.status\", equals: ok }}, timeout: 30s }}\n",
+                service.url
+            ),
+        ))
+        .await;
+    world.release_in("dev", "8.3.0");
+    let release = world
+        .engine
+        .promote("shop", &PromotionRequest::default(), "alice")
+        .await
+        .unwrap();
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    let gate = &gates(&done, "staging-eu")[0];
+    assert_eq!(gate.status, GateStatus::Passed);
+    let paths = service.paths.lock().unwrap().clone();
+    // Every attempt asks for each application until one fails; the last asks for both.
+    assert!(paths.len() >= 5, "{paths:?}");
+    assert_eq!(
+        paths[paths.len() - 2..],
+        [
+            "/health/staging-eu/8.3.0/app-000".to_string(),
+            "/health/staging-eu/8.3.0/app-001".to_string()
+        ]
+    );
+    // The gate held the write until the service answered.
+    let eu = step(&done, "staging-eu");
+    assert!(
+        eu.attempt == 1 && eu.status == StepStatus::Succeeded,
+        "{eu:#?}"
+    );
+}
+
+#[tokio::test]
+async fn verification_that_never_passes_fails_the_step_after_its_change_at_the_timeout() {
+    let world = World::new(Options {
+        apps: 1,
+        ..Options::default()
+    })
+    .await;
+    let service = endpoint(|_, _| (500, r#"{"status":"down"}"#.into())).await;
+    world
+        .apply(&policy(
+            "qa-verify",
+            "{ environments: [qa] }",
+            &format!(
+                "  verify:\n    - soak: {{ after: apply, duration: 1s }}\n    - http: {{ url: \"{}/ready\", timeout: 1s }}\n",
+                service.url
+            ),
+        ))
+        .await;
+    world.release_in("dev", "8.4.0");
+    let release = world
+        .engine
+        .promote("shop", &PromotionRequest::default(), "alice")
+        .await
+        .unwrap();
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Failed, "{done:#?}");
+    let qa = step(&done, "qa");
+    assert_eq!(qa.status, StepStatus::Failed);
+    let error = qa.detail["error"].as_str().unwrap();
+    assert!(
+        error.contains("verify check did not pass within 1s")
+            && error.contains("/ready answered 500"),
+        "{error}"
+    );
+    let checks = qa.verification();
+    assert_eq!(checks[0].status, GateStatus::Passed, "the soak ran first");
+    assert_eq!(checks[1].status, GateStatus::Waiting);
+    assert!(
+        checks[1].describe().contains("answered 500"),
+        "{:?}",
+        checks[1]
+    );
+    // Verification comes after the change: qa was written, and nothing downstream ran.
+    assert!(world
+        .promotion_commits()
+        .iter()
+        .any(|(env, id)| env == "qa" && *id == release.id));
+    assert!(matches!(
+        step(&done, "staging-eu").status,
+        StepStatus::Pending | StepStatus::Waiting
+    ));
 }

@@ -87,6 +87,7 @@ impl Action {
                 }
             }
             Self::Soak(soak) => format!("soak {}", soak.duration),
+            Self::Http(check) => format!("a check of {}", check.url),
             other => other.kind().to_string(),
         }
     }

@@ -295,6 +295,11 @@ impl StepRecord {
     pub fn gates(&self) -> Vec<Gate> {
         serde_json::from_value(self.detail["gates"].clone()).unwrap_or_default()
     }
+
+    /// The step's verification after its change (`detail.verify`), in policy order.
+    pub fn verification(&self) -> Vec<Gate> {
+        serde_json::from_value(self.detail["verify"].clone()).unwrap_or_default()
+    }
 }
 
 /// A gate of a step, frozen from the environment's policy when the release was created
@@ -309,9 +314,12 @@ pub struct Gate {
     /// Who approved so far (approval gates).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<GateApproval>,
-    /// When the wait ends, RFC 3339 (soak gates, once started).
+    /// When the wait ends, RFC 3339: a soak's end, a check's deadline (once started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
+    /// What the last attempt of a check found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Gate {
@@ -322,6 +330,7 @@ impl Gate {
             status: GateStatus::Pending,
             approvals: Vec::new(),
             until: None,
+            note: None,
         }
     }
 
@@ -371,6 +380,11 @@ impl Gate {
                 line
             }
             (Action::Soak(soak), GateStatus::Passed) => format!("soaked {}", soak.duration),
+            (Action::Http(check), GateStatus::Passed) => format!("checked {}", check.url),
+            (Action::Http(check), GateStatus::Waiting) => match &self.note {
+                Some(note) => format!("checking {}: {note}", check.url),
+                None => format!("checking {}", check.url),
+            },
             (Action::Soak(soak), GateStatus::Waiting) => match &self.until {
                 Some(until) => format!("soaking {} until {until}", soak.duration),
                 None => format!("soaking {}", soak.duration),

@@ -1,15 +1,18 @@
-//! Gates: what a step waits for before it writes. `approval` waits until enough people
-//! with a fitting role approved; `soak` until a time has passed since the upstream
-//! environments finished. Their progress lives in the store (the step's `detail.gates`
-//! and the approvals table), so a restarted engine waits exactly as long as it would
-//! have, and approvals given while it was down count.
+//! Gates, what a step waits for before it writes, and verification, what it checks
+//! after. `approval` waits until enough people with a fitting role approved; `soak`
+//! until a time has passed since the upstream environments finished (or, in `verify`,
+//! since the change was applied); `http` until a URL answers as expected, or fails the
+//! step at its timeout. Their progress lives in the store (the step's `detail.gates` and
+//! `detail.verify`, and the approvals table), so a restarted engine waits exactly as
+//! long as it would have, and approvals given while it was down count.
 
-use promenade_model::action::{Action, ActionKind, Approval, Soak, SoakStart};
+use promenade_model::action::{Action, ActionKind, Approval, HttpCheck, Soak, SoakStart};
 use promenade_model::release::{Gate, GateStatus, StepStatus};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tracing::{info, info_span, Instrument};
 
+use super::http_check::{self, Context};
 use super::plan::Plan;
 use super::StepJob;
 use crate::auth::{Principal, Role};
@@ -18,15 +21,34 @@ use crate::{Engine, EngineError, Result};
 
 /// The gate kinds this engine runs. Others are refused when a release is planned:
 /// promoting past a gate nobody checks would be worse than not promoting.
-const RUNNABLE_GATES: [ActionKind; 2] = [ActionKind::Approval, ActionKind::Soak];
+const RUNNABLE_GATES: [ActionKind; 3] = [ActionKind::Approval, ActionKind::Soak, ActionKind::Http];
+/// The verification kinds this engine runs.
+const RUNNABLE_VERIFY: [ActionKind; 2] = [ActionKind::Soak, ActionKind::Http];
+
+/// Before or after the change: where a step keeps the actions' progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Gates,
+    Verify,
+}
+
+impl Phase {
+    fn key(self) -> &'static str {
+        match self {
+            Phase::Gates => "gates",
+            Phase::Verify => "verify",
+        }
+    }
+}
 
 /// Refuses a plan with actions the engine does not run yet.
 pub(super) fn check_supported(plan: &Plan) -> Result<()> {
     for step in &plan.steps {
-        let refused = |action: &Action| {
+        let refused = |action: &Action, phase: &str| {
             EngineError::BadRequest(format!(
-                "environment {:?} has a `{}` action in its policy; this version of Promenade \
-                 runs `approval` and `soak` gates only, and no verification yet",
+                "environment {:?} has a `{}` action in its policy's {phase}; this version of \
+                 Promenade runs `approval`, `soak` and `http` gates and `soak` and `http` \
+                 verification only",
                 step.environment,
                 action.kind()
             ))
@@ -37,7 +59,15 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
             .iter()
             .find(|a| !RUNNABLE_GATES.contains(&a.kind()))
         {
-            return Err(refused(action));
+            return Err(refused(action, "gates"));
+        }
+        if let Some(action) = step
+            .policy
+            .verify
+            .iter()
+            .find(|a| !RUNNABLE_VERIFY.contains(&a.kind()))
+        {
+            return Err(refused(action, "verify"));
         }
         let soaks_after_apply = step.policy.gates.iter().any(|a| {
             matches!(
@@ -54,9 +84,6 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
                  belongs in `verify`",
                 step.environment
             )));
-        }
-        if let Some(action) = step.policy.verify.first() {
-            return Err(refused(action));
         }
     }
     Ok(())
@@ -172,8 +199,8 @@ impl Engine {
         }
     }
 
-    /// Waits at each of the step's gates in turn until all have passed.
-    pub(super) async fn pass_gates(&self, job: &StepJob) -> Result<()> {
+    /// Runs the step's gates (or its verification) in turn until all have passed.
+    pub(super) async fn run_actions(&self, job: &StepJob, phase: Phase) -> Result<()> {
         let release = self.release(&job.release).await?;
         let Some(step) = release
             .steps
@@ -182,32 +209,42 @@ impl Engine {
         else {
             return Ok(());
         };
-        let mut gates = step.gates();
-        for index in 0..gates.len() {
-            if gates[index].status == GateStatus::Passed {
+        let mut actions = match phase {
+            Phase::Gates => step.gates(),
+            Phase::Verify => step.verification(),
+        };
+        for index in 0..actions.len() {
+            if actions[index].status == GateStatus::Passed {
                 continue;
             }
-            let span = info_span!("gate", kind = %gates[index].action.kind(), index);
-            match gates[index].action.clone() {
-                Action::Approval(approval) => {
-                    self.await_approvals(job, &mut gates, index, &approval)
+            let span = info_span!("action", phase = phase.key(), kind = %actions[index].action.kind(), index);
+            let at = Position { phase, index };
+            match actions[index].action.clone() {
+                Action::Approval(approval) if phase == Phase::Gates => {
+                    self.await_approvals(job, &mut actions, index, &approval)
                         .instrument(span)
                         .await?
                 }
                 Action::Soak(soak) => {
-                    self.soak(job, &release, &mut gates, index, &soak)
+                    self.soak(job, &release, &mut actions, at, &soak)
+                        .instrument(span)
+                        .await?
+                }
+                Action::Http(check) => {
+                    self.http(job, &mut actions, at, &check)
                         .instrument(span)
                         .await?
                 }
                 other => {
                     return Err(EngineError::BadRequest(format!(
-                        "`{}` gates are not run by this version of Promenade",
-                        other.kind()
+                        "`{}` is not run in {} by this version of Promenade",
+                        other.kind(),
+                        phase.key()
                     )))
                 }
             }
-            gates[index].status = GateStatus::Passed;
-            self.save_gates(job, &gates).await?;
+            actions[index].status = GateStatus::Passed;
+            self.save_actions(job, phase, &actions).await?;
         }
         Ok(())
     }
@@ -233,7 +270,7 @@ impl Engine {
             if gate.status != GateStatus::Waiting || gate.approvals != approvals {
                 gate.status = GateStatus::Waiting;
                 gate.approvals = approvals;
-                self.save_gates(job, gates).await?;
+                self.save_actions(job, Phase::Gates, gates).await?;
             }
             if gates[index].approvals.len() >= needed {
                 return Ok(());
@@ -250,22 +287,106 @@ impl Engine {
         &self,
         job: &StepJob,
         release: &ReleaseRecord,
-        gates: &mut [Gate],
-        index: usize,
+        actions: &mut [Gate],
+        at: Position,
         soak: &Soak,
     ) -> Result<()> {
-        let until = match &gates[index].until {
+        let until = match &actions[at.index].until {
             Some(until) => parse_time(until)?,
             None => {
-                let upstream = upstream_finished(release, &job.environment)?;
-                upstream + soak.duration.to_std()
+                let start = match soak.after {
+                    SoakStart::Upstream => upstream_finished(release, &job.environment)?,
+                    // Verification starts right after the change was applied.
+                    SoakStart::Apply => OffsetDateTime::now_utc(),
+                };
+                start + soak.duration.to_std()
             }
         };
-        if gates[index].status != GateStatus::Waiting {
-            gates[index].status = GateStatus::Waiting;
-            gates[index].until = Some(format_time(until));
-            self.save_gates(job, gates).await?;
+        if actions[at.index].status != GateStatus::Waiting {
+            actions[at.index].status = GateStatus::Waiting;
+            actions[at.index].until = Some(format_time(until));
+            self.save_actions(job, at.phase, actions).await?;
         }
+        self.sleep_until(job, until).await
+    }
+
+    /// Tries the check every `check_interval` until it passes; fails the step at the
+    /// deadline, which is stored, so a restart does not extend it.
+    async fn http(
+        &self,
+        job: &StepJob,
+        actions: &mut [Gate],
+        at: Position,
+        check: &HttpCheck,
+    ) -> Result<()> {
+        let timeout = check
+            .timeout
+            .as_ref()
+            .map_or(http_check::DEFAULT_TIMEOUT, |t| t.to_std());
+        let deadline = match &actions[at.index].until {
+            Some(until) => parse_time(until)?,
+            None => OffsetDateTime::now_utc() + timeout,
+        };
+        let product = &job.snapshot.product;
+        let version = job.snapshot.source.version().unwrap_or_default();
+        let context = Context {
+            product: &product.metadata.name,
+            environment: &job.environment,
+            version: &version,
+            release: &job.release,
+            applications: product
+                .spec
+                .applications
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect(),
+        };
+        let requests = http_check::requests(check, &context);
+        let interval = self.config().check_interval;
+        loop {
+            let mut failure = None;
+            for request in &requests {
+                let left = deadline - OffsetDateTime::now_utc();
+                let attempt_timeout = std::time::Duration::try_from(left)
+                    .unwrap_or_default()
+                    .clamp(std::time::Duration::from_secs(1), timeout);
+                if let Err(problem) =
+                    http_check::attempt(self.http_client(), check, request, attempt_timeout).await
+                {
+                    failure = Some(problem);
+                    break;
+                }
+            }
+            let Some(problem) = failure else {
+                actions[at.index].note = None;
+                return Ok(());
+            };
+            let gate = &mut actions[at.index];
+            if gate.status != GateStatus::Waiting || gate.note.as_deref() != Some(&problem) {
+                gate.status = GateStatus::Waiting;
+                gate.until = Some(format_time(deadline));
+                gate.note = Some(problem.clone());
+                self.save_actions(job, at.phase, actions).await?;
+            }
+            if OffsetDateTime::now_utc() + interval >= deadline {
+                return Err(EngineError::CheckFailed(format!(
+                    "{} check did not pass within {}: {problem}",
+                    at.phase.key(),
+                    check
+                        .timeout
+                        .as_ref()
+                        .map_or_else(|| "1m".to_string(), |t| t.to_string())
+                )));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+            }
+            self.alive()?;
+        }
+    }
+
+    async fn sleep_until(&self, job: &StepJob, until: OffsetDateTime) -> Result<()> {
         let left = until - OffsetDateTime::now_utc();
         if left.is_positive() {
             let left = std::time::Duration::try_from(left).unwrap_or_default();
@@ -277,19 +398,24 @@ impl Engine {
         self.alive()
     }
 
-    async fn save_gates(&self, job: &StepJob, gates: &[Gate]) -> Result<()> {
+    async fn save_actions(&self, job: &StepJob, phase: Phase, actions: &[Gate]) -> Result<()> {
         self.alive()?;
+        let mut detail = serde_json::Map::new();
+        detail.insert(phase.key().to_string(), serde_json::json!(actions));
         let event = self
             .store()
-            .update_step_detail(
-                &job.release,
-                &job.environment,
-                serde_json::json!({ "gates": gates }),
-            )
+            .update_step_detail(&job.release, &job.environment, detail.into())
             .await?;
         self.publish(event);
         Ok(())
     }
+}
+
+/// Where an action sits in a step.
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    phase: Phase,
+    index: usize,
 }
 
 /// When the environments `environment` depends on finished; when it depends on none

@@ -5,6 +5,7 @@
 
 mod changes;
 mod gates;
+mod http_check;
 mod plan;
 mod promote;
 mod source;
@@ -27,7 +28,7 @@ pub use promenade_model::release::{EnvironmentPreview, Preview, Source, SourceAp
 pub use promote::RepoResult;
 pub use source::SourceTrees;
 
-use self::gates::check_supported;
+use self::gates::{check_supported, Phase};
 use self::plan::Plan;
 use self::promote::{RepoJob, RepoOutcome};
 use crate::git::CommitInfo;
@@ -58,6 +59,8 @@ pub(crate) struct Runtime {
     dead: AtomicBool,
     /// Woken when a gate may have opened (an approval arrived).
     gate_changes: tokio::sync::Notify,
+    /// For `http` gates and verification; one client keeps connections pooled.
+    http: reqwest::Client,
 }
 
 impl Engine {
@@ -157,6 +160,7 @@ impl Engine {
                     action: action_name(s.action()).to_string(),
                     applications: plan.applications.iter().map(|a| a.name.clone()).collect(),
                     gates: s.policy.gates.iter().cloned().map(Gate::new).collect(),
+                    verify: s.policy.verify.iter().cloned().map(Gate::new).collect(),
                 })
                 .collect(),
         };
@@ -388,6 +392,7 @@ impl Engine {
                             environment: step.environment.clone(),
                             action: step.action.clone(),
                             resume_merge_wait: step.status == StepStatus::AwaitingMerge,
+                            verifies: !step.verification().is_empty(),
                             snapshot: snapshot.clone(),
                             template: template.clone(),
                             trees: trees.clone(),
@@ -458,7 +463,7 @@ impl Engine {
         if !job.resume_merge_wait {
             self.set_step(id, &job.environment, StepStatus::Gating, None)
                 .await?;
-            self.pass_gates(job).await?;
+            self.run_actions(job, Phase::Gates).await?;
             self.set_step(id, &job.environment, StepStatus::Applying, None)
                 .await?;
         }
@@ -496,6 +501,11 @@ impl Engine {
                 .await?;
         }
         self.record_applications(job, &outcomes).await?;
+        if job.verifies {
+            self.set_step(id, &job.environment, StepStatus::Verifying, None)
+                .await?;
+            self.run_actions(job, Phase::Verify).await?;
+        }
         let status = if wrote {
             StepStatus::Succeeded
         } else {
@@ -701,6 +711,10 @@ impl Engine {
         self.alive()
     }
 
+    fn http_client(&self) -> &reqwest::Client {
+        &self.runtime().http
+    }
+
     fn alive(&self) -> Result<()> {
         if self.runtime().dead.load(Ordering::SeqCst) {
             Err(EngineError::Stopped)
@@ -717,6 +731,8 @@ struct StepJob {
     environment: String,
     action: String,
     resume_merge_wait: bool,
+    /// Whether the step has verification to run after its change.
+    verifies: bool,
     snapshot: Arc<Snapshot>,
     template: Arc<CompiledTemplate>,
     trees: Arc<SourceTrees>,

@@ -33,6 +33,8 @@ pub struct NewStep {
     pub applications: Vec<String>,
     /// The environment's gates, frozen with the release.
     pub gates: Vec<Gate>,
+    /// What the environment checks after its change, frozen with the release.
+    pub verify: Vec<Gate>,
 }
 
 /// Filters for [`Store::list_releases`]; `None` matches everything.
@@ -87,7 +89,7 @@ impl Store {
             .bind(serde_json::to_string(&step.depends_on).unwrap_or_default())
             .bind(StepStatus::Pending.as_str())
             .bind(&step.action)
-            .bind(step_detail(&step.gates).to_string())
+            .bind(step_detail(step).to_string())
             .execute(&mut *tx)
             .await?;
             for application in &step.applications {
@@ -422,12 +424,15 @@ impl Store {
     }
 }
 
-fn step_detail(gates: &[Gate]) -> Value {
-    if gates.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::json!({ "gates": gates })
+fn step_detail(step: &NewStep) -> Value {
+    let mut detail = serde_json::Map::new();
+    if !step.gates.is_empty() {
+        detail.insert("gates".into(), serde_json::json!(step.gates));
     }
+    if !step.verify.is_empty() {
+        detail.insert("verify".into(), serde_json::json!(step.verify));
+    }
+    detail.into()
 }
 
 /// What [`Store::add_approval`] records.
@@ -576,6 +581,7 @@ mod tests {
     fn planned(id: &str, product: &str) -> NewRelease {
         let step = |env: &str, deps: &[&str]| NewStep {
             gates: Vec::new(),
+            verify: Vec::new(),
             environment: env.into(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             action: "commit".into(),

@@ -284,5 +284,6 @@ impl World {
 fn config(dir: &Path) -> EngineConfig {
     let mut config = EngineConfig::new(dir.join("data"));
     config.merge_poll_interval = Duration::from_millis(50);
+    config.check_interval = Duration::from_millis(50);
     config
 }

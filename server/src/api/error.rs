@@ -91,6 +91,11 @@ impl From<EngineError> for ApiError {
                 "git_failed",
                 serde_json::Value::Null,
             ),
+            EngineError::CheckFailed(_) => (
+                StatusCode::BAD_GATEWAY,
+                "check_failed",
+                serde_json::Value::Null,
+            ),
             EngineError::Stopped => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "stopping",

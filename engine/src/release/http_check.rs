@@ -1,0 +1,165 @@
+//! `http` actions: call a URL and check the answer — the status (any 2xx unless one is
+//! named) and optionally JSON values — again every `check_interval` until it passes or
+//! the action's timeout runs out.
+//!
+//! Placeholders in the URL, headers and body are filled from the release context:
+//! `{product}`, `{env}` (or `{environment}`), `{version}`, `{release}`, and
+//! `{application}`; a check that names `{application}` runs once per application of
+//! the product, and all must pass.
+
+use std::time::Duration;
+
+use promenade_model::action::{HttpCheck, HttpMethod};
+use promenade_model::jsonpath::JsonPath;
+use tracing::{info_span, Instrument};
+
+/// How long an `http` action keeps trying when it names no timeout.
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What placeholders are filled from.
+pub(super) struct Context<'a> {
+    pub product: &'a str,
+    pub environment: &'a str,
+    pub version: &'a str,
+    pub release: &'a str,
+    pub applications: Vec<&'a str>,
+}
+
+/// One request to make, placeholders filled in.
+#[derive(Debug, Clone)]
+pub(super) struct Request {
+    pub url: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+/// The requests a check makes: one, or one per application.
+pub(super) fn requests(check: &HttpCheck, context: &Context<'_>) -> Vec<Request> {
+    let names_application = check.url.contains("{application}")
+        || check
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("{application}"))
+        || check.headers.values().any(|v| v.contains("{application}"));
+    let applications: Vec<Option<&str>> = if names_application {
+        context.applications.iter().copied().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    applications
+        .into_iter()
+        .map(|application| {
+            let fill = |text: &str| fill(text, context, application);
+            Request {
+                url: fill(&check.url),
+                headers: check
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.clone(), fill(value)))
+                    .collect(),
+                body: check.body.as_deref().map(fill),
+            }
+        })
+        .collect()
+}
+
+fn fill(text: &str, context: &Context<'_>, application: Option<&str>) -> String {
+    let mut filled = text
+        .replace("{product}", context.product)
+        .replace("{environment}", context.environment)
+        .replace("{env}", context.environment)
+        .replace("{version}", context.version)
+        .replace("{release}", context.release);
+    if let Some(application) = application {
+        filled = filled.replace("{application}", application);
+    }
+    filled
+}
+
+/// One attempt: `Ok` when the answer is what the check expects, otherwise what was
+/// wrong, for the step's log and the gate's note.
+pub(super) async fn attempt(
+    client: &reqwest::Client,
+    check: &HttpCheck,
+    request: &Request,
+    timeout: Duration,
+) -> Result<(), String> {
+    let method = match check.method {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Head => reqwest::Method::HEAD,
+        HttpMethod::Post => reqwest::Method::POST,
+        HttpMethod::Put => reqwest::Method::PUT,
+        HttpMethod::Patch => reqwest::Method::PATCH,
+        HttpMethod::Delete => reqwest::Method::DELETE,
+    };
+    let mut builder = client
+        .request(method.clone(), &request.url)
+        .timeout(timeout);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    let span = info_span!("http check", method = %method, url = %request.url);
+    let response = builder
+        .send()
+        .instrument(span)
+        .await
+        .map_err(|e| format!("{method} {}: {}", request.url, describe(e)))?;
+    let status = response.status();
+    let status_ok = match check.expect_status {
+        Some(expected) => status.as_u16() == expected,
+        None => status.is_success(),
+    };
+    if !status_ok {
+        let expected = check
+            .expect_status
+            .map_or_else(|| "a 2xx status".to_string(), |s| s.to_string());
+        return Err(format!(
+            "{method} {} answered {status}, expected {expected}",
+            request.url
+        ));
+    }
+    let Some(expectation) = &check.expect_json else {
+        return Ok(());
+    };
+    let answer: serde_json::Value = response.json().await.map_err(|e| {
+        format!(
+            "{method} {} did not answer JSON: {}",
+            request.url,
+            describe(e)
+        )
+    })?;
+    let path = JsonPath::parse(&expectation.path).map_err(|e| e.to_string())?;
+    let matches = path.select(&answer);
+    if matches.is_empty() {
+        return Err(format!(
+            "{method} {}: nothing at {} in the answer",
+            request.url, expectation.path
+        ));
+    }
+    match matches
+        .iter()
+        .find(|(_, value)| **value != expectation.equals)
+    {
+        Some((at, value)) => Err(format!(
+            "{method} {}: {at} is {value}, expected {}",
+            request.url, expectation.equals
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The error and its causes ("connection refused"), without the URL, which the message
+/// names already.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
