@@ -229,9 +229,14 @@ async fn actions_the_engine_does_not_run_are_refused_when_planning() {
     };
     for (name, body, kind) in [
         (
-            "window-gate",
-            "  gates:\n    - window: { days: [mon] }\n",
-            "`window`",
+            "workflow-gate",
+            "  gates:\n    - workflow: { template: smoke-tests }\n",
+            "`workflow`",
+        ),
+        (
+            "window-on-mars",
+            "  gates:\n    - window: { timezone: Mars/Olympus_Mons }\n",
+            "unknown time zone \"Mars/Olympus_Mons\" in a `window`",
         ),
         (
             "argocd-verify",
@@ -274,6 +279,8 @@ async fn actions_the_engine_does_not_run_are_refused_when_planning() {
 struct Endpoint {
     url: String,
     paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// `METHOD body` of each request.
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 async fn endpoint(answer: fn(&str, usize) -> (u16, String)) -> Endpoint {
@@ -282,7 +289,10 @@ async fn endpoint(answer: fn(&str, usize) -> (u16, String)) -> Endpoint {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = paths.clone();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sent = bodies.clone();
     tokio::spawn(async move {
+        let bodies = sent;
         loop {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut request = Vec::new();
@@ -294,8 +304,30 @@ async fn endpoint(answer: fn(&str, usize) -> (u16, String)) -> Endpoint {
                 }
                 request.extend_from_slice(&buffer[..read]);
             }
-            let text = String::from_utf8_lossy(&request);
-            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            let mut body = body.as_bytes().to_vec();
+            while body.len() < length {
+                let read = socket.read(&mut buffer).await.unwrap();
+                if read == 0 {
+                    break;
+                }
+                body.extend_from_slice(&buffer[..read]);
+            }
+            let method = head.split_whitespace().next().unwrap_or("").to_string();
+            bodies
+                .lock()
+                .unwrap()
+                .push(format!("{method} {}", String::from_utf8_lossy(&body)));
+            let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
             let count = {
                 let mut seen = seen.lock().unwrap();
                 seen.push(path.clone());
@@ -309,7 +341,7 @@ async fn endpoint(answer: fn(&str, usize) -> (u16, String)) -> Endpoint {
             let _ = socket.write_all(response.as_bytes()).await;
         }
     });
-    Endpoint { url, paths }
+    Endpoint { url, paths, bodies }
 }
 
 #[tokio::test]
@@ -414,4 +446,186 @@ async fn verification_that_never_passes_fails_the_step_after_its_change_at_the_t
         step(&done, "staging-eu").status,
         StepStatus::Pending | StepStatus::Waiting
     ));
+}
+
+#[tokio::test]
+async fn a_window_gate_lets_a_step_through_inside_its_days_and_holds_it_outside() {
+    let world = World::new(Options {
+        apps: 1,
+        ..Options::default()
+    })
+    .await;
+    // Days as written in YAML, from today in Tokyo: today and tomorrow are allowed for
+    // qa (so the test passes across midnight), only the day after next for staging-eu.
+    let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    let today = jiff::Timestamp::now().to_zoned(zone).weekday();
+    let day = |ahead: i8| {
+        names[usize::try_from(today.wrapping_add(ahead).to_monday_zero_offset()).unwrap()]
+    };
+    world
+        .apply(&format!(
+            "{}---\n{}",
+            policy(
+                "qa-window",
+                "{ environments: [qa] }",
+                &format!(
+                    "  gates:\n    - window: {{ days: [{}, {}], timezone: Asia/Tokyo }}\n",
+                    day(0),
+                    day(1)
+                ),
+            ),
+            policy(
+                "eu-window",
+                "{ environments: [staging-eu] }",
+                &format!(
+                    "  gates:\n    - window: {{ days: [{}], hours: \"00:00-24:00\", timezone: Asia/Tokyo }}\n",
+                    day(3)
+                ),
+            ),
+        ))
+        .await;
+    world.release_in("dev", "8.5.0");
+    let release = world
+        .engine
+        .promote("shop", &PromotionRequest::default(), "alice")
+        .await
+        .unwrap();
+    let held = world
+        .wait_until(&release.id, |r| {
+            gates(r, "staging-eu").first().map(|g| g.status) == Some(GateStatus::Waiting)
+        })
+        .await;
+    assert_eq!(step(&held, "qa").status, StepStatus::Succeeded);
+    assert_eq!(gates(&held, "qa")[0].status, GateStatus::Passed);
+    assert_eq!(step(&held, "staging-eu").status, StepStatus::Gating);
+    let waiting = gates(&held, "staging-eu")[0].describe();
+    assert!(
+        waiting.starts_with("waiting for the promotion window (outside the window: it is ")
+            && waiting.ends_with(" in Asia/Tokyo)"),
+        "{waiting}"
+    );
+    // The other branch is not held.
+    let us = world
+        .wait_until(&release.id, |r| {
+            step(r, "staging-us").status == StepStatus::Succeeded
+        })
+        .await;
+    assert_eq!(step(&us, "staging-eu").status, StepStatus::Gating);
+    world.engine.terminate(&release.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn hooks_tell_a_service_how_a_release_ended() {
+    let world = World::new(Options {
+        apps: 1,
+        ..Options::default()
+    })
+    .await;
+    let tracker = endpoint(|path, _| match path {
+        "/broken" => (500, "{}".into()),
+        _ => (204, String::new()),
+    })
+    .await;
+    // The flow of `common::resources`, with hooks.
+    let flow = format!(
+        "apiVersion: promenade.dev/v1alpha1
+kind: PromotionFlow
+metadata: {{ name: standard }}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {{ environment: qa, dependsOn: [dev] }}
+    - {{ environment: staging-eu, dependsOn: [qa] }}
+    - {{ environment: staging-us, dependsOn: [qa] }}
+    - {{ environment: prod, dependsOn: [staging-eu, staging-us] }}
+  hooks:
+    onSuccess:
+      - http: {{ url: \"{url}/released/{{product}}/{{version}}\", method: POST }}
+      - http: {{ url: \"{url}/broken\", timeout: 1s }}
+    onFailure:
+      - http: {{ url: \"{url}/failed\", method: POST }}
+",
+        url = tracker.url
+    );
+    world.apply(&flow).await;
+    world.release_in("dev", "8.6.0");
+    let release = world
+        .engine
+        .promote("shop", &PromotionRequest::default(), "alice")
+        .await
+        .unwrap();
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    // Hooks run after the release is final; the broken one is retried until its timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let logs = loop {
+        let logs = world
+            .engine
+            .store()
+            .release_logs(&release.id)
+            .await
+            .unwrap();
+        if logs.iter().any(|(env, ..)| env == "hooks") {
+            break logs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no hook log: {logs:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let paths = tracker.paths.lock().unwrap().clone();
+    assert_eq!(paths[0], "/released/shop/8.6.0", "{paths:?}");
+    assert!(paths[1..].iter().all(|p| p == "/broken"), "{paths:?}");
+    assert!(!paths.contains(&"/failed".to_string()));
+    let sent = tracker.bodies.lock().unwrap()[0].clone();
+    let (method, body) = sent.split_once(' ').unwrap();
+    assert_eq!(method, "POST");
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "release": release.id,
+            "product": "shop",
+            "version": "8.6.0",
+            "status": "succeeded",
+        })
+    );
+    let (_, _, level, message) = logs.iter().find(|(env, ..)| env == "hooks").unwrap();
+    assert_eq!(level, "error");
+    assert!(message.contains("/broken answered 500"), "{message}");
+    // The release's outcome stands.
+    let after = world.engine.release(&release.id).await.unwrap();
+    assert_eq!(after.status, ReleaseStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn hooks_other_than_http_are_refused_when_planning() {
+    let world = World::new(Options::default()).await;
+    world
+        .apply(
+            "apiVersion: promenade.dev/v1alpha1
+kind: PromotionFlow
+metadata: { name: standard }
+spec:
+  triggerEnvironment: dev
+  steps:
+    - { environment: qa, dependsOn: [dev] }
+  hooks:
+    onFailure:
+      - workflow: { template: page-someone }
+",
+        )
+        .await;
+    let refused = world
+        .engine
+        .promote("shop", &PromotionRequest::default(), "alice")
+        .await;
+    match refused {
+        Err(EngineError::BadRequest(message)) => {
+            assert!(message.contains("`workflow` hook"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

@@ -381,6 +381,11 @@ impl Gate {
             }
             (Action::Soak(soak), GateStatus::Passed) => format!("soaked {}", soak.duration),
             (Action::Http(check), GateStatus::Passed) => format!("checked {}", check.url),
+            (Action::Window(_), GateStatus::Passed) => "inside the promotion window".to_owned(),
+            (Action::Window(_), GateStatus::Waiting) => format!(
+                "waiting for the promotion window ({})",
+                self.note.as_deref().unwrap_or("outside it")
+            ),
             (Action::Http(check), GateStatus::Waiting) => match &self.note {
                 Some(note) => format!("checking {}: {note}", check.url),
                 None => format!("checking {}", check.url),

@@ -6,7 +6,9 @@
 //! `detail.verify`, and the approvals table), so a restarted engine waits exactly as
 //! long as it would have, and approvals given while it was down count.
 
-use promenade_model::action::{Action, ActionKind, Approval, HttpCheck, Soak, SoakStart};
+use promenade_model::action::{
+    Action, ActionKind, Approval, HttpCheck, Soak, SoakStart, Weekday, Window,
+};
 use promenade_model::release::{Gate, GateStatus, StepStatus};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -21,7 +23,12 @@ use crate::{Engine, EngineError, Result};
 
 /// The gate kinds this engine runs. Others are refused when a release is planned:
 /// promoting past a gate nobody checks would be worse than not promoting.
-const RUNNABLE_GATES: [ActionKind; 3] = [ActionKind::Approval, ActionKind::Soak, ActionKind::Http];
+const RUNNABLE_GATES: [ActionKind; 4] = [
+    ActionKind::Approval,
+    ActionKind::Soak,
+    ActionKind::Http,
+    ActionKind::Window,
+];
 /// The verification kinds this engine runs.
 const RUNNABLE_VERIFY: [ActionKind; 2] = [ActionKind::Soak, ActionKind::Http];
 
@@ -43,12 +50,25 @@ impl Phase {
 
 /// Refuses a plan with actions the engine does not run yet.
 pub(super) fn check_supported(plan: &Plan) -> Result<()> {
+    let hooks = &plan.flow.spec.hooks;
+    if let Some(hook) = hooks
+        .on_success
+        .iter()
+        .chain(&hooks.on_failure)
+        .find(|a| a.kind() != ActionKind::Http)
+    {
+        return Err(EngineError::BadRequest(format!(
+            "flow {:?} has a `{}` hook; this version of Promenade calls `http` hooks only",
+            plan.flow.metadata.name,
+            hook.kind()
+        )));
+    }
     for step in &plan.steps {
         let refused = |action: &Action, phase: &str| {
             EngineError::BadRequest(format!(
                 "environment {:?} has a `{}` action in its policy's {phase}; this version of \
-                 Promenade runs `approval`, `soak` and `http` gates and `soak` and `http` \
-                 verification only",
+                 Promenade runs `approval`, `soak`, `http` and `window` gates and `soak` and \
+                 `http` verification only",
                 step.environment,
                 action.kind()
             ))
@@ -68,6 +88,16 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
             .find(|a| !RUNNABLE_VERIFY.contains(&a.kind()))
         {
             return Err(refused(action, "verify"));
+        }
+        for action in &step.policy.gates {
+            if let Action::Window(window) = action {
+                time_zone(window).map_err(|message| {
+                    EngineError::BadRequest(format!(
+                        "environment {:?}: {message}",
+                        step.environment
+                    ))
+                })?;
+            }
         }
         let soaks_after_apply = step.policy.gates.iter().any(|a| {
             matches!(
@@ -235,6 +265,11 @@ impl Engine {
                         .instrument(span)
                         .await?
                 }
+                Action::Window(window) if phase == Phase::Gates => {
+                    self.window(job, &mut actions, at, &window)
+                        .instrument(span)
+                        .await?
+                }
                 other => {
                     return Err(EngineError::BadRequest(format!(
                         "`{}` is not run in {} by this version of Promenade",
@@ -386,6 +421,53 @@ impl Engine {
         }
     }
 
+    /// Waits until the local time falls in the window, looking again every check
+    /// interval (at most every 30 s, so a window that opens is noticed promptly).
+    async fn window(
+        &self,
+        job: &StepJob,
+        actions: &mut [Gate],
+        at: Position,
+        window: &Window,
+    ) -> Result<()> {
+        let zone = time_zone(window).map_err(EngineError::BadRequest)?;
+        let interval = self
+            .config()
+            .check_interval
+            .min(std::time::Duration::from_secs(30));
+        loop {
+            let now = jiff::Timestamp::now().to_zoned(zone.clone());
+            let minute = u16::try_from(now.hour()).unwrap_or(0) * 60
+                + u16::try_from(now.minute()).unwrap_or(0);
+            let day = weekday(now.weekday());
+            if window.allows(day, minute) {
+                actions[at.index].note = None;
+                return Ok(());
+            }
+            let note = format!(
+                "outside the window: it is {} {:02}:{:02} in {}",
+                serde_json::to_value(day)
+                    .ok()
+                    .and_then(|d| d.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                now.hour(),
+                now.minute(),
+                zone.iana_name().unwrap_or("UTC")
+            );
+            let gate = &mut actions[at.index];
+            if gate.status != GateStatus::Waiting || gate.note.as_deref() != Some(&note) {
+                gate.status = GateStatus::Waiting;
+                gate.note = Some(note);
+                self.save_actions(job, at.phase, actions).await?;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+            }
+            self.alive()?;
+        }
+    }
+
     async fn sleep_until(&self, job: &StepJob, until: OffsetDateTime) -> Result<()> {
         let left = until - OffsetDateTime::now_utc();
         if left.is_positive() {
@@ -433,6 +515,27 @@ fn upstream_finished(release: &ReleaseRecord, environment: &str) -> Result<Offse
     match finished.into_iter().max() {
         Some(latest) => Ok(latest),
         None => parse_time(&release.created_at),
+    }
+}
+
+/// The window's time zone, from the database compiled into the binary; UTC by default.
+fn time_zone(window: &Window) -> std::result::Result<jiff::tz::TimeZone, String> {
+    match &window.timezone {
+        None => Ok(jiff::tz::TimeZone::UTC),
+        Some(name) => jiff::tz::TimeZone::get(name)
+            .map_err(|_| format!("unknown time zone {name:?} in a `window` gate")),
+    }
+}
+
+fn weekday(day: jiff::civil::Weekday) -> Weekday {
+    match day {
+        jiff::civil::Weekday::Monday => Weekday::Mon,
+        jiff::civil::Weekday::Tuesday => Weekday::Tue,
+        jiff::civil::Weekday::Wednesday => Weekday::Wed,
+        jiff::civil::Weekday::Thursday => Weekday::Thu,
+        jiff::civil::Weekday::Friday => Weekday::Fri,
+        jiff::civil::Weekday::Saturday => Weekday::Sat,
+        jiff::civil::Weekday::Sunday => Weekday::Sun,
     }
 }
 

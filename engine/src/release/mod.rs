@@ -5,6 +5,7 @@
 
 mod changes;
 mod gates;
+mod hooks;
 mod http_check;
 mod plan;
 mod promote;
@@ -15,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use promenade_model::diff::EnvironmentDiff;
-use promenade_model::resources::{Concurrency, Product, PromotionAction, PromotionTemplateSpec};
+use promenade_model::resources::{
+    Concurrency, Hooks, Product, PromotionAction, PromotionTemplateSpec,
+};
 use promenade_model::template::CompiledTemplate;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
@@ -44,6 +47,9 @@ pub struct Snapshot {
     pub source: Source,
     pub product: Product,
     pub template: PromotionTemplateSpec,
+    /// The flow's hooks, called when the release ends.
+    #[serde(default)]
+    pub hooks: Hooks,
 }
 
 /// One lock per (product, environment): releases of a product queue for each
@@ -140,6 +146,7 @@ impl Engine {
             source,
             product: plan.product.clone(),
             template: template_spec,
+            hooks: plan.flow.spec.hooks.clone(),
         };
         let id = new_release_id();
         let release = NewRelease {
@@ -440,6 +447,7 @@ impl Engine {
                     let event = self.store().set_release_status(id, status).await?;
                     self.publish(event);
                     info!(%status, "release finished");
+                    self.run_hooks(id, &snapshot, status).await?;
                     return Ok(());
                 }
             }

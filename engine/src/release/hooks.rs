@@ -1,0 +1,126 @@
+//! A flow's hooks: `http` calls made once a release has succeeded (`onSuccess`) or
+//! failed (`onFailure`), to tell chat, ticketing or deployment trackers. A hook that
+//! does not answer as expected within its timeout is logged on the release and changes
+//! nothing else: the release's outcome stands. Hooks are notifications, sent at most
+//! once: an engine stopped between the end of a release and its hooks does not send
+//! them after a restart.
+
+use promenade_model::action::{Action, HttpCheck, HttpMethod};
+use promenade_model::release::ReleaseStatus;
+use tracing::{info_span, warn, Instrument};
+
+use super::http_check::{self, Context};
+use super::Snapshot;
+use crate::{Engine, Result};
+
+impl Engine {
+    /// Calls the hooks for how the release ended; logs the ones that fail.
+    pub(super) async fn run_hooks(
+        &self,
+        id: &str,
+        snapshot: &Snapshot,
+        status: ReleaseStatus,
+    ) -> Result<()> {
+        let hooks = match status {
+            ReleaseStatus::Succeeded => &snapshot.hooks.on_success,
+            ReleaseStatus::Failed => &snapshot.hooks.on_failure,
+            _ => return Ok(()),
+        };
+        let version = snapshot.source.version().unwrap_or_default();
+        let product = &snapshot.product;
+        let context = Context {
+            product: &product.metadata.name,
+            environment: "",
+            version: &version,
+            release: id,
+            applications: product
+                .spec
+                .applications
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect(),
+        };
+        for hook in hooks {
+            let Action::Http(check) = hook else {
+                continue;
+            };
+            let check = with_default_body(check, id, &product.metadata.name, &version, status);
+            let span = info_span!("hook", url = %check.url);
+            if let Err(problem) = self.call_hook(&check, &context).instrument(span).await {
+                warn!(release = %id, %problem, "hook failed");
+                self.store()
+                    .append_log(id, "hooks", "error", &format!("hook failed: {problem}"))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tries the hook every check interval until it answers as expected or its timeout
+    /// runs out.
+    async fn call_hook(
+        &self,
+        check: &HttpCheck,
+        context: &Context<'_>,
+    ) -> std::result::Result<(), String> {
+        let timeout = check
+            .timeout
+            .as_ref()
+            .map_or(http_check::DEFAULT_TIMEOUT, |t| t.to_std());
+        let deadline = tokio::time::Instant::now() + timeout;
+        let requests = http_check::requests(check, context);
+        loop {
+            let mut failure = None;
+            for request in &requests {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let attempt_timeout = left.max(std::time::Duration::from_secs(1));
+                if let Err(problem) =
+                    http_check::attempt(self.http_client(), check, request, attempt_timeout).await
+                {
+                    failure = Some(problem);
+                    break;
+                }
+            }
+            let Some(problem) = failure else {
+                return Ok(());
+            };
+            if tokio::time::Instant::now() + self.config().check_interval >= deadline {
+                return Err(problem);
+            }
+            tokio::time::sleep(self.config().check_interval).await;
+        }
+    }
+}
+
+/// A hook that sends a body and names none sends the release context as JSON.
+fn with_default_body(
+    check: &HttpCheck,
+    id: &str,
+    product: &str,
+    version: &str,
+    status: ReleaseStatus,
+) -> HttpCheck {
+    let mut check = check.clone();
+    let sends_body = !matches!(check.method, HttpMethod::Get | HttpMethod::Head);
+    if sends_body && check.body.is_none() {
+        check.body = Some(
+            serde_json::json!({
+                "release": id,
+                "product": product,
+                "version": version,
+                "status": status,
+            })
+            .to_string(),
+        );
+        let has_type = check
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("content-type"));
+        if !has_type {
+            check
+                .headers
+                .insert("content-type".into(), "application/json".into());
+        }
+    }
+    check
+}
