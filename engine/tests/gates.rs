@@ -38,6 +38,27 @@ spec:
     )
 }
 
+/// A world of `apps` applications with `policy` applied as well.
+async fn world_with(apps: usize, policy: &str) -> World {
+    let world = World::new(Options {
+        apps,
+        ..Options::default()
+    })
+    .await;
+    world.apply(policy).await;
+    world
+}
+
+/// A new version in dev, promoted along the whole flow.
+async fn promote_version(world: &World, tag: &str) -> ReleaseRecord {
+    world.release_in("dev", tag);
+    world
+        .engine
+        .promote("shop", &PromotionRequest::default(), "alice")
+        .await
+        .unwrap()
+}
+
 fn prod_commits(world: &World, release: &str) -> usize {
     world
         .promotion_commits()
@@ -48,24 +69,16 @@ fn prod_commits(world: &World, release: &str) -> usize {
 
 #[tokio::test]
 async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve() {
-    let mut world = World::new(Options {
-        apps: 2,
-        ..Options::default()
-    })
-    .await;
-    world
-        .apply(&policy(
+    let mut world = world_with(
+        2,
+        &policy(
             "prod-approval",
             "{ environmentKinds: [prod] }",
             "  gates:\n    - approval: { roles: [release-manager], count: 2 }\n",
-        ))
-        .await;
-    world.release_in("dev", "8.0.0");
-    let release = world
-        .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
+    let release = promote_version(&world, "8.0.0").await;
     let id = release.id.clone();
     let waiting = world
         .wait_until(&id, |r| {
@@ -142,24 +155,16 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
 
 #[tokio::test]
 async fn a_soak_gate_waits_its_time_after_the_upstream_environment_finished() {
-    let world = World::new(Options {
-        apps: 1,
-        ..Options::default()
-    })
-    .await;
-    world
-        .apply(&policy(
+    let world = world_with(
+        1,
+        &policy(
             "soak-after-qa",
             "{ environments: [staging-eu] }",
             "  gates:\n    - soak: { after: upstream, duration: 2s }\n",
-        ))
-        .await;
-    world.release_in("dev", "8.1.0");
-    let release = world
-        .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
+    let release = promote_version(&world, "8.1.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
 
@@ -183,24 +188,16 @@ async fn a_soak_gate_waits_its_time_after_the_upstream_environment_finished() {
 
 #[tokio::test]
 async fn a_release_waiting_for_approval_can_be_terminated() {
-    let world = World::new(Options {
-        apps: 1,
-        ..Options::default()
-    })
-    .await;
-    world
-        .apply(&policy(
+    let world = world_with(
+        1,
+        &policy(
             "qa-approval",
             "{ environments: [qa] }",
             "  gates:\n    - approval: {}\n",
-        ))
-        .await;
-    world.release_in("dev", "8.2.0");
-    let release = world
-        .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
+    let release = promote_version(&world, "8.2.0").await;
     world
         .wait_until(&release.id, |r| {
             gates(r, "qa").first().map(|g| g.status) == Some(GateStatus::Waiting)
@@ -346,33 +343,25 @@ async fn endpoint(answer: fn(&str, usize) -> (u16, String)) -> Endpoint {
 
 #[tokio::test]
 async fn an_http_gate_waits_until_the_service_answers_as_expected() {
-    let world = World::new(Options {
-        apps: 2,
-        ..Options::default()
-    })
-    .await;
     // Unhealthy for the first three calls, then healthy.
     let service = endpoint(|_, count| match count {
         1..=3 => (503, r#"{"status":"starting"}"#.into()),
         _ => (200, r#"{"status":"ok"}"#.into()),
     })
     .await;
-    world
-        .apply(&policy(
+    let world = world_with(
+        2,
+        &policy(
             "eu-health",
             "{ environments: [staging-eu] }",
             &format!(
                 "  gates:\n    - http: {{ url: \"{}/health/{{env}}/{{version}}/{{application}}\", expectJson: {{ path: \"$.status\", equals: ok }}, timeout: 30s }}\n",
                 service.url
             ),
-        ))
-        .await;
-    world.release_in("dev", "8.3.0");
-    let release = world
-        .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
+    let release = promote_version(&world, "8.3.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
     let gate = &gates(&done, "staging-eu")[0];
@@ -397,28 +386,20 @@ async fn an_http_gate_waits_until_the_service_answers_as_expected() {
 
 #[tokio::test]
 async fn verification_that_never_passes_fails_the_step_after_its_change_at_the_timeout() {
-    let world = World::new(Options {
-        apps: 1,
-        ..Options::default()
-    })
-    .await;
     let service = endpoint(|_, _| (500, r#"{"status":"down"}"#.into())).await;
-    world
-        .apply(&policy(
+    let world = world_with(
+        1,
+        &policy(
             "qa-verify",
             "{ environments: [qa] }",
             &format!(
                 "  verify:\n    - soak: {{ after: apply, duration: 1s }}\n    - http: {{ url: \"{}/ready\", timeout: 1s }}\n",
                 service.url
             ),
-        ))
-        .await;
-    world.release_in("dev", "8.4.0");
-    let release = world
-        .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
+    let release = promote_version(&world, "8.4.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Failed, "{done:#?}");
     let qa = step(&done, "qa");
@@ -450,11 +431,6 @@ async fn verification_that_never_passes_fails_the_step_after_its_change_at_the_t
 
 #[tokio::test]
 async fn a_window_gate_lets_a_step_through_inside_its_days_and_holds_it_outside() {
-    let world = World::new(Options {
-        apps: 1,
-        ..Options::default()
-    })
-    .await;
     // Days as written in YAML, from today in Tokyo: today and tomorrow are allowed for
     // qa (so the test passes across midnight), only the day after next for staging-eu.
     let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -463,8 +439,9 @@ async fn a_window_gate_lets_a_step_through_inside_its_days_and_holds_it_outside(
     let day = |ahead: i8| {
         names[usize::try_from(today.wrapping_add(ahead).to_monday_zero_offset()).unwrap()]
     };
-    world
-        .apply(&format!(
+    let world = world_with(
+        1,
+        &format!(
             "{}---\n{}",
             policy(
                 "qa-window",
@@ -483,14 +460,10 @@ async fn a_window_gate_lets_a_step_through_inside_its_days_and_holds_it_outside(
                     day(3)
                 ),
             ),
-        ))
-        .await;
-    world.release_in("dev", "8.5.0");
-    let release = world
-        .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
+    let release = promote_version(&world, "8.5.0").await;
     let held = world
         .wait_until(&release.id, |r| {
             gates(r, "staging-eu").first().map(|g| g.status) == Some(GateStatus::Waiting)
@@ -527,19 +500,8 @@ async fn hooks_tell_a_service_how_a_release_ended() {
         _ => (204, String::new()),
     })
     .await;
-    // The flow of `common::resources`, with hooks.
-    let flow = format!(
-        "apiVersion: promenade.dev/v1alpha1
-kind: PromotionFlow
-metadata: {{ name: standard }}
-spec:
-  triggerEnvironment: dev
-  steps:
-    - {{ environment: qa, dependsOn: [dev] }}
-    - {{ environment: staging-eu, dependsOn: [qa] }}
-    - {{ environment: staging-us, dependsOn: [qa] }}
-    - {{ environment: prod, dependsOn: [staging-eu, staging-us] }}
-  hooks:
+    let flow = common::standard_flow(&format!(
+        "  hooks:
     onSuccess:
       - http: {{ url: \"{url}/released/{{product}}/{{version}}\", method: POST }}
       - http: {{ url: \"{url}/broken\", timeout: 1s }}
@@ -547,14 +509,9 @@ spec:
       - http: {{ url: \"{url}/failed\", method: POST }}
 ",
         url = tracker.url
-    );
+    ));
     world.apply(&flow).await;
-    world.release_in("dev", "8.6.0");
-    let release = world
-        .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
-        .await
-        .unwrap();
+    let release = promote_version(&world, "8.6.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
     // Hooks run after the release is final; the broken one is retried until its timeout.

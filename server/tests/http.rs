@@ -443,6 +443,16 @@ async fn pages_send_strangers_to_sign_in_and_other_sites_cannot_post() {
     assert_eq!(body["error"]["code"], "cross_origin");
 }
 
+async fn post_json(
+    server: &TestServer,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let body = Some(body.to_string().into());
+    call(server, reqwest::Method::POST, path, token, body).await
+}
+
 /// Polls the release until `pred` holds, failing after 30 s.
 async fn release_until(
     server: &TestServer,
@@ -485,39 +495,20 @@ spec:
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let dry = serde_json::json!({ "to": "qa", "dryRun": true }).to_string();
-    let (status, preview) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/v1/products/shop/promotions",
-        admin,
-        Some(dry.into()),
-    )
-    .await;
+    let promotions = "/api/v1/products/shop/promotions";
+    let dry = serde_json::json!({ "to": "qa", "dryRun": true });
+    let (status, preview) = post_json(&server, promotions, admin, dry).await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(
         preview["environments"][0]["waitsFor"],
         serde_json::json!(["approval by release-manager"])
     );
-    let run = serde_json::json!({ "to": "qa" }).to_string();
-    let (status, release) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/v1/products/shop/promotions",
-        admin,
-        Some(run.into()),
-    )
-    .await;
+    let run = serde_json::json!({ "to": "qa" });
+    let (status, release) = post_json(&server, promotions, admin, run).await;
     assert_eq!(status, 201, "{release}");
     let id = release["id"].as_str().unwrap().to_string();
     let approve = format!("/api/v1/releases/{id}/approve");
-    let qa = || {
-        Some(
-            serde_json::json!({ "environment": "qa" })
-                .to_string()
-                .into(),
-        )
-    };
+    let qa = serde_json::json!({ "environment": "qa" });
 
     // Wait until qa stands at its gate.
     release_until(&server, &id, |r| {
@@ -531,14 +522,7 @@ spec:
         .create_token("ci", Role::Promoter)
         .await
         .unwrap();
-    let (status, body) = call(
-        &server,
-        reqwest::Method::POST,
-        &approve,
-        Some(&promoter),
-        qa(),
-    )
-    .await;
+    let (status, body) = post_json(&server, &approve, Some(&promoter), qa.clone()).await;
     assert_eq!(status, 403, "{body}");
     assert!(body["error"]["message"]
         .as_str()
@@ -551,28 +535,10 @@ spec:
         .create_token("rita", Role::ReleaseManager)
         .await
         .unwrap();
-    let other = Some(
-        serde_json::json!({ "environment": "prod" })
-            .to_string()
-            .into(),
-    );
-    let (status, body) = call(
-        &server,
-        reqwest::Method::POST,
-        &approve,
-        Some(&manager),
-        other,
-    )
-    .await;
+    let other = serde_json::json!({ "environment": "prod" });
+    let (status, body) = post_json(&server, &approve, Some(&manager), other).await;
     assert_eq!(status, 404, "{body}");
-    let (status, body) = call(
-        &server,
-        reqwest::Method::POST,
-        &approve,
-        Some(&manager),
-        qa(),
-    )
-    .await;
+    let (status, body) = post_json(&server, &approve, Some(&manager), qa.clone()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["steps"][0]["detail"]["gates"][0]["approvals"][0]["user"],
@@ -580,13 +546,6 @@ spec:
     );
     let done = release_until(&server, &id, |r| r.status.is_final()).await;
     assert_eq!(done.status, promenade_engine::ReleaseStatus::Succeeded);
-    let (status, body) = call(
-        &server,
-        reqwest::Method::POST,
-        &approve,
-        Some(&manager),
-        qa(),
-    )
-    .await;
+    let (status, body) = post_json(&server, &approve, Some(&manager), qa).await;
     assert_eq!(status, 409, "{body}");
 }

@@ -64,31 +64,24 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
         )));
     }
     for step in &plan.steps {
-        let refused = |action: &Action, phase: &str| {
-            EngineError::BadRequest(format!(
-                "environment {:?} has a `{}` action in its policy's {phase}; this version of \
-                 Promenade runs `approval`, `soak`, `http` and `window` gates and `soak` and \
-                 `http` verification only",
-                step.environment,
-                action.kind()
-            ))
-        };
-        if let Some(action) = step
-            .policy
-            .gates
-            .iter()
-            .find(|a| !RUNNABLE_GATES.contains(&a.kind()))
-        {
-            return Err(refused(action, "gates"));
+        let phases = [
+            (&step.policy.gates, &RUNNABLE_GATES[..], Phase::Gates),
+            (&step.policy.verify, &RUNNABLE_VERIFY[..], Phase::Verify),
+        ];
+        for (actions, runnable, phase) in phases {
+            if let Some(action) = actions.iter().find(|a| !runnable.contains(&a.kind())) {
+                return Err(EngineError::BadRequest(format!(
+                    "environment {:?} has a `{}` action in its policy's {}; this version of \
+                     Promenade runs `approval`, `soak`, `http` and `window` gates and `soak` \
+                     and `http` verification only",
+                    step.environment,
+                    action.kind(),
+                    phase.key()
+                )));
+            }
         }
-        if let Some(action) = step
-            .policy
-            .verify
-            .iter()
-            .find(|a| !RUNNABLE_VERIFY.contains(&a.kind()))
-        {
-            return Err(refused(action, "verify"));
-        }
+        // Validation has checked everything else about the actions; a zone name only
+        // resolves here, against the engine's time-zone database.
         for action in &step.policy.gates {
             if let Action::Window(window) = action {
                 time_zone(window).map_err(|message| {
@@ -98,22 +91,6 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
                     ))
                 })?;
             }
-        }
-        let soaks_after_apply = step.policy.gates.iter().any(|a| {
-            matches!(
-                a,
-                Action::Soak(Soak {
-                    after: SoakStart::Apply,
-                    ..
-                })
-            )
-        });
-        if soaks_after_apply {
-            return Err(EngineError::BadRequest(format!(
-                "environment {:?}: a gate's `soak` counts from `upstream`; `after: apply` \
-                 belongs in `verify`",
-                step.environment
-            )));
         }
     }
     Ok(())
@@ -362,36 +339,18 @@ impl Engine {
             Some(until) => parse_time(until)?,
             None => OffsetDateTime::now_utc() + timeout,
         };
-        let product = &job.snapshot.product;
-        let version = job.snapshot.source.version().unwrap_or_default();
-        let context = Context {
-            product: &product.metadata.name,
-            environment: &job.environment,
-            version: &version,
-            release: &job.release,
-            applications: product
-                .spec
-                .applications
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect(),
-        };
+        let context = Context::new(&job.snapshot, &job.release, &job.environment);
         let requests = http_check::requests(check, &context);
         let interval = self.config().check_interval;
         loop {
-            let mut failure = None;
-            for request in &requests {
-                let left = deadline - OffsetDateTime::now_utc();
-                let attempt_timeout = std::time::Duration::try_from(left)
-                    .unwrap_or_default()
-                    .clamp(std::time::Duration::from_secs(1), timeout);
-                if let Err(problem) =
-                    http_check::attempt(self.http_client(), check, request, attempt_timeout).await
-                {
-                    failure = Some(problem);
-                    break;
-                }
-            }
+            let left = deadline - OffsetDateTime::now_utc();
+            let attempt_timeout = std::time::Duration::try_from(left)
+                .unwrap_or_default()
+                .clamp(std::time::Duration::from_secs(1), timeout);
+            let failure =
+                http_check::attempt_all(self.http_client(), check, &requests, attempt_timeout)
+                    .await
+                    .err();
             let Some(problem) = failure else {
                 actions[at.index].note = None;
                 return Ok(());
@@ -413,11 +372,7 @@ impl Engine {
                         .map_or_else(|| "1m".to_string(), |t| t.to_string())
                 )));
             }
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
-            }
-            self.alive()?;
+            self.pause(job, interval).await?;
         }
     }
 
@@ -460,22 +415,21 @@ impl Engine {
                 gate.note = Some(note);
                 self.save_actions(job, at.phase, actions).await?;
             }
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
-            }
-            self.alive()?;
+            self.pause(job, interval).await?;
         }
     }
 
     async fn sleep_until(&self, job: &StepJob, until: OffsetDateTime) -> Result<()> {
         let left = until - OffsetDateTime::now_utc();
-        if left.is_positive() {
-            let left = std::time::Duration::try_from(left).unwrap_or_default();
-            tokio::select! {
-                () = tokio::time::sleep(left) => {}
-                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
-            }
+        self.pause(job, std::time::Duration::try_from(left).unwrap_or_default())
+            .await
+    }
+
+    /// Waits `duration`, or stops early when the release is terminated.
+    async fn pause(&self, job: &StepJob, duration: std::time::Duration) -> Result<()> {
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {}
+            () = job.cancel.cancelled() => return Err(EngineError::Stopped),
         }
         self.alive()
     }

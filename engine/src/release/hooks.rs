@@ -26,25 +26,13 @@ impl Engine {
             ReleaseStatus::Failed => &snapshot.hooks.on_failure,
             _ => return Ok(()),
         };
-        let version = snapshot.source.version().unwrap_or_default();
-        let product = &snapshot.product;
-        let context = Context {
-            product: &product.metadata.name,
-            environment: "",
-            version: &version,
-            release: id,
-            applications: product
-                .spec
-                .applications
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect(),
-        };
+        let context = Context::new(snapshot, id, "");
+        let product = &snapshot.product.metadata.name;
         for hook in hooks {
             let Action::Http(check) = hook else {
                 continue;
             };
-            let check = with_default_body(check, id, &product.metadata.name, &version, status);
+            let check = with_default_body(check, id, product, context.version(), status);
             let span = info_span!("hook", url = %check.url);
             if let Err(problem) = self.call_hook(&check, &context).instrument(span).await {
                 warn!(release = %id, %problem, "hook failed");
@@ -61,7 +49,7 @@ impl Engine {
     async fn call_hook(
         &self,
         check: &HttpCheck,
-        context: &Context<'_>,
+        context: &Context,
     ) -> std::result::Result<(), String> {
         let timeout = check
             .timeout
@@ -70,18 +58,12 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + timeout;
         let requests = http_check::requests(check, context);
         loop {
-            let mut failure = None;
-            for request in &requests {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                let attempt_timeout = left.max(std::time::Duration::from_secs(1));
-                if let Err(problem) =
-                    http_check::attempt(self.http_client(), check, request, attempt_timeout).await
-                {
-                    failure = Some(problem);
-                    break;
-                }
-            }
-            let Some(problem) = failure else {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let attempt_timeout = left.max(std::time::Duration::from_secs(1));
+            let Err(problem) =
+                http_check::attempt_all(self.http_client(), check, &requests, attempt_timeout)
+                    .await
+            else {
                 return Ok(());
             };
             if tokio::time::Instant::now() + self.config().check_interval >= deadline {

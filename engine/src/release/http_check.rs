@@ -13,16 +13,41 @@ use promenade_model::action::{HttpCheck, HttpMethod};
 use promenade_model::jsonpath::JsonPath;
 use tracing::{info_span, Instrument};
 
+use super::Snapshot;
+
 /// How long an `http` action keeps trying when it names no timeout.
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What placeholders are filled from.
-pub(super) struct Context<'a> {
-    pub product: &'a str,
-    pub environment: &'a str,
-    pub version: &'a str,
-    pub release: &'a str,
-    pub applications: Vec<&'a str>,
+pub(super) struct Context {
+    product: String,
+    environment: String,
+    version: String,
+    release: String,
+    applications: Vec<String>,
+}
+
+impl Context {
+    /// The context of `release` in `environment` (empty for a flow's hooks).
+    pub fn new(snapshot: &Snapshot, release: &str, environment: &str) -> Self {
+        let product = &snapshot.product;
+        Self {
+            product: product.metadata.name.clone(),
+            environment: environment.to_owned(),
+            version: snapshot.source.version().unwrap_or_default(),
+            release: release.to_owned(),
+            applications: product
+                .spec
+                .applications
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
+        }
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
 }
 
 /// One request to make, placeholders filled in.
@@ -34,7 +59,7 @@ pub(super) struct Request {
 }
 
 /// The requests a check makes: one, or one per application.
-pub(super) fn requests(check: &HttpCheck, context: &Context<'_>) -> Vec<Request> {
+pub(super) fn requests(check: &HttpCheck, context: &Context) -> Vec<Request> {
     let names_application = check.url.contains("{application}")
         || check
             .body
@@ -42,7 +67,11 @@ pub(super) fn requests(check: &HttpCheck, context: &Context<'_>) -> Vec<Request>
             .is_some_and(|b| b.contains("{application}"))
         || check.headers.values().any(|v| v.contains("{application}"));
     let applications: Vec<Option<&str>> = if names_application {
-        context.applications.iter().copied().map(Some).collect()
+        context
+            .applications
+            .iter()
+            .map(|a| Some(a.as_str()))
+            .collect()
     } else {
         vec![None]
     };
@@ -63,22 +92,35 @@ pub(super) fn requests(check: &HttpCheck, context: &Context<'_>) -> Vec<Request>
         .collect()
 }
 
-fn fill(text: &str, context: &Context<'_>, application: Option<&str>) -> String {
+fn fill(text: &str, context: &Context, application: Option<&str>) -> String {
     let mut filled = text
-        .replace("{product}", context.product)
-        .replace("{environment}", context.environment)
-        .replace("{env}", context.environment)
-        .replace("{version}", context.version)
-        .replace("{release}", context.release);
+        .replace("{product}", &context.product)
+        .replace("{environment}", &context.environment)
+        .replace("{env}", &context.environment)
+        .replace("{version}", &context.version)
+        .replace("{release}", &context.release);
     if let Some(application) = application {
         filled = filled.replace("{application}", application);
     }
     filled
 }
 
+/// One round: every request in turn, each within `timeout`; the first problem found.
+pub(super) async fn attempt_all(
+    client: &reqwest::Client,
+    check: &HttpCheck,
+    requests: &[Request],
+    timeout: Duration,
+) -> Result<(), String> {
+    for request in requests {
+        attempt(client, check, request, timeout).await?;
+    }
+    Ok(())
+}
+
 /// One attempt: `Ok` when the answer is what the check expects, otherwise what was
 /// wrong, for the step's log and the gate's note.
-pub(super) async fn attempt(
+async fn attempt(
     client: &reqwest::Client,
     check: &HttpCheck,
     request: &Request,

@@ -109,7 +109,17 @@ spec:
   selector: {{ environmentKinds: [prod] }}
   action: {prod_action}
 ---
-apiVersion: promenade.dev/v1alpha1
+"
+    ));
+    yaml.push_str(&standard_flow(""));
+    yaml
+}
+
+/// The flow `standard`: dev → qa → {staging-eu, staging-us} → prod, with `spec_extra`
+/// (more `spec` fields, indented by two spaces) at the end of its spec.
+pub fn standard_flow(spec_extra: &str) -> String {
+    format!(
+        "apiVersion: promenade.dev/v1alpha1
 kind: PromotionFlow
 metadata: {{ name: standard }}
 spec:
@@ -119,9 +129,8 @@ spec:
     - {{ environment: staging-eu, dependsOn: [qa] }}
     - {{ environment: staging-us, dependsOn: [qa] }}
     - {{ environment: prod, dependsOn: [staging-eu, staging-us] }}
-"
-    ));
-    yaml
+{spec_extra}"
+    )
 }
 
 pub struct World {
