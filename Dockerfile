@@ -4,13 +4,17 @@
 #   docker run -p 3000:3000 -v promenade-data:/data promenade
 
 FROM rust:1-bookworm AS build
+# Node runs the pinned wasm-opt of tools/ (binaryen from npm, the one `make test` checks
+# in a browser); Debian's binaryen breaks the bundles (docs/building.md).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends binaryen \
+ && apt-get install -y --no-install-recommends nodejs npm \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add wasm32-unknown-unknown
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 RUN cargo install wasm-bindgen-cli --version "=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+COPY tools/package.json tools/package-lock.json tools/
+RUN cd tools && npm ci --no-audit --no-fund --loglevel=error
 COPY . .
 ENV CARGO_TARGET_DIR=/src/target
 RUN cargo xtask build --release
@@ -22,7 +26,7 @@ RUN apt-get update \
  && useradd --system --home /data promenade \
  && mkdir -p /data && chown promenade /data
 COPY --from=build /src/target/release/promenade /usr/local/bin/promenade
-COPY --from=build /src/target/site /usr/share/promenade/site
+COPY --from=build /src/target/site-release /usr/share/promenade/site
 USER promenade
 ENV PROMENADE_ADDR=0.0.0.0:3000 \
     PROMENADE_DATA_DIR=/data \

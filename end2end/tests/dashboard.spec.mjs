@@ -1,7 +1,6 @@
 // The products dashboard, one-click promote with preview, and the live release view,
 // against the demo product `shop` (web, api, worker; dev → qa → staging-eu/us → prod).
-import { test, expect } from "@playwright/test";
-import { hydrated, signIn } from "./support.mjs";
+import { test, expect, RELEASE, hydrated, signIn } from "./support.mjs";
 
 test.describe.configure({ mode: "serial" });
 
@@ -11,30 +10,10 @@ async function dashboardLive(page) {
   await expect(page.locator(".table-scroll[data-live]")).toHaveCount(1);
 }
 
-// Every test here fails on a panic or a hydration error in the bundle, wherever it
-// happens, with the panic's message (logged to the console before the wasm trap).
-let bundleErrors = [];
-test.beforeEach(({ page }) => {
-  bundleErrors = [];
-  page.on("pageerror", (error) => bundleErrors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error" && /panicked|hydrat/i.test(message.text())) {
-      bundleErrors.push(message.text());
-    }
-  });
-});
-test.afterEach(() => {
-  expect(bundleErrors).toEqual([]);
-});
-
 const cell = (page, app, env) =>
   page.locator(`td.cell[data-application="${app}"][data-environment="${env}"]`);
 
-test("the dashboard shows every application in every environment, prod apart", async ({ page }, testInfo) => {
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  // A Rust panic in the bundle logs its message to the console before the trap.
-  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
+test("the dashboard shows every application in every environment, prod apart", RELEASE, async ({ page }, testInfo) => {
   await signIn(page, "/");
   await dashboardLive(page);
   await expect(page.getByRole("heading", { level: 2, name: "shop" })).toBeVisible();
@@ -58,10 +37,9 @@ test("the dashboard shows every application in every environment, prod apart", a
   await page.reload();
   await dashboardLive(page);
   await expect(cell(page, "web", "dev").locator(".version strong")).toHaveText("1.5.0");
-  expect(errors).toEqual([]);
 });
 
-test("promote with the preview, then watch the release and the dashboard update live", async ({ page, context }, testInfo) => {
+test("promote with the preview, then watch the release and the dashboard update live", RELEASE, async ({ page, context }, testInfo) => {
   await signIn(page, "/");
   await dashboardLive(page);
   // A second tab keeps the dashboard open while the first one promotes.

@@ -1,10 +1,11 @@
 // Performance of the flow designer: a flow of 200 environments, one node dragged for
 // two seconds, frames per second counted in the page. The figure is printed and kept
-// in docs/performance.md; the target is at least 50.
-import { test, expect } from "@playwright/test";
-import { signIn } from "./support.mjs";
+// in docs/performance.md; the target is at least 50, on the release bundles.
+import { test, expect, RELEASE, signIn } from "./support.mjs";
 
-test.use({ viewport: { width: 1920, height: 1080 } });
+// No trace: recording one snapshots the page on every pointer move, which halves the
+// frame rate this test measures (35 instead of 57 frames per second here).
+test.use({ viewport: { width: 1920, height: 1080 }, trace: "off" });
 
 const NODES = 200;
 const ROWS = 10;
@@ -37,7 +38,10 @@ function flowYaml() {
   ].join("\n");
 }
 
-test("dragging a node of a 200-node flow keeps at least 50 frames per second", async ({ page }, testInfo) => {
+test("dragging a node of a 200-node flow keeps at least 50 frames per second", RELEASE, async ({ page }, testInfo) => {
+  // A frame rate is a property of what ships: the optimised bundle. The debug bundle
+  // runs the same drag in the other tests.
+  test.skip(process.env.PROMENADE_E2E_BUNDLES === "debug", "measured on the release bundles");
   test.setTimeout(180_000);
   await signIn(page, "/");
   await page.goto("/flows/new");

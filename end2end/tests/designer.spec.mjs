@@ -3,8 +3,7 @@
 // YAML panel; YAML edits redraw the canvas; cycles are refused; saves survive a reload
 // and conflicting saves are caught. The demo gives dev, qa, staging-eu, staging-us and
 // prod, the `standard` flow and the `shop` product.
-import { test, expect } from "@playwright/test";
-import { signIn } from "./support.mjs";
+import { test, expect, RELEASE, signIn } from "./support.mjs";
 
 // Wide enough for the palette, a canvas that holds the flow at 100 % and the YAML.
 test.use({ viewport: { width: 1920, height: 1080 } });
@@ -218,7 +217,7 @@ test("builds a flow with parallel branches with the mouse, edits it as YAML, sav
   expect(errors).toEqual([]);
 });
 
-test("builds the same flow with the keyboard only", async ({ page }, testInfo) => {
+test("builds the same flow with the keyboard only", RELEASE, async ({ page }, testInfo) => {
   test.setTimeout(120_000);
   const errors = await openDesigner(page, "/flows/new");
   const press = (key) => page.keyboard.press(key);

@@ -1,7 +1,6 @@
-import { test, expect } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { signIn } from "./support.mjs";
+import { test, expect, RELEASE, signIn } from "./support.mjs";
 
 /** The administrator's API token the server wrote on its first start. */
 function authorization() {
@@ -19,7 +18,7 @@ spec:
     - approval: { roles: [release-manager] }
 `;
 
-test("a release waits at an approval gate until someone approves it on its page", async ({ page, request }, testInfo) => {
+test("a release waits at an approval gate until someone approves it on its page", RELEASE, async ({ page, request }, testInfo) => {
   const applied = await request.post("/api/v1/apply", { headers: authorization(), data: POLICY });
   expect(applied.status(), await applied.text()).toBe(200);
   try {

@@ -1,7 +1,6 @@
-import { test, expect } from "@playwright/test";
-import { adminPassword, hydrated, signIn } from "./support.mjs";
+import { test, expect, RELEASE, adminPassword, hydrated, signIn } from "./support.mjs";
 
-test("pages need a signed-in user; a wrong password is refused", async ({ page }, testInfo) => {
+test("pages need a signed-in user; a wrong password is refused", RELEASE, async ({ page }, testInfo) => {
   await page.goto("/settings");
   await expect(page).toHaveURL(/\/login\?next=\/settings$/);
   await expect(page.getByRole("heading", { name: "Sign in to Promenade" })).toBeVisible();
@@ -23,7 +22,7 @@ test("pages need a signed-in user; a wrong password is refused", async ({ page }
   await expect(page).toHaveURL(/\/login\?next=\/$/);
 });
 
-test("the settings page hydrates and a server function answers a click", async ({ page }, testInfo) => {
+test("the settings page hydrates and a server function answers a click", RELEASE, async ({ page }, testInfo) => {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
 
@@ -80,7 +79,7 @@ async function bundleOf(page) {
   return href.match(/\/pkg\/([^/]+)\.js$/)[1];
 }
 
-test("the flow designer comes in its own bundle; other pages never download it", async ({ page }) => {
+test("the flow designer comes in its own bundle; other pages never download it", RELEASE, async ({ page }) => {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
   const wasm = wasmDownloads(page);

@@ -1,7 +1,34 @@
 // Shared steps of the browser tests.
-import { expect } from "@playwright/test";
+import { test as base, expect } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+
+/** What a broken bundle leaves in the console: a Rust panic's message (logged before the
+ * wasm trap), a hydration mismatch, or a module that failed to instantiate. */
+const BUNDLE_ERROR = /panicked|hydrat|WebAssembly|RuntimeError|unreachable/i;
+
+/**
+ * Playwright's `test`, failing any test in which a page of its browser context threw an
+ * uncaught error or logged a bundle error to the console — wherever it happened. A
+ * bundle that does not start (a broken optimiser, a failed instantiation) fails every
+ * test, whichever page it opens.
+ */
+export const test = base.extend({
+  context: async ({ context }, use) => {
+    const errors = [];
+    context.on("weberror", (error) => errors.push(String(error.error()?.message ?? error.error())));
+    context.on("console", (message) => {
+      if (message.type() === "error" && BUNDLE_ERROR.test(message.text())) errors.push(message.text());
+    });
+    await use(context);
+    expect(errors, "errors in the pages of this test").toEqual([]);
+  },
+});
+export { expect };
+
+/** Tag of the tests that also run against the release bundles (`cargo xtask bundle-size`):
+ * together they open every page and use both bundles. */
+export const RELEASE = { tag: "@release" };
 
 /** The administrator password the server wrote on its first start. */
 export function adminPassword() {

@@ -27,8 +27,9 @@ commands:
                bundle sizes
   e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
   wasm-check   build the `model` crate for wasm32-unknown-unknown
-  bundle-size  build the release browser bundles and print their sizes against
-               their budgets (fails over budget)
+  bundle-size  build the release browser bundles, run the browser tests tagged
+               @release against them, then print their sizes against their
+               budgets (fails on a page error or over budget)
 
 options:
   --release    optimised server and size-optimised browser bundle (wasm-opt)
@@ -56,6 +57,9 @@ const BUNDLES: [Bundle; 2] = [
     },
 ];
 const SERVER: &str = "promenade-server";
+/// The browser tests that also run against the release bundles: together they open
+/// every page and use every bundle.
+const RELEASE_TAG: &str = "@release";
 const MODEL: &str = "promenade-model";
 
 type Result<T = (), E = String> = std::result::Result<T, E>;
@@ -92,7 +96,7 @@ fn main() -> ExitCode {
         "test" => xtask.test(),
         "e2e" => xtask.build().and_then(|()| xtask.e2e(&args)),
         "wasm-check" => xtask.wasm_check(),
-        "bundle-size" => xtask.bundle_size(),
+        "bundle-size" => xtask.check_release_bundles(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -130,7 +134,10 @@ enum WasmToolchain {
 struct Xtask {
     root: PathBuf,
     target_dir: PathBuf,
+    /// Size-optimised browser bundles (`wasm-release` profile and wasm-opt).
     release: bool,
+    /// The optimised server binary.
+    server_release: bool,
     wasm: WasmToolchain,
     timings: Vec<(String, Duration)>,
 }
@@ -155,24 +162,36 @@ impl Xtask {
             root,
             target_dir,
             release,
+            server_release: release,
             timings: Vec::new(),
         })
     }
 
+    /// The site folder of this build: debug and release bundles live apart, so the
+    /// browser tests can run against each and the release one is never a stale mix.
     fn site_root(&self) -> PathBuf {
-        self.target_dir.join("site")
+        self.target_dir
+            .join(if self.release { "site-release" } else { "site" })
     }
 
     fn server_binary(&self) -> PathBuf {
-        let profile = if self.release { "release" } else { "debug" };
+        let profile = if self.server_release {
+            "release"
+        } else {
+            "debug"
+        };
         self.target_dir.join(profile).join("promenade")
     }
 
     fn build(&mut self) -> Result {
         self.build_bundle()?;
+        self.build_server()
+    }
+
+    fn build_server(&mut self) -> Result {
         self.step("server binary", |x| {
             let mut cargo = x.cargo(&["build", "-p", SERVER]);
-            if x.release {
+            if x.server_release {
                 cargo.arg("--release");
             }
             run(&mut cargo)
@@ -233,9 +252,12 @@ impl Xtask {
         })?;
         if self.release {
             let output = pkg.join(format!("{}_bg.wasm", bundle.name));
+            let wasm_opt = self.wasm_opt()?;
             self.step(&format!("wasm-opt {}", bundle.name), |_| {
-                let mut opt = Command::new("wasm-opt");
-                opt.arg("-Oz")
+                let mut opt = Command::new(&wasm_opt);
+                // -O1, not -Oz: with binaryen 132 and these bundles it makes smaller
+                // downloads (gzipped) in a quarter of the time (docs/performance.md).
+                opt.arg("-O1")
                     .arg("--enable-bulk-memory")
                     .arg("--enable-nontrapping-float-to-int")
                     .arg("--enable-sign-ext")
@@ -249,20 +271,56 @@ impl Xtask {
         Ok(())
     }
 
+    /// The pinned wasm-opt of `tools/` (binaryen from npm, run by Node). Other versions
+    /// are refused: Debian's binaryen 108 writes bundles that fail at start-up in the
+    /// browser with this wasm-bindgen, without any error at build time.
+    fn wasm_opt(&self) -> Result<PathBuf> {
+        let tools = self.root.join("tools");
+        let wanted = npm_locked_version(&tools, "binaryen")?;
+        let wasm_opt = tools.join("node_modules/.bin/wasm-opt");
+        let output = Command::new(&wasm_opt)
+            .arg("--version")
+            .output()
+            .map_err(|e| format!("{}: {e}: run scripts/bootstrap", wasm_opt.display()))?;
+        // It prints `wasm-opt version 132 (version_132)`; npm's package is `132.0.0`.
+        let installed = String::from_utf8_lossy(&output.stdout);
+        let major = wanted.split('.').next().unwrap_or(&wanted);
+        if installed.split_whitespace().nth(2) == Some(major) {
+            Ok(wasm_opt)
+        } else {
+            Err(format!(
+                "{} says {:?}, tools/package-lock.json pins binaryen {wanted}: run scripts/bootstrap",
+                wasm_opt.display(),
+                installed.trim()
+            ))
+        }
+    }
+
     fn pkg_dir(&self) -> PathBuf {
         self.site_root().join("pkg")
     }
 
-    /// Builds the release bundles and measures what a browser downloads for each.
-    fn bundle_size(&mut self) -> Result {
+    /// What ships to browsers, checked: builds the release bundles, runs the browser
+    /// tests tagged `@release` against them (every page: sign-in, dashboard, promote
+    /// with preview, release view, designer; any page error fails), then measures what a
+    /// browser downloads for each bundle. Only bundles that passed are measured.
+    ///
+    /// The server is the release binary with `--release`; without, the debug one, which
+    /// renders the same pages and saves `make test` a second optimised build of the
+    /// whole server (docs/building.md).
+    fn check_release_bundles(&mut self) -> Result {
+        self.build_server()?;
         let release = std::mem::replace(&mut self.release, true);
-        let built = self.build_bundle();
+        let checked = self
+            .build_bundle()
+            .and_then(|()| self.e2e(&["--grep".into(), RELEASE_TAG.into()]));
+        let site = self.site_root();
         self.release = release;
-        built?;
+        checked?;
         let mut over = Vec::new();
         println!("\nbundle                    raw      gzip -9   budget (gzip)");
         for bundle in &BUNDLES {
-            let file = self.pkg_dir().join(format!("{}_bg.wasm", bundle.name));
+            let file = site.join("pkg").join(format!("{}_bg.wasm", bundle.name));
             let raw = fs::metadata(&file)
                 .map_err(|e| format!("{}: {e}", file.display()))?
                 .len();
@@ -335,8 +393,7 @@ impl Xtask {
         self.wasm_check()?;
         self.build()?;
         self.e2e(&[])?;
-        // Last, because it leaves the release bundles in the site folder.
-        self.bundle_size()
+        self.check_release_bundles()
     }
 
     fn wasm_check(&mut self) -> Result {
@@ -352,6 +409,7 @@ impl Xtask {
             return Err("end2end/node_modules is missing: run scripts/bootstrap".into());
         }
         let port = free_port()?;
+        // The server of this xtask's profile, serving the bundles of the build at hand.
         let binary = self.server_binary();
         let site = self.site_root();
         // A fresh data folder with the demo in it, which the tests sign in to and use.
@@ -362,17 +420,22 @@ impl Xtask {
             .env("PROMENADE_DATA_DIR", &data)
             .stdout(std::process::Stdio::null());
         run(&mut demo)?;
-        let outcome = self.step("browser tests (Chromium)", |_| {
-            let mut npx = Command::new("npx");
-            npx.args(["--no-install", "playwright", "test"])
-                .args(args)
-                .env("PROMENADE_BIN", &binary)
-                .env("PROMENADE_SITE_ROOT", &site)
-                .env("PROMENADE_E2E_PORT", port.to_string())
-                .env("PROMENADE_E2E_DATA", &data)
-                .current_dir(&end2end);
-            run(&mut npx)
-        });
+        let bundles = if self.release { "release" } else { "debug" };
+        let outcome = self.step(
+            &format!("browser tests (Chromium, {bundles} bundles)"),
+            |_| {
+                let mut npx = Command::new("npx");
+                npx.args(["--no-install", "playwright", "test"])
+                    .args(args)
+                    .env("PROMENADE_BIN", &binary)
+                    .env("PROMENADE_SITE_ROOT", &site)
+                    .env("PROMENADE_E2E_PORT", port.to_string())
+                    .env("PROMENADE_E2E_DATA", &data)
+                    .env("PROMENADE_E2E_BUNDLES", bundles)
+                    .current_dir(&end2end);
+                run(&mut npx)
+            },
+        );
         let _ = fs::remove_dir_all(&data);
         outcome
     }
@@ -509,6 +572,18 @@ fn locked_version(root: &Path, package: &str) -> Result<String> {
         }
     }
     Err(format!("{package} is not in Cargo.lock"))
+}
+
+/// The version of an npm package that a folder's `package-lock.json` pins.
+fn npm_locked_version(folder: &Path, package: &str) -> Result<String> {
+    let file = folder.join("package-lock.json");
+    let lock = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let entry = format!("\"node_modules/{package}\"");
+    lock.split_once(&entry)
+        .and_then(|(_, rest)| rest.split_once("\"version\": \""))
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(version, _)| version.to_string())
+        .ok_or_else(|| format!("{package} is not in {}", file.display()))
 }
 
 /// The size `gzip -9` makes of a file, through the `gzip` command every Debian has.
