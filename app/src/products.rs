@@ -15,22 +15,21 @@ use crate::live::refresh_on_events;
 
 #[server]
 pub async fn list_products() -> Result<Vec<String>, ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    let set = crate::session::engine()?
-        .store()
-        .resource_set()
+    let (engine, who) = crate::session::caller().await?;
+    let set = engine
+        .resource_set(&who)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+        .map_err(crate::session::failed)?;
     Ok(set.products().map(|p| p.metadata.name.clone()).collect())
 }
 
 #[server]
 pub async fn load_status(product: String) -> Result<ProductStatus, ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    crate::session::engine()?
-        .product_status(&product)
+    let (engine, who) = crate::session::caller().await?;
+    engine
+        .product_status(&who, &product)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::session::failed)
 }
 
 #[cfg(feature = "ssr")]
@@ -56,14 +55,14 @@ pub async fn preview_promotion(
     to: Option<String>,
     application: Option<String>,
 ) -> Result<Preview, ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    crate::session::engine()?
-        .preview(&product, &request(from, to, application, None))
+    let (engine, who) = crate::session::caller().await?;
+    engine
+        .preview(&who, &product, &request(from, to, application, None))
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::session::failed)
 }
 
-#[server]
+#[server(endpoint = "promotions/start")]
 pub async fn start_promotion(
     product: String,
     from: Option<String>,
@@ -71,15 +70,11 @@ pub async fn start_promotion(
     application: Option<String>,
     message: Option<String>,
 ) -> Result<String, ServerFnError> {
-    let who = crate::session::require(promenade_engine::auth::Role::Promoter).await?;
-    let release = crate::session::engine()?
-        .promote(
-            &product,
-            &request(from, to, application, message),
-            &who.name,
-        )
+    let (engine, who) = crate::session::caller().await?;
+    let release = engine
+        .promote(&who, &product, &request(from, to, application, message))
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+        .map_err(crate::session::failed)?;
     Ok(release.id)
 }
 

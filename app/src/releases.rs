@@ -42,9 +42,7 @@ pub struct ReleasePage {
 }
 
 #[cfg(feature = "ssr")]
-fn failed(e: impl std::fmt::Display) -> ServerFnError {
-    ServerFnError::new(e.to_string())
-}
+use crate::session::failed;
 
 #[server]
 pub async fn list_releases(
@@ -53,13 +51,12 @@ pub async fn list_releases(
     environment: Option<String>,
     page: i64,
 ) -> Result<ReleasePage, ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    let engine = crate::session::engine()?;
+    let (engine, who) = crate::session::caller().await?;
     let status = status
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<ReleaseStatus>())
         .transpose()
-        .map_err(ServerFnError::new)?;
+        .map_err(|e| failed(promenade_engine::EngineError::BadRequest(e)))?;
     let filter = promenade_engine::store::ReleaseFilter {
         product: product.filter(|p| !p.is_empty()),
         status,
@@ -67,12 +64,8 @@ pub async fn list_releases(
         limit: PAGE_SIZE + 1,
         offset: page.max(0) * PAGE_SIZE,
     };
-    let releases = engine
-        .store()
-        .list_releases(&filter)
-        .await
-        .map_err(failed)?;
-    let set = engine.store().resource_set().await.map_err(failed)?;
+    let releases = engine.list_releases(&who, &filter).await.map_err(failed)?;
+    let set = engine.resource_set(&who).await.map_err(failed)?;
     Ok(ReleasePage {
         releases,
         products: set.products().map(|p| p.metadata.name.clone()).collect(),
@@ -86,30 +79,11 @@ pub async fn list_releases(
 
 #[server]
 pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
-    use promenade_model::action::Action;
-    use promenade_model::release::GateStatus;
-
-    let principal = crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    let engine = crate::session::engine()?;
-    let release = engine.release(&id).await.map_err(failed)?;
-    let logs = engine.store().release_logs(&id).await.map_err(failed)?;
-    let events = engine.store().events_after(&id, 0).await.map_err(failed)?;
-    let approvable = release
-        .steps
-        .iter()
-        .filter(|step| step.status == StepStatus::Gating)
-        .filter(|step| {
-            step.gates().iter().any(|gate| match &gate.action {
-                Action::Approval(approval) => {
-                    gate.status == GateStatus::Waiting
-                        && promenade_engine::release::may_approve(&principal, approval)
-                        && !gate.approvals.iter().any(|a| a.user == principal.name)
-                }
-                _ => false,
-            })
-        })
-        .map(|step| step.environment.clone())
-        .collect();
+    let (engine, who) = crate::session::caller().await?;
+    let release = engine.release(&who, &id).await.map_err(failed)?;
+    let logs = engine.release_logs(&who, &id).await.map_err(failed)?;
+    let events = engine.release_events(&who, &id, 0).await.map_err(failed)?;
+    let approvable = engine.approvable(&who, &release);
     let gates = release
         .steps
         .iter()
@@ -139,12 +113,12 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
     })
 }
 
-/// Approves the gate `environment` waits at; the engine checks the role.
-#[server]
+/// Approves the gate `environment` waits at; the engine decides who may.
+#[server(endpoint = "releases/approve")]
 pub async fn approve_gate(id: String, environment: String) -> Result<(), ServerFnError> {
-    let principal = crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    crate::session::engine()?
-        .approve(&id, &environment, &principal)
+    let (engine, who) = crate::session::caller().await?;
+    engine
+        .approve(&who, &id, &environment)
         .await
         .map_err(failed)?;
     Ok(())
@@ -152,18 +126,15 @@ pub async fn approve_gate(id: String, environment: String) -> Result<(), ServerF
 
 #[server]
 pub async fn retry_release(id: String) -> Result<(), ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Promoter).await?;
-    crate::session::engine()?.retry(&id).await.map_err(failed)?;
+    let (engine, who) = crate::session::caller().await?;
+    engine.retry(&who, &id).await.map_err(failed)?;
     Ok(())
 }
 
 #[server]
 pub async fn terminate_release(id: String) -> Result<(), ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Promoter).await?;
-    crate::session::engine()?
-        .terminate(&id)
-        .await
-        .map_err(failed)?;
+    let (engine, who) = crate::session::caller().await?;
+    engine.terminate(&who, &id).await.map_err(failed)?;
     Ok(())
 }
 

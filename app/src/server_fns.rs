@@ -14,22 +14,15 @@ pub struct ServerStatus {
 /// Asks the engine whether its database answers.
 #[server]
 pub async fn check_server() -> Result<ServerStatus, ServerFnError> {
-    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    let engine = crate::session::engine()?;
-    let store = engine.store();
-    store
-        .ping()
+    let (engine, who) = crate::session::caller().await?;
+    let info = engine
+        .server_info(&who)
         .await
-        .map_err(|e| ServerFnError::new(format!("the database does not answer: {e}")))?;
-    let migrations = store
-        .applied_migrations()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
-        .len();
+        .map_err(crate::session::failed)?;
     Ok(ServerStatus {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        database: format!("{:?}", store.kind()).to_lowercase(),
-        migrations,
+        database: format!("{:?}", info.database).to_lowercase(),
+        migrations: info.migrations,
     })
 }
 

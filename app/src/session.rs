@@ -29,42 +29,38 @@ async fn signed_in() -> Result<Option<promenade_engine::auth::Principal>, Server
     let Some(name) = name else {
         return Ok(None);
     };
-    engine
-        .store()
-        .user(&name)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    engine.session_user(&name).await.map_err(failed)
 }
 
-/// The signed-in user, with at least `role`; an error otherwise. Every server function
-/// calls it first: the UI may hide a button, but only this check protects the action.
+/// The engine and the signed-in user every server function acts as. Whether they may
+/// is the engine's to decide, in the use case itself: the UI may hide a button, but only
+/// the engine protects the action.
 #[cfg(feature = "ssr")]
-pub async fn require(
-    role: promenade_engine::auth::Role,
-) -> Result<promenade_engine::auth::Principal, ServerFnError> {
-    let Some(principal) = signed_in().await? else {
-        return Err(refuse(http::StatusCode::UNAUTHORIZED, "sign in first"));
-    };
-    if principal.role < role {
-        return Err(refuse(
-            http::StatusCode::FORBIDDEN,
-            &format!(
-                "this needs the {role} role; {} has {}",
-                principal.name, principal.role
-            ),
-        ));
+pub async fn caller(
+) -> Result<(promenade_engine::Engine, promenade_engine::auth::Principal), ServerFnError> {
+    let engine = engine()?;
+    match signed_in().await? {
+        Some(principal) => Ok((engine, principal)),
+        None => Err(failed(promenade_engine::EngineError::Unauthorized(
+            "sign in first".into(),
+        ))),
     }
-    Ok(principal)
 }
 
-/// An error answered with `status` instead of 500: refusals are not server failures.
-/// Pages only render for signed-in users, so this never changes a page's status.
+/// An engine failure as a server function's error, answered with the same status the
+/// REST API gives it (`EngineError::status`): refusals are 401/403, a missing release
+/// 404, not 500. Pages only render for signed-in users, so this never changes a page's
+/// status.
 #[cfg(feature = "ssr")]
-fn refuse(status: http::StatusCode, message: &str) -> ServerFnError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+pub fn failed(error: promenade_engine::EngineError) -> ServerFnError {
+    let (status, _) = error.status();
+    if let (Some(response), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(status),
+    ) {
         response.set_status(status);
     }
-    ServerFnError::new(message)
+    ServerFnError::new(error.to_string())
 }
 
 /// The engine the server put in context for this request.
@@ -95,15 +91,13 @@ pub async fn login(
         .await
         .map_err(|e| ServerFnError::new(format!("no session: {e}")))?;
     let principal = engine
-        .store()
-        .verify_password(name.trim(), &password)
+        .sign_in(name.trim(), &password)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(failed)?
         .ok_or_else(|| {
-            refuse(
-                http::StatusCode::UNAUTHORIZED,
-                "wrong user name or password",
-            )
+            failed(promenade_engine::EngineError::Unauthorized(
+                "wrong user name or password".into(),
+            ))
         })?;
     // A new session id on sign-in: an id planted before cannot ride along.
     session

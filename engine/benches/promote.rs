@@ -15,21 +15,10 @@ use std::time::{Duration, Instant};
 
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Repository, Signature};
+use promenade_engine::auth::{Principal, Role};
+use promenade_engine::demo::{self, values, values_path};
 use promenade_engine::release::PromotionRequest;
-use promenade_engine::resources::Author;
 use promenade_engine::{Engine, EngineConfig, ReleaseStatus, Store};
-
-const ENVIRONMENTS: [&str; 5] = ["dev", "qa", "staging-eu", "staging-us", "prod"];
-
-fn values(app: &str, env: &str, tag: &str) -> String {
-    format!(
-        "# Helm values for {app} in {env}\n\
-         replicaCount: 2 # per environment\n\
-         image:\n  repository: \"registry.example.com/shop/{app}\"\n  tag: \"{tag}\" # promoted\n\
-         resources:\n  limits: {{ cpu: 500m, memory: 256Mi }}\n\
-         env:\n  LOG_LEVEL: info\n"
-    )
-}
 
 fn build_remote(path: &Path, apps: usize) {
     let repo = Repository::init_bare(path).unwrap();
@@ -38,14 +27,10 @@ fn build_remote(path: &Path, apps: usize) {
     let mut builder = TreeUpdateBuilder::new();
     for i in 0..apps {
         let app = format!("app-{i:04}");
-        for env in ENVIRONMENTS {
+        for env in demo::environments() {
             let tag = if env == "dev" { "2.0.0" } else { "1.0.0" };
             let blob = repo.blob(values(&app, env, tag).as_bytes()).unwrap();
-            builder.upsert(
-                format!("apps/{app}/envs/{env}/values.yaml"),
-                blob,
-                FileMode::Blob,
-            );
+            builder.upsert(values_path(&app, env), blob, FileMode::Blob);
         }
     }
     let tree = repo
@@ -57,46 +42,16 @@ fn build_remote(path: &Path, apps: usize) {
     repo.set_head("refs/heads/main").unwrap();
 }
 
+/// The demo's resources over `apps` applications, every environment by commit.
 fn resources(url: &str, apps: usize) -> String {
-    let mut yaml = String::new();
-    for env in ENVIRONMENTS {
-        yaml.push_str(&format!(
-            "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: {{ name: {env} }}\nspec: {{ kind: non-prod }}\n---\n"
-        ));
-    }
-    let applications: String = (0..apps)
-        .map(|i| format!("    - {{ name: app-{i:04}, path: \"apps/app-{i:04}/envs/{{env}}\" }}\n"))
-        .collect();
-    yaml.push_str(&format!(
-        "apiVersion: promenade.dev/v1alpha1
-kind: Product
-metadata: {{ name: shop }}
-spec:
-  repository: {{ url: \"{url}\", branch: main }}
-  applications:
-{applications}  template: helm-image
-  flows: [ {{ name: standard }} ]
----
-apiVersion: promenade.dev/v1alpha1
-kind: PromotionTemplate
-metadata: {{ name: helm-image }}
-spec:
-  versionSource: {{ file: values.yaml, path: \"$.image.tag\" }}
-  files: [ {{ path: values.yaml, attributes: [\"$.image.tag\"] }} ]
----
-apiVersion: promenade.dev/v1alpha1
-kind: PromotionFlow
-metadata: {{ name: standard }}
-spec:
-  triggerEnvironment: dev
-  steps:
-    - {{ environment: qa, dependsOn: [dev] }}
-    - {{ environment: staging-eu, dependsOn: [qa] }}
-    - {{ environment: staging-us, dependsOn: [qa] }}
-    - {{ environment: prod, dependsOn: [staging-eu, staging-us] }}
-"
-    ));
-    yaml
+    demo::resources(
+        url,
+        &demo::Shape {
+            applications: (0..apps).map(|i| format!("app-{i:04}")).collect(),
+            prod_action: "commit".into(),
+            ..Default::default()
+        },
+    )
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -112,6 +67,14 @@ fn seconds(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 
+fn viewer() -> Principal {
+    Principal::user("bench", Role::Viewer)
+}
+
+fn promoter(name: &str) -> Principal {
+    Principal::user(name, Role::Promoter)
+}
+
 #[tokio::main]
 async fn main() {
     let apps: usize = std::env::args()
@@ -121,7 +84,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     println!(
         "monorepo benchmark: {apps} applications × {} environments",
-        ENVIRONMENTS.len()
+        demo::environments().count()
     );
 
     // Two identical remotes: one for the engine, one for the reference script.
@@ -136,25 +99,21 @@ async fn main() {
     );
 
     let store = Store::open(None, &dir.path().join("data")).await.unwrap();
-    let author = Author {
-        name: "bench".into(),
-        admin: true,
-    };
+    let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
     let url = format!("file://{}", engine_remote.display());
-    store
+    engine
         .apply(
+            &Principal::user("bench", Role::Admin),
             "bench.yaml",
             &resources(&url, apps),
-            &author,
             &Default::default(),
         )
         .await
         .unwrap();
-    let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
 
     let started = Instant::now();
     let preview = engine
-        .preview("shop", &PromotionRequest::default())
+        .preview(&viewer(), "shop", &PromotionRequest::default())
         .await
         .unwrap();
     let cold = started.elapsed();
@@ -166,7 +125,7 @@ async fn main() {
     assert_eq!(changed, apps * 4);
     let started = Instant::now();
     engine
-        .preview("shop", &PromotionRequest::default())
+        .preview(&viewer(), "shop", &PromotionRequest::default())
         .await
         .unwrap();
     let warm = started.elapsed();
@@ -184,7 +143,10 @@ async fn main() {
     // store (which would compete with the engine for the database).
     let mut events = engine.subscribe();
     let started = Instant::now();
-    let release = engine.promote("shop", &to_qa, "bench").await.unwrap();
+    let release = engine
+        .promote(&promoter("bench"), "shop", &to_qa)
+        .await
+        .unwrap();
     loop {
         let event = events.recv().await.unwrap();
         if event.release_id == release.id
@@ -198,7 +160,7 @@ async fn main() {
         }
     }
     let engine_time = started.elapsed();
-    let release = engine.release(&release.id).await.unwrap();
+    let release = engine.release(&viewer(), &release.id).await.unwrap();
     assert_eq!(release.status, ReleaseStatus::Succeeded);
     println!("  promote dev → qa (engine)   {}", seconds(engine_time));
 

@@ -2,75 +2,109 @@
 //! hashes); API tokens for machines, shown once at creation and kept only as a SHA-256
 //! hash.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use rand::distr::{Alphanumeric, SampleString};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use tracing::info;
+
 use crate::store::{now, Store};
-use crate::{EngineError, Result};
+use crate::{Engine, EngineError, Result};
 
-/// Roles, from least to most trusted; each includes what the ones before it may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// Reads everything.
-    Viewer,
-    /// Starts, retries and terminates releases; applies resources.
-    Promoter,
-    /// Approves gates.
-    ReleaseManager,
-    /// Manages tokens and may define `command` actions.
-    Admin,
-}
+pub use promenade_model::access::{Principal, PrincipalKind, Role};
 
-impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Viewer,
-        Role::Promoter,
-        Role::ReleaseManager,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Promoter => "promoter",
-            Role::ReleaseManager => "release-manager",
-            Role::Admin => "admin",
-        }
+/// Fails with [`EngineError::Forbidden`] unless `who` has at least `role`. Every use case
+/// of the engine asks this (or a finer rule) first: the UI may hide a button, but only
+/// this protects the action, and it is the same for the UI, the API and the CLI.
+pub fn allow(who: &Principal, role: Role, what: &str) -> Result<()> {
+    if who.has(role) {
+        Ok(())
+    } else {
+        Err(EngineError::Forbidden(format!(
+            "{what} needs the {role} role; {who} is {}",
+            who.role
+        )))
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Engine {
+    /// The token's principal, if the secret is a valid token.
+    pub async fn authenticate_token(&self, secret: &str) -> Result<Option<Principal>> {
+        self.store().authenticate(secret).await
     }
-}
 
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == text)
-            .ok_or_else(|| {
-                format!(
-                    "unknown role {text:?}: expected viewer, promoter, release-manager or admin"
-                )
-            })
+    /// The user, when the password is right.
+    pub async fn sign_in(&self, name: &str, password: &str) -> Result<Option<Principal>> {
+        self.store().verify_password(name, password).await
     }
-}
 
-/// An authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub name: String,
-    pub role: Role,
+    /// The principal of a signed-in session's user, with their current role; `None` once
+    /// the user is removed.
+    pub async fn session_user(&self, name: &str) -> Result<Option<Principal>> {
+        self.store().user(name).await
+    }
+
+    /// Creates an API token and returns its secret, which is stored nowhere.
+    pub async fn create_token(&self, who: &Principal, name: &str, role: Role) -> Result<String> {
+        allow(who, Role::Admin, "creating tokens")?;
+        let secret = self.store().create_token(name, role).await?;
+        info!(by = %who, token = name, %role, "token created");
+        Ok(secret)
+    }
+
+    pub async fn list_tokens(&self, who: &Principal) -> Result<Vec<TokenInfo>> {
+        allow(who, Role::Admin, "listing tokens")?;
+        self.store().list_tokens().await
+    }
+
+    pub async fn revoke_token(&self, who: &Principal, name: &str) -> Result<()> {
+        allow(who, Role::Admin, "revoking tokens")?;
+        self.store().revoke_token(name).await?;
+        info!(by = %who, token = name, "token revoked");
+        Ok(())
+    }
+
+    pub async fn create_user(
+        &self,
+        who: &Principal,
+        name: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<()> {
+        allow(who, Role::Admin, "adding users")?;
+        self.store().create_user(name, password, role).await?;
+        info!(by = %who, user = name, %role, "user added");
+        Ok(())
+    }
+
+    pub async fn list_users(&self, who: &Principal) -> Result<Vec<UserInfo>> {
+        allow(who, Role::Admin, "listing users")?;
+        self.store().list_users().await
+    }
+
+    pub async fn remove_user(&self, who: &Principal, name: &str) -> Result<()> {
+        allow(who, Role::Admin, "removing users")?;
+        self.store().remove_user(name).await?;
+        info!(by = %who, user = name, "user removed");
+        Ok(())
+    }
+
+    /// On a fresh installation, creates the first administrator's token and password
+    /// files in `data_dir`; returns the files it wrote.
+    pub async fn bootstrap_admin(&self, data_dir: &Path) -> Result<Vec<PathBuf>> {
+        let token = self
+            .store()
+            .bootstrap_admin_token(&admin_token_file(data_dir))
+            .await?;
+        let password = self
+            .store()
+            .bootstrap_admin_user(&admin_password_file(data_dir))
+            .await?;
+        Ok(token.into_iter().chain(password).collect())
+    }
 }
 
 /// A token as listed: never the secret.
@@ -111,7 +145,7 @@ const MIN_PASSWORD_LENGTH: usize = 12;
 
 impl Store {
     /// Creates a token and returns its secret, which is not stored anywhere.
-    pub async fn create_token(&self, name: &str, role: Role) -> Result<String> {
+    pub(crate) async fn create_token(&self, name: &str, role: Role) -> Result<String> {
         if name.trim().is_empty() {
             return Err(EngineError::BadRequest("a token needs a name".into()));
         }
@@ -141,7 +175,7 @@ impl Store {
     }
 
     /// The caller a token belongs to, if it is valid.
-    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
+    pub(crate) async fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
@@ -154,13 +188,13 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let role: String = row.try_get("role")?;
-        Ok(Some(Principal {
-            name: row.try_get("name")?,
-            role: role.parse().map_err(EngineError::Internal)?,
-        }))
+        Ok(Some(Principal::token(
+            row.try_get::<String, _>("name")?,
+            role.parse().map_err(EngineError::Internal)?,
+        )))
     }
 
-    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
             "SELECT name, role, created_at, last_used_at FROM api_tokens ORDER BY name",
         )
@@ -179,7 +213,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn revoke_token(&self, name: &str) -> Result<()> {
+    pub(crate) async fn revoke_token(&self, name: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM api_tokens WHERE name = ?")
             .bind(name)
             .execute(&self.pool)
@@ -192,7 +226,7 @@ impl Store {
 
     /// On a fresh installation, creates an administrator token and writes it to
     /// `file` (readable by the owner only). Returns the file when it did.
-    pub async fn bootstrap_admin_token(&self, file: &Path) -> Result<Option<PathBuf>> {
+    pub(crate) async fn bootstrap_admin_token(&self, file: &Path) -> Result<Option<PathBuf>> {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens")
             .fetch_one(&self.pool)
             .await?;
@@ -209,7 +243,7 @@ impl Store {
 }
 
 impl Store {
-    pub async fn create_user(&self, name: &str, password: &str, role: Role) -> Result<()> {
+    pub(crate) async fn create_user(&self, name: &str, password: &str, role: Role) -> Result<()> {
         if name.trim().is_empty() || name.len() > 64 {
             return Err(EngineError::BadRequest(
                 "a user name has 1 to 64 characters".into(),
@@ -244,7 +278,11 @@ impl Store {
 
     /// The user, when the password is right. Unknown users cost the same time as a wrong
     /// password, so the answer does not reveal which names exist.
-    pub async fn verify_password(&self, name: &str, password: &str) -> Result<Option<Principal>> {
+    pub(crate) async fn verify_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<Principal>> {
         let row = sqlx::query("SELECT password_hash, role FROM users WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.pool)
@@ -261,30 +299,30 @@ impl Store {
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         match (matches, role) {
-            (true, Some(role)) => Ok(Some(Principal {
-                name: name.to_string(),
-                role: role.parse().map_err(EngineError::Internal)?,
-            })),
+            (true, Some(role)) => Ok(Some(Principal::user(
+                name,
+                role.parse().map_err(EngineError::Internal)?,
+            ))),
             _ => Ok(None),
         }
     }
 
     /// The user's current role: sessions look it up on every request, so removing a
     /// user or changing a role takes effect at once.
-    pub async fn user(&self, name: &str) -> Result<Option<Principal>> {
+    pub(crate) async fn user(&self, name: &str) -> Result<Option<Principal>> {
         let row = sqlx::query("SELECT role FROM users WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let role: String = row.try_get("role")?;
-        Ok(Some(Principal {
-            name: name.to_string(),
-            role: role.parse().map_err(EngineError::Internal)?,
-        }))
+        Ok(Some(Principal::user(
+            name,
+            role.parse().map_err(EngineError::Internal)?,
+        )))
     }
 
-    pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
+    pub(crate) async fn list_users(&self) -> Result<Vec<UserInfo>> {
         let rows = sqlx::query("SELECT name, role, created_at FROM users ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
@@ -300,7 +338,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn remove_user(&self, name: &str) -> Result<()> {
+    pub(crate) async fn remove_user(&self, name: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM users WHERE name = ?")
             .bind(name)
             .execute(&self.pool)
@@ -313,7 +351,7 @@ impl Store {
 
     /// On a fresh installation, creates the user `admin` with a random password written
     /// to `file` (readable by the owner only). Returns the file when it did.
-    pub async fn bootstrap_admin_user(&self, file: &Path) -> Result<Option<PathBuf>> {
+    pub(crate) async fn bootstrap_admin_user(&self, file: &Path) -> Result<Option<PathBuf>> {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)
             .await?;
@@ -385,13 +423,7 @@ mod tests {
         assert!(secret.starts_with("pmd_") && secret.len() == 44);
 
         let who = store.authenticate(&secret).await.unwrap().unwrap();
-        assert_eq!(
-            who,
-            Principal {
-                name: "ci".into(),
-                role: Role::Promoter
-            }
-        );
+        assert_eq!(who, Principal::token("ci", Role::Promoter));
         assert!(store.authenticate("pmd_wrong").await.unwrap().is_none());
         assert!(store.authenticate("").await.unwrap().is_none());
 
@@ -447,13 +479,7 @@ mod tests {
             .verify_password("ada", "correct horse battery")
             .await
             .unwrap();
-        assert_eq!(
-            who,
-            Some(Principal {
-                name: "ada".into(),
-                role: Role::ReleaseManager
-            })
-        );
+        assert_eq!(who, Some(Principal::user("ada", Role::ReleaseManager)));
         assert_eq!(
             store
                 .verify_password("ada", "wrong horse battery")

@@ -26,6 +26,9 @@ pub enum EngineError {
         message: String,
         diagnostics: Vec<Diagnostic>,
     },
+    /// No valid credentials: no session, a wrong or revoked token.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -55,6 +58,43 @@ pub enum EngineError {
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    /// The HTTP status and stable code this failure answers with. The one mapping, used
+    /// by the REST API and the UI's server functions alike: not found → 404, forbidden →
+    /// 403, conflict → 409, invalid → 422 (with diagnostics), and 5xx only for failures
+    /// that are not the caller's.
+    pub fn status(&self) -> (u16, &'static str) {
+        match self {
+            EngineError::Invalid(_) => (422, "invalid"),
+            EngineError::Template { .. } => (422, "template_failed"),
+            EngineError::Conflict { .. } => (409, "conflict"),
+            EngineError::Unauthorized(_) => (401, "unauthorized"),
+            EngineError::Forbidden(_) => (403, "forbidden"),
+            EngineError::NotFound(_) => (404, "not_found"),
+            EngineError::BadRequest(_) => (400, "bad_request"),
+            EngineError::Git { .. } | EngineError::PushRejected { .. } => (502, "git_failed"),
+            EngineError::CheckFailed(_) => (502, "check_failed"),
+            EngineError::Database(_) => (503, "database_unavailable"),
+            EngineError::Stopped => (503, "stopping"),
+            EngineError::UnsupportedDatabase { .. }
+            | EngineError::DataDir { .. }
+            | EngineError::Migration(_)
+            | EngineError::Internal(_) => (500, "internal"),
+        }
+    }
+
+    /// The problems behind an `invalid` or `conflict` answer, each with file, line and
+    /// column where known.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            EngineError::Invalid(diagnostics) | EngineError::Conflict { diagnostics, .. } => {
+                diagnostics
+            }
+            _ => &[],
+        }
+    }
+}
 
 fn count(problems: usize) -> String {
     match problems {

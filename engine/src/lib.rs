@@ -55,6 +55,17 @@ impl EngineConfig {
     }
 }
 
+/// The database pool web sessions share with the engine.
+pub type SessionPool = sqlx::SqlitePool;
+
+/// What the server runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub database: DatabaseKind,
+    /// How many database migrations are applied.
+    pub migrations: usize,
+}
+
 /// Points where a [`FaultHook`] is consulted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Checkpoint {
@@ -121,8 +132,34 @@ impl Engine {
         }
     }
 
-    pub fn store(&self) -> &Store {
+    /// The store is the engine's own: callers go through the use cases, which check
+    /// who may do what.
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Succeeds when the database answers a query: the readiness probe.
+    pub async fn ping(&self) -> Result<()> {
+        self.store().ping().await
+    }
+
+    /// What the server runs on, for the settings page.
+    pub async fn server_info(&self, who: &auth::Principal) -> Result<ServerInfo> {
+        auth::allow(who, auth::Role::Viewer, "reading server information")?;
+        Ok(ServerInfo {
+            database: self.store().kind(),
+            migrations: self.store().applied_migrations().await?.len(),
+        })
+    }
+
+    /// The connection pool, for the web sessions kept in the same database.
+    pub fn session_pool(&self) -> &SessionPool {
+        self.store().sqlite_pool()
+    }
+
+    /// Closes every database connection; later calls fail. Used by graceful shutdown.
+    pub async fn close(&self) {
+        self.store().close().await;
     }
 
     pub fn git(&self) -> &git::GitCache {

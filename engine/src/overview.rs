@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use promenade_model::graph::FlowGraph;
 use promenade_model::template::{CompiledTemplate, FileTree};
 
+use crate::auth::{allow, Principal, Role};
 use crate::store::ReleaseFilter;
 use crate::{Engine, EngineError, Result};
 use promenade_model::overview::{
@@ -24,7 +25,10 @@ pub(crate) type StatusCache = std::collections::HashMap<String, (String, Vec<App
 type Folder = (String, String, String);
 
 impl Engine {
-    pub async fn product_status(&self, product: &str) -> Result<ProductStatus> {
+    /// Every application × environment of a product: version, commit, drift, running
+    /// release.
+    pub async fn product_status(&self, who: &Principal, product: &str) -> Result<ProductStatus> {
+        allow(who, Role::Viewer, "reading product status")?;
         let last_event = self.store().last_event_seq().await?;
         let set = self.store().resource_set().await?;
         let product_res = set

@@ -10,8 +10,9 @@ use serde::Serialize;
 use sqlx::Row;
 use tracing::info;
 
+use crate::auth::{allow, Principal, Role};
 use crate::store::{now, Store};
-use crate::{EngineError, Result};
+use crate::{Engine, EngineError, Result};
 
 /// What applying did (or, in a dry run, would do) to one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,22 +58,15 @@ pub struct ApplyOptions {
     pub expected_revisions: Vec<(ResourceKind, String, i64)>,
 }
 
-/// Who applies, and whether they may define administrator-only actions.
-#[derive(Debug, Clone)]
-pub struct Author {
-    pub name: String,
-    pub admin: bool,
-}
-
 impl Store {
     /// Validates the documents in `text` together with every stored resource they do not
     /// replace, then stores them (unless `dry_run`). Nothing is written when anything is
     /// invalid.
-    pub async fn apply(
+    pub(crate) async fn apply(
         &self,
         file: &str,
         text: &str,
-        author: &Author,
+        author: &Principal,
         options: &ApplyOptions,
     ) -> Result<Vec<ResourceChange>> {
         let dry_run = options.dry_run;
@@ -85,6 +79,9 @@ impl Store {
             ));
         }
         let incoming = ResourceSet::new(loaded);
+        for resource in incoming.resources() {
+            allow_change(author, resource.kind(), resource.name())?;
+        }
         let replaced: Vec<(ResourceKind, String)> = incoming
             .resources()
             .map(|r| (r.kind(), r.name().to_string()))
@@ -170,12 +167,13 @@ impl Store {
     }
 
     /// Deletes a resource unless something stored still refers to it.
-    pub async fn delete_resource(
+    pub(crate) async fn delete_resource(
         &self,
         kind: ResourceKind,
         name: &str,
-        author: &Author,
+        author: &Principal,
     ) -> Result<ResourceChange> {
+        allow_change(author, kind, name)?;
         let stored = self.stored_resources().await?;
         let Some(target) = stored.iter().find(|s| s.kind == kind && s.name == name) else {
             return Err(EngineError::NotFound(format!(
@@ -225,7 +223,11 @@ impl Store {
         })
     }
 
-    pub async fn resource(&self, kind: ResourceKind, name: &str) -> Result<Option<StoredResource>> {
+    pub(crate) async fn resource(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<Option<StoredResource>> {
         let row = sqlx::query(
             "SELECT kind, name, revision, document, updated_at, updated_by FROM resources
              WHERE kind = ? AND name = ?",
@@ -238,7 +240,7 @@ impl Store {
     }
 
     /// Every stored resource, by kind then name.
-    pub async fn stored_resources(&self) -> Result<Vec<StoredResource>> {
+    pub(crate) async fn stored_resources(&self) -> Result<Vec<StoredResource>> {
         let rows = sqlx::query(
             "SELECT kind, name, revision, document, updated_at, updated_by FROM resources
              ORDER BY kind, name",
@@ -249,7 +251,7 @@ impl Store {
     }
 
     /// The stored resources, loaded: what releases are planned from.
-    pub async fn resource_set(&self) -> Result<ResourceSet> {
+    pub(crate) async fn resource_set(&self) -> Result<ResourceSet> {
         let stored = self.stored_resources().await?;
         let validation = validate(
             stored
@@ -258,6 +260,208 @@ impl Store {
         );
         Ok(validation.resources)
     }
+}
+
+impl Engine {
+    /// Applies the documents in `text` (named `file` in diagnostics), as `who`.
+    pub async fn apply(
+        &self,
+        who: &Principal,
+        file: &str,
+        text: &str,
+        options: &ApplyOptions,
+    ) -> Result<Vec<ResourceChange>> {
+        allow(who, Role::Promoter, "applying resources")?;
+        self.store().apply(file, text, who, options).await
+    }
+
+    /// Deletes a resource, as `who`; refused (conflict) while others refer to it.
+    pub async fn delete_resource(
+        &self,
+        who: &Principal,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<ResourceChange> {
+        allow(who, Role::Promoter, "deleting resources")?;
+        self.store().delete_resource(kind, name, who).await
+    }
+
+    /// One stored resource; not found is an error.
+    pub async fn resource(
+        &self,
+        who: &Principal,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<StoredResource> {
+        allow(who, Role::Viewer, "reading resources")?;
+        self.store().resource(kind, name).await?.ok_or_else(|| {
+            EngineError::NotFound(format!("{} {name:?} does not exist", kind.as_str()))
+        })
+    }
+
+    /// Every stored resource (of `kind`, when given), by kind then name.
+    pub async fn resources(
+        &self,
+        who: &Principal,
+        kind: Option<ResourceKind>,
+    ) -> Result<Vec<StoredResource>> {
+        allow(who, Role::Viewer, "reading resources")?;
+        let all = self.store().stored_resources().await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| kind.is_none_or(|k| r.kind == k))
+            .collect())
+    }
+
+    /// Whether `who` may create, change or delete resources of `kind`; what editors show.
+    pub fn may_change(&self, who: &Principal, kind: ResourceKind) -> bool {
+        who.has(Role::to_change(kind))
+    }
+
+    /// The stored resources, loaded and cross-checked.
+    pub async fn resource_set(&self, who: &Principal) -> Result<ResourceSet> {
+        allow(who, Role::Viewer, "reading resources")?;
+        self.store().resource_set().await
+    }
+
+    /// Saves a flow from the designer. `loaded` is the flow's name and revision when the
+    /// editor opened it (`None` for a new flow); a flow renamed in the YAML is saved as a
+    /// new flow, so it must not exist yet. Someone else's save in between is a conflict,
+    /// never overwritten; so is an edit of an environment the flow uses.
+    pub async fn save_flow(
+        &self,
+        who: &Principal,
+        yaml: &str,
+        loaded: Option<(&str, i64)>,
+    ) -> Result<StoredResource> {
+        allow(
+            who,
+            Role::to_change(ResourceKind::PromotionFlow),
+            "saving flows",
+        )?;
+        let (loaded_docs, problems) = load("flow.yaml", yaml);
+        let errors: Vec<Diagnostic> = problems.into_iter().filter(Diagnostic::is_error).collect();
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
+        let flow = match loaded_docs.as_slice() {
+            [one] => match &one.resource {
+                Resource::PromotionFlow(flow) => flow.clone(),
+                other => {
+                    return Err(EngineError::BadRequest(format!(
+                        "the designer saves a PromotionFlow, not a {}",
+                        other.kind().as_str()
+                    )))
+                }
+            },
+            _ => {
+                return Err(EngineError::BadRequest(
+                    "the designer saves exactly one PromotionFlow document".into(),
+                ))
+            }
+        };
+        let name = flow.metadata.name.clone();
+        let expected = match loaded {
+            Some((loaded_name, revision)) if loaded_name == name => revision,
+            _ => 0,
+        };
+        let mut expected_revisions = vec![(ResourceKind::PromotionFlow, name.clone(), expected)];
+        // A flow alone would name unknown environments when read on its own: the stored
+        // Environments it uses go along unchanged, each pinned to the revision read here.
+        let mut text = yaml.to_string();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let used: std::collections::BTreeSet<&str> =
+            std::iter::once(flow.spec.trigger_environment.as_str())
+                .chain(flow.spec.steps.iter().flat_map(|s| {
+                    std::iter::once(s.environment.as_str())
+                        .chain(s.depends_on.iter().map(String::as_str))
+                }))
+                .collect();
+        for stored in self.store().stored_resources().await? {
+            if stored.kind == ResourceKind::Environment && used.contains(stored.name.as_str()) {
+                text.push_str("---\n");
+                text.push_str(&stored.document);
+                expected_revisions.push((ResourceKind::Environment, stored.name, stored.revision));
+            }
+        }
+        let options = ApplyOptions {
+            dry_run: false,
+            expected_revisions,
+        };
+        match self
+            .store()
+            .apply(&format!("{name}.yaml"), &text, who, &options)
+            .await
+        {
+            Err(EngineError::Conflict { message, .. }) if expected == 0 => {
+                let message = match self.store().resource(ResourceKind::PromotionFlow, &name).await? {
+                    Some(current) => format!(
+                        "a flow named {name} already exists (saved by {} at {}): choose another name",
+                        current.updated_by, current.updated_at
+                    ),
+                    None => message,
+                };
+                return Err(EngineError::Conflict {
+                    message,
+                    diagnostics: Vec::new(),
+                });
+            }
+            other => other?,
+        };
+        self.resource(who, ResourceKind::PromotionFlow, &name).await
+    }
+
+    /// Creates an environment (the designer's palette). It never replaces an existing one.
+    pub async fn create_environment(
+        &self,
+        who: &Principal,
+        name: &str,
+        production: bool,
+    ) -> Result<StoredResource> {
+        allow(
+            who,
+            Role::to_change(ResourceKind::Environment),
+            "creating environments",
+        )?;
+        let name = name.trim();
+        let kind = if production { "prod" } else { "non-prod" };
+        // serde_json quoting is valid YAML, so no name can break out of its field.
+        let quoted =
+            serde_json::to_string(name).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let yaml = format!(
+            "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata:\n  name: {quoted}\nspec:\n  kind: {kind}\n"
+        );
+        let options = ApplyOptions {
+            dry_run: false,
+            expected_revisions: vec![(ResourceKind::Environment, name.to_string(), 0)],
+        };
+        match self
+            .store()
+            .apply("environment.yaml", &yaml, who, &options)
+            .await
+        {
+            Err(EngineError::Conflict { .. }) => {
+                return Err(EngineError::Conflict {
+                    message: format!("an environment named {name} already exists"),
+                    diagnostics: Vec::new(),
+                })
+            }
+            other => other?,
+        };
+        self.resource(who, ResourceKind::Environment, name).await
+    }
+}
+
+/// Refuses a change to `kind` by someone below the role it needs (policies, flows and
+/// templates need a release manager; environments and products a promoter).
+pub(crate) fn allow_change(who: &Principal, kind: ResourceKind, name: &str) -> Result<()> {
+    allow(
+        who,
+        Role::to_change(kind),
+        &format!("changing {} {name:?}", kind.as_str()),
+    )
 }
 
 /// Stored documents are validated under a name that says where they came from.
@@ -272,7 +476,7 @@ fn canonical(resource: &Resource) -> Result<String> {
 /// Refuses invalid resources, and administrator-only actions in the documents being
 /// applied (`file`) unless the author is an administrator. Stored resources an
 /// administrator wrote earlier do not make everyone else's applies administrator-only.
-fn reject_invalid(validation: &Validation, file: &str, author: &Author) -> Result<()> {
+fn reject_invalid(validation: &Validation, file: &str, author: &Principal) -> Result<()> {
     if !validation.is_valid() {
         return Err(EngineError::Invalid(
             validation
@@ -287,7 +491,7 @@ fn reject_invalid(validation: &Validation, file: &str, author: &Author) -> Resul
         .diagnostics
         .iter()
         .any(|d| d.severity == Severity::AdminOnly && d.file == file);
-    if admin_only && !author.admin {
+    if admin_only && !author.has(Role::Admin) {
         return Err(EngineError::Forbidden(
             "only administrators may define `command` actions".into(),
         ));
@@ -375,10 +579,13 @@ spec:
     - command: { args: [\"/usr/local/bin/smoke-test\"] }
 ";
 
-    fn person(admin: bool) -> Author {
-        Author {
-            name: if admin { "root" } else { "dev" }.into(),
-            admin,
+    /// An administrator, or a release manager (who may apply every kind but may not
+    /// define `command` actions).
+    fn person(admin: bool) -> Principal {
+        if admin {
+            Principal::user("root", Role::Admin)
+        } else {
+            Principal::user("dev", Role::ReleaseManager)
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::auth::{allow, Principal, Role};
 use crate::release::PromotionRequest;
 use crate::store::{now, ReleaseRecord};
 use crate::{Engine, EngineError, Result};
@@ -21,8 +22,10 @@ struct Observation {
 
 impl Engine {
     /// Polls every product flow's trigger environment once and starts a release for
-    /// each that changed since the last poll. The first poll only records a baseline.
-    pub async fn poll_triggers(&self) -> Result<Vec<ReleaseRecord>> {
+    /// each that changed since the last poll, as `who` asks (a git host's webhook). The
+    /// first poll only records a baseline.
+    pub async fn poll_triggers(&self, who: &Principal) -> Result<Vec<ReleaseRecord>> {
+        allow(who, Role::Promoter, "polling triggers")?;
         let set = self.store().resource_set().await?;
         let mut started = Vec::new();
         for product in set.products() {
@@ -65,7 +68,7 @@ impl Engine {
                     message: Some(format!("Triggered by {}", short(&observed.commit))),
                     ..Default::default()
                 };
-                match self.promote(name, &request, "trigger").await {
+                match self.promote(&trigger_principal(), name, &request).await {
                     Ok(release) => started.push(release),
                     Err(error) => {
                         warn!(product = %name, %error, "cannot start the triggered release")
@@ -84,7 +87,7 @@ impl Engine {
                 let mut ticker = tokio::time::interval(interval);
                 loop {
                     ticker.tick().await;
-                    if let Err(error) = engine.poll_triggers().await {
+                    if let Err(error) = engine.poll_triggers(&trigger_principal()).await {
                         warn!(%error, "trigger poll failed");
                     }
                 }
@@ -171,4 +174,10 @@ impl Engine {
 
 fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
+}
+
+/// Releases started by a commit in a trigger environment are started by Promenade
+/// itself, with a promoter's rights.
+fn trigger_principal() -> Principal {
+    Principal::system("trigger", Role::Promoter)
 }

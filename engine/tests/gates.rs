@@ -2,10 +2,9 @@
 
 mod common;
 
-use common::{Options, World};
-use promenade_engine::auth::{Principal, Role};
+use common::{admin, person, promoter, viewer, Options, World};
+use promenade_engine::auth::Role;
 use promenade_engine::release::PromotionRequest;
-use promenade_engine::resources::Author;
 use promenade_engine::store::ReleaseRecord;
 use promenade_engine::{EngineError, ReleaseStatus, StepStatus};
 use promenade_model::release::{Gate, GateStatus, StepRecord};
@@ -17,13 +16,6 @@ fn step<'a>(release: &'a ReleaseRecord, env: &str) -> &'a StepRecord {
 
 fn gates(release: &ReleaseRecord, env: &str) -> Vec<Gate> {
     step(release, env).gates()
-}
-
-fn person(name: &str, role: Role) -> Principal {
-    Principal {
-        name: name.into(),
-        role,
-    }
 }
 
 fn policy(name: &str, selector: &str, body: &str) -> String {
@@ -54,7 +46,7 @@ async fn promote_version(world: &World, tag: &str) -> ReleaseRecord {
     world.release_in("dev", tag);
     world
         .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
+        .promote(&promoter("alice"), "shop", &PromotionRequest::default())
         .await
         .unwrap()
 }
@@ -96,7 +88,7 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
     // A promoter may promote but not approve; the refusal records nothing.
     let refused = world
         .engine
-        .approve(&id, "prod", &person("paul", Role::Promoter))
+        .approve(&person("paul", Role::Promoter), &id, "prod")
         .await;
     assert!(
         matches!(refused, Err(EngineError::Forbidden(_))),
@@ -105,13 +97,13 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
 
     let once = world
         .engine
-        .approve(&id, "prod", &person("rita", Role::ReleaseManager))
+        .approve(&person("rita", Role::ReleaseManager), &id, "prod")
         .await
         .unwrap();
     assert_eq!(gates(&once, "prod")[0].approvals.len(), 1);
     let twice = world
         .engine
-        .approve(&id, "prod", &person("rita", Role::ReleaseManager))
+        .approve(&person("rita", Role::ReleaseManager), &id, "prod")
         .await;
     assert!(
         matches!(twice, Err(EngineError::Conflict { .. })),
@@ -119,7 +111,7 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
     );
     let not_gated = world
         .engine
-        .approve(&id, "qa", &person("rita", Role::ReleaseManager))
+        .approve(&person("rita", Role::ReleaseManager), &id, "qa")
         .await;
     assert!(
         matches!(not_gated, Err(EngineError::Conflict { .. })),
@@ -142,7 +134,7 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
     // Administrators may approve any gate.
     world
         .engine
-        .approve(&id, "prod", &person("ada", Role::Admin))
+        .approve(&person("ada", Role::Admin), &id, "prod")
         .await
         .unwrap();
     let done = world.wait(&id).await;
@@ -203,12 +195,16 @@ async fn a_release_waiting_for_approval_can_be_terminated() {
             gates(r, "qa").first().map(|g| g.status) == Some(GateStatus::Waiting)
         })
         .await;
-    let terminated = world.engine.terminate(&release.id).await.unwrap();
+    let terminated = world
+        .engine
+        .terminate(&promoter("alice"), &release.id)
+        .await
+        .unwrap();
     assert_eq!(terminated.status, ReleaseStatus::Terminated);
     assert_eq!(step(&terminated, "qa").status, StepStatus::Terminated);
     let late = world
         .engine
-        .approve(&release.id, "qa", &person("paul", Role::Promoter))
+        .approve(&person("paul", Role::Promoter), &release.id, "qa")
         .await;
     assert!(
         matches!(late, Err(EngineError::Conflict { .. })),
@@ -220,10 +216,6 @@ async fn a_release_waiting_for_approval_can_be_terminated() {
 #[tokio::test]
 async fn actions_the_engine_does_not_run_are_refused_when_planning() {
     let world = World::new(Options::default()).await;
-    let admin = Author {
-        name: "test".into(),
-        admin: true,
-    };
     for (name, body, kind) in [
         (
             "workflow-gate",
@@ -246,7 +238,7 @@ async fn actions_the_engine_does_not_run_are_refused_when_planning() {
             .await;
         let refused = world
             .engine
-            .promote("shop", &PromotionRequest::default(), "alice")
+            .promote(&promoter("alice"), "shop", &PromotionRequest::default())
             .await;
         match refused {
             Err(EngineError::BadRequest(message)) => {
@@ -257,15 +249,13 @@ async fn actions_the_engine_does_not_run_are_refused_when_planning() {
         }
         world
             .engine
-            .store()
-            .delete_resource(ResourceKind::PromotionPolicy, name, &admin)
+            .delete_resource(&admin(), ResourceKind::PromotionPolicy, name)
             .await
             .unwrap();
     }
     let listed = world
         .engine
-        .store()
-        .list_releases(&Default::default())
+        .list_releases(&viewer(), &Default::default())
         .await
         .unwrap();
     assert!(listed.is_empty(), "refused promotions create no release");
@@ -485,7 +475,11 @@ async fn a_window_gate_lets_a_step_through_inside_its_days_and_holds_it_outside(
         })
         .await;
     assert_eq!(step(&us, "staging-eu").status, StepStatus::Gating);
-    world.engine.terminate(&release.id).await.unwrap();
+    world
+        .engine
+        .terminate(&promoter("alice"), &release.id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -519,8 +513,7 @@ async fn hooks_tell_a_service_how_a_release_ended() {
     let logs = loop {
         let logs = world
             .engine
-            .store()
-            .release_logs(&release.id)
+            .release_logs(&viewer(), &release.id)
             .await
             .unwrap();
         if logs.iter().any(|(env, ..)| env == "hooks") {
@@ -553,7 +546,7 @@ async fn hooks_tell_a_service_how_a_release_ended() {
     assert_eq!(level, "error");
     assert!(message.contains("/broken answered 500"), "{message}");
     // The release's outcome stands.
-    let after = world.engine.release(&release.id).await.unwrap();
+    let after = world.engine.release(&viewer(), &release.id).await.unwrap();
     assert_eq!(after.status, ReleaseStatus::Succeeded);
 }
 
@@ -577,7 +570,7 @@ spec:
         .await;
     let refused = world
         .engine
-        .promote("shop", &PromotionRequest::default(), "alice")
+        .promote(&promoter("alice"), "shop", &PromotionRequest::default())
         .await;
     match refused {
         Err(EngineError::BadRequest(message)) => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{commit_to_remote, values, values_path, Options, World};
+use common::{commit_to_remote, promoter, values, values_path, viewer, Options, World};
 use git2::{Repository, Signature};
 use promenade_engine::release::{PromotionRequest, SourceRef};
 use promenade_engine::{Checkpoint, ReleaseStatus, StepStatus};
@@ -36,7 +36,7 @@ async fn many_applications_reach_every_environment_with_one_commit_each() {
 
     let release = world
         .engine
-        .promote("shop", &whole_flow(), "alice")
+        .promote(&promoter("alice"), "shop", &whole_flow())
         .await
         .unwrap();
     let release = world.wait(&release.id).await;
@@ -82,7 +82,7 @@ async fn an_environment_already_at_the_content_is_unchanged_and_gets_no_commit()
     world.release_in("staging-us", "2.0.0");
     let first = world
         .engine
-        .promote("shop", &whole_flow(), "alice")
+        .promote(&promoter("alice"), "shop", &whole_flow())
         .await
         .unwrap();
     let first = world.wait(&first.id).await;
@@ -93,7 +93,7 @@ async fn an_environment_already_at_the_content_is_unchanged_and_gets_no_commit()
     let count = world.commit_count();
     let second = world
         .engine
-        .promote("shop", &whole_flow(), "alice")
+        .promote(&promoter("alice"), "shop", &whole_flow())
         .await
         .unwrap();
     let second = world.wait(&second.id).await;
@@ -125,7 +125,7 @@ async fn parallel_branches_run_together_and_the_join_waits_for_both() {
 
     let release = world
         .engine
-        .promote("shop", &whole_flow(), "alice")
+        .promote(&promoter("alice"), "shop", &whole_flow())
         .await
         .unwrap();
     let both_open = |r: &promenade_engine::store::ReleaseRecord| {
@@ -171,8 +171,7 @@ async fn parallel_branches_run_together_and_the_join_waits_for_both() {
 
     let events = world
         .engine
-        .store()
-        .events_after(&release.id, 0)
+        .release_events(&viewer(), &release.id, 0)
         .await
         .unwrap();
     let position = |env: &str, status: &str| {
@@ -225,7 +224,7 @@ async fn a_crash_at_any_checkpoint_then_a_restart_makes_exactly_one_commit_per_e
         world.release_in("dev", "4.0.0");
         let release = world
             .engine
-            .promote("shop", &whole_flow(), "alice")
+            .promote(&promoter("alice"), "shop", &whole_flow())
             .await
             .unwrap();
         assert_eq!(
@@ -248,7 +247,7 @@ async fn a_crash_at_any_checkpoint_then_a_restart_makes_exactly_one_commit_per_e
         world.release_in("dev", "4.0.0");
         let id = world
             .engine
-            .promote("shop", &whole_flow(), "alice")
+            .promote(&promoter("alice"), "shop", &whole_flow())
             .await
             .unwrap()
             .id;
@@ -306,12 +305,12 @@ async fn a_push_racing_another_is_retried_on_the_new_tip_without_rewriting_histo
     let release = world
         .engine
         .promote(
+            &promoter("alice"),
             "shop",
             &PromotionRequest {
                 to: Some("qa".into()),
                 ..Default::default()
             },
-            "alice",
         )
         .await
         .unwrap();
@@ -349,7 +348,7 @@ async fn terminate_stops_a_release_and_leaves_downstream_steps_pending() {
     world.release_in("dev", "6.0.0");
     let release = world
         .engine
-        .promote("shop", &whole_flow(), "alice")
+        .promote(&promoter("alice"), "shop", &whole_flow())
         .await
         .unwrap();
     world
@@ -357,12 +356,20 @@ async fn terminate_stops_a_release_and_leaves_downstream_steps_pending() {
             step_status(r, "prod") == StepStatus::AwaitingMerge
         })
         .await;
-    let terminated = world.engine.terminate(&release.id).await.unwrap();
+    let terminated = world
+        .engine
+        .terminate(&promoter("alice"), &release.id)
+        .await
+        .unwrap();
     assert_eq!(terminated.status, ReleaseStatus::Terminated);
     assert_eq!(step_status(&terminated, "prod"), StepStatus::Terminated);
     assert_eq!(step_status(&terminated, "qa"), StepStatus::Succeeded);
     // Terminating twice is refused.
-    assert!(world.engine.terminate(&release.id).await.is_err());
+    assert!(world
+        .engine
+        .terminate(&promoter("alice"), &release.id)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -375,9 +382,9 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
     // staging-us lives in a repository that does not exist yet.
     let elsewhere = world.dir.path().join("us.git");
     let resources = common::resources(&world.url, &world.apps, "commit", "queue").replace(
-        "      path: \"apps/app-000/envs/{env}\"\n",
+        "path: \"apps/app-000/envs/{env}\" }",
         &format!(
-            "      path: \"apps/app-000/envs/{{env}}\"\n      environments:\n        staging-us: {{ repository: {{ url: \"file://{}\", branch: main }} }}\n",
+            "path: \"apps/app-000/envs/{{env}}\", environments: {{ staging-us: {{ repository: {{ url: \"file://{}\", branch: main }} }} }} }}",
             elsewhere.display()
         ),
     );
@@ -386,7 +393,7 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
 
     let release = world
         .engine
-        .promote("shop", &whole_flow(), "alice")
+        .promote(&promoter("alice"), "shop", &whole_flow())
         .await
         .unwrap();
     let failed = world.wait(&release.id).await;
@@ -415,7 +422,11 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
         )],
         "seed",
     );
-    let retried = world.engine.retry(&release.id).await.unwrap();
+    let retried = world
+        .engine
+        .retry(&promoter("alice"), &release.id)
+        .await
+        .unwrap();
     assert_eq!(retried.status, ReleaseStatus::Running);
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
@@ -434,12 +445,12 @@ async fn rollback_promotes_an_earlier_release_source() {
     let first = world
         .engine
         .promote(
+            &promoter("a"),
             "shop",
             &PromotionRequest {
                 to: Some("qa".into()),
                 ..Default::default()
             },
-            "a",
         )
         .await
         .unwrap();
@@ -448,12 +459,12 @@ async fn rollback_promotes_an_earlier_release_source() {
     let second = world
         .engine
         .promote(
+            &promoter("a"),
             "shop",
             &PromotionRequest {
                 to: Some("qa".into()),
                 ..Default::default()
             },
-            "a",
         )
         .await
         .unwrap();
@@ -468,18 +479,26 @@ async fn rollback_promotes_an_earlier_release_source() {
         source: Some(SourceRef::Release(first.id.clone())),
         ..Default::default()
     };
-    let preview = world.engine.preview("shop", &rollback).await.unwrap();
+    let preview = world
+        .engine
+        .preview(&viewer(), "shop", &rollback)
+        .await
+        .unwrap();
     assert_eq!(preview.version.as_deref(), Some("1.1.0"));
     let qa = &preview.environments[0];
     assert!(
         qa.diff.unified().contains(
-            "-  tag: \"1.2.0\" # set by the release\n+  tag: \"1.1.0\" # set by the release"
+            "-  tag: \"1.2.0\"  # the version running here\n+  tag: \"1.1.0\"  # the version running here"
         ),
         "{}",
         qa.diff.unified()
     );
 
-    let back = world.engine.promote("shop", &rollback, "a").await.unwrap();
+    let back = world
+        .engine
+        .promote(&promoter("a"), "shop", &rollback)
+        .await
+        .unwrap();
     assert_eq!(world.wait(&back.id).await.status, ReleaseStatus::Succeeded);
     assert_eq!(
         world.read("main", &values_path("app-000", "qa")),
@@ -497,12 +516,15 @@ async fn preview_shows_every_environment_and_writes_nothing() {
     .await;
     world.release_in("dev", "9.9.9");
     let count = world.commit_count();
-    let preview = world.engine.preview("shop", &whole_flow()).await.unwrap();
+    let preview = world
+        .engine
+        .preview(&viewer(), "shop", &whole_flow())
+        .await
+        .unwrap();
     assert_eq!(world.commit_count(), count);
     assert!(world
         .engine
-        .store()
-        .list_releases(&Default::default())
+        .list_releases(&viewer(), &Default::default())
         .await
         .unwrap()
         .is_empty());
@@ -533,6 +555,7 @@ async fn preview_shows_every_environment_and_writes_nothing() {
     let to_qa = world
         .engine
         .preview(
+            &viewer(),
             "shop",
             &PromotionRequest {
                 to: Some("qa".into()),
@@ -545,6 +568,7 @@ async fn preview_shows_every_environment_and_writes_nothing() {
     let bad = world
         .engine
         .preview(
+            &viewer(),
             "shop",
             &PromotionRequest {
                 to: Some("moon".into()),
@@ -566,18 +590,22 @@ async fn status_shows_versions_commits_and_drift_per_application_and_environment
     let release = world
         .engine
         .promote(
+            &promoter("a"),
             "shop",
             &PromotionRequest {
                 to: Some("qa".into()),
                 ..Default::default()
             },
-            "a",
         )
         .await
         .unwrap();
     world.wait(&release.id).await;
 
-    let status = world.engine.product_status("shop").await.unwrap();
+    let status = world
+        .engine
+        .product_status(&viewer(), "shop")
+        .await
+        .unwrap();
     let columns: Vec<_> = status
         .environments
         .iter()
@@ -612,14 +640,18 @@ async fn status_shows_versions_commits_and_drift_per_application_and_environment
     assert_eq!(
         world
             .engine
-            .product_status("shop")
+            .product_status(&viewer(), "shop")
             .await
             .unwrap()
             .applications,
         status.applications
     );
     world.release_in("dev", "2.6.0");
-    let again = world.engine.product_status("shop").await.unwrap();
+    let again = world
+        .engine
+        .product_status(&viewer(), "shop")
+        .await
+        .unwrap();
     assert_eq!(
         again.applications[0].cells["dev"].version.as_deref(),
         Some("2.6.0")
@@ -661,16 +693,30 @@ async fn a_change_in_the_trigger_environment_starts_a_release_unless_the_message
     world.apply(&resources).await;
 
     assert!(
-        world.engine.poll_triggers().await.unwrap().is_empty(),
+        world
+            .engine
+            .poll_triggers(&promoter("webhook"))
+            .await
+            .unwrap()
+            .is_empty(),
         "the first poll is a baseline"
     );
     assert!(
-        world.engine.poll_triggers().await.unwrap().is_empty(),
+        world
+            .engine
+            .poll_triggers(&promoter("webhook"))
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing changed"
     );
 
     let commit = world.release_in("dev", "8.0.0");
-    let started = world.engine.poll_triggers().await.unwrap();
+    let started = world
+        .engine
+        .poll_triggers(&promoter("webhook"))
+        .await
+        .unwrap();
     assert_eq!(started.len(), 1);
     let release = world.wait(&started[0].id).await;
     assert_eq!(release.status, ReleaseStatus::Succeeded, "{release:#?}");
@@ -684,7 +730,12 @@ async fn a_change_in_the_trigger_environment_starts_a_release_unless_the_message
         values("app-001", "prod", "8.0.0")
     );
     assert!(
-        world.engine.poll_triggers().await.unwrap().is_empty(),
+        world
+            .engine
+            .poll_triggers(&promoter("webhook"))
+            .await
+            .unwrap()
+            .is_empty(),
         "promotions elsewhere are not triggers"
     );
 
@@ -700,7 +751,12 @@ async fn a_change_in_the_trigger_environment_starts_a_release_unless_the_message
         "Bump to 8.0.1 [skip promote]",
     );
     assert!(
-        world.engine.poll_triggers().await.unwrap().is_empty(),
+        world
+            .engine
+            .poll_triggers(&promoter("webhook"))
+            .await
+            .unwrap()
+            .is_empty(),
         "opted out by the message"
     );
 }
@@ -716,7 +772,7 @@ async fn releases_of_a_product_queue_for_an_environment() {
     world.release_in("dev", "10.0.0");
     let first = world
         .engine
-        .promote("shop", &whole_flow(), "a")
+        .promote(&promoter("a"), "shop", &whole_flow())
         .await
         .unwrap();
     world
@@ -729,7 +785,7 @@ async fn releases_of_a_product_queue_for_an_environment() {
     world.release_in("dev", "10.0.1");
     let second = world
         .engine
-        .promote("shop", &whole_flow(), "a")
+        .promote(&promoter("a"), "shop", &whole_flow())
         .await
         .unwrap();
     let second = world
@@ -738,7 +794,7 @@ async fn releases_of_a_product_queue_for_an_environment() {
         })
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let waiting = world.engine.release(&second.id).await.unwrap();
+    let waiting = world.engine.release(&viewer(), &second.id).await.unwrap();
     assert!(
         matches!(
             step_status(&waiting, "prod"),
@@ -777,7 +833,7 @@ async fn with_terminate_concurrency_a_newer_release_terminates_the_running_one()
     world.release_in("dev", "11.0.0");
     let first = world
         .engine
-        .promote("shop", &whole_flow(), "a")
+        .promote(&promoter("a"), "shop", &whole_flow())
         .await
         .unwrap();
     world
@@ -788,10 +844,10 @@ async fn with_terminate_concurrency_a_newer_release_terminates_the_running_one()
     world.release_in("dev", "11.0.1");
     let second = world
         .engine
-        .promote("shop", &whole_flow(), "a")
+        .promote(&promoter("a"), "shop", &whole_flow())
         .await
         .unwrap();
-    let first = world.engine.release(&first.id).await.unwrap();
+    let first = world.engine.release(&viewer(), &first.id).await.unwrap();
     assert_eq!(first.status, ReleaseStatus::Terminated);
     assert_eq!(step_status(&first, "prod"), StepStatus::Terminated);
     let second = world

@@ -77,7 +77,7 @@ impl Action {
         match self {
             Self::Approval(approval) => {
                 let who = if approval.roles.is_empty() {
-                    "a promoter".to_owned()
+                    "a release-manager".to_owned()
                 } else {
                     approval.roles.join(" or ")
                 };
@@ -111,12 +111,16 @@ impl Action {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Approval {
-    /// Roles whose members may approve; empty means anyone who may promote here.
+    /// Roles whose members may approve (the lowest one named and up); empty means
+    /// `release-manager` and up.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
-    /// How many distinct people must approve.
+    /// How many distinct principals must approve.
     #[serde(default = "one")]
     pub count: NonZeroU32,
+    /// Whether whoever started the release may approve it too (four eyes otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_self_approval: bool,
 }
 
 fn one() -> NonZeroU32 {

@@ -8,6 +8,7 @@
 //!   back as stable YAML; [`layout`] reads and writes canvas positions.
 //! - [`release`] and [`overview`] are the release records, requests, previews and
 //!   dashboard rows that the engine, API, CLI and browser exchange.
+//! - [`access`] says who may do what: roles, principals, four eyes.
 //! - [`graph::FlowGraph`] answers ordering questions about a flow;
 //!   [`policy::resolve_policy`] merges policies and explains the result.
 //! - [`template`] applies a promotion template to in-memory file trees, editing YAML
@@ -16,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod action;
 pub mod canonical;
 pub mod diagnostic;

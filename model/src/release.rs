@@ -9,6 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::access::PrincipalKind;
 use crate::action::Action;
 use crate::diff::EnvironmentDiff;
 use crate::resources::PromotionAction;
@@ -247,8 +248,11 @@ pub struct ReleaseRecord {
     pub source: Value,
     /// What the person who started it wrote.
     pub message: String,
-    /// Who started it (user, token or `trigger`).
+    /// Who started it (a user's or token's name, or `trigger`).
     pub created_by: String,
+    /// Whether `created_by` is a user, a token or Promenade itself.
+    #[serde(default)]
+    pub created_by_kind: PrincipalKind,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339, once final.
@@ -360,7 +364,7 @@ impl Gate {
             }
             (Action::Approval(approval), status) => {
                 let roles = if approval.roles.is_empty() {
-                    "promoter or higher".to_owned()
+                    "release-manager or higher".to_owned()
                 } else {
                     approval.roles.join(" or ")
                 };
@@ -428,6 +432,9 @@ impl GateStatus {
 pub struct GateApproval {
     /// User or token name.
     pub user: String,
+    /// Whether `user` is a user or a token.
+    #[serde(default)]
+    pub kind: PrincipalKind,
     /// RFC 3339.
     pub at: String,
 }

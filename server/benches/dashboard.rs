@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Repository, Signature};
 use leptos::prelude::LeptosOptions;
-use promenade_engine::auth::Role;
-use promenade_engine::resources::Author;
+use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_server::{router, AppState};
 
@@ -104,6 +103,10 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+fn viewer() -> Principal {
+    Principal::user("bench", Role::Viewer)
+}
+
 #[tokio::main]
 async fn main() {
     let apps: usize = std::env::args()
@@ -114,30 +117,27 @@ async fn main() {
     let repo = dir.path().join("gitops.git");
     remote(&repo, apps);
     let store = Store::open(None, &dir.path().join("data")).await.unwrap();
-    let admin = Author {
-        name: "bench".into(),
-        admin: true,
-    };
-    let yaml = resources(&format!("file://{}", repo.display()), apps);
-    store
-        .apply("bench.yaml", &yaml, &admin, &Default::default())
-        .await
-        .unwrap();
-    store
-        .create_user("bench", "a long bench password", Role::Viewer)
-        .await
-        .unwrap();
     let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
+    let admin = Principal::user("bench-admin", Role::Admin);
+    let yaml = resources(&format!("file://{}", repo.display()), apps);
+    engine
+        .apply(&admin, "bench.yaml", &yaml, &Default::default())
+        .await
+        .unwrap();
+    engine
+        .create_user(&admin, "bench", "a long bench password", Role::Viewer)
+        .await
+        .unwrap();
 
     // The engine's part: git reads, versions and drift for every cell, computed once
     // and then reused while the repository's tip and the resources stay the same.
     let started = Instant::now();
-    engine.product_status("shop").await.unwrap();
+    engine.product_status(&viewer(), "shop").await.unwrap();
     let cold = started.elapsed();
     let mut status_times = Vec::new();
     for _ in 0..RUNS {
         let started = Instant::now();
-        let status = engine.product_status("shop").await.unwrap();
+        let status = engine.product_status(&viewer(), "shop").await.unwrap();
         status_times.push(started.elapsed());
         assert_eq!(status.applications.len(), apps);
     }

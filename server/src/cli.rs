@@ -30,6 +30,11 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
 
+    /// Database URL (`sqlite:…`), for `serve` and the local administration commands
+    /// (`tokens`, `users`, `demo`). Defaults to `<data-dir>/promenade.db`.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     #[command(flatten)]
     pub client: ClientArgs,
 

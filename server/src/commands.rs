@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use promenade_engine::auth::Role;
-use promenade_engine::Store;
+use promenade_engine::auth::{Principal, Role};
+use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::load;
 use promenade_model::release::Gate;
 use promenade_model::validate::validate;
@@ -59,10 +59,20 @@ fn table(list: &Value, columns: &[(&str, &str, usize)]) {
     }
 }
 
-async fn local_store(data_dir: &Path) -> anyhow::Result<Store> {
-    Store::open(None, data_dir)
+/// The engine over the server's database, opened exactly as `serve` opens it, for the
+/// local administration commands. Whoever runs them on the server's machine with access
+/// to its data folder owns the installation: they act as the system's `operator`.
+async fn local_engine(
+    data_dir: &Path,
+    database: Option<&str>,
+) -> anyhow::Result<(Engine, Principal)> {
+    let store = Store::open(database, data_dir)
         .await
-        .context("cannot open the local database")
+        .context("cannot open the local database")?;
+    Ok((
+        Engine::new(store, EngineConfig::new(data_dir)),
+        Principal::system("operator", Role::Admin),
+    ))
 }
 
 /// Every YAML file named, folders read recursively, in a stable order.
@@ -466,14 +476,15 @@ pub async fn release_action(
 
 pub async fn tokens(
     data_dir: &Path,
+    database: Option<&str>,
     command: &TokensCommand,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let store = local_store(data_dir).await?;
+    let (engine, operator) = local_engine(data_dir, database).await?;
     match command {
         TokensCommand::Create { name, role } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
-            let secret = store.create_token(name, role).await?;
+            let secret = engine.create_token(&operator, name, role).await?;
             show(
                 output,
                 &json!({ "name": name, "role": role, "token": secret }),
@@ -484,7 +495,7 @@ pub async fn tokens(
             );
         }
         TokensCommand::List => {
-            let tokens = serde_json::to_value(store.list_tokens().await?)?;
+            let tokens = serde_json::to_value(engine.list_tokens(&operator).await?)?;
             show(output, &tokens, |list| {
                 table(
                     list,
@@ -498,22 +509,23 @@ pub async fn tokens(
             });
         }
         TokensCommand::Revoke { name } => {
-            store.revoke_token(name).await?;
+            engine.revoke_token(&operator, name).await?;
             if output == Output::Text {
                 println!("token {name:?} revoked");
             }
         }
     }
-    store.close().await;
+    engine.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn users(
     data_dir: &Path,
+    database: Option<&str>,
     command: &UsersCommand,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let store = local_store(data_dir).await?;
+    let (engine, operator) = local_engine(data_dir, database).await?;
     match command {
         UsersCommand::Add { name, role } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
@@ -524,15 +536,20 @@ pub async fn users(
             std::io::stdin()
                 .read_line(&mut password)
                 .context("cannot read the password")?;
-            store
-                .create_user(name, password.trim_end_matches(['\r', '\n']), role)
+            engine
+                .create_user(
+                    &operator,
+                    name,
+                    password.trim_end_matches(['\r', '\n']),
+                    role,
+                )
                 .await?;
             if output == Output::Text {
                 println!("user {name:?} ({role}) added");
             }
         }
         UsersCommand::List => {
-            let users = serde_json::to_value(store.list_users().await?)?;
+            let users = serde_json::to_value(engine.list_users(&operator).await?)?;
             show(output, &users, |list| {
                 table(
                     list,
@@ -545,22 +562,26 @@ pub async fn users(
             });
         }
         UsersCommand::Remove { name } => {
-            store.remove_user(name).await?;
+            engine.remove_user(&operator, name).await?;
             if output == Output::Text {
                 println!("user {name:?} removed");
             }
         }
     }
-    store.close().await;
+    engine.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn demo(data_dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
+pub async fn demo(
+    data_dir: &Path,
+    database: Option<&str>,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let store = local_store(data_dir).await?;
-    let demo = promenade_engine::demo::set_up(&store, data_dir).await?;
-    store.close().await;
+    let (engine, _) = local_engine(data_dir, database).await?;
+    let demo = promenade_engine::demo::set_up(&engine, data_dir).await?;
+    engine.close().await;
     let report = json!({
         "repository": demo.repository.display().to_string(),
         "created": demo.created,

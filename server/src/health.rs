@@ -33,6 +33,6 @@ pub async fn healthz() -> Json<Probe> {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Probe>, ApiError> {
-    state.engine.store().ping().await?;
+    state.engine.ping().await?;
     Ok(Json(Probe { status: "ready" }))
 }

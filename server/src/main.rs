@@ -25,9 +25,10 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let output = cli.client.output;
     let data_dir = cli.data_dir.as_path();
+    let database = cli.database_url.as_deref();
     let client = || Client::new(&cli.client, data_dir);
     match &cli.command {
-        Command::Serve(args) => serve(args.clone(), data_dir)
+        Command::Serve(args) => serve(args.clone(), data_dir, database)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Validate { paths } => commands::validate_files(paths, output),
@@ -71,8 +72,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let body = json!({ "environment": environment });
             commands::release_action(&client()?, id, "approve", &body, output).await
         }
-        Command::Tokens(command) => commands::tokens(data_dir, command, output).await,
-        Command::Users(command) => commands::users(data_dir, command, output).await,
-        Command::Demo => commands::demo(data_dir, output).await,
+        Command::Tokens(command) => commands::tokens(data_dir, database, command, output).await,
+        Command::Users(command) => commands::users(data_dir, database, command, output).await,
+        Command::Demo => commands::demo(data_dir, database, output).await,
     }
 }

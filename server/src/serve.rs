@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use promenade_app::bundle::DesignerBundle;
 use promenade_app::{shell, App};
-use promenade_engine::auth::{admin_password_file, admin_token_file};
+use promenade_engine::auth::admin_password_file;
 use promenade_engine::{Engine, EngineConfig, Store};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
@@ -30,10 +30,6 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "PROMENADE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-
-    /// Database URL (`sqlite:…`). Defaults to `<data-dir>/promenade.db`.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
 
     /// How often the trigger environments are polled for changes (`30s`, `5m`); `0s`
     /// turns polling off (webhooks still trigger).
@@ -69,7 +65,7 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
     let engine = state.engine.clone();
     let options = state.leptos_options.clone();
     let designer = designer_bundle(&options);
-    let sessions = web::sessions(state.engine.store(), secure_cookies)
+    let sessions = web::sessions(state.engine.session_pool(), secure_cookies)
         .await
         .context("cannot prepare the session store")?;
     Ok(Router::new()
@@ -106,27 +102,30 @@ fn designer_bundle(options: &LeptosOptions) -> Option<DesignerBundle> {
         .then(|| DesignerBundle(DESIGNER_BUNDLE_NAME.into()))
 }
 
-pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn serve(
+    args: ServeArgs,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
-    let store = Store::open(args.database_url.as_deref(), data_dir)
+    let store = Store::open(database_url, data_dir)
         .await
         .context("cannot open the database")?;
-    let password_file = admin_password_file(data_dir);
-    if let Some(file) = store.bootstrap_admin_user(&password_file).await? {
-        info!(
-            file = %file.display(),
-            "first start: sign in to the web UI as `admin` with the password in this file"
-        );
-    }
-    let token_file = admin_token_file(data_dir);
-    if let Some(file) = store.bootstrap_admin_token(&token_file).await? {
-        info!(
-            file = %file.display(),
-            "first start: an administrator API token was written (the CLI on this machine reads it from there)"
-        );
-    }
     let engine = Engine::new(store, EngineConfig::new(data_dir));
+    for file in engine.bootstrap_admin(data_dir).await? {
+        if file == admin_password_file(data_dir) {
+            info!(
+                file = %file.display(),
+                "first start: sign in to the web UI as `admin` with the password in this file"
+            );
+        } else {
+            info!(
+                file = %file.display(),
+                "first start: an administrator API token was written (the CLI on this machine reads it from there)"
+            );
+        }
+    }
     let resumed = engine
         .resume()
         .await
@@ -172,7 +171,7 @@ pub async fn serve(args: ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server stopped")?;
-    engine.store().close().await;
+    engine.close().await;
     info!("stopped");
     Ok(())
 }

@@ -6,7 +6,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use promenade_app::session::USER_KEY;
-use promenade_engine::Store;
+use promenade_engine::SessionPool;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
@@ -17,10 +17,10 @@ const IDLE_TIMEOUT_HOURS: i64 = 12;
 /// The session layer over the store's database. `secure` marks the cookie `Secure`
 /// (set it when the server is reached over TLS).
 pub async fn sessions(
-    store: &Store,
+    pool: &SessionPool,
     secure: bool,
 ) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
-    let sessions = SqliteStore::new(store.sqlite_pool().clone());
+    let sessions = SqliteStore::new(pool.clone());
     sessions.migrate().await?;
     Ok(SessionManagerLayer::new(sessions)
         .with_name("promenade_session")

@@ -30,6 +30,13 @@ fn promenade(data: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// Creates a token with the local administration command and returns its secret.
+fn token(data: &Path, name: &str, role: &str) -> String {
+    let created = run(data, None, &["tokens", "create", name, "--role", role]);
+    assert!(created.status.success(), "{}", text(&created));
+    String::from_utf8_lossy(&created.stdout).trim().to_string()
+}
+
 fn run(data: &Path, server: Option<&Server>, args: &[&str]) -> Output {
     let mut command = promenade(data, args);
     if let Some(server) = server {
@@ -180,12 +187,7 @@ fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
     );
 
     // A token with too little power is refused by the server.
-    let created = run(
-        data.path(),
-        None,
-        &["tokens", "create", "reader", "--role", "viewer"],
-    );
-    let reader = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let reader = token(data.path(), "reader", "viewer");
     let refused = run(
         data.path(),
         Some(&server),
@@ -206,15 +208,7 @@ fn a_release_waiting_at_an_approval_gate_is_approved_from_the_command_line() {
     let policy = data.path().join("qa-approval.yaml");
     std::fs::write(
         &policy,
-        "apiVersion: promenade.dev/v1alpha1
-kind: PromotionPolicy
-metadata: { name: qa-approval }
-spec:
-  priority: 300
-  selector: { environments: [qa] }
-  gates:
-    - approval: { roles: [release-manager] }
-",
+        promenade_engine::demo::approval_policy("qa", "{ roles: [release-manager] }"),
     )
     .unwrap();
     let server = serve(data.path());
@@ -240,10 +234,19 @@ spec:
         assert!(Instant::now() < deadline, "{}", show());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let approved = run(data.path(), Some(&server), &["approve", &id, "qa"]);
+    // Four eyes: the administrator token started the release, so it may not approve it.
+    let own = run(data.path(), Some(&server), &["approve", &id, "qa"]);
+    assert_eq!(own.status.code(), Some(1), "{}", text(&own));
+    assert!(text(&own).contains("four eyes"), "{}", text(&own));
+    let rita = token(data.path(), "rita", "release-manager");
+    let approved = run(
+        data.path(),
+        Some(&server),
+        &["--token", &rita, "approve", &id, "qa"],
+    );
     assert!(approved.status.success(), "{}", text(&approved));
     assert!(
-        text(&approved).contains("approved by admin"),
+        text(&approved).contains("approved by rita"),
         "{}",
         text(&approved)
     );

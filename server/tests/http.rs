@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use leptos::prelude::LeptosOptions;
-use promenade_engine::auth::Role;
+use promenade_engine::auth::{Principal, Role};
+use promenade_engine::demo::approval_policy;
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::release::GateStatus;
 use promenade_server::{router, AppState};
@@ -41,8 +42,7 @@ async fn start() -> TestServer {
     .unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let admin = engine
-        .store()
-        .create_token("admin", Role::Admin)
+        .create_token(&operator(), "admin", Role::Admin)
         .await
         .unwrap();
     TestServer {
@@ -51,6 +51,11 @@ async fn start() -> TestServer {
         admin,
         data,
     }
+}
+
+/// The operator at the server's shell, who creates the tests' tokens.
+fn operator() -> Principal {
+    Principal::system("operator", Role::Admin)
 }
 
 async fn get(server: &TestServer, path: &str) -> (u16, Value) {
@@ -73,7 +78,7 @@ async fn probes_report_liveness_and_database_readiness() {
         (200, serde_json::json!({"status": "ready"}))
     );
 
-    server.engine.store().close().await;
+    server.engine.close().await;
     let (status, body) = get(&server, "/readyz").await;
     assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "database_unavailable");
@@ -121,7 +126,7 @@ async fn unknown_api_paths_answer_with_a_json_error() {
     let (status, body) = get(&server, "/api/v1/no/such/thing").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
-    assert!(body["error"]["details"].is_null());
+    assert_eq!(body["error"]["details"], serde_json::json!({}));
 }
 
 fn client() -> reqwest::Client {
@@ -176,8 +181,7 @@ async fn every_api_endpoint_needs_a_valid_token_and_the_right_role() {
     }
     let viewer = server
         .engine
-        .store()
-        .create_token("dashboard", Role::Viewer)
+        .create_token(&operator(), "dashboard", Role::Viewer)
         .await
         .unwrap();
     let (status, body) = call(
@@ -289,7 +293,7 @@ async fn invalid_resources_are_refused_with_every_problem_and_change_nothing() {
 #[tokio::test]
 async fn a_promotion_over_http_previews_runs_and_streams_its_events() {
     let server = start().await;
-    promenade_engine::demo::set_up(server.engine.store(), server.data.path())
+    promenade_engine::demo::set_up(&server.engine, server.data.path())
         .await
         .unwrap();
     let token = Some(server.admin.as_str());
@@ -461,7 +465,7 @@ async fn release_until(
 ) -> promenade_engine::store::ReleaseRecord {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let release = server.engine.release(id).await.unwrap();
+        let release = server.engine.release(&operator(), id).await.unwrap();
         if pred(&release) {
             return release;
         }
@@ -473,25 +477,17 @@ async fn release_until(
 #[tokio::test]
 async fn approving_a_gate_over_http_checks_the_role_and_the_state() {
     let server = start().await;
-    promenade_engine::demo::set_up(server.engine.store(), server.data.path())
+    promenade_engine::demo::set_up(&server.engine, server.data.path())
         .await
         .unwrap();
     let admin = Some(server.admin.as_str());
-    let policy = "apiVersion: promenade.dev/v1alpha1
-kind: PromotionPolicy
-metadata: { name: qa-approval }
-spec:
-  priority: 300
-  selector: { environments: [qa] }
-  gates:
-    - approval: { roles: [release-manager] }
-";
+    let policy = approval_policy("qa", "{ roles: [release-manager] }");
     let (status, body) = call(
         &server,
         reqwest::Method::POST,
         "/api/v1/apply",
         admin,
-        Some(policy.into()),
+        Some(policy.clone().into()),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -518,8 +514,7 @@ spec:
 
     let promoter = server
         .engine
-        .store()
-        .create_token("ci", Role::Promoter)
+        .create_token(&operator(), "ci", Role::Promoter)
         .await
         .unwrap();
     let (status, body) = post_json(&server, &approve, Some(&promoter), qa.clone()).await;
@@ -528,11 +523,39 @@ spec:
         .as_str()
         .unwrap()
         .contains("release-manager"));
+    // Four eyes: the admin token started the release, so it may not approve it.
+    let (status, body) = post_json(&server, &approve, admin, qa.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("four eyes"));
+    // A malformed body answers the API's JSON error, not plain text.
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        &approve,
+        admin,
+        Some("{\"environment\": ".into()),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    // A promoter may not change the guard rails either.
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/apply",
+        Some(&promoter),
+        Some(policy.replace("qa-approval", "loosened").into()),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
 
     let manager = server
         .engine
-        .store()
-        .create_token("rita", Role::ReleaseManager)
+        .create_token(&operator(), "rita", Role::ReleaseManager)
         .await
         .unwrap();
     let other = serde_json::json!({ "environment": "prod" });
@@ -548,4 +571,98 @@ spec:
     assert_eq!(done.status, promenade_engine::ReleaseStatus::Succeeded);
     let (status, body) = post_json(&server, &approve, Some(&manager), qa).await;
     assert_eq!(status, 409, "{body}");
+}
+
+/// A browser-like client signed in as `name` through the login form.
+async fn signed_in(server: &TestServer, name: &str, password: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = client
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let action = login
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login form has an action")
+        .to_string();
+    let response = client
+        .post(format!("{}{action}", server.base))
+        .form(&[("name", name), ("password", password), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    client
+}
+
+#[tokio::test]
+async fn server_functions_answer_the_engines_refusals_with_their_status() {
+    let server = start().await;
+    promenade_engine::demo::set_up(&server.engine, server.data.path())
+        .await
+        .unwrap();
+    let password = "a long enough password";
+    for (name, role) in [("pat", Role::Promoter), ("paula", Role::Promoter)] {
+        server
+            .engine
+            .create_user(&operator(), name, password, role)
+            .await
+            .unwrap();
+    }
+    // Promoters may approve this gate: what refuses pat below is four eyes alone.
+    let policy = approval_policy("qa", "{ roles: [promoter] }");
+    server
+        .engine
+        .apply(&operator(), "policy.yaml", &policy, &Default::default())
+        .await
+        .unwrap();
+
+    let pat = signed_in(&server, "pat", password).await;
+    let started = pat
+        .post(format!("{}/api/promotions/start", server.base))
+        .form(&[("product", "shop"), ("to", "qa")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 200);
+    let id: String = started.json().await.unwrap();
+    release_until(&server, &id, |r| {
+        r.steps[0].gates().first().map(|g| g.status) == Some(GateStatus::Waiting)
+    })
+    .await;
+
+    let approve = |client: &reqwest::Client| {
+        client
+            .post(format!("{}/api/releases/approve", server.base))
+            .form(&[("id", id.as_str()), ("environment", "qa")])
+            .send()
+    };
+    let refused = approve(&pat).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("four eyes"), "{message}");
+
+    // A missing release is 404, not 500.
+    let missing = pat
+        .post(format!("{}/api/releases/approve", server.base))
+        .form(&[("id", "no-such-release"), ("environment", "qa")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let paula = signed_in(&server, "paula", password).await;
+    assert_eq!(approve(&paula).await.unwrap().status(), 200);
+    let done = release_until(&server, &id, |r| r.status.is_final()).await;
+    assert_eq!(done.status, promenade_engine::ReleaseStatus::Succeeded);
+    let gate = &done.steps[0].gates()[0];
+    assert_eq!(gate.approvals[0].user, "paula");
 }

@@ -1,5 +1,5 @@
-//! The designer's server functions: thin calls into the engine's store. Every one
-//! checks the signed-in user's role first.
+//! The designer's server functions: thin calls into the engine's use cases, which
+//! decide who may do what.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -37,7 +37,7 @@ pub struct DesignerData {
     pub flow: Option<SavedFlow>,
     /// Every stored resource, which the flow is validated against in the browser.
     pub documents: Vec<StoredDocument>,
-    /// Whether the user may save (the promoter role).
+    /// Whether the user may save flows (the engine's rule: release-manager and up).
     pub can_edit: bool,
 }
 
@@ -65,14 +65,14 @@ pub enum EnvironmentOutcome {
 pub async fn list_flows() -> Result<Vec<FlowSummary>, ServerFnError> {
     use promenade_model::resources::{Resource, ResourceKind};
 
-    crate::session::require(promenade_engine::auth::Role::Viewer).await?;
-    let engine = crate::session::engine()?;
-    let store = engine.store();
-    let stored = store.stored_resources().await.map_err(server_error)?;
-    let set = store.resource_set().await.map_err(server_error)?;
+    let (engine, who) = crate::session::caller().await?;
+    let stored = engine
+        .resources(&who, Some(ResourceKind::PromotionFlow))
+        .await
+        .map_err(failed)?;
+    let set = engine.resource_set(&who).await.map_err(failed)?;
     let mut flows: Vec<FlowSummary> = stored
         .into_iter()
-        .filter(|s| s.kind == ResourceKind::PromotionFlow)
         .map(|s| {
             let flow = set.flow(&s.name);
             FlowSummary {
@@ -102,27 +102,18 @@ pub async fn list_flows() -> Result<Vec<FlowSummary>, ServerFnError> {
 
 #[server]
 pub async fn load_designer(name: Option<String>) -> Result<DesignerData, ServerFnError> {
-    use promenade_engine::auth::Role;
     use promenade_model::resources::ResourceKind;
 
-    let principal = crate::session::require(Role::Viewer).await?;
-    let engine = crate::session::engine()?;
-    let store = engine.store();
-    let stored = store.stored_resources().await.map_err(server_error)?;
+    let (engine, who) = crate::session::caller().await?;
+    let stored = engine.resources(&who, None).await.map_err(failed)?;
     let flow = match name {
         None => None,
         Some(name) => Some(
-            stored
-                .iter()
-                .find(|s| s.kind == ResourceKind::PromotionFlow && s.name == name)
-                .map(|s| SavedFlow {
-                    name: s.name.clone(),
-                    revision: s.revision,
-                    document: s.document.clone(),
-                    updated_at: s.updated_at.clone(),
-                    updated_by: s.updated_by.clone(),
-                })
-                .ok_or_else(|| ServerFnError::new(format!("there is no flow named {name}")))?,
+            engine
+                .resource(&who, ResourceKind::PromotionFlow, &name)
+                .await
+                .map(saved_flow)
+                .map_err(failed)?,
         ),
     };
     Ok(DesignerData {
@@ -135,105 +126,46 @@ pub async fn load_designer(name: Option<String>) -> Result<DesignerData, ServerF
                 document: s.document,
             })
             .collect(),
-        can_edit: principal.role >= Role::Promoter,
+        can_edit: engine.may_change(&who, ResourceKind::PromotionFlow),
     })
 }
 
-/// Applies the flow in `yaml`. `loaded` is the flow's name and revision when the page
-/// opened it (revision 0 for a new flow); a flow renamed in the YAML is saved as a new
-/// flow, so it must not exist yet.
+/// Saves the flow in `yaml`. `loaded` is the flow's name and revision when the page
+/// opened it (revision 0 for a new flow); the engine decides who may and catches saves
+/// over someone else's.
 #[server]
 pub async fn save_flow(
     yaml: String,
     loaded_name: Option<String>,
     loaded_revision: i64,
 ) -> Result<SaveOutcome, ServerFnError> {
-    use promenade_engine::auth::Role;
-    use promenade_engine::resources::{ApplyOptions, Author};
     use promenade_engine::EngineError;
-    use promenade_model::resources::ResourceKind;
 
-    let principal = crate::session::require(Role::Promoter).await?;
-    let engine = crate::session::engine()?;
-    let store = engine.store();
-    let flow = match super::check::parse_flow(&yaml) {
-        Ok(flow) => flow,
-        Err(problems) => return Ok(SaveOutcome::Invalid(lines(&problems))),
-    };
-    let name = flow.metadata.name.clone();
-    let expected = if loaded_name.as_deref() == Some(name.as_str()) {
-        loaded_revision
-    } else {
-        0
-    };
-    let author = Author {
-        name: principal.name.clone(),
-        admin: principal.role >= Role::Admin,
-    };
-    let mut expected_revisions = vec![(ResourceKind::PromotionFlow, name.clone(), expected)];
-    // The engine validates the applied text on its own before validating it with
-    // everything stored, so a flow alone would name unknown environments. The stored
-    // Environments it uses go along unchanged, each pinned to the revision read here
-    // so that an edit made in between is a conflict, never overwritten.
-    let mut text = yaml.clone();
-    if !text.ends_with('\n') {
-        text.push('\n');
+    let (engine, who) = crate::session::caller().await?;
+    // Read in the browser's terms first: its problems name the lines of the YAML panel.
+    if let Err(problems) = super::check::parse_flow(&yaml) {
+        return Ok(SaveOutcome::Invalid(lines(&problems)));
     }
-    let used: std::collections::BTreeSet<&str> =
-        std::iter::once(flow.spec.trigger_environment.as_str())
-            .chain(flow.spec.steps.iter().flat_map(|s| {
-                std::iter::once(s.environment.as_str())
-                    .chain(s.depends_on.iter().map(String::as_str))
-            }))
-            .collect();
-    for stored in store.stored_resources().await.map_err(server_error)? {
-        if stored.kind == ResourceKind::Environment && used.contains(stored.name.as_str()) {
-            text.push_str("---\n");
-            text.push_str(&stored.document);
-            expected_revisions.push((ResourceKind::Environment, stored.name, stored.revision));
-        }
-    }
-    let options = ApplyOptions {
-        dry_run: false,
-        expected_revisions,
-    };
-    match store
-        .apply(&format!("{name}.yaml"), &text, &author, &options)
-        .await
-    {
-        Ok(_) => {}
+    let loaded = loaded_name.as_deref().map(|name| (name, loaded_revision));
+    match engine.save_flow(&who, &yaml, loaded).await {
+        Ok(saved) => Ok(SaveOutcome::Saved(saved_flow(saved))),
         Err(EngineError::Conflict { message, .. }) => {
-            let current = store
-                .resource(ResourceKind::PromotionFlow, &name)
+            let name = super::check::parse_flow(&yaml)
+                .map(|flow| flow.metadata.name)
+                .unwrap_or_default();
+            let revision = engine
+                .resource(
+                    &who,
+                    promenade_model::resources::ResourceKind::PromotionFlow,
+                    &name,
+                )
                 .await
-                .map_err(server_error)?;
-            let message = match (&current, expected) {
-                (Some(current), 0) => format!(
-                    "a flow named {name} already exists (saved by {} at {}): choose another name",
-                    current.updated_by, current.updated_at
-                ),
-                _ => message,
-            };
-            return Ok(SaveOutcome::Conflict {
-                message,
-                revision: current.map_or(0, |c| c.revision),
-            });
+                .map_or(0, |current| current.revision);
+            Ok(SaveOutcome::Conflict { message, revision })
         }
-        Err(EngineError::Invalid(problems)) => return Ok(SaveOutcome::Invalid(lines(&problems))),
-        Err(other) => return Err(server_error(other)),
+        Err(EngineError::Invalid(problems)) => Ok(SaveOutcome::Invalid(lines(&problems))),
+        Err(other) => Err(failed(other)),
     }
-    let saved = store
-        .resource(ResourceKind::PromotionFlow, &name)
-        .await
-        .map_err(server_error)?
-        .ok_or_else(|| ServerFnError::new(format!("flow {name} vanished right after saving")))?;
-    Ok(SaveOutcome::Saved(SavedFlow {
-        name: saved.name,
-        revision: saved.revision,
-        document: saved.document,
-        updated_at: saved.updated_at,
-        updated_by: saved.updated_by,
-    }))
 }
 
 /// Creates an environment from the palette. It never replaces an existing one: the
@@ -243,64 +175,37 @@ pub async fn create_environment(
     name: String,
     production: bool,
 ) -> Result<EnvironmentOutcome, ServerFnError> {
-    use promenade_engine::auth::Role;
-    use promenade_engine::resources::{ApplyOptions, Author};
     use promenade_engine::EngineError;
-    use promenade_model::resources::ResourceKind;
 
-    let principal = crate::session::require(Role::Promoter).await?;
-    let engine = crate::session::engine()?;
-    let store = engine.store();
-    let name = name.trim().to_owned();
-    let kind = if production { "prod" } else { "non-prod" };
-    // serde_json quoting is valid YAML, so no name can break out of its field.
-    let quoted = serde_json::to_string(&name).map_err(server_error)?;
-    let yaml = format!(
-        "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata:\n  name: {quoted}\nspec:\n  kind: {kind}\n"
-    );
-    let author = Author {
-        name: principal.name,
-        admin: principal.role >= Role::Admin,
-    };
-    let options = ApplyOptions {
-        dry_run: false,
-        expected_revisions: vec![(ResourceKind::Environment, name.clone(), 0)],
-    };
-    match store
-        .apply("environment.yaml", &yaml, &author, &options)
-        .await
-    {
-        Ok(_) => {}
-        Err(EngineError::Conflict { .. }) => {
-            return Ok(EnvironmentOutcome::Refused(format!(
-                "an environment named {name} already exists"
-            )))
-        }
-        Err(EngineError::Invalid(problems)) => {
-            let first = problems
+    let (engine, who) = crate::session::caller().await?;
+    match engine.create_environment(&who, &name, production).await {
+        Ok(stored) => Ok(EnvironmentOutcome::Created(StoredDocument {
+            kind: stored.kind,
+            name: stored.name,
+            document: stored.document,
+        })),
+        Err(EngineError::Conflict { message, .. }) => Ok(EnvironmentOutcome::Refused(message)),
+        Err(EngineError::Invalid(problems)) => Ok(EnvironmentOutcome::Refused(
+            problems
                 .first()
-                .map_or_else(|| "invalid environment".to_owned(), |p| p.message.clone());
-            return Ok(EnvironmentOutcome::Refused(first));
-        }
-        Err(other) => return Err(server_error(other)),
+                .map_or_else(|| "invalid environment".to_owned(), |p| p.message.clone()),
+        )),
+        Err(other) => Err(failed(other)),
     }
-    let stored = store
-        .resource(ResourceKind::Environment, &name)
-        .await
-        .map_err(server_error)?
-        .ok_or_else(|| {
-            ServerFnError::new(format!("environment {name} vanished right after saving"))
-        })?;
-    Ok(EnvironmentOutcome::Created(StoredDocument {
-        kind: stored.kind,
-        name: stored.name,
-        document: stored.document,
-    }))
 }
 
 #[cfg(feature = "ssr")]
-fn server_error(error: impl std::fmt::Display) -> ServerFnError {
-    ServerFnError::new(error.to_string())
+use crate::session::failed;
+
+#[cfg(feature = "ssr")]
+fn saved_flow(stored: promenade_engine::resources::StoredResource) -> SavedFlow {
+    SavedFlow {
+        name: stored.name,
+        revision: stored.revision,
+        document: stored.document,
+        updated_at: stored.updated_at,
+        updated_by: stored.updated_by,
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -6,6 +6,7 @@
 //! `detail.verify`, and the approvals table), so a restarted engine waits exactly as
 //! long as it would have, and approvals given while it was down count.
 
+use promenade_model::access::approval_refusal;
 use promenade_model::action::{
     Action, ActionKind, Approval, HttpCheck, Soak, SoakStart, Weekday, Window,
 };
@@ -17,8 +18,8 @@ use tracing::{info, info_span, Instrument};
 use super::http_check::{self, Context};
 use super::plan::Plan;
 use super::StepJob;
-use crate::auth::{Principal, Role};
-use crate::store::{NewApproval, ReleaseRecord};
+use crate::auth::{allow, Principal, Role};
+use crate::store::{NewApproval, ReleaseRecord, StepRecord};
 use crate::{Engine, EngineError, Result};
 
 /// The gate kinds this engine runs. Others are refused when a release is planned:
@@ -96,28 +97,62 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Whether `who` may approve `approval`: a role at least as high as one the gate names
-/// (roles are ordered: viewer < promoter < release-manager < admin), or promoter and up
-/// when it names none.
-pub fn may_approve(who: &Principal, approval: &Approval) -> bool {
-    let named = approval.roles.iter().filter_map(|r| r.parse::<Role>().ok());
-    let lowest = if approval.roles.is_empty() {
-        Some(Role::Promoter)
-    } else {
-        named.min()
+/// The approval gate `step` waits at now, with its index, if any.
+fn waiting_approval(step: &StepRecord) -> Option<(usize, Gate)> {
+    if step.status != StepStatus::Gating {
+        return None;
+    }
+    step.gates().into_iter().enumerate().find(|(_, gate)| {
+        matches!(gate.action, Action::Approval(_)) && gate.status == GateStatus::Waiting
+    })
+}
+
+/// Why `who` may not approve `gate` of `release` now, or `None` when they may: the
+/// gate's role (release-manager and up when it names none), four eyes, and one approval
+/// per principal.
+fn refusal(who: &Principal, release: &ReleaseRecord, gate: &Gate) -> Option<EngineError> {
+    let Action::Approval(approval) = &gate.action else {
+        return None;
     };
-    who.role == Role::Admin || lowest.is_some_and(|role| who.role >= role)
+    if let Some(reason) = approval_refusal(
+        who,
+        approval,
+        (&release.created_by, release.created_by_kind),
+    ) {
+        return Some(EngineError::Forbidden(reason));
+    }
+    gate.approvals
+        .iter()
+        .any(|a| who.is(&a.user, a.kind))
+        .then(|| EngineError::Conflict {
+            message: format!("{who} approved this gate already"),
+            diagnostics: Vec::new(),
+        })
 }
 
 impl Engine {
+    /// The environments of `release` whose waiting gate `who` may approve now.
+    pub fn approvable(&self, who: &Principal, release: &ReleaseRecord) -> Vec<String> {
+        release
+            .steps
+            .iter()
+            .filter(|step| {
+                waiting_approval(step)
+                    .is_some_and(|(_, gate)| refusal(who, release, &gate).is_none())
+            })
+            .map(|step| step.environment.clone())
+            .collect()
+    }
+
     /// Approves the gate a step waits at, as `who`.
     pub async fn approve(
         &self,
+        who: &Principal,
         id: &str,
         environment: &str,
-        who: &Principal,
     ) -> Result<ReleaseRecord> {
-        let release = self.release(id).await?;
+        allow(who, Role::Viewer, "approving")?;
+        let release = self.load_release(id).await?;
         let step = release
             .steps
             .iter()
@@ -125,37 +160,17 @@ impl Engine {
             .ok_or_else(|| {
                 EngineError::NotFound(format!("release {id} has no environment {environment:?}"))
             })?;
-        let conflict = |message: String| EngineError::Conflict {
-            message,
-            diagnostics: Vec::new(),
+        let Some((index, gate)) = waiting_approval(step) else {
+            return Err(EngineError::Conflict {
+                message: format!(
+                    "{environment} of release {id} is not waiting for an approval (it is {})",
+                    step.status
+                ),
+                diagnostics: Vec::new(),
+            });
         };
-        let gates = step.gates();
-        let waiting = (step.status == StepStatus::Gating)
-            .then(|| {
-                gates
-                    .iter()
-                    .enumerate()
-                    .find_map(|(index, gate)| match &gate.action {
-                        Action::Approval(approval) if gate.status == GateStatus::Waiting => {
-                            Some((index, approval))
-                        }
-                        _ => None,
-                    })
-            })
-            .flatten();
-        let Some((index, approval)) = waiting else {
-            return Err(conflict(format!(
-                "{environment} of release {id} is not waiting for an approval (it is {})",
-                step.status
-            )));
-        };
-        if !may_approve(who, approval) {
-            return Err(EngineError::Forbidden(format!(
-                "approving {environment} needs the role {}; {} is {}",
-                approval.roles.join(" or "),
-                who.name,
-                who.role
-            )));
+        if let Some(refused) = refusal(who, &release, &gate) {
+            return Err(refused);
         }
         let recorded = self
             .store()
@@ -164,19 +179,20 @@ impl Engine {
                 environment,
                 gate: index,
                 user: &who.name,
+                kind: who.kind,
                 role: who.role.as_str(),
             })
             .await?;
         let Some(event) = recorded else {
-            return Err(conflict(format!(
-                "{} approved {environment} of release {id} already",
-                who.name
-            )));
+            return Err(EngineError::Conflict {
+                message: format!("{who} approved {environment} of release {id} already"),
+                diagnostics: Vec::new(),
+            });
         };
         self.publish(event);
-        info!(release = %id, environment, user = %who.name, "gate approved");
+        info!(release = %id, environment, by = %who, "gate approved");
         self.runtime().gate_changes.notify_waiters();
-        self.counted(id, environment, index, &who.name).await
+        self.counted(id, environment, index, who).await
     }
 
     /// The release once the step's task has counted `user`'s approval (it owns the
@@ -186,18 +202,19 @@ impl Engine {
         id: &str,
         environment: &str,
         index: usize,
-        user: &str,
+        who: &Principal,
     ) -> Result<ReleaseRecord> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
-            let release = self.release(id).await?;
+            let release = self.load_release(id).await?;
             let gate = release
                 .steps
                 .iter()
                 .find(|s| s.environment == environment)
                 .and_then(|s| s.gates().into_iter().nth(index));
             let counted = gate.is_none_or(|g| {
-                g.status != GateStatus::Waiting || g.approvals.iter().any(|a| a.user == user)
+                g.status != GateStatus::Waiting
+                    || g.approvals.iter().any(|a| who.is(&a.user, a.kind))
             });
             if counted || tokio::time::Instant::now() >= deadline {
                 return Ok(release);
@@ -208,7 +225,7 @@ impl Engine {
 
     /// Runs the step's gates (or its verification) in turn until all have passed.
     pub(super) async fn run_actions(&self, job: &StepJob, phase: Phase) -> Result<()> {
-        let release = self.release(&job.release).await?;
+        let release = self.load_release(&job.release).await?;
         let Some(step) = release
             .steps
             .iter()

@@ -25,7 +25,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, Instrument};
 
-pub use gates::may_approve;
 pub use plan::{PromotionRequest, SourceRef};
 pub use promenade_model::release::{EnvironmentPreview, Preview, Source, SourceApplication};
 pub use promote::RepoResult;
@@ -34,8 +33,11 @@ pub use source::SourceTrees;
 use self::gates::{check_supported, Phase};
 use self::plan::Plan;
 use self::promote::{RepoJob, RepoOutcome};
+use crate::auth::{allow, Principal, Role};
 use crate::git::CommitInfo;
-use crate::store::{ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseRecord};
+use crate::store::{
+    ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord,
+};
 use crate::{Checkpoint, Engine, EngineError, Result};
 use promenade_model::release::{Gate, ReleaseStatus, StepStatus};
 
@@ -71,7 +73,13 @@ pub(crate) struct Runtime {
 
 impl Engine {
     /// Shows what promoting would change, environment by environment, without writing.
-    pub async fn preview(&self, product: &str, request: &PromotionRequest) -> Result<Preview> {
+    pub async fn preview(
+        &self,
+        who: &Principal,
+        product: &str,
+        request: &PromotionRequest,
+    ) -> Result<Preview> {
+        allow(who, Role::Viewer, "previewing")?;
         let set = self.store().resource_set().await?;
         let plan = Plan::new(&set, product, request)?;
         check_supported(&plan)?;
@@ -116,13 +124,14 @@ impl Engine {
         .map_err(|e| EngineError::Internal(e.to_string()))?
     }
 
-    /// Creates a release and starts it.
+    /// Creates a release and starts it, as `who`.
     pub async fn promote(
         &self,
+        who: &Principal,
         product: &str,
         request: &PromotionRequest,
-        author: &str,
     ) -> Result<ReleaseRecord> {
+        allow(who, Role::Promoter, "promoting")?;
         let set = self.store().resource_set().await?;
         let plan = Plan::new(&set, product, request)?;
         check_supported(&plan)?;
@@ -157,7 +166,8 @@ impl Engine {
             source: serde_json::to_value(&snapshot)
                 .map_err(|e| EngineError::Internal(e.to_string()))?,
             message: request.message.clone().unwrap_or_default(),
-            created_by: author.to_string(),
+            created_by: who.name.clone(),
+            created_by_kind: who.kind,
             steps: plan
                 .steps
                 .iter()
@@ -173,15 +183,21 @@ impl Engine {
         };
         let event = self.store().create_release(&release).await?;
         self.publish(event);
-        info!(release = %id, product, "release created");
+        info!(release = %id, product, by = %who, "release created");
         if plan.product.spec.concurrency == Concurrency::Terminate {
             self.terminate_older(product, &id).await?;
         }
         self.spawn(id.clone(), Some(Arc::new(trees)));
-        self.release(&id).await
+        self.load_release(&id).await
     }
 
-    pub async fn release(&self, id: &str) -> Result<ReleaseRecord> {
+    /// One release with its steps and applications.
+    pub async fn release(&self, who: &Principal, id: &str) -> Result<ReleaseRecord> {
+        allow(who, Role::Viewer, "reading releases")?;
+        self.load_release(id).await
+    }
+
+    pub(crate) async fn load_release(&self, id: &str) -> Result<ReleaseRecord> {
         self.store()
             .release(id)
             .await?
@@ -189,8 +205,9 @@ impl Engine {
     }
 
     /// Restarts a failed release from its failed steps.
-    pub async fn retry(&self, id: &str) -> Result<ReleaseRecord> {
-        let release = self.release(id).await?;
+    pub async fn retry(&self, who: &Principal, id: &str) -> Result<ReleaseRecord> {
+        allow(who, Role::Promoter, "retrying releases")?;
+        let release = self.load_release(id).await?;
         if release.status != ReleaseStatus::Failed {
             return Err(EngineError::Conflict {
                 message: format!(
@@ -217,12 +234,19 @@ impl Engine {
             .await?;
         self.publish(event);
         self.spawn(id.to_string(), None);
-        self.release(id).await
+        info!(release = %id, by = %who, "release retried");
+        self.load_release(id).await
     }
 
     /// Stops a release: working steps become `terminated`, pending ones stay pending.
-    pub async fn terminate(&self, id: &str) -> Result<ReleaseRecord> {
-        let release = self.release(id).await?;
+    pub async fn terminate(&self, who: &Principal, id: &str) -> Result<ReleaseRecord> {
+        allow(who, Role::Promoter, "terminating releases")?;
+        info!(release = %id, by = %who, "terminating release");
+        self.terminate_release(id).await
+    }
+
+    async fn terminate_release(&self, id: &str) -> Result<ReleaseRecord> {
+        let release = self.load_release(id).await?;
         if release.status.is_final() {
             return Err(EngineError::Conflict {
                 message: format!("release {id} is already {}", release.status),
@@ -255,7 +279,56 @@ impl Engine {
             .await?;
         self.publish(event);
         info!(release = %id, "release terminated");
-        self.release(id).await
+        self.load_release(id).await
+    }
+
+    /// Releases newest first, without their steps.
+    pub async fn list_releases(
+        &self,
+        who: &Principal,
+        filter: &ReleaseFilter,
+    ) -> Result<Vec<ReleaseRecord>> {
+        allow(who, Role::Viewer, "reading releases")?;
+        self.store().list_releases(filter).await
+    }
+
+    /// Every log line of a release: `(environment, at, level, message)`, oldest first.
+    pub async fn release_logs(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<Vec<(String, String, String, String)>> {
+        allow(who, Role::Viewer, "reading releases")?;
+        self.store().release_logs(id).await
+    }
+
+    /// Events of one release after `after` (a previous event's `seq`, or 0), in order.
+    pub async fn release_events(
+        &self,
+        who: &Principal,
+        id: &str,
+        after: i64,
+    ) -> Result<Vec<EventRecord>> {
+        allow(who, Role::Viewer, "reading releases")?;
+        self.store().events_after(id, after).await
+    }
+
+    /// Events of every release (of `product`, when given) after `after`, in order.
+    pub async fn events_since(
+        &self,
+        who: &Principal,
+        product: Option<&str>,
+        after: i64,
+    ) -> Result<Vec<EventRecord>> {
+        allow(who, Role::Viewer, "reading releases")?;
+        self.store().events_since(product, after).await
+    }
+
+    /// The sequence number of the newest event of any release (0 when there is none):
+    /// where a live stream that starts now begins.
+    pub async fn last_event_seq(&self, who: &Principal) -> Result<i64> {
+        allow(who, Role::Viewer, "reading releases")?;
+        self.store().last_event_seq().await
     }
 
     /// Picks up every release that was running when the engine last stopped.
@@ -277,8 +350,8 @@ impl Engine {
             .releases_with_status(ReleaseStatus::Running)
             .await?;
         for id in running.iter().filter(|id| id.as_str() != newer) {
-            if self.release(id).await?.product == product {
-                self.terminate(id).await?;
+            if self.load_release(id).await?.product == product {
+                self.terminate_release(id).await?;
             }
         }
         Ok(())
@@ -344,7 +417,7 @@ impl Engine {
         cancel: &CancellationToken,
         trees: Option<Arc<SourceTrees>>,
     ) -> Result<()> {
-        let release = self.release(id).await?;
+        let release = self.load_release(id).await?;
         let snapshot = Arc::new(snapshot_of(&release)?);
         let template = Arc::new(
             CompiledTemplate::new(&snapshot.template)

@@ -76,7 +76,7 @@ impl Store {
 
     /// The connection pool, for components that keep their own tables in the same
     /// database (web sessions).
-    pub fn sqlite_pool(&self) -> &SqlitePool {
+    pub(crate) fn sqlite_pool(&self) -> &SqlitePool {
         &self.pool
     }
 
@@ -85,13 +85,13 @@ impl Store {
     }
 
     /// Succeeds when the database answers a query: the readiness probe.
-    pub async fn ping(&self) -> Result<()> {
+    pub(crate) async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     /// The migrations applied so far, newest last.
-    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+    pub(crate) async fn applied_migrations(&self) -> Result<Vec<i64>> {
         let versions: Vec<(i64,)> =
             sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
                 .fetch_all(&self.pool)
@@ -100,7 +100,7 @@ impl Store {
     }
 
     /// Closes every connection; later calls fail. Used by graceful shutdown.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
 }

@@ -5,8 +5,10 @@
 use serde_json::Value;
 use sqlx::{Row, Sqlite, Transaction};
 
+use promenade_model::access::PrincipalKind;
+
 use super::{now, Store};
-use crate::Result;
+use crate::{EngineError, Result};
 pub use promenade_model::release::{
     ApplicationRecord, EventRecord, Gate, GateApproval, ReleaseRecord, ReleaseStatus, StepRecord,
     StepStatus,
@@ -22,6 +24,7 @@ pub struct NewRelease {
     pub source: Value,
     pub message: String,
     pub created_by: String,
+    pub created_by_kind: PrincipalKind,
     pub steps: Vec<NewStep>,
 }
 
@@ -61,12 +64,13 @@ pub struct ApplicationResult {
 
 impl Store {
     /// Persists a planned release with every step and application `pending`.
-    pub async fn create_release(&self, release: &NewRelease) -> Result<EventRecord> {
+    pub(crate) async fn create_release(&self, release: &NewRelease) -> Result<EventRecord> {
         let mut tx = self.pool.begin().await?;
         let at = now();
         sqlx::query(
-            "INSERT INTO releases (id, product, flow, status, source, message, created_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO releases (id, product, flow, status, source, message, created_by,
+                created_by_kind, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&release.id)
         .bind(&release.product)
@@ -75,6 +79,7 @@ impl Store {
         .bind(release.source.to_string())
         .bind(&release.message)
         .bind(&release.created_by)
+        .bind(release.created_by_kind.as_str())
         .bind(&at)
         .execute(&mut *tx)
         .await?;
@@ -111,13 +116,13 @@ impl Store {
         Ok(event)
     }
 
-    pub async fn release(&self, id: &str) -> Result<Option<ReleaseRecord>> {
+    pub(crate) async fn release(&self, id: &str) -> Result<Option<ReleaseRecord>> {
         self.load_release(id, true).await
     }
 
     /// The release and its steps without per-application rows: what the executor needs
     /// on every turn, cheap for a product of 1,000 applications.
-    pub async fn release_steps(&self, id: &str) -> Result<Option<ReleaseRecord>> {
+    pub(crate) async fn release_steps(&self, id: &str) -> Result<Option<ReleaseRecord>> {
         self.load_release(id, false).await
     }
 
@@ -127,7 +132,7 @@ impl Store {
         with_applications: bool,
     ) -> Result<Option<ReleaseRecord>> {
         let Some(row) = sqlx::query(
-            "SELECT id, product, flow, status, source, message, created_by, created_at, finished_at
+            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at
              FROM releases WHERE id = ?",
         )
         .bind(id)
@@ -188,9 +193,9 @@ impl Store {
     }
 
     /// Releases newest first, without their steps.
-    pub async fn list_releases(&self, filter: &ReleaseFilter) -> Result<Vec<ReleaseRecord>> {
+    pub(crate) async fn list_releases(&self, filter: &ReleaseFilter) -> Result<Vec<ReleaseRecord>> {
         let rows = sqlx::query(
-            "SELECT id, product, flow, status, source, message, created_by, created_at, finished_at
+            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at
              FROM releases
              WHERE (?1 IS NULL OR product = ?1) AND (?2 IS NULL OR status = ?2)
                AND (?5 IS NULL OR EXISTS (SELECT 1 FROM release_steps s
@@ -208,7 +213,7 @@ impl Store {
     }
 
     /// Ids of releases in `status`, oldest first: what a restarted engine resumes.
-    pub async fn releases_with_status(&self, status: ReleaseStatus) -> Result<Vec<String>> {
+    pub(crate) async fn releases_with_status(&self, status: ReleaseStatus) -> Result<Vec<String>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT id FROM releases WHERE status = ? ORDER BY created_at, id")
                 .bind(status.as_str())
@@ -217,7 +222,11 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    pub async fn set_release_status(&self, id: &str, status: ReleaseStatus) -> Result<EventRecord> {
+    pub(crate) async fn set_release_status(
+        &self,
+        id: &str,
+        status: ReleaseStatus,
+    ) -> Result<EventRecord> {
         let mut tx = self.pool.begin().await?;
         let finished = status.is_final().then(now);
         sqlx::query("UPDATE releases SET status = ?, finished_at = ? WHERE id = ?")
@@ -241,7 +250,7 @@ impl Store {
     /// Moves a step to `status`, merging `detail` into its detail object. Entering a
     /// working state stamps `started_at` (and counts an attempt when it is `gating`);
     /// entering a final state stamps `finished_at`.
-    pub async fn set_step_status(
+    pub(crate) async fn set_step_status(
         &self,
         id: &str,
         environment: &str,
@@ -283,7 +292,7 @@ impl Store {
 
     /// Merges `detail` into a step's detail without changing its status, with a `gate`
     /// event: how a waiting gate reports its progress.
-    pub async fn update_step_detail(
+    pub(crate) async fn update_step_detail(
         &self,
         id: &str,
         environment: &str,
@@ -307,7 +316,7 @@ impl Store {
 
     /// Records the outcome of every application of a step, in one transaction: a
     /// product of 1,000 applications costs one write, not 1,000.
-    pub async fn set_application_results(
+    pub(crate) async fn set_application_results(
         &self,
         id: &str,
         environment: &str,
@@ -339,7 +348,7 @@ impl Store {
     }
 
     /// Events of one release after `after` (a previous event's `seq`, or 0), in order.
-    pub async fn events_after(&self, id: &str, after: i64) -> Result<Vec<EventRecord>> {
+    pub(crate) async fn events_after(&self, id: &str, after: i64) -> Result<Vec<EventRecord>> {
         let rows = sqlx::query(
             "SELECT seq, release_id, at, kind, environment, data FROM release_events
              WHERE release_id = ? AND seq > ? ORDER BY seq",
@@ -352,7 +361,7 @@ impl Store {
     }
 
     /// The sequence number of the newest event of any release (0 when there is none).
-    pub async fn last_event_seq(&self) -> Result<i64> {
+    pub(crate) async fn last_event_seq(&self) -> Result<i64> {
         let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM release_events")
             .fetch_one(&self.pool)
             .await?;
@@ -360,7 +369,7 @@ impl Store {
     }
 
     /// Events of every release (of `product`, when given) after `after`, in order.
-    pub async fn events_since(
+    pub(crate) async fn events_since(
         &self,
         product: Option<&str>,
         after: i64,
@@ -379,7 +388,10 @@ impl Store {
     }
 
     /// Every log line of a release: `(environment, at, level, message)`, oldest first.
-    pub async fn release_logs(&self, id: &str) -> Result<Vec<(String, String, String, String)>> {
+    pub(crate) async fn release_logs(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(String, String, String, String)>> {
         Ok(sqlx::query_as(
             "SELECT environment, at, level, message FROM step_logs WHERE release_id = ? ORDER BY seq",
         )
@@ -388,7 +400,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn append_log(
+    pub(crate) async fn append_log(
         &self,
         id: &str,
         environment: &str,
@@ -406,21 +418,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Log lines of one step, oldest first: `(at, level, message)`.
-    pub async fn step_logs(
-        &self,
-        id: &str,
-        environment: &str,
-    ) -> Result<Vec<(String, String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT at, level, message FROM step_logs WHERE release_id = ? AND environment = ? ORDER BY seq",
-        )
-        .bind(id)
-        .bind(environment)
-        .fetch_all(&self.pool)
-        .await?)
     }
 }
 
@@ -443,24 +440,29 @@ pub struct NewApproval<'a> {
     /// Index of the gate in the step's gates.
     pub gate: usize,
     pub user: &'a str,
+    pub kind: PrincipalKind,
     pub role: &'a str,
 }
 
 impl Store {
     /// Records one person's approval of a gate. `None` when they had approved it
     /// already: nobody counts twice.
-    pub async fn add_approval(&self, approval: &NewApproval<'_>) -> Result<Option<EventRecord>> {
+    pub(crate) async fn add_approval(
+        &self,
+        approval: &NewApproval<'_>,
+    ) -> Result<Option<EventRecord>> {
         let mut tx = self.pool.begin().await?;
         let at = now();
         let inserted = sqlx::query(
-            "INSERT INTO release_approvals (release_id, environment, gate, user_name, role, at)
-             VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO release_approvals (release_id, environment, gate, user_name, user_kind, role, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT DO NOTHING",
         )
         .bind(approval.release)
         .bind(approval.environment)
         .bind(approval.gate as i64)
         .bind(approval.user)
+        .bind(approval.kind.as_str())
         .bind(approval.role)
         .bind(&at)
         .execute(&mut *tx)
@@ -469,7 +471,11 @@ impl Store {
         if inserted == 0 {
             return Ok(None);
         }
-        let data = serde_json::json!({ "gate": approval.gate, "user": approval.user });
+        let data = serde_json::json!({
+            "gate": approval.gate,
+            "user": approval.user,
+            "kind": approval.kind,
+        });
         let event = append_event(
             &mut tx,
             approval.release,
@@ -483,29 +489,31 @@ impl Store {
     }
 
     /// The approvals of one gate, oldest first.
-    pub async fn approvals(
+    pub(crate) async fn approvals(
         &self,
         release: &str,
         environment: &str,
         gate: usize,
     ) -> Result<Vec<GateApproval>> {
         let rows = sqlx::query(
-            "SELECT user_name, at FROM release_approvals
+            "SELECT user_name, user_kind, at FROM release_approvals
              WHERE release_id = ? AND environment = ? AND gate = ?
-             ORDER BY at, user_name",
+             ORDER BY at, user_kind, user_name",
         )
         .bind(release)
         .bind(environment)
         .bind(gate as i64)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|row| GateApproval {
-                user: row.get("user_name"),
-                at: row.get("at"),
+        rows.iter()
+            .map(|row| {
+                Ok(GateApproval {
+                    user: row.try_get("user_name")?,
+                    kind: principal_kind(row.try_get("user_kind")?)?,
+                    at: row.try_get("at")?,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -547,10 +555,15 @@ fn release_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ReleaseRecord> {
         source: json_column(row.try_get("source")?),
         message: row.try_get("message")?,
         created_by: row.try_get("created_by")?,
+        created_by_kind: principal_kind(row.try_get("created_by_kind")?)?,
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         steps: Vec::new(),
     })
+}
+
+fn principal_kind(text: String) -> Result<PrincipalKind> {
+    text.parse().map_err(EngineError::Internal)
 }
 
 fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord> {
@@ -595,6 +608,7 @@ mod tests {
             source: serde_json::json!({ "commit": "abc123" }),
             message: "ship it".into(),
             created_by: "alice".into(),
+            created_by_kind: PrincipalKind::User,
             steps: vec![step("qa", &["dev"]), step("prod", &["qa"])],
         }
     }
@@ -779,9 +793,11 @@ mod tests {
             (Some("1.4.0"), 2)
         );
         assert_eq!(release.steps[1].applications[0].status, StepStatus::Pending);
-        let logs = store.step_logs("r1", "qa").await.unwrap();
+        let logs = store.release_logs("r1").await.unwrap();
         assert_eq!(logs.len(), 1);
-        assert_eq!(logs[0].2, "pushed c0ffee");
-        assert!(store.step_logs("r1", "prod").await.unwrap().is_empty());
+        assert_eq!(
+            (logs[0].0.as_str(), logs[0].3.as_str()),
+            ("qa", "pushed c0ffee")
+        );
     }
 }

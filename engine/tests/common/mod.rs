@@ -8,11 +8,32 @@ use std::time::Duration;
 
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Oid, Repository, Signature};
-use promenade_engine::resources::Author;
+use promenade_engine::auth::{Principal, Role};
+use promenade_engine::demo;
 use promenade_engine::store::ReleaseRecord;
 use promenade_engine::{Engine, EngineConfig, FaultHook, Store};
 
-pub const ENVIRONMENTS: [&str; 5] = ["dev", "qa", "staging-eu", "staging-us", "prod"];
+/// A signed-in person of `role`.
+pub fn person(name: &str, role: Role) -> Principal {
+    Principal::user(name, role)
+}
+
+/// A promoter who starts releases.
+pub fn promoter(name: &str) -> Principal {
+    person(name, Role::Promoter)
+}
+
+/// Someone who only looks.
+pub fn viewer() -> Principal {
+    person("vera", Role::Viewer)
+}
+
+/// The administrator the tests set resources up as.
+pub fn admin() -> Principal {
+    person("test", Role::Admin)
+}
+
+pub use promenade_engine::demo::{values, values_path};
 
 /// Commits `entries` (repository-relative paths) straight onto `branch` of the bare
 /// repository at `path`, as another person's push would. Creates the repository and the
@@ -52,85 +73,23 @@ pub fn commit_to_remote(
         .unwrap()
 }
 
-pub fn values(app: &str, env: &str, tag: &str) -> String {
-    format!(
-        "# Helm values for {app} in {env}\n\
-         replicaCount: 2 # scaled per environment\n\
-         image:\n  \
-           repository: \"registry.example.com/shop/{app}\"\n  \
-           tag: \"{tag}\" # set by the release\n\
-         resources:\n  limits: {{ cpu: 500m }}\n"
-    )
-}
-
-pub fn values_path(app: &str, env: &str) -> String {
-    format!("apps/{app}/envs/{env}/values.yaml")
-}
-
-/// The resources of a `shop` product over `apps`, with the flow
-/// dev → qa → {staging-eu, staging-us} → prod.
+/// The demo's resources (`promenade_engine::demo`) over `apps`, with prod changed by
+/// `prod_action` and releases queued by `concurrency`.
 pub fn resources(url: &str, apps: &[String], prod_action: &str, concurrency: &str) -> String {
-    let mut yaml = String::new();
-    for env in ENVIRONMENTS {
-        let kind = if env == "prod" { "prod" } else { "non-prod" };
-        yaml.push_str(&format!(
-            "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: {{ name: {env} }}\nspec: {{ kind: {kind} }}\n---\n"
-        ));
-    }
-    let applications: String = apps
-        .iter()
-        .map(|app| format!("    - name: {app}\n      path: \"apps/{app}/envs/{{env}}\"\n"))
-        .collect();
-    yaml.push_str(&format!(
-        "apiVersion: promenade.dev/v1alpha1
-kind: Product
-metadata: {{ name: shop }}
-spec:
-  repository: {{ url: \"{url}\", branch: main }}
-  applications:
-{applications}  template: helm-image
-  flows: [ {{ name: standard }} ]
-  concurrency: {concurrency}
----
-apiVersion: promenade.dev/v1alpha1
-kind: PromotionTemplate
-metadata: {{ name: helm-image }}
-spec:
-  versionSource: {{ file: values.yaml, path: \"$.image.tag\" }}
-  files:
-    - path: values.yaml
-      attributes: [\"$.image.tag\"]
----
-apiVersion: promenade.dev/v1alpha1
-kind: PromotionPolicy
-metadata: {{ name: prod-gate }}
-spec:
-  priority: 100
-  selector: {{ environmentKinds: [prod] }}
-  action: {prod_action}
----
-"
-    ));
-    yaml.push_str(&standard_flow(""));
-    yaml
+    demo::resources(
+        url,
+        &demo::Shape {
+            applications: apps.to_vec(),
+            prod_action: prod_action.into(),
+            concurrency: concurrency.into(),
+        },
+    )
 }
 
-/// The flow `standard`: dev → qa → {staging-eu, staging-us} → prod, with `spec_extra`
-/// (more `spec` fields, indented by two spaces) at the end of its spec.
+/// The demo's flow `standard` with `spec_extra` (more `spec` fields, indented by two
+/// spaces) at the end of its spec.
 pub fn standard_flow(spec_extra: &str) -> String {
-    format!(
-        "apiVersion: promenade.dev/v1alpha1
-kind: PromotionFlow
-metadata: {{ name: standard }}
-spec:
-  triggerEnvironment: dev
-  steps:
-    - {{ environment: qa, dependsOn: [dev] }}
-    - {{ environment: staging-eu, dependsOn: [qa] }}
-    - {{ environment: staging-us, dependsOn: [qa] }}
-    - {{ environment: prod, dependsOn: [staging-eu, staging-us] }}
-{spec_extra}"
-    )
+    format!("{}{spec_extra}", demo::standard_flow())
 }
 
 pub struct World {
@@ -165,26 +124,22 @@ impl World {
         let apps: Vec<String> = (0..options.apps).map(|i| format!("app-{i:03}")).collect();
         let mut files = vec![("README.md".to_string(), "# GitOps\n".to_string())];
         for app in &apps {
-            for env in ENVIRONMENTS {
+            for env in demo::environments() {
                 files.push((values_path(app, env), values(app, env, "1.0.0")));
             }
         }
         commit_to_remote(&remote, "main", &files, "initial layout");
         let store = Store::open(None, &dir.path().join("data")).await.unwrap();
-        let admin = Author {
-            name: "test".into(),
-            admin: true,
-        };
-        store
+        let engine = Engine::new(store, config(dir.path()));
+        engine
             .apply(
+                &admin(),
                 "resources.yaml",
                 &resources(&url, &apps, options.prod_action, options.concurrency),
-                &admin,
                 &Default::default(),
             )
             .await
             .unwrap();
-        let engine = Engine::new(store, config(dir.path()));
         World {
             dir,
             remote,
@@ -196,13 +151,8 @@ impl World {
 
     /// Applies resources as an administrator (replacing those of the same names).
     pub async fn apply(&self, yaml: &str) {
-        let admin = Author {
-            name: "test".into(),
-            admin: true,
-        };
         self.engine
-            .store()
-            .apply("resources.yaml", yaml, &admin, &Default::default())
+            .apply(&admin(), "resources.yaml", yaml, &Default::default())
             .await
             .unwrap();
     }
@@ -273,7 +223,7 @@ impl World {
     ) -> ReleaseRecord {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let release = self.engine.release(id).await.unwrap();
+            let release = self.engine.release(&viewer(), id).await.unwrap();
             if pred(&release) {
                 return release;
             }

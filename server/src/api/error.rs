@@ -28,7 +28,8 @@ pub struct ErrorDetail {
     pub code: String,
     /// What happened, for people.
     pub message: String,
-    /// Structured extras (validation errors, conflicting revision…) or null.
+    /// Structured extras: `diagnostics` for invalid resources and conflicts; `{}` when
+    /// there are none.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
@@ -39,7 +40,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            details: serde_json::Value::Null,
+            details: serde_json::json!({}),
         }
     }
 
@@ -54,61 +55,11 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
-        let (status, code, details) = match &error {
-            EngineError::Invalid(diagnostics) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                serde_json::json!({ "diagnostics": diagnostics }),
-            ),
-            EngineError::Conflict { diagnostics, .. } => (
-                StatusCode::CONFLICT,
-                "conflict",
-                serde_json::json!({ "diagnostics": diagnostics }),
-            ),
-            EngineError::Forbidden(_) => {
-                (StatusCode::FORBIDDEN, "forbidden", serde_json::Value::Null)
-            }
-            EngineError::NotFound(_) => {
-                (StatusCode::NOT_FOUND, "not_found", serde_json::Value::Null)
-            }
-            EngineError::BadRequest(_) => (
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                serde_json::Value::Null,
-            ),
-            EngineError::Template { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "template_failed",
-                serde_json::Value::Null,
-            ),
-            EngineError::Database(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
-                serde_json::Value::Null,
-            ),
-            EngineError::Git { .. } | EngineError::PushRejected { .. } => (
-                StatusCode::BAD_GATEWAY,
-                "git_failed",
-                serde_json::Value::Null,
-            ),
-            EngineError::CheckFailed(_) => (
-                StatusCode::BAD_GATEWAY,
-                "check_failed",
-                serde_json::Value::Null,
-            ),
-            EngineError::Stopped => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "stopping",
-                serde_json::Value::Null,
-            ),
-            EngineError::UnsupportedDatabase { .. }
-            | EngineError::DataDir { .. }
-            | EngineError::Migration(_)
-            | EngineError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                serde_json::Value::Null,
-            ),
+        let (status, code) = error.status();
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let details = match error.diagnostics() {
+            [] => serde_json::json!({}),
+            diagnostics => serde_json::json!({ "diagnostics": diagnostics }),
         };
         if status.is_server_error() {
             tracing::error!(%error, code, "request failed");

@@ -3,20 +3,21 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_core::Stream;
-use promenade_engine::auth::Role;
+use promenade_engine::auth::Principal;
 use promenade_engine::release::PromotionRequest;
 use promenade_engine::store::{EventRecord, ReleaseFilter};
-use promenade_engine::{Engine, ReleaseStatus};
+use promenade_engine::{Engine, EngineError, ReleaseStatus};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::extract::{Path, Query};
 use super::ApiError;
 use crate::AppState;
 
@@ -52,17 +53,18 @@ pub async fn promote(
     State(state): State<AppState>,
     caller: Caller,
     Path(product): Path<String>,
-    Json(body): Json<PromotionBody>,
+    super::extract::Json(body): super::extract::Json<PromotionBody>,
 ) -> Result<Response, ApiError> {
     if body.dry_run {
-        caller.require(Role::Viewer)?;
-        let preview = state.engine.preview(&product, &body.request).await?;
+        let preview = state
+            .engine
+            .preview(&caller.0, &product, &body.request)
+            .await?;
         return Ok(Json(preview).into_response());
     }
-    let who = caller.require(Role::Promoter)?;
     let release = state
         .engine
-        .promote(&product, &body.request, &who.name)
+        .promote(&caller.0, &product, &body.request)
         .await?;
     Ok((StatusCode::CREATED, Json(release)).into_response())
 }
@@ -81,8 +83,7 @@ pub async fn status(
     caller: Caller,
     Path(product): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
-    Ok(Json(state.engine.product_status(&product).await?).into_response())
+    Ok(Json(state.engine.product_status(&caller.0, &product).await?).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -112,13 +113,12 @@ pub async fn list(
     caller: Caller,
     Query(query): Query<ReleaseQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
     let status = query
         .status
         .as_deref()
         .map(str::parse::<ReleaseStatus>)
         .transpose()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
+        .map_err(|e| ApiError::from(EngineError::BadRequest(e)))?;
     let filter = ReleaseFilter {
         product: query.product,
         status,
@@ -126,7 +126,7 @@ pub async fn list(
         limit: query.limit.unwrap_or(50).clamp(1, 500),
         offset: query.offset.unwrap_or(0),
     };
-    Ok(Json(state.engine.store().list_releases(&filter).await?).into_response())
+    Ok(Json(state.engine.list_releases(&caller.0, &filter).await?).into_response())
 }
 
 /// One release with its steps and per-application results.
@@ -143,8 +143,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
-    Ok(Json(state.engine.release(&id).await?).into_response())
+    Ok(Json(state.engine.release(&caller.0, &id).await?).into_response())
 }
 
 /// Resumes a failed release from its failed steps.
@@ -161,8 +160,7 @@ pub async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Promoter)?;
-    Ok(Json(state.engine.retry(&id).await?).into_response())
+    Ok(Json(state.engine.retry(&caller.0, &id).await?).into_response())
 }
 
 /// Stops a release; steps not started stay pending.
@@ -179,8 +177,7 @@ pub async fn terminate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Promoter)?;
-    Ok(Json(state.engine.terminate(&id).await?).into_response())
+    Ok(Json(state.engine.terminate(&caller.0, &id).await?).into_response())
 }
 
 /// Which environment of a release to approve.
@@ -209,10 +206,15 @@ pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<ApproveBody>,
+    super::extract::Json(body): super::extract::Json<ApproveBody>,
 ) -> Result<Response, ApiError> {
-    let who = caller.require(Role::Viewer)?;
-    Ok(Json(state.engine.approve(&id, &body.environment, who).await?).into_response())
+    Ok(Json(
+        state
+            .engine
+            .approve(&caller.0, &id, &body.environment)
+            .await?,
+    )
+    .into_response())
 }
 
 /// The release's events as server-sent events (`event:` is `release`, `step`, `gate` or
@@ -233,13 +235,17 @@ pub async fn events(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    caller.require(Role::Viewer)?;
-    let release = state.engine.release(&id).await?;
+    let release = state.engine.release(&caller.0, &id).await?;
     let scope = Scope::Release {
         id,
         finished: release.status.is_final(),
     };
-    Ok(stream(state.engine.clone(), scope, last_event_id(&headers)))
+    Ok(stream(
+        state.engine.clone(),
+        caller.0,
+        scope,
+        last_event_id(&headers),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -266,15 +272,18 @@ pub async fn all_events(
     Query(query): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    caller.require(Role::Viewer)?;
     let after = match (last_event_id(&headers), query.after) {
         (0, Some(after)) => after,
         // Without a starting point: what happens from now on, not the whole history.
-        (0, None) => state.engine.store().last_event_seq().await?,
-        (resumed, _) => resumed,
+        (0, None) => state.engine.last_event_seq(&caller.0).await?,
+        (resumed, _) => {
+            state.engine.last_event_seq(&caller.0).await?;
+            resumed
+        }
     };
     Ok(stream(
         state.engine.clone(),
+        caller.0,
         Scope::Product(query.product),
         after,
     ))
@@ -293,6 +302,7 @@ impl Scope {
         &self,
         event: &EventRecord,
         engine: &Engine,
+        who: &Principal,
         products: &mut HashMap<String, bool>,
     ) -> bool {
         match self {
@@ -303,22 +313,19 @@ impl Scope {
                     return *known;
                 }
                 let of = engine
-                    .store()
-                    .release_steps(&event.release_id)
+                    .release(who, &event.release_id)
                     .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|r| &r.product == product);
+                    .is_ok_and(|r| &r.product == product);
                 products.insert(event.release_id.clone(), of);
                 of
             }
         }
     }
 
-    async fn replay(&self, engine: &Engine, after: i64) -> Vec<EventRecord> {
+    async fn replay(&self, engine: &Engine, who: &Principal, after: i64) -> Vec<EventRecord> {
         let stored = match self {
-            Scope::Release { id, .. } => engine.store().events_after(id, after).await,
-            Scope::Product(product) => engine.store().events_since(product.as_deref(), after).await,
+            Scope::Release { id, .. } => engine.release_events(who, id, after).await,
+            Scope::Product(product) => engine.events_since(who, product.as_deref(), after).await,
         };
         stored.unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot replay events");
@@ -331,6 +338,7 @@ impl Scope {
 /// store when the client lags behind the channel.
 fn stream(
     engine: Engine,
+    who: Principal,
     scope: Scope,
     after: i64,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -341,7 +349,7 @@ fn stream(
         let ends = matches!(scope, Scope::Release { .. });
         let mut finished = matches!(scope, Scope::Release { finished: true, .. });
         let mut products: HashMap<String, bool> = HashMap::new();
-        for event in scope.replay(&engine, last).await {
+        for event in scope.replay(&engine, &who, last).await {
             last = event.seq;
             finished |= ends && event.ends_release();
             yield Ok(sse(&event));
@@ -349,7 +357,7 @@ fn stream(
         while !finished {
             match live.recv().await {
                 Ok(event) if event.seq > last => {
-                    let belongs = scope.wants(&event, &engine, &mut products).await;
+                    let belongs = scope.wants(&event, &engine, &who, &mut products).await;
                     if belongs {
                         last = event.seq;
                         finished = ends && event.ends_release();
@@ -358,7 +366,7 @@ fn stream(
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    for event in scope.replay(&engine, last).await {
+                    for event in scope.replay(&engine, &who, last).await {
                         last = event.seq;
                         finished |= ends && event.ends_release();
                         yield Ok(sse(&event));
@@ -399,6 +407,5 @@ pub async fn git_webhook(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Promoter)?;
-    Ok(Json(state.engine.poll_triggers().await?).into_response())
+    Ok(Json(state.engine.poll_triggers(&caller.0).await?).into_response())
 }

@@ -1,15 +1,15 @@
 //! `POST /apply` and the per-kind resource endpoints.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use promenade_engine::auth::Role;
-use promenade_engine::resources::{ApplyOptions, Author, ResourceChange, StoredResource};
+use promenade_engine::resources::{ApplyOptions, ResourceChange, StoredResource};
 use promenade_model::resources::ResourceKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::extract::{Path, Query};
 use super::ApiError;
 use crate::AppState;
 
@@ -50,18 +50,12 @@ pub async fn apply(
     Query(query): Query<ApplyQuery>,
     body: String,
 ) -> Result<Json<ApplyResponse>, ApiError> {
-    let who = caller.require(Role::Promoter)?;
-    let author = Author {
-        name: who.name.clone(),
-        admin: who.role >= Role::Admin,
-    };
     let changes = state
         .engine
-        .store()
         .apply(
+            &caller.0,
             "request",
             &body,
-            &author,
             &ApplyOptions {
                 dry_run: query.dry_run,
                 ..Default::default()
@@ -89,10 +83,8 @@ pub async fn list(
     caller: Caller,
     Path(kind): Path<String>,
 ) -> Result<Json<Vec<StoredResource>>, ApiError> {
-    caller.require(Role::Viewer)?;
     let kind = parse_kind(&kind)?;
-    let all = state.engine.store().stored_resources().await?;
-    Ok(Json(all.into_iter().filter(|r| r.kind == kind).collect()))
+    Ok(Json(state.engine.resources(&caller.0, Some(kind)).await?))
 }
 
 /// One resource with its canonical YAML and revision.
@@ -109,15 +101,8 @@ pub async fn get(
     caller: Caller,
     Path((kind, name)): Path<(String, String)>,
 ) -> Result<Json<StoredResource>, ApiError> {
-    caller.require(Role::Viewer)?;
     let kind = parse_kind(&kind)?;
-    state
-        .engine
-        .store()
-        .resource(kind, &name)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("{} {name:?} does not exist", kind.as_str())))
+    Ok(Json(state.engine.resource(&caller.0, kind, &name).await?))
 }
 
 /// Deletes a resource; refused (409) while others still refer to it.
@@ -134,18 +119,9 @@ pub async fn delete(
     caller: Caller,
     Path((kind, name)): Path<(String, String)>,
 ) -> Result<Json<ResourceChange>, ApiError> {
-    let who = caller.require(Role::Promoter)?;
     let kind = parse_kind(&kind)?;
-    let author = Author {
-        name: who.name.clone(),
-        admin: who.role >= Role::Admin,
-    };
     Ok(Json(
-        state
-            .engine
-            .store()
-            .delete_resource(kind, &name, &author)
-            .await?,
+        state.engine.delete_resource(&caller.0, kind, &name).await?,
     ))
 }
 
