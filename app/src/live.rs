@@ -23,7 +23,7 @@ pub fn use_event_stream(
         };
         let on_event = std::rc::Rc::new(on_event);
         let mut listeners = Vec::new();
-        for kind in ["release", "step", "gate", "approval"] {
+        for kind in promenade_model::release::EventKind::ALL.map(|k| k.as_str()) {
             let on_event = on_event.clone();
             let closer = source.clone();
             let listener = Closure::<dyn Fn(web_sys::MessageEvent)>::new(

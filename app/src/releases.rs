@@ -5,7 +5,9 @@
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
-use promenade_model::release::{EventRecord, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus};
+use promenade_model::release::{
+    EventKind, EventRecord, LogLine, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::format::{age, elapsed, short_commit};
@@ -19,8 +21,7 @@ const PAGE_SIZE: i64 = 20;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseDetail {
     pub release: ReleaseRecord,
-    /// `(environment, at, level, message)`.
-    pub logs: Vec<(String, String, String, String)>,
+    pub logs: Vec<LogLine>,
     pub events: Vec<EventRecord>,
     /// Environments whose waiting approval gate the signed-in user may approve.
     pub approvable: Vec<String>,
@@ -336,7 +337,11 @@ fn ReleaseBody(
         .map(|e| e.to_string().replace("error running server function: ", ""))
         .unwrap_or_default()
     };
-    let levels = levels(&release.steps);
+    let levels: Vec<Vec<StepRecord>> = release
+        .step_levels()
+        .into_iter()
+        .map(|level| level.into_iter().cloned().collect())
+        .collect();
     let environments: Vec<String> = release
         .steps
         .iter()
@@ -432,7 +437,7 @@ fn ReleaseBody(
                 } else {
                     view! {
                         <ol class="log">
-                            {detail.logs.into_iter().map(|(env, at, level, message)| view! {
+                            {detail.logs.into_iter().map(|LogLine { environment: env, at, level, message }| view! {
                                 <li class=format!("log-{level}")>
                                     <time datetime=at.clone()>{at.get(11..19).unwrap_or_default().to_string()}</time>
                                     " " <strong>{env}</strong> " " {message}
@@ -446,9 +451,9 @@ fn ReleaseBody(
                 <h2>"Timeline"</h2>
                 <ol class="timeline" data-testid="timeline">
                     // Gate progress is shown on the step; approvals and state changes here.
-                    {detail.events.into_iter().rev().filter(|event| event.kind != "gate").map(|event| {
-                        let (class, what) = match event.kind.as_str() {
-                            "approval" => (
+                    {detail.events.into_iter().rev().filter(|event| event.kind != EventKind::Gate).map(|event| {
+                        let (class, what) = match event.kind {
+                            EventKind::Approval => (
                                 "approved".to_string(),
                                 format!("approved by {}", event.data["user"].as_str().unwrap_or("?")),
                             ),
@@ -489,11 +494,8 @@ fn StepNode(
         step.finished_at.as_deref(),
         &now,
     );
-    let repositories = step.detail["repositories"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let error = step.detail["error"].as_str().map(str::to_string);
+    let repositories = step.detail.repositories.clone();
+    let error = step.detail.error.clone();
     let environment = step.environment.clone();
     view! {
         <div
@@ -508,10 +510,10 @@ fn StepNode(
                 <strong>{step.environment.clone()}</strong>
             </div>
             <div class="node-state">{status.as_str()} {(!took.is_empty()).then(|| format!(" · {took}"))}</div>
-            <div class="muted">{step.action.clone()}</div>
+            <div class="muted">{step.action.as_str()}</div>
             {repositories.into_iter().map(|repo| {
-                let commit = repo["commit"].as_str().map(|c| short_commit(c).to_string());
-                let branch = repo["pullRequestBranch"].as_str().map(str::to_string);
+                let commit = repo.commit.as_deref().map(|c| short_commit(c).to_string());
+                let branch = repo.pull_request_branch;
                 view! {
                     <div class="node-commit">
                         {commit.map(|c| view! { <code>{c}</code> })}
@@ -551,65 +553,5 @@ fn icon(status: StepStatus) -> &'static str {
         StepStatus::Failed => "✖",
         StepStatus::Terminated => "■",
         StepStatus::Skipped => "↷",
-    }
-}
-
-/// Steps grouped by depth: a step sits one level after the deepest step it depends on.
-fn levels(steps: &[StepRecord]) -> Vec<Vec<StepRecord>> {
-    let mut depth: Vec<usize> = Vec::with_capacity(steps.len());
-    for step in steps {
-        let d = step
-            .depends_on
-            .iter()
-            .filter_map(|dep| steps.iter().position(|s| &s.environment == dep))
-            .filter_map(|i| depth.get(i).copied())
-            .max()
-            .map_or(0, |d| d + 1);
-        depth.push(d);
-    }
-    let mut levels: Vec<Vec<StepRecord>> = Vec::new();
-    for (step, d) in steps.iter().zip(depth) {
-        if levels.len() <= d {
-            levels.resize(d + 1, Vec::new());
-        }
-        levels[d].push(step.clone());
-    }
-    levels
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn step(env: &str, deps: &[&str]) -> StepRecord {
-        StepRecord {
-            environment: env.into(),
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
-            status: StepStatus::Pending,
-            action: "commit".into(),
-            attempt: 0,
-            detail: serde_json::json!({}),
-            started_at: None,
-            finished_at: None,
-            applications: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn parallel_branches_share_a_level_and_the_join_comes_after_both() {
-        let steps = [
-            step("qa", &["dev"]),
-            step("staging-eu", &["qa"]),
-            step("staging-us", &["qa"]),
-            step("prod", &["staging-eu", "staging-us"]),
-        ];
-        let names: Vec<Vec<String>> = levels(&steps)
-            .into_iter()
-            .map(|l| l.into_iter().map(|s| s.environment).collect())
-            .collect();
-        assert_eq!(
-            names,
-            [vec!["qa"], vec!["staging-eu", "staging-us"], vec!["prod"]]
-        );
     }
 }

@@ -150,7 +150,7 @@ async fn main() {
     loop {
         let event = events.recv().await.unwrap();
         if event.release_id == release.id
-            && event.kind == "release"
+            && event.kind == promenade_model::release::EventKind::Release
             && event.data["status"]
                 .as_str()
                 .and_then(|s| s.parse::<ReleaseStatus>().ok())

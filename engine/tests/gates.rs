@@ -394,7 +394,7 @@ async fn verification_that_never_passes_fails_the_step_after_its_change_at_the_t
     assert_eq!(done.status, ReleaseStatus::Failed, "{done:#?}");
     let qa = step(&done, "qa");
     assert_eq!(qa.status, StepStatus::Failed);
-    let error = qa.detail["error"].as_str().unwrap();
+    let error = qa.detail.error.as_deref().unwrap();
     assert!(
         error.contains("verify check did not pass within 1s")
             && error.contains("/ready answered 500"),
@@ -516,7 +516,7 @@ async fn hooks_tell_a_service_how_a_release_ended() {
             .release_logs(&viewer(), &release.id)
             .await
             .unwrap();
-        if logs.iter().any(|(env, ..)| env == "hooks") {
+        if logs.iter().any(|line| line.environment == "hooks") {
             break logs;
         }
         assert!(
@@ -542,9 +542,16 @@ async fn hooks_tell_a_service_how_a_release_ended() {
             "status": "succeeded",
         })
     );
-    let (_, _, level, message) = logs.iter().find(|(env, ..)| env == "hooks").unwrap();
-    assert_eq!(level, "error");
-    assert!(message.contains("/broken answered 500"), "{message}");
+    let line = logs
+        .iter()
+        .find(|line| line.environment == "hooks")
+        .unwrap();
+    assert_eq!(line.level, "error");
+    assert!(
+        line.message.contains("/broken answered 500"),
+        "{}",
+        line.message
+    );
     // The release's outcome stands.
     let after = world.engine.release(&viewer(), &release.id).await.unwrap();
     assert_eq!(after.status, ReleaseStatus::Succeeded);

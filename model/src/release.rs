@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::access::PrincipalKind;
 use crate::action::Action;
 use crate::diff::EnvironmentDiff;
-use crate::resources::PromotionAction;
+use crate::graph::FlowGraph;
+use crate::resources::{FlowStep, PromotionAction, PromotionFlowSpec};
 
 macro_rules! status_enum {
     ($(#[$doc:meta])* $name:ident, default $default:ident, { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -262,6 +263,53 @@ pub struct ReleaseRecord {
 }
 
 impl ReleaseRecord {
+    /// The release's steps grouped by level, as the flow graph orders them: a step sits
+    /// one level after the deepest step of this release it depends on, so parallel
+    /// branches share a level and a join comes after all of its branches. Steps whose
+    /// dependencies lie outside the release (the trigger, or environments a partial
+    /// release does not visit) start at level 0.
+    pub fn step_levels(&self) -> Vec<Vec<&StepRecord>> {
+        // The source the release starts from, as the graph's trigger: a name no
+        // environment can have.
+        const SOURCE: &str = " source";
+        let inside = |name: &String| self.steps.iter().any(|s| &s.environment == name);
+        let spec = PromotionFlowSpec {
+            trigger_environment: SOURCE.to_string(),
+            steps: self
+                .steps
+                .iter()
+                .map(|step| {
+                    let mut depends_on: Vec<String> = step
+                        .depends_on
+                        .iter()
+                        .filter(|d| inside(d))
+                        .cloned()
+                        .collect();
+                    if depends_on.is_empty() {
+                        depends_on.push(SOURCE.to_string());
+                    }
+                    FlowStep {
+                        environment: step.environment.clone(),
+                        depends_on,
+                        policy: None,
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let step = |name: &str| self.steps.iter().find(|s| s.environment == name);
+        match FlowGraph::new(&spec) {
+            Ok(graph) => graph
+                .levels()
+                .into_iter()
+                .skip(1)
+                .map(|level| level.into_iter().filter_map(step).collect())
+                .collect(),
+            // Stored steps always form a graph; should one not, show them in order.
+            Err(_) => self.steps.iter().map(|s| vec![s]).collect(),
+        }
+    }
+
     /// The version promoted, read from the snapshot.
     pub fn version(&self) -> Option<String> {
         serde_json::from_value::<Source>(self.source["source"].clone())
@@ -280,12 +328,12 @@ pub struct StepRecord {
     pub depends_on: Vec<String>,
     /// Where the step stands.
     pub status: StepStatus,
-    /// `commit`, `pr` or `none`.
-    pub action: String,
+    /// How the step writes to git.
+    pub action: PromotionAction,
     /// How many times the step was started.
     pub attempt: i64,
-    /// Commits, pull request branches, errors.
-    pub detail: Value,
+    /// Gates, verification, commits and pull request branches, the error.
+    pub detail: StepDetail,
     /// RFC 3339.
     pub started_at: Option<String>,
     /// RFC 3339.
@@ -297,13 +345,49 @@ pub struct StepRecord {
 impl StepRecord {
     /// The step's gates as the release runs them (`detail.gates`), in policy order.
     pub fn gates(&self) -> Vec<Gate> {
-        serde_json::from_value(self.detail["gates"].clone()).unwrap_or_default()
+        self.detail.gates.clone()
     }
 
     /// The step's verification after its change (`detail.verify`), in policy order.
     pub fn verification(&self) -> Vec<Gate> {
-        serde_json::from_value(self.detail["verify"].clone()).unwrap_or_default()
+        self.detail.verify.clone()
     }
+}
+
+/// What a step records as it runs. Each field is written on its own (a patch holding
+/// only the fields set), so a step's gates, results and error never overwrite each
+/// other.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StepDetail {
+    /// The gates, frozen from the environment's policy when the release was created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<Gate>,
+    /// The verification after the change, frozen likewise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<Gate>,
+    /// What the step did in each repository.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<RepositoryResult>,
+    /// Why the step failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a step did in one repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryResult {
+    /// The repository's URL.
+    pub repository: String,
+    /// The branch promoted to.
+    pub branch: String,
+    /// The promotion commit, when one was needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The pull request branch, for the `pr` action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request_branch: Option<String>,
 }
 
 /// A gate of a step, frozen from the environment's policy when the release was created
@@ -459,6 +543,64 @@ pub struct ApplicationRecord {
     pub lines_removed: i64,
 }
 
+/// One line of a release's log, written by its steps (and `hooks`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    /// The step's environment, or `hooks`.
+    pub environment: String,
+    /// RFC 3339.
+    pub at: String,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// What an event reports.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The release's status changed (`data.status`).
+    Release,
+    /// A step's status changed (`data.status`, `data.detail`).
+    Step,
+    /// A waiting gate or check made progress (`data.detail`).
+    Gate,
+    /// Someone approved a gate (`data.gate`, `data.user`, `data.kind`).
+    Approval,
+}
+
+impl EventKind {
+    /// Every kind, as live streams name them.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::Release,
+        EventKind::Step,
+        EventKind::Gate,
+        EventKind::Approval,
+    ];
+
+    /// The kind's name: the server-sent event's `event:` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Release => "release",
+            EventKind::Step => "step",
+            EventKind::Gate => "gate",
+            EventKind::Approval => "approval",
+        }
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            .ok_or_else(|| format!("unknown event kind {text:?}"))
+    }
+}
+
 /// One entry of a release's event log. `seq` orders all events of all releases.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -469,8 +611,8 @@ pub struct EventRecord {
     pub release_id: String,
     /// RFC 3339.
     pub at: String,
-    /// `release` or `step`.
-    pub kind: String,
+    /// What changed.
+    pub kind: EventKind,
     /// The step's environment, for step events.
     pub environment: Option<String>,
     /// `{"status": …, "detail": …}`.
@@ -480,7 +622,7 @@ pub struct EventRecord {
 impl EventRecord {
     /// Whether this event says the release reached a final state.
     pub fn ends_release(&self) -> bool {
-        self.kind == "release"
+        self.kind == EventKind::Release
             && self.data["status"]
                 .as_str()
                 .and_then(|s| s.parse::<ReleaseStatus>().ok())
@@ -491,6 +633,65 @@ impl EventRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn step(env: &str, deps: &[&str]) -> StepRecord {
+        StepRecord {
+            environment: env.into(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            status: StepStatus::Pending,
+            action: PromotionAction::Commit,
+            attempt: 0,
+            detail: StepDetail::default(),
+            started_at: None,
+            finished_at: None,
+            applications: Vec::new(),
+        }
+    }
+
+    fn level_names(steps: Vec<StepRecord>) -> Vec<Vec<String>> {
+        let release = ReleaseRecord {
+            id: "r".into(),
+            product: "shop".into(),
+            flow: "standard".into(),
+            status: ReleaseStatus::Running,
+            source: serde_json::json!({}),
+            message: String::new(),
+            created_by: "alice".into(),
+            created_by_kind: PrincipalKind::User,
+            created_at: String::new(),
+            finished_at: None,
+            steps,
+        };
+        release
+            .step_levels()
+            .into_iter()
+            .map(|l| l.into_iter().map(|s| s.environment.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn parallel_branches_share_a_level_and_the_join_comes_after_both() {
+        let steps = vec![
+            step("qa", &["dev"]),
+            step("staging-eu", &["qa"]),
+            step("staging-us", &["qa"]),
+            step("prod", &["staging-eu", "staging-us"]),
+        ];
+        assert_eq!(
+            level_names(steps),
+            [vec!["qa"], vec!["staging-eu", "staging-us"], vec!["prod"]]
+        );
+    }
+
+    #[test]
+    fn a_partial_release_starts_where_its_steps_start() {
+        // Promoting to staging-eu and prod only: prod's other branch is not visited.
+        let steps = vec![
+            step("staging-eu", &["qa"]),
+            step("prod", &["staging-eu", "staging-us"]),
+        ];
+        assert_eq!(level_names(steps), [vec!["staging-eu"], vec!["prod"]]);
+    }
 
     #[test]
     fn every_status_round_trips_through_its_text_and_serde() {

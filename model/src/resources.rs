@@ -534,6 +534,33 @@ pub enum PromotionAction {
     None,
 }
 
+impl PromotionAction {
+    /// The action's name in resources and records: `commit`, `pr` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Commit => "commit",
+            Self::Pr => "pr",
+            Self::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for PromotionAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PromotionAction {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        [Self::Commit, Self::Pr, Self::None]
+            .into_iter()
+            .find(|a| a.as_str() == text)
+            .ok_or_else(|| format!("unknown action {text:?}: expected commit, pr or none"))
+    }
+}
+
 /// `pullRequest: { autoMerge: false, labels: [promotion] }`
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

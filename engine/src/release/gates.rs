@@ -10,7 +10,7 @@ use promenade_model::access::approval_refusal;
 use promenade_model::action::{
     Action, ActionKind, Approval, HttpCheck, Soak, SoakStart, Weekday, Window,
 };
-use promenade_model::release::{Gate, GateStatus, StepStatus};
+use promenade_model::release::{Gate, GateStatus, StepDetail, StepStatus};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tracing::{info, info_span, Instrument};
@@ -453,11 +453,19 @@ impl Engine {
 
     async fn save_actions(&self, job: &StepJob, phase: Phase, actions: &[Gate]) -> Result<()> {
         self.alive()?;
-        let mut detail = serde_json::Map::new();
-        detail.insert(phase.key().to_string(), serde_json::json!(actions));
+        let detail = match phase {
+            Phase::Gates => StepDetail {
+                gates: actions.to_vec(),
+                ..Default::default()
+            },
+            Phase::Verify => StepDetail {
+                verify: actions.to_vec(),
+                ..Default::default()
+            },
+        };
         let event = self
             .store()
-            .update_step_detail(&job.release, &job.environment, detail.into())
+            .update_step_detail(&job.release, &job.environment, &detail)
             .await?;
         self.publish(event);
         Ok(())

@@ -26,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, Instrument};
 
 pub use plan::{PromotionRequest, SourceRef};
+pub use promenade_model::release::RepositoryResult;
 pub use promenade_model::release::{EnvironmentPreview, Preview, Source, SourceApplication};
-pub use promote::RepoResult;
 pub use source::SourceTrees;
 
 use self::gates::{check_supported, Phase};
@@ -39,7 +39,7 @@ use crate::store::{
     ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord,
 };
 use crate::{Checkpoint, Engine, EngineError, Result};
-use promenade_model::release::{Gate, ReleaseStatus, StepStatus};
+use promenade_model::release::{Gate, LogLine, ReleaseStatus, StepDetail, StepStatus};
 
 /// What a release froze at creation: the source commits and the resources it was
 /// planned from, so later edits to resources do not change a running release.
@@ -174,7 +174,7 @@ impl Engine {
                 .map(|s| NewStep {
                     environment: s.environment.clone(),
                     depends_on: s.depends_on.clone(),
-                    action: action_name(s.action()).to_string(),
+                    action: s.action(),
                     applications: plan.applications.iter().map(|a| a.name.clone()).collect(),
                     gates: s.policy.gates.iter().cloned().map(Gate::new).collect(),
                     verify: s.policy.verify.iter().cloned().map(Gate::new).collect(),
@@ -292,12 +292,8 @@ impl Engine {
         self.store().list_releases(filter).await
     }
 
-    /// Every log line of a release: `(environment, at, level, message)`, oldest first.
-    pub async fn release_logs(
-        &self,
-        who: &Principal,
-        id: &str,
-    ) -> Result<Vec<(String, String, String, String)>> {
+    /// Every log line of a release, oldest first.
+    pub async fn release_logs(&self, who: &Principal, id: &str) -> Result<Vec<LogLine>> {
         allow(who, Role::Viewer, "reading releases")?;
         self.store().release_logs(id).await
     }
@@ -470,7 +466,7 @@ impl Engine {
                         let job = StepJob {
                             release: id.to_string(),
                             environment: step.environment.clone(),
-                            action: step.action.clone(),
+                            action: step.action,
                             resume_merge_wait: step.status == StepStatus::AwaitingMerge,
                             verifies: !step.verification().is_empty(),
                             snapshot: snapshot.clone(),
@@ -501,10 +497,18 @@ impl Engine {
                             self.store()
                                 .append_log(id, &environment, "error", &e.to_string())
                                 .await?;
-                            let detail = serde_json::json!({ "error": e.to_string() });
+                            let detail = StepDetail {
+                                error: Some(e.to_string()),
+                                ..Default::default()
+                            };
                             let event = self
                                 .store()
-                                .set_step_status(id, &environment, StepStatus::Failed, Some(detail))
+                                .set_step_status(
+                                    id,
+                                    &environment,
+                                    StepStatus::Failed,
+                                    Some(&detail),
+                                )
                                 .await?;
                             self.publish(event);
                         }
@@ -548,7 +552,6 @@ impl Engine {
             self.set_step(id, &job.environment, StepStatus::Applying, None)
                 .await?;
         }
-        let action = job.action.as_str();
         let pr_branch = format!("promenade/{product}/{}/{id}", job.environment);
         let outcomes = {
             let engine = self.clone();
@@ -559,7 +562,7 @@ impl Engine {
                 .map_err(|e| EngineError::Internal(e.to_string()))??
         };
         self.checkpoint(Checkpoint::GitDone)?;
-        let results: Vec<RepoResult> = outcomes.iter().map(|o| o.result.clone()).collect();
+        let results: Vec<RepositoryResult> = outcomes.iter().map(|o| o.result.clone()).collect();
         let wrote = results.iter().any(|r| r.commit.is_some());
         for line in results.iter().filter_map(describe) {
             self.store()
@@ -567,8 +570,13 @@ impl Engine {
                 .await?;
         }
 
-        if action == "pr" && results.iter().any(|r| r.pull_request_branch.is_some()) {
-            let detail = serde_json::json!({ "repositories": results });
+        if job.action == PromotionAction::Pr
+            && results.iter().any(|r| r.pull_request_branch.is_some())
+        {
+            let detail = StepDetail {
+                repositories: results.clone(),
+                ..Default::default()
+            };
             self.set_step(
                 id,
                 &job.environment,
@@ -592,7 +600,10 @@ impl Engine {
         } else {
             StepStatus::Unchanged
         };
-        let detail = serde_json::json!({ "repositories": results });
+        let detail = StepDetail {
+            repositories: results,
+            ..Default::default()
+        };
         self.set_step(id, &job.environment, status, Some(detail))
             .await
     }
@@ -622,17 +633,17 @@ impl Engine {
                 apps,
                 &job.release,
             );
-            outcomes.push(match (job.action.as_str(), job.resume_merge_wait) {
-                ("none", _) => repo_job.preview().map(|changes| RepoOutcome {
-                    result: RepoResult {
+            outcomes.push(match job.action {
+                PromotionAction::None => repo_job.preview().map(|changes| RepoOutcome {
+                    result: RepositoryResult {
                         repository: url.clone(),
                         branch: branch.clone(),
                         ..Default::default()
                     },
                     changes,
                 })?,
-                ("pr", _) => repo_job.open_pull_request_branch(pr_branch)?,
-                _ => repo_job.commit_directly()?,
+                PromotionAction::Pr => repo_job.open_pull_request_branch(pr_branch)?,
+                PromotionAction::Commit => repo_job.commit_directly()?,
             });
         }
         Ok(outcomes)
@@ -752,12 +763,12 @@ impl Engine {
         id: &str,
         environment: &str,
         status: StepStatus,
-        detail: Option<serde_json::Value>,
+        detail: Option<StepDetail>,
     ) -> Result<()> {
         self.alive()?;
         let event = self
             .store()
-            .set_step_status(id, environment, status, detail)
+            .set_step_status(id, environment, status, detail.as_ref())
             .await?;
         self.publish(event);
         self.checkpoint(Checkpoint::Persisted)
@@ -810,7 +821,7 @@ impl Engine {
 struct StepJob {
     release: String,
     environment: String,
-    action: String,
+    action: PromotionAction,
     resume_merge_wait: bool,
     /// Whether the step has verification to run after its change.
     verifies: bool,
@@ -846,15 +857,7 @@ pub fn snapshot_of(release: &ReleaseRecord) -> Result<Snapshot> {
     })
 }
 
-fn action_name(action: PromotionAction) -> &'static str {
-    match action {
-        PromotionAction::Commit => "commit",
-        PromotionAction::Pr => "pr",
-        PromotionAction::None => "none",
-    }
-}
-
-fn describe(result: &RepoResult) -> Option<String> {
+fn describe(result: &RepositoryResult) -> Option<String> {
     match (&result.commit, &result.pull_request_branch) {
         (Some(commit), Some(branch)) => Some(format!(
             "pushed {commit} to branch {branch} of {}",

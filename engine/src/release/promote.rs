@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use promenade_model::release::RepositoryResult;
 use promenade_model::resources::Application;
 use promenade_model::template::{CompiledTemplate, FileTree};
-use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::changes::{compute, AppChange};
@@ -30,22 +30,8 @@ pub struct RepoJob<'a> {
     pub before_push: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
-/// What happened in one repository.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RepoResult {
-    pub repository: String,
-    pub branch: String,
-    /// The promotion commit, when one was needed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    /// The pull request branch, for the `pr` action.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_branch: Option<String>,
-}
-
 pub struct RepoOutcome {
-    pub result: RepoResult,
+    pub result: RepositoryResult,
     /// Per application, computed against the tip the commit was made on.
     pub changes: Vec<AppChange>,
 }
@@ -174,7 +160,7 @@ impl RepoJob<'_> {
         changes: Vec<AppChange>,
     ) -> RepoOutcome {
         RepoOutcome {
-            result: RepoResult {
+            result: RepositoryResult {
                 repository: self.url.to_string(),
                 branch: self.branch.to_string(),
                 commit,

@@ -10,9 +10,10 @@ use promenade_model::access::PrincipalKind;
 use super::{now, Store};
 use crate::{EngineError, Result};
 pub use promenade_model::release::{
-    ApplicationRecord, EventRecord, Gate, GateApproval, ReleaseRecord, ReleaseStatus, StepRecord,
-    StepStatus,
+    ApplicationRecord, EventKind, EventRecord, Gate, GateApproval, LogLine, ReleaseRecord,
+    ReleaseStatus, StepDetail, StepRecord, StepStatus,
 };
+use promenade_model::resources::PromotionAction;
 
 /// What [`Store::create_release`] persists: the release and its planned steps.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ pub struct NewRelease {
 pub struct NewStep {
     pub environment: String,
     pub depends_on: Vec<String>,
-    pub action: String,
+    pub action: PromotionAction,
     pub applications: Vec<String>,
     /// The environment's gates, frozen with the release.
     pub gates: Vec<Gate>,
@@ -93,8 +94,12 @@ impl Store {
             .bind(position as i64)
             .bind(serde_json::to_string(&step.depends_on).unwrap_or_default())
             .bind(StepStatus::Pending.as_str())
-            .bind(&step.action)
-            .bind(step_detail(step).to_string())
+            .bind(step.action.as_str())
+            .bind(detail_json(&StepDetail {
+                gates: step.gates.clone(),
+                verify: step.verify.clone(),
+                ..Default::default()
+            }))
             .execute(&mut *tx)
             .await?;
             for application in &step.applications {
@@ -111,7 +116,7 @@ impl Store {
             }
         }
         let data = serde_json::json!({ "status": release.status, "product": release.product });
-        let event = append_event(&mut tx, &release.id, "release", None, data).await?;
+        let event = append_event(&mut tx, &release.id, EventKind::Release, None, data).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -180,9 +185,12 @@ impl Store {
             release.steps.push(StepRecord {
                 depends_on: json_column::<Vec<String>>(row.try_get("depends_on")?),
                 status: parse_status(row.try_get("status")?),
-                action: row.try_get("action")?,
+                action: row
+                    .try_get::<String, _>("action")?
+                    .parse()
+                    .map_err(EngineError::Internal)?,
                 attempt: row.try_get("attempt")?,
-                detail: json_column::<Value>(row.try_get("detail")?),
+                detail: json_column::<StepDetail>(row.try_get("detail")?),
                 started_at: row.try_get("started_at")?,
                 finished_at: row.try_get("finished_at")?,
                 environment,
@@ -238,7 +246,7 @@ impl Store {
         let event = append_event(
             &mut tx,
             id,
-            "release",
+            EventKind::Release,
             None,
             serde_json::json!({ "status": status }),
         )
@@ -255,13 +263,13 @@ impl Store {
         id: &str,
         environment: &str,
         status: StepStatus,
-        detail: Option<Value>,
+        detail: Option<&StepDetail>,
     ) -> Result<EventRecord> {
         // The detail is merged by SQLite itself (`json_patch`): reading it first would
         // turn this write transaction into a read that upgrades, which WAL refuses at
         // once when another writer got in between.
         let mut tx = self.pool.begin().await?;
-        let patch = detail.clone().unwrap_or_else(|| serde_json::json!({}));
+        let patch = detail.map_or_else(|| "{}".to_string(), detail_json);
         let at = now();
         sqlx::query(
             "UPDATE release_steps SET
@@ -273,7 +281,7 @@ impl Store {
              WHERE release_id = ?6 AND environment = ?7",
         )
         .bind(status.as_str())
-        .bind(patch.to_string())
+        .bind(patch)
         .bind(status.is_working())
         .bind(&at)
         .bind(status.is_final())
@@ -283,9 +291,9 @@ impl Store {
         .await?;
         let mut data = serde_json::json!({ "status": status });
         if let Some(detail) = detail {
-            data["detail"] = detail;
+            data["detail"] = serde_json::json!(detail);
         }
-        let event = append_event(&mut tx, id, "step", Some(environment), data).await?;
+        let event = append_event(&mut tx, id, EventKind::Step, Some(environment), data).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -296,20 +304,20 @@ impl Store {
         &self,
         id: &str,
         environment: &str,
-        detail: Value,
+        detail: &StepDetail,
     ) -> Result<EventRecord> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE release_steps SET detail = json_patch(detail, ?1)
              WHERE release_id = ?2 AND environment = ?3",
         )
-        .bind(detail.to_string())
+        .bind(detail_json(detail))
         .bind(id)
         .bind(environment)
         .execute(&mut *tx)
         .await?;
         let data = serde_json::json!({ "detail": detail });
-        let event = append_event(&mut tx, id, "gate", Some(environment), data).await?;
+        let event = append_event(&mut tx, id, EventKind::Gate, Some(environment), data).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -387,17 +395,23 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
-    /// Every log line of a release: `(environment, at, level, message)`, oldest first.
-    pub(crate) async fn release_logs(
-        &self,
-        id: &str,
-    ) -> Result<Vec<(String, String, String, String)>> {
-        Ok(sqlx::query_as(
+    /// Every log line of a release, oldest first.
+    pub(crate) async fn release_logs(&self, id: &str) -> Result<Vec<LogLine>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
             "SELECT environment, at, level, message FROM step_logs WHERE release_id = ? ORDER BY seq",
         )
         .bind(id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(environment, at, level, message)| LogLine {
+                environment,
+                at,
+                level,
+                message,
+            })
+            .collect())
     }
 
     pub(crate) async fn append_log(
@@ -421,15 +435,10 @@ impl Store {
     }
 }
 
-fn step_detail(step: &NewStep) -> Value {
-    let mut detail = serde_json::Map::new();
-    if !step.gates.is_empty() {
-        detail.insert("gates".into(), serde_json::json!(step.gates));
-    }
-    if !step.verify.is_empty() {
-        detail.insert("verify".into(), serde_json::json!(step.verify));
-    }
-    detail.into()
+/// A step detail as the JSON object merged into the stored one (`json_patch`): only the
+/// fields it sets.
+fn detail_json(detail: &StepDetail) -> String {
+    serde_json::to_string(detail).unwrap_or_else(|_| "{}".to_string())
 }
 
 /// What [`Store::add_approval`] records.
@@ -479,7 +488,7 @@ impl Store {
         let event = append_event(
             &mut tx,
             approval.release,
-            "approval",
+            EventKind::Approval,
             Some(approval.environment),
             data,
         )
@@ -520,7 +529,7 @@ impl Store {
 async fn append_event(
     tx: &mut Transaction<'_, Sqlite>,
     release_id: &str,
-    kind: &str,
+    kind: EventKind,
     environment: Option<&str>,
     data: Value,
 ) -> Result<EventRecord> {
@@ -531,7 +540,7 @@ async fn append_event(
     )
     .bind(release_id)
     .bind(&at)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(environment)
     .bind(data.to_string())
     .fetch_one(&mut **tx)
@@ -540,7 +549,7 @@ async fn append_event(
         seq,
         release_id: release_id.to_string(),
         at,
-        kind: kind.to_string(),
+        kind,
         environment: environment.map(str::to_string),
         data,
     })
@@ -571,7 +580,10 @@ fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord> {
         seq: row.try_get("seq")?,
         release_id: row.try_get("release_id")?,
         at: row.try_get("at")?,
-        kind: row.try_get("kind")?,
+        kind: row
+            .try_get::<String, _>("kind")?
+            .parse()
+            .map_err(EngineError::Internal)?,
         environment: row.try_get("environment")?,
         data: json_column(row.try_get("data")?),
     })
@@ -590,6 +602,7 @@ fn parse_status<T: std::str::FromStr + Default>(text: String) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use promenade_model::release::RepositoryResult;
 
     fn planned(id: &str, product: &str) -> NewRelease {
         let step = |env: &str, deps: &[&str]| NewStep {
@@ -597,7 +610,7 @@ mod tests {
             verify: Vec::new(),
             environment: env.into(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
-            action: "commit".into(),
+            action: PromotionAction::Commit,
             applications: vec!["web".into(), "api".into()],
         };
         NewRelease {
@@ -622,7 +635,7 @@ mod tests {
     async fn a_created_release_reads_back_with_pending_steps_and_applications() {
         let (store, _dir) = store().await;
         let created = store.create_release(&planned("r1", "shop")).await.unwrap();
-        assert_eq!(created.kind, "release");
+        assert_eq!(created.kind, EventKind::Release);
 
         let release = store.release("r1").await.unwrap().unwrap();
         assert_eq!(release.status, ReleaseStatus::Running);
@@ -660,7 +673,10 @@ mod tests {
                 "r1",
                 "qa",
                 StepStatus::Applying,
-                Some(serde_json::json!({ "branch": "main" })),
+                Some(&StepDetail {
+                    error: Some("first try".into()),
+                    ..Default::default()
+                }),
             )
             .await
             .unwrap();
@@ -669,7 +685,15 @@ mod tests {
                 "r1",
                 "qa",
                 StepStatus::Succeeded,
-                Some(serde_json::json!({ "commits": ["c0ffee"] })),
+                Some(&StepDetail {
+                    repositories: vec![RepositoryResult {
+                        repository: "file:///gitops.git".into(),
+                        branch: "main".into(),
+                        commit: Some("c0ffee".into()),
+                        pull_request_branch: None,
+                    }],
+                    ..Default::default()
+                }),
             )
             .await
             .unwrap();
@@ -678,9 +702,10 @@ mod tests {
         assert_eq!(step.status, StepStatus::Succeeded);
         assert_eq!(step.attempt, 1);
         assert!(step.started_at.is_some() && step.finished_at.is_some());
+        assert_eq!(step.detail.error.as_deref(), Some("first try"));
         assert_eq!(
-            step.detail,
-            serde_json::json!({ "branch": "main", "commits": ["c0ffee"] })
+            step.detail.repositories[0].commit.as_deref(),
+            Some("c0ffee")
         );
 
         let events = store.events_after("r1", 0).await.unwrap();
@@ -796,7 +821,7 @@ mod tests {
         let logs = store.release_logs("r1").await.unwrap();
         assert_eq!(logs.len(), 1);
         assert_eq!(
-            (logs[0].0.as_str(), logs[0].3.as_str()),
+            (logs[0].environment.as_str(), logs[0].message.as_str()),
             ("qa", "pushed c0ffee")
         );
     }
