@@ -6,7 +6,6 @@ use promenade_model::diagnostic::{Diagnostic, Severity};
 use promenade_model::load;
 use promenade_model::resources::{Resource, ResourceKind};
 use promenade_model::validate::{validate, ResourceSet, Validation};
-use serde::Serialize;
 use sqlx::Row;
 use tracing::info;
 
@@ -14,38 +13,7 @@ use crate::auth::{allow, Principal, Role};
 use crate::store::{now, Store};
 use crate::{Engine, EngineError, Result};
 
-/// What applying did (or, in a dry run, would do) to one resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceChange {
-    pub kind: ResourceKind,
-    pub name: String,
-    pub change: Change,
-    /// The revision after the change (unchanged: the current one).
-    pub revision: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    Created,
-    Updated,
-    Unchanged,
-    Deleted,
-}
-
-/// A stored resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredResource {
-    pub kind: ResourceKind,
-    pub name: String,
-    pub revision: i64,
-    /// Canonical YAML.
-    pub document: String,
-    pub updated_at: String,
-    pub updated_by: String,
-}
+pub use promenade_model::stored::{Change, ResourceChange, StoredResource};
 
 /// How to apply.
 #[derive(Debug, Clone, Default)]

@@ -34,6 +34,7 @@ pub mod path;
 pub mod policy;
 pub mod release;
 pub mod resources;
+pub mod stored;
 pub mod template;
 pub mod validate;
 mod yaml;

@@ -56,7 +56,8 @@ const BUNDLES: [Bundle; 2] = [
         gzip_budget: 1_200_000,
     },
 ];
-const SERVER: &str = "promenade-server";
+/// The crate of the `promenade` binary (`serve` and the CLI).
+const SERVER: &str = "promenade-cli";
 /// The browser tests that also run against the release bundles: together they open
 /// every page and use every bundle.
 const RELEASE_TAG: &str = "@release";

@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use promenade_engine::resources::{ApplyOptions, ResourceChange, StoredResource};
 use promenade_model::resources::ResourceKind;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use promenade_model::stored::ApplyResponse;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::Caller;
 use super::extract::{Path, Query};
@@ -21,14 +22,6 @@ pub struct ApplyQuery {
     dry_run: bool,
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplyResponse {
-    dry_run: bool,
-    #[schema(value_type = Vec<Object>)]
-    changes: Vec<ResourceChange>,
-}
-
 /// Applies multi-document YAML. Invalid input changes nothing and answers 422 with
 /// every problem (`details.diagnostics`, each with file, line and column).
 #[utoipa::path(
@@ -38,7 +31,7 @@ pub struct ApplyResponse {
     params(ApplyQuery),
     request_body(content = String, content_type = "application/yaml"),
     responses(
-        (status = 200, body = ApplyResponse),
+        (status = 200, description = "What applying changed: `{dryRun, changes: [{kind, name, change, revision}]}`", body = Object),
         (status = 422, description = "Invalid resources", body = super::ErrorBody),
         (status = 403, description = "The caller may not apply these", body = super::ErrorBody)
     ),

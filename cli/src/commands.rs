@@ -10,15 +10,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::load;
-use promenade_model::release::Gate;
+use promenade_model::overview::ProductStatus;
+use promenade_model::release::{
+    EventKind, EventRecord, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
+};
+use promenade_model::stored::{ApplyResponse, ResourceChange, StoredResource};
 use promenade_model::validate::validate;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
-use crate::cli::{Output, PromotionArgs, TokensCommand, UsersCommand};
+use crate::args::{Output, PromotionArgs, TokensCommand, UsersCommand};
 use crate::client::Client;
 
-/// Prints `value` as JSON, or as text through `text`.
-fn show(output: Output, value: &Value, text: impl FnOnce(&Value)) {
+/// Prints `value` as the API's JSON, or as text through `text`.
+fn show<T: Serialize>(output: Output, value: &T, text: impl FnOnce(&T)) {
     match output {
         Output::Json => println!(
             "{}",
@@ -28,35 +33,31 @@ fn show(output: Output, value: &Value, text: impl FnOnce(&Value)) {
     }
 }
 
-/// A text table of a JSON array: one `(header, field, width)` per column (width 0: the
-/// last, unpadded column). Missing fields print as `-`.
-fn table(list: &Value, columns: &[(&str, &str, usize)]) {
+/// A text table: one `(header, width)` per column (width 0: the last, unpadded column),
+/// then the rows' cells in that order.
+fn table(columns: &[(&str, usize)], rows: impl IntoIterator<Item = Vec<String>>) {
     let line = |cells: Vec<String>| {
         let text: Vec<String> = cells
             .into_iter()
             .zip(columns)
-            .map(|(cell, (_, _, width))| format!("{cell:<width$}"))
+            .map(|(cell, (_, width))| format!("{cell:<width$}"))
             .collect();
         println!("{}", text.join(" ").trim_end());
     };
     line(
         columns
             .iter()
-            .map(|(header, _, _)| header.to_string())
+            .map(|(header, _)| header.to_string())
             .collect(),
     );
-    for row in list.as_array().into_iter().flatten() {
-        line(
-            columns
-                .iter()
-                .map(|(_, field, _)| match &row[*field] {
-                    Value::String(text) => text.clone(),
-                    Value::Null => "-".to_string(),
-                    other => other.to_string(),
-                })
-                .collect(),
-        );
+    for row in rows {
+        line(row);
     }
+}
+
+/// A cell of a table: the text, or `-` when there is none.
+fn cell(text: Option<&str>) -> String {
+    text.unwrap_or("-").to_string()
 }
 
 /// The engine over the server's database, opened exactly as `serve` opens it, for the
@@ -151,18 +152,18 @@ pub async fn apply(
         .map(|(_, text)| text.as_str())
         .collect::<Vec<_>>()
         .join("\n---\n");
-    let answer: Value = client
+    let answer: ApplyResponse = client
         .post_text(&format!("/apply?dryRun={dry_run}"), stream)
         .await?;
     show(output, &answer, |answer| {
         let suffix = if dry_run { " (dry run)" } else { "" };
-        for change in answer["changes"].as_array().into_iter().flatten() {
+        for change in &answer.changes {
             println!(
                 "{}/{} {} (revision {}){suffix}",
-                change["kind"].as_str().unwrap_or(""),
-                change["name"].as_str().unwrap_or(""),
-                change["change"].as_str().unwrap_or(""),
-                change["revision"]
+                change.kind.as_str(),
+                change.name,
+                change.change.as_str(),
+                change.revision
             );
         }
     });
@@ -177,22 +178,27 @@ pub async fn get(
 ) -> anyhow::Result<ExitCode> {
     match name {
         Some(name) => {
-            let resource: Value = client.get(&format!("/{kind}/{name}")).await?;
-            show(output, &resource, |r| {
-                print!("{}", r["document"].as_str().unwrap_or(""))
-            });
+            let resource: StoredResource = client.get(&format!("/{kind}/{name}")).await?;
+            show(output, &resource, |r| print!("{}", r.document));
         }
         None => {
-            let list: Value = client.get(&format!("/{kind}")).await?;
+            let list: Vec<StoredResource> = client.get(&format!("/{kind}")).await?;
             show(output, &list, |list| {
                 table(
-                    list,
                     &[
-                        ("NAME", "name", 30),
-                        ("REVISION", "revision", 8),
-                        ("UPDATED", "updatedAt", 25),
-                        ("UPDATED BY", "updatedBy", 0),
+                        ("NAME", 30),
+                        ("REVISION", 8),
+                        ("UPDATED", 25),
+                        ("UPDATED BY", 0),
                     ],
+                    list.iter().map(|r| {
+                        vec![
+                            r.name.clone(),
+                            r.revision.to_string(),
+                            r.updated_at.clone(),
+                            r.updated_by.clone(),
+                        ]
+                    }),
                 )
             });
         }
@@ -206,41 +212,31 @@ pub async fn delete(
     name: &str,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let change: Value = client.delete(&format!("/{kind}/{name}")).await?;
+    let change: ResourceChange = client.delete(&format!("/{kind}/{name}")).await?;
     show(output, &change, |c| {
-        println!(
-            "{}/{} deleted",
-            c["kind"].as_str().unwrap_or(""),
-            c["name"].as_str().unwrap_or("")
-        )
+        println!("{}/{} deleted", c.kind.as_str(), c.name)
     });
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn status(client: &Client, product: &str, output: Output) -> anyhow::Result<ExitCode> {
-    let status: Value = client.get(&format!("/products/{product}/status")).await?;
+    let status: ProductStatus = client.get(&format!("/products/{product}/status")).await?;
     show(output, &status, |s| {
-        let envs: Vec<&str> = s["environments"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["name"].as_str())
-            .collect();
         print!("{:<20}", "APPLICATION");
-        for env in &envs {
-            print!(" {env:<16}");
+        for env in &s.environments {
+            print!(" {:<16}", env.name);
         }
         println!();
-        for app in s["applications"].as_array().into_iter().flatten() {
-            print!("{:<20}", app["name"].as_str().unwrap_or(""));
-            for env in &envs {
-                let cell = &app["cells"][env];
-                let mut text = cell["version"].as_str().unwrap_or("-").to_string();
-                if cell["drift"].as_bool() == Some(true) {
+        for app in &s.applications {
+            print!("{:<20}", app.name);
+            for env in &s.environments {
+                let here = app.cells.get(&env.name);
+                let mut text = cell(here.and_then(|c| c.version.as_deref()));
+                if here.is_some_and(|c| c.drift) {
                     text.push_str(" (drift)");
                 }
-                if let Some(step) = cell["release"]["status"].as_str() {
-                    text.push_str(&format!(" [{step}]"));
+                if let Some(running) = here.and_then(|c| c.release.as_ref()) {
+                    text.push_str(&format!(" [{}]", running.status));
                 }
                 print!(" {text:<16}");
             }
@@ -250,24 +246,35 @@ pub async fn status(client: &Client, product: &str, output: Output) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-fn promotion_body(args: &PromotionArgs, message: Option<&str>, dry_run: bool) -> Value {
+/// The body of `POST /products/{product}/promotions`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PromotionBody {
+    #[serde(flatten)]
+    request: PromotionRequest,
+    dry_run: bool,
+}
+
+fn promotion_body(args: &PromotionArgs, message: Option<&str>, dry_run: bool) -> PromotionBody {
     let source = args.source.as_ref().map(|s| {
         // Commit ids are hexadecimal; release ids are not (they contain other letters).
         if s.len() >= 4 && s.chars().all(|c| c.is_ascii_hexdigit()) {
-            json!({ "commit": s })
+            SourceRef::Commit(s.clone())
         } else {
-            json!({ "release": s })
+            SourceRef::Release(s.clone())
         }
     });
-    json!({
-        "flow": args.flow,
-        "from": args.from,
-        "to": args.to,
-        "applications": args.applications,
-        "source": source,
-        "message": message,
-        "dryRun": dry_run,
-    })
+    PromotionBody {
+        request: PromotionRequest {
+            flow: args.flow.clone(),
+            from: args.from.clone(),
+            to: args.to.clone(),
+            applications: args.applications.clone(),
+            source,
+            message: message.map(str::to_string),
+        },
+        dry_run,
+    }
 }
 
 pub async fn preview(
@@ -275,7 +282,7 @@ pub async fn preview(
     args: &PromotionArgs,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let preview: Value = client
+    let preview: Preview = client
         .post(
             &format!("/products/{}/promotions", args.product),
             &promotion_body(args, None, true),
@@ -284,28 +291,27 @@ pub async fn preview(
     show(output, &preview, |p| {
         println!(
             "Promote {} {} from {}",
-            p["product"].as_str().unwrap_or(""),
-            p["version"].as_str().unwrap_or("(no version)"),
-            p["source"]["environment"].as_str().unwrap_or("")
+            p.product,
+            p.version.as_deref().unwrap_or("(no version)"),
+            p.source.environment
         );
-        for env in p["environments"].as_array().into_iter().flatten() {
-            let apps = env["applications"].as_array().map(Vec::len).unwrap_or(0);
-            let summary = if apps == 0 {
+        for env in &p.environments {
+            let diff = &env.diff;
+            let summary = if diff.applications.is_empty() {
                 "unchanged".to_string()
             } else {
                 format!(
-                    "{apps} applications, {} files, +{} -{}",
-                    env["files"], env["added"], env["removed"]
+                    "{} applications, {} files, +{} -{}",
+                    diff.applications.len(),
+                    diff.files,
+                    diff.added,
+                    diff.removed
                 )
             };
-            println!(
-                "\n== {} ({}): {summary}",
-                env["environment"].as_str().unwrap_or(""),
-                env["action"].as_str().unwrap_or("")
-            );
-            for app in env["applications"].as_array().into_iter().flatten() {
-                for file in app["files"].as_array().into_iter().flatten() {
-                    print!("{}", file["unified"].as_str().unwrap_or(""));
+            println!("\n== {} ({}): {summary}", diff.environment, env.action);
+            for app in &diff.applications {
+                for file in &app.files {
+                    print!("{}", file.unified);
                 }
             }
         }
@@ -320,28 +326,26 @@ pub async fn promote(
     wait: bool,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let release: Value = client
+    let release: ReleaseRecord = client
         .post(
             &format!("/products/{}/promotions", args.product),
             &promotion_body(args, message, false),
         )
         .await?;
-    let id = release["id"].as_str().unwrap_or_default().to_string();
+    let id = release.id.clone();
     if !wait {
-        show(output, &release, |r| {
-            println!("release {} started", r["id"].as_str().unwrap_or(""))
-        });
+        show(output, &release, |r| println!("release {} started", r.id));
         return Ok(ExitCode::SUCCESS);
     }
     if output == Output::Text {
         println!("release {id} started; following it (Ctrl+C stops following, not the release)");
     }
     follow(client, &id, output == Output::Text).await?;
-    let release: Value = client.get(&format!("/releases/{id}")).await?;
+    let release: ReleaseRecord = client.get(&format!("/releases/{id}")).await?;
     show(output, &release, print_release);
-    Ok(match release["status"].as_str() {
-        Some("succeeded") => ExitCode::SUCCESS,
-        Some("terminated") => ExitCode::from(3),
+    Ok(match release.status {
+        ReleaseStatus::Succeeded => ExitCode::SUCCESS,
+        ReleaseStatus::Terminated => ExitCode::from(3),
         _ => ExitCode::FAILURE,
     })
 }
@@ -373,11 +377,14 @@ async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<()>
             let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
                 continue;
             };
-            let Ok(event) = serde_json::from_str::<Value>(data.trim()) else {
+            let Ok(event) = serde_json::from_str::<EventRecord>(data.trim()) else {
                 continue;
             };
-            let status = event["data"]["status"].as_str().unwrap_or("").to_string();
-            if let Some(env) = event["environment"].as_str() {
+            if event.kind != EventKind::Step {
+                continue;
+            }
+            let status = event.data["status"].as_str().unwrap_or("").to_string();
+            if let Some(env) = event.environment.as_deref() {
                 match states.iter_mut().find(|(e, _)| e == env) {
                     Some(entry) => entry.1 = status.clone(),
                     None => states.push((env.to_string(), status.clone())),
@@ -397,28 +404,25 @@ async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-fn print_release(r: &Value) {
+fn print_release(r: &ReleaseRecord) {
     println!(
         "release {}  {}  {}  by {}",
-        r["id"].as_str().unwrap_or(""),
-        r["product"].as_str().unwrap_or(""),
-        r["status"].as_str().unwrap_or(""),
-        r["createdBy"].as_str().unwrap_or("")
+        r.id, r.product, r.status, r.created_by
     );
-    for step in r["steps"].as_array().into_iter().flatten() {
-        let error = step["detail"]["error"]
-            .as_str()
+    for step in &r.steps {
+        let error = step
+            .detail
+            .error
+            .as_deref()
             .map(|e| format!("  ({e})"))
             .unwrap_or_default();
         println!(
             "  {:<16} {:<15} {}{error}",
-            step["environment"].as_str().unwrap_or(""),
-            step["status"].as_str().unwrap_or(""),
-            step["action"].as_str().unwrap_or("")
+            step.environment,
+            step.status.as_str(),
+            step.action
         );
-        let gates: Vec<Gate> =
-            serde_json::from_value(step["detail"]["gates"].clone()).unwrap_or_default();
-        for gate in gates {
+        for gate in &step.detail.gates {
             println!("  {:<16} gate: {}", "", gate.describe());
         }
     }
@@ -433,7 +437,7 @@ pub async fn releases(
     output: Output,
 ) -> anyhow::Result<ExitCode> {
     if let Some(id) = id {
-        let release: Value = client.get(&format!("/releases/{id}")).await?;
+        let release: ReleaseRecord = client.get(&format!("/releases/{id}")).await?;
         show(output, &release, print_release);
         return Ok(ExitCode::SUCCESS);
     }
@@ -444,17 +448,25 @@ pub async fn releases(
     if let Some(status) = status {
         query.push_str(&format!("&status={status}"));
     }
-    let list: Value = client.get(&query).await?;
+    let list: Vec<ReleaseRecord> = client.get(&query).await?;
     show(output, &list, |list| {
         table(
-            list,
             &[
-                ("ID", "id", 28),
-                ("PRODUCT", "product", 12),
-                ("STATUS", "status", 11),
-                ("CREATED", "createdAt", 22),
-                ("MESSAGE", "message", 0),
+                ("ID", 28),
+                ("PRODUCT", 12),
+                ("STATUS", 11),
+                ("CREATED", 22),
+                ("MESSAGE", 0),
             ],
+            list.iter().map(|r| {
+                vec![
+                    r.id.clone(),
+                    r.product.clone(),
+                    r.status.to_string(),
+                    r.created_at.clone(),
+                    r.message.clone(),
+                ]
+            }),
         )
     });
     Ok(ExitCode::SUCCESS)
@@ -464,10 +476,10 @@ pub async fn release_action(
     client: &Client,
     id: &str,
     action: &str,
-    body: &Value,
+    body: &serde_json::Value,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let release: Value = client
+    let release: ReleaseRecord = client
         .post(&format!("/releases/{id}/{action}"), body)
         .await?;
     show(output, &release, print_release);
@@ -495,16 +507,23 @@ pub async fn tokens(
             );
         }
         TokensCommand::List => {
-            let tokens = serde_json::to_value(engine.list_tokens(&operator).await?)?;
+            let tokens = engine.list_tokens(&operator).await?;
             show(output, &tokens, |list| {
                 table(
-                    list,
                     &[
-                        ("NAME", "name", 24),
-                        ("ROLE", "role", 16),
-                        ("CREATED", "createdAt", 25),
-                        ("LAST USED", "lastUsedAt", 0),
+                        ("NAME", 24),
+                        ("ROLE", 16),
+                        ("CREATED", 25),
+                        ("LAST USED", 0),
                     ],
+                    list.iter().map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.role.to_string(),
+                            t.created_at.clone(),
+                            cell(t.last_used_at.as_deref()),
+                        ]
+                    }),
                 )
             });
         }
@@ -549,15 +568,12 @@ pub async fn users(
             }
         }
         UsersCommand::List => {
-            let users = serde_json::to_value(engine.list_users(&operator).await?)?;
+            let users = engine.list_users(&operator).await?;
             show(output, &users, |list| {
                 table(
-                    list,
-                    &[
-                        ("NAME", "name", 24),
-                        ("ROLE", "role", 16),
-                        ("CREATED", "createdAt", 0),
-                    ],
+                    &[("NAME", 24), ("ROLE", 16), ("CREATED", 0)],
+                    list.iter()
+                        .map(|u| vec![u.name.clone(), u.role.to_string(), u.created_at.clone()]),
                 )
             });
         }

@@ -4,10 +4,11 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
 use promenade_engine::auth::admin_token_file;
+use promenade_model::Diagnostic;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 
 pub struct Client {
     http: reqwest::Client,
@@ -42,7 +43,11 @@ impl Client {
         self.send(self.http.get(self.url(path))).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
@@ -113,26 +118,33 @@ impl Client {
     }
 }
 
-/// `{"error": {...}}` as one readable message, with diagnostics as file:line:col lines.
+/// The API's error answer: `{"error": {"code", "message", "details"}}`.
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: String,
+    #[serde(default)]
+    details: ErrorDetails,
+}
+
+#[derive(Default, Deserialize)]
+struct ErrorDetails {
+    #[serde(default)]
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// The API's error as one readable message, with diagnostics as `file:line:col` lines.
 fn api_error(status: reqwest::StatusCode, body: &str) -> String {
-    let Ok(value) = serde_json::from_str::<Value>(body) else {
+    let Ok(answer) = serde_json::from_str::<ErrorAnswer>(body) else {
         return format!("the server answered {status}: {body}");
     };
-    let error = &value["error"];
-    let mut message = error["message"]
-        .as_str()
-        .unwrap_or("request failed")
-        .to_string();
-    if let Some(diagnostics) = error["details"]["diagnostics"].as_array() {
-        for d in diagnostics {
-            message.push_str(&format!(
-                "\n{}:{}:{}: {}",
-                d["file"].as_str().unwrap_or("?"),
-                d["line"],
-                d["column"],
-                d["message"].as_str().unwrap_or("")
-            ));
-        }
+    let mut message = answer.error.message;
+    for diagnostic in answer.error.details.diagnostics {
+        message.push_str(&format!("\n{diagnostic}"));
     }
     message
 }

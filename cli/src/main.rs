@@ -1,12 +1,19 @@
+//! `promenade`: the server (`serve`), a typed client of its API, and the local
+//! administration commands (docs/configuration.md).
+
 // Rendering the UI's deeply nested view types needs more than the default limit.
 #![recursion_limit = "512"]
 
+mod args;
+mod client;
+mod commands;
+
 use std::process::ExitCode;
 
+use args::{Cli, Command};
 use clap::Parser;
-use promenade_server::cli::{Cli, Command};
-use promenade_server::client::Client;
-use promenade_server::{commands, serve, telemetry};
+use client::Client;
+use promenade_server::{serve, telemetry};
 use serde_json::json;
 
 #[tokio::main]

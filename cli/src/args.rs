@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::serve::ServeArgs;
-use crate::telemetry::LogFormat;
+use promenade_server::telemetry::LogFormat;
+use promenade_server::ServeArgs;
 
 #[derive(Debug, Parser)]
 #[command(
