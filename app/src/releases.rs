@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use promenade_model::release::{
-    EventKind, EventRecord, LogLine, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus,
+    EventChange, EventRecord, LogLine, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -451,25 +451,28 @@ fn ReleaseBody(
                 <h2>"Timeline"</h2>
                 <ol class="timeline" data-testid="timeline">
                     // Gate progress is shown on the step; approvals and state changes here.
-                    {detail.events.into_iter().rev().filter(|event| event.kind != EventKind::Gate).map(|event| {
-                        let (class, what) = match event.kind {
-                            EventKind::Approval => (
+                    {detail.events.into_iter().rev().filter_map(|event| {
+                        let (class, what) = match &event.change {
+                            EventChange::Approval(approval) => (
                                 "approved".to_string(),
-                                format!("approved by {}", event.data["user"].as_str().unwrap_or("?")),
+                                format!("approved by {}", approval.user),
                             ),
-                            _ => {
-                                let status = event.data["status"].as_str().unwrap_or("").to_string();
-                                (status.clone(), status)
+                            EventChange::Release(change) => {
+                                (change.status.to_string(), change.status.to_string())
                             }
+                            EventChange::Step(change) => {
+                                (change.status.to_string(), change.status.to_string())
+                            }
+                            EventChange::Gate(_) => return None,
                         };
                         let subject = event.environment.clone().unwrap_or_else(|| "release".into());
-                        view! {
+                        Some(view! {
                             <li>
                                 <time datetime=event.at.clone()>{event.at.get(11..19).unwrap_or_default().to_string()}</time>
                                 " " {subject} " → "
                                 <span class=format!("state state-{class}")>{what}</span>
                             </li>
-                        }
+                        })
                     }).collect_view()}
                 </ol>
             </section>

@@ -12,7 +12,7 @@ use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::load;
 use promenade_model::overview::ProductStatus;
 use promenade_model::release::{
-    EventKind, EventRecord, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
+    EventChange, EventRecord, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
 };
 use promenade_model::stored::{ApplyResponse, ResourceChange, StoredResource};
 use promenade_model::validate::validate;
@@ -380,19 +380,16 @@ async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<()>
             let Ok(event) = serde_json::from_str::<EventRecord>(data.trim()) else {
                 continue;
             };
-            if event.kind != EventKind::Step {
+            let EventChange::Step(change) = &event.change else {
                 continue;
-            }
-            let status = event.data["status"].as_str().unwrap_or("").to_string();
+            };
+            let status = change.status.to_string();
             if let Some(env) = event.environment.as_deref() {
                 match states.iter_mut().find(|(e, _)| e == env) {
                     Some(entry) => entry.1 = status.clone(),
                     None => states.push((env.to_string(), status.clone())),
                 }
-                if matches!(
-                    status.as_str(),
-                    "succeeded" | "unchanged" | "failed" | "terminated"
-                ) {
+                if change.status.is_final() {
                     bar.println(format!("  {env}: {status}"));
                 }
             }

@@ -149,13 +149,7 @@ async fn main() {
         .unwrap();
     loop {
         let event = events.recv().await.unwrap();
-        if event.release_id == release.id
-            && event.kind == promenade_model::release::EventKind::Release
-            && event.data["status"]
-                .as_str()
-                .and_then(|s| s.parse::<ReleaseStatus>().ok())
-                .is_some_and(ReleaseStatus::is_final)
-        {
+        if event.release_id == release.id && event.ends_release() {
             break;
         }
     }

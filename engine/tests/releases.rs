@@ -10,6 +10,7 @@ use common::{commit_to_remote, promoter, values, values_path, viewer, Options, W
 use git2::{Repository, Signature};
 use promenade_engine::release::{PromotionRequest, SourceRef};
 use promenade_engine::{Checkpoint, ReleaseStatus, StepStatus};
+use promenade_model::release::EventChange;
 
 fn whole_flow() -> PromotionRequest {
     PromotionRequest::default()
@@ -177,7 +178,10 @@ async fn parallel_branches_run_together_and_the_join_waits_for_both() {
     let position = |env: &str, status: &str| {
         events
             .iter()
-            .position(|e| e.environment.as_deref() == Some(env) && e.data["status"] == status)
+            .position(|e| {
+                e.environment.as_deref() == Some(env)
+                    && matches!(&e.change, EventChange::Step(s) if s.status.as_str() == status)
+            })
             .unwrap_or_else(|| panic!("no {status} event for {env}"))
     };
     assert!(position("prod", "gating") > position("staging-eu", "succeeded"));

@@ -611,22 +611,91 @@ pub struct EventRecord {
     pub release_id: String,
     /// RFC 3339.
     pub at: String,
-    /// What changed.
-    pub kind: EventKind,
-    /// The step's environment, for step events.
+    /// The step's environment, for step, gate and approval events.
     pub environment: Option<String>,
-    /// `{"status": …, "detail": …}`.
-    pub data: Value,
+    /// What changed: the JSON fields `kind` and `data`.
+    #[serde(flatten)]
+    pub change: EventChange,
+}
+
+/// What an event says changed, by kind.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", content = "data", rename_all = "lowercase")]
+pub enum EventChange {
+    /// The release's status changed.
+    Release(ReleaseChange),
+    /// A step's status changed.
+    Step(StepChange),
+    /// A waiting gate or check made progress.
+    Gate(GateChange),
+    /// Someone approved a gate.
+    Approval(ApprovalChange),
+}
+
+/// A release's new status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseChange {
+    /// The new status.
+    pub status: ReleaseStatus,
+    /// The product, on the event that created the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+}
+
+/// A step's new status, with what it recorded on the way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StepChange {
+    /// The new status.
+    pub status: StepStatus,
+    /// The fields of the step's detail this change set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<StepDetail>,
+}
+
+/// Progress of a step's gates or verification.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GateChange {
+    /// The fields of the step's detail this change set (`gates` or `verify`).
+    pub detail: StepDetail,
+}
+
+/// One principal's approval of a gate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalChange {
+    /// Index of the gate in the step's gates.
+    pub gate: usize,
+    /// User or token name.
+    pub user: String,
+    /// Whether `user` is a user or a token.
+    #[serde(default)]
+    pub kind: PrincipalKind,
+}
+
+impl EventChange {
+    /// The change's kind: the server-sent event's `event:` field.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            EventChange::Release(_) => EventKind::Release,
+            EventChange::Step(_) => EventKind::Step,
+            EventChange::Gate(_) => EventKind::Gate,
+            EventChange::Approval(_) => EventKind::Approval,
+        }
+    }
 }
 
 impl EventRecord {
+    /// What kind of change this is.
+    pub fn kind(&self) -> EventKind {
+        self.change.kind()
+    }
+
     /// Whether this event says the release reached a final state.
     pub fn ends_release(&self) -> bool {
-        self.kind == EventKind::Release
-            && self.data["status"]
-                .as_str()
-                .and_then(|s| s.parse::<ReleaseStatus>().ok())
-                .is_some_and(ReleaseStatus::is_final)
+        matches!(&self.change, EventChange::Release(change) if change.status.is_final())
     }
 }
 

@@ -139,6 +139,10 @@ struct Xtask {
     release: bool,
     /// The optimised server binary.
     server_release: bool,
+    /// The debug binary is up to date: `cargo test` built it for the CLI's tests. A
+    /// `cargo build` after it would compile the workspace again, because dev-dependencies
+    /// turn on features of shared crates (a minute or two of every test run).
+    server_built: bool,
     wasm: WasmToolchain,
     timings: Vec<(String, Duration)>,
 }
@@ -164,6 +168,7 @@ impl Xtask {
             target_dir,
             release,
             server_release: release,
+            server_built: false,
             timings: Vec::new(),
         })
     }
@@ -190,6 +195,9 @@ impl Xtask {
     }
 
     fn build_server(&mut self) -> Result {
+        if self.server_built {
+            return Ok(());
+        }
         self.step("server binary", |x| {
             let mut cargo = x.cargo(&["build", "-p", SERVER]);
             if x.server_release {
@@ -252,24 +260,61 @@ impl Xtask {
             run(&mut bindgen)
         })?;
         if self.release {
-            let output = pkg.join(format!("{}_bg.wasm", bundle.name));
-            let wasm_opt = self.wasm_opt()?;
-            self.step(&format!("wasm-opt {}", bundle.name), |_| {
-                let mut opt = Command::new(&wasm_opt);
-                // -O1, not -Oz: with binaryen 132 and these bundles it makes smaller
-                // downloads (gzipped) in a quarter of the time (docs/performance.md).
-                opt.arg("-O1")
-                    .arg("--enable-bulk-memory")
-                    .arg("--enable-nontrapping-float-to-int")
-                    .arg("--enable-sign-ext")
-                    .arg("--enable-mutable-globals")
-                    .arg("-o")
-                    .arg(&output)
-                    .arg(&output);
-                run(&mut opt)
-            })?;
+            self.optimise(bundle, &pkg.join(format!("{}_bg.wasm", bundle.name)))?;
         }
         Ok(())
+    }
+
+    /// Runs the pinned wasm-opt on `file` in place. It is most of a warm release build,
+    /// so its last output per bundle is kept (`<target>/wasm-opt/`) and reused while
+    /// wasm-bindgen writes the same bytes and the flags stay the same.
+    fn optimise(&mut self, bundle: &Bundle, file: &Path) -> Result {
+        // -O1, not -Oz: with binaryen 132 and these bundles it makes smaller downloads
+        // (gzipped) in a quarter of the time (docs/performance.md).
+        const FLAGS: [&str; 5] = [
+            "-O1",
+            "--enable-bulk-memory",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+        ];
+        let wasm_opt = self.wasm_opt()?;
+        let input = fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (input, FLAGS, wasm_opt.as_os_str()).hash(&mut hasher);
+            hasher.finish()
+        };
+        let cache_dir = self.target_dir.join("wasm-opt");
+        let cached = cache_dir.join(format!("{}-{key:016x}.wasm", bundle.name));
+        if cached.is_file() {
+            println!(
+                "==> wasm-opt {}: unchanged input, reusing its output",
+                bundle.name
+            );
+            return copy(&cached, file);
+        }
+        self.step(&format!("wasm-opt {}", bundle.name), |_| {
+            let mut opt = Command::new(&wasm_opt);
+            opt.args(FLAGS).arg("-o").arg(file).arg(file);
+            run(&mut opt)
+        })?;
+        // One entry per bundle: the newest.
+        fs::create_dir_all(&cache_dir).map_err(|e| format!("{}: {e}", cache_dir.display()))?;
+        let prefix = format!("{}-", bundle.name);
+        for old in fs::read_dir(&cache_dir).into_iter().flatten().flatten() {
+            let name = old.file_name().to_string_lossy().into_owned();
+            // `promenade-…` must not match `promenade-designer-…`: the rest is the key.
+            let is_ours = name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(".wasm"))
+                .is_some_and(|key| key.len() == 16 && key.chars().all(|c| c.is_ascii_hexdigit()));
+            if is_ours {
+                let _ = fs::remove_file(old.path());
+            }
+        }
+        copy(file, &cached)
     }
 
     /// The pinned wasm-opt of `tools/` (binaryen from npm, run by Node). Other versions
@@ -391,6 +436,7 @@ impl Xtask {
             let mut test = x.cargo(&["test", "--workspace"]);
             run(test.args(exclude_frontends.clone()))
         })?;
+        self.server_built = !self.server_release;
         self.wasm_check()?;
         self.build()?;
         self.e2e(&[])?;

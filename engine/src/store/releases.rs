@@ -10,8 +10,9 @@ use promenade_model::access::PrincipalKind;
 use super::{now, Store};
 use crate::{EngineError, Result};
 pub use promenade_model::release::{
-    ApplicationRecord, EventKind, EventRecord, Gate, GateApproval, LogLine, ReleaseRecord,
-    ReleaseStatus, StepDetail, StepRecord, StepStatus,
+    ApplicationRecord, ApprovalChange, EventChange, EventRecord, Gate, GateApproval, GateChange,
+    LogLine, ReleaseChange, ReleaseRecord, ReleaseStatus, StepChange, StepDetail, StepRecord,
+    StepStatus,
 };
 use promenade_model::resources::PromotionAction;
 
@@ -115,8 +116,11 @@ impl Store {
                 .await?;
             }
         }
-        let data = serde_json::json!({ "status": release.status, "product": release.product });
-        let event = append_event(&mut tx, &release.id, EventKind::Release, None, data).await?;
+        let change = EventChange::Release(ReleaseChange {
+            status: release.status,
+            product: Some(release.product.clone()),
+        });
+        let event = append_event(&mut tx, &release.id, None, change).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -243,14 +247,11 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let event = append_event(
-            &mut tx,
-            id,
-            EventKind::Release,
-            None,
-            serde_json::json!({ "status": status }),
-        )
-        .await?;
+        let change = EventChange::Release(ReleaseChange {
+            status,
+            product: None,
+        });
+        let event = append_event(&mut tx, id, None, change).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -289,11 +290,11 @@ impl Store {
         .bind(environment)
         .execute(&mut *tx)
         .await?;
-        let mut data = serde_json::json!({ "status": status });
-        if let Some(detail) = detail {
-            data["detail"] = serde_json::json!(detail);
-        }
-        let event = append_event(&mut tx, id, EventKind::Step, Some(environment), data).await?;
+        let change = EventChange::Step(StepChange {
+            status,
+            detail: detail.cloned(),
+        });
+        let event = append_event(&mut tx, id, Some(environment), change).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -316,8 +317,10 @@ impl Store {
         .bind(environment)
         .execute(&mut *tx)
         .await?;
-        let data = serde_json::json!({ "detail": detail });
-        let event = append_event(&mut tx, id, EventKind::Gate, Some(environment), data).await?;
+        let change = EventChange::Gate(GateChange {
+            detail: detail.clone(),
+        });
+        let event = append_event(&mut tx, id, Some(environment), change).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -480,17 +483,16 @@ impl Store {
         if inserted == 0 {
             return Ok(None);
         }
-        let data = serde_json::json!({
-            "gate": approval.gate,
-            "user": approval.user,
-            "kind": approval.kind,
+        let change = EventChange::Approval(ApprovalChange {
+            gate: approval.gate,
+            user: approval.user.to_string(),
+            kind: approval.kind,
         });
         let event = append_event(
             &mut tx,
             approval.release,
-            EventKind::Approval,
             Some(approval.environment),
-            data,
+            change,
         )
         .await?;
         tx.commit().await?;
@@ -529,18 +531,21 @@ impl Store {
 async fn append_event(
     tx: &mut Transaction<'_, Sqlite>,
     release_id: &str,
-    kind: EventKind,
     environment: Option<&str>,
-    data: Value,
+    change: EventChange,
 ) -> Result<EventRecord> {
     let at = now();
+    // Stored as the change's two JSON fields: the kind in a column, the data in another.
+    let data = serde_json::to_value(&change).map_err(|e| EngineError::Internal(e.to_string()))?
+        ["data"]
+        .take();
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO release_events (release_id, at, kind, environment, data) VALUES (?, ?, ?, ?, ?)
          RETURNING seq",
     )
     .bind(release_id)
     .bind(&at)
-    .bind(kind.as_str())
+    .bind(change.kind().as_str())
     .bind(environment)
     .bind(data.to_string())
     .fetch_one(&mut **tx)
@@ -549,9 +554,8 @@ async fn append_event(
         seq,
         release_id: release_id.to_string(),
         at,
-        kind,
         environment: environment.map(str::to_string),
-        data,
+        change,
     })
 }
 
@@ -580,12 +584,12 @@ fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord> {
         seq: row.try_get("seq")?,
         release_id: row.try_get("release_id")?,
         at: row.try_get("at")?,
-        kind: row
-            .try_get::<String, _>("kind")?
-            .parse()
-            .map_err(EngineError::Internal)?,
         environment: row.try_get("environment")?,
-        data: json_column(row.try_get("data")?),
+        change: serde_json::from_value(serde_json::json!({
+            "kind": row.try_get::<String, _>("kind")?,
+            "data": json_column::<Value>(row.try_get("data")?),
+        }))
+        .map_err(|e| EngineError::Internal(format!("a stored event does not read: {e}")))?,
     })
 }
 
@@ -602,7 +606,7 @@ fn parse_status<T: std::str::FromStr + Default>(text: String) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use promenade_model::release::RepositoryResult;
+    use promenade_model::release::{EventKind, RepositoryResult};
 
     fn planned(id: &str, product: &str) -> NewRelease {
         let step = |env: &str, deps: &[&str]| NewStep {
@@ -635,7 +639,7 @@ mod tests {
     async fn a_created_release_reads_back_with_pending_steps_and_applications() {
         let (store, _dir) = store().await;
         let created = store.create_release(&planned("r1", "shop")).await.unwrap();
-        assert_eq!(created.kind, EventKind::Release);
+        assert_eq!(created.kind(), EventKind::Release);
 
         let release = store.release("r1").await.unwrap().unwrap();
         assert_eq!(release.status, ReleaseStatus::Running);
@@ -711,7 +715,11 @@ mod tests {
         let events = store.events_after("r1", 0).await.unwrap();
         let kinds: Vec<_> = events
             .iter()
-            .map(|e| (e.kind.as_str(), e.data["status"].as_str().unwrap()))
+            .map(|e| match &e.change {
+                EventChange::Release(r) => ("release", r.status.as_str()),
+                EventChange::Step(s) => ("step", s.status.as_str()),
+                other => panic!("unexpected {other:?}"),
+            })
             .collect();
         assert_eq!(
             kinds,

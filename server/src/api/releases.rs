@@ -390,7 +390,7 @@ fn last_event_id(headers: &HeaderMap) -> i64 {
 fn sse(event: &EventRecord) -> Event {
     Event::default()
         .id(event.seq.to_string())
-        .event(event.kind.as_str())
+        .event(event.kind().as_str())
         .data(serde_json::to_string(event).unwrap_or_default())
 }
 
