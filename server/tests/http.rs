@@ -639,28 +639,22 @@ async fn server_functions_answer_the_engines_refusals_with_their_status() {
     })
     .await;
 
-    let approve = |client: &reqwest::Client| {
+    let approve = |client: &reqwest::Client, release: &str| {
         client
             .post(format!("{}/api/releases/approve", server.base))
-            .form(&[("id", id.as_str()), ("environment", "qa")])
+            .form(&[("id", release), ("environment", "qa")])
             .send()
     };
-    let refused = approve(&pat).await.unwrap();
+    let refused = approve(&pat, &id).await.unwrap();
     assert_eq!(refused.status(), 403);
     let message = refused.text().await.unwrap();
     assert!(message.contains("four eyes"), "{message}");
-
     // A missing release is 404, not 500.
-    let missing = pat
-        .post(format!("{}/api/releases/approve", server.base))
-        .form(&[("id", "no-such-release"), ("environment", "qa")])
-        .send()
-        .await
-        .unwrap();
+    let missing = approve(&pat, "no-such-release").await.unwrap();
     assert_eq!(missing.status(), 404);
 
     let paula = signed_in(&server, "paula", password).await;
-    assert_eq!(approve(&paula).await.unwrap().status(), 200);
+    assert_eq!(approve(&paula, &id).await.unwrap().status(), 200);
     let done = release_until(&server, &id, |r| r.status.is_final()).await;
     assert_eq!(done.status, promenade_engine::ReleaseStatus::Succeeded);
     let gate = &done.steps[0].gates()[0];
