@@ -1,4 +1,4 @@
-//! The JSONPath subset of DESIGN.md §2: `$.a.b`, `$.a[0]`, `$["key-with-dash"]`,
+//! The JSONPath subset of `docs/resources.md`: `$.a.b`, `$.a[0]`, `$["key-with-dash"]`,
 //! `$.a.*` (also `$.a[*]`) and `$..name` (also `$..["key"]`).
 //!
 //! Hand-written rather than taken from a JSONPath crate: the subset is five

@@ -1,4 +1,4 @@
-//! The five resource kinds of `promenade.dev/v1alpha1` (DESIGN.md §2).
+//! The five resource kinds of `promenade.dev/v1alpha1` (`docs/resources.md`).
 //!
 //! Every struct refuses unknown fields so a typo is an error with a position, never a
 //! silently ignored setting. Optional fields are `Option` or default to empty and are

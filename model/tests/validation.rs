@@ -250,7 +250,7 @@ spec:
     - path: values.yaml
       attributes: [$.image.tag, '$.image.pull-policy']
     - path: 'config/[a.yaml'
-    - path: ../shared/*.yaml
+    - path: ../common/*.yaml
 ";
     assert_eq!(
         check(test),
@@ -259,7 +259,7 @@ spec:
             "test.yaml:5:45: invalid JSONPath `image.tag` at character 1: a JSONPath starts with `$` [invalid-jsonpath]",
             "test.yaml:8:33: invalid JSONPath `$.image.pull-policy` at character 13: unexpected `-`; a name with such characters is quoted, e.g. `$[\"key-with-dash\"]` [invalid-jsonpath]",
             "test.yaml:9:13: invalid glob `config/[a.yaml`: unclosed character class; missing ']' [invalid-glob]",
-            "test.yaml:10:13: path `../shared/*.yaml` escapes the application folder: `..` leads out of the folder [path-escapes-folder]",
+            "test.yaml:10:13: path `../common/*.yaml` escapes the application folder: `..` leads out of the folder [path-escapes-folder]",
         ]
     );
 }
