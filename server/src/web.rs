@@ -11,6 +11,8 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
+use crate::api::ApiError;
+
 /// A session ends after this long without a request.
 const IDLE_TIMEOUT_HOURS: i64 = 12;
 
@@ -75,15 +77,12 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok());
     match (origin, host) {
-        (Some(origin), Some(host)) if origin_host(origin) != Some(host) => (
+        (Some(origin), Some(host)) if origin_host(origin) != Some(host) => ApiError::new(
             StatusCode::FORBIDDEN,
-            axum::Json(serde_json::json!({ "error": {
-                "code": "cross_origin",
-                "message": "requests from other sites are refused",
-                "details": null,
-            }})),
+            "cross_origin",
+            "requests from other sites are refused",
         )
-            .into_response(),
+        .into_response(),
         _ => next.run(request).await,
     }
 }
