@@ -20,8 +20,9 @@ ENV CARGO_TARGET_DIR=/src/target
 RUN cargo xtask build --release
 
 FROM debian:bookworm-slim
+# libssl3: git over HTTPS (OpenSSL, trusting ca-certificates plus --ca-file).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /data promenade \
  && mkdir -p /data && chown promenade /data

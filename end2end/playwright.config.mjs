@@ -48,7 +48,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --poll-interval 0s`,
+    command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --poll-interval 0s --allow-local-repositories`,
     env: { LEPTOS_SITE_ROOT: required("PROMENADE_SITE_ROOT"), RUST_LOG: "warn" },
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,

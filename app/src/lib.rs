@@ -10,6 +10,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 pub mod bundle;
+mod credentials;
 #[cfg(feature = "designer")]
 mod designer;
 mod format;

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::credentials::CredentialsPanel;
 use crate::layout::PageTitle;
 use crate::server_fns::ServerCheck;
 
@@ -13,6 +14,7 @@ pub fn SettingsPage() -> impl IntoView {
             summary="Repositories and credentials, users and roles, API tokens, audit log."
         />
         <ServerCheck/>
+        <CredentialsPanel/>
     }
 }
 

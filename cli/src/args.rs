@@ -142,8 +142,57 @@ pub enum Command {
     /// Manage the people who sign in to the web UI (local database, `--data-dir`).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage the named secrets git remotes, APIs and webhooks use (admins). Secrets
+    /// are read from standard input or a file, never from the command line.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Show the server-wide settings, or change them (admins).
+    Settings {
+        /// Allow unencrypted `http://` and `git://` repositories.
+        #[arg(long, value_name = "true|false")]
+        allow_insecure_remotes: Option<bool>,
+    },
     /// Create the demo once: a local git repository and the `shop` product.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Store new credentials.
+    Create {
+        name: String,
+        /// https (user + token), ssh (private key + known hosts) or token.
+        #[arg(long)]
+        kind: String,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+    /// Replace the secret of credentials (the kind stays).
+    Rotate {
+        name: String,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+    /// List credentials: names, kinds, history (never secrets).
+    List,
+    /// Delete credentials that no product uses.
+    Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// https: the user name (`x-access-token` for GitHub tokens, `oauth2` for GitLab).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Read the token, password or private key from this file instead of standard input.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// ssh: a file holding the private key's passphrase.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// ssh: the servers' host keys, as `ssh-keyscan HOST` prints them.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

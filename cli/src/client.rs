@@ -51,6 +51,14 @@ impl Client {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
     pub async fn post_text<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -113,6 +121,8 @@ impl Client {
         if !status.is_success() {
             bail!(api_error(status, &text));
         }
+        // `204 No Content` reads as `null`, which `()` accepts.
+        let text = if text.is_empty() { "null".into() } else { text };
         serde_json::from_str(&text)
             .with_context(|| format!("unexpected answer from the server: {text}"))
     }

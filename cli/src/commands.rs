@@ -9,17 +9,20 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
+use promenade_model::credentials::{CredentialInfo, CredentialInput, CredentialKind};
 use promenade_model::load;
 use promenade_model::overview::ProductStatus;
 use promenade_model::release::{
     EventChange, EventRecord, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
 };
-use promenade_model::stored::{ApplyResponse, ResourceChange, StoredResource};
+use promenade_model::stored::{AdminSettings, ApplyResponse, ResourceChange, StoredResource};
 use promenade_model::validate::validate;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::args::{Output, PromotionArgs, TokensCommand, UsersCommand};
+use crate::args::{
+    CredentialsCommand, Output, PromotionArgs, SecretArgs, TokensCommand, UsersCommand,
+};
 use crate::client::Client;
 
 /// Prints `value` as the API's JSON, or as text through `text`.
@@ -70,8 +73,11 @@ async fn local_engine(
     let store = Store::open(database, data_dir)
         .await
         .context("cannot open the local database")?;
+    let mut config = EngineConfig::new(data_dir);
+    // The operator's own machine: the demo's repository is on this disk.
+    config.allow_local_repositories = true;
     Ok((
-        Engine::new(store, EngineConfig::new(data_dir)),
+        Engine::new(store, config),
         Principal::system("operator", Role::Admin),
     ))
 }
@@ -612,6 +618,132 @@ pub async fn demo(
         println!(
             "try: promenade preview shop --to qa   then   promenade promote shop --to qa --wait"
         );
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn credentials(
+    client: &Client,
+    command: &CredentialsCommand,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let print_one = |info: &CredentialInfo, verb: &str| {
+        show(output, info, |i| {
+            eprintln!("credentials {} ({}) {verb}", i.name, i.kind)
+        })
+    };
+    match command {
+        CredentialsCommand::Create { name, kind, secret } => {
+            let kind: CredentialKind = kind.parse().map_err(anyhow::Error::msg)?;
+            let input = read_secret(kind, secret, true)?;
+            let info: CredentialInfo = client.post(&format!("/credentials/{name}"), &input).await?;
+            print_one(&info, "created");
+        }
+        CredentialsCommand::Rotate { name, secret } => {
+            let existing: Vec<CredentialInfo> = client.get("/credentials").await?;
+            let kind = existing
+                .iter()
+                .find(|c| &c.name == name)
+                .map(|c| c.kind)
+                .with_context(|| format!("credentials `{name}` do not exist"))?;
+            // The server keeps what is left out (the user name of https credentials).
+            let input = read_secret(kind, secret, false)?;
+            let info: CredentialInfo = client.put(&format!("/credentials/{name}"), &input).await?;
+            print_one(&info, "rotated");
+        }
+        CredentialsCommand::List => {
+            let list: Vec<CredentialInfo> = client.get("/credentials").await?;
+            show(output, &list, |list| {
+                table(
+                    &[
+                        ("NAME", 24),
+                        ("KIND", 6),
+                        ("CREATED BY", 16),
+                        ("ROTATED", 25),
+                        ("LAST USED", 0),
+                    ],
+                    list.iter().map(|c| {
+                        vec![
+                            c.name.clone(),
+                            c.kind.to_string(),
+                            c.created_by.clone(),
+                            c.rotated_at.clone(),
+                            cell(c.last_used_at.as_deref()),
+                        ]
+                    }),
+                )
+            });
+        }
+        CredentialsCommand::Delete { name } => {
+            client.delete::<()>(&format!("/credentials/{name}")).await?;
+            show(output, &json!({ "deleted": name }), |_| {
+                eprintln!("credentials {name} deleted")
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The secret from `--secret-file` or standard input, with the kind's other parts;
+/// `complete`: refuse here what the server would refuse.
+fn read_secret(
+    kind: CredentialKind,
+    args: &SecretArgs,
+    complete: bool,
+) -> anyhow::Result<CredentialInput> {
+    use std::io::Read;
+    let read_file = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let mut secret = match &args.secret_file {
+        Some(path) => read_file(path)?,
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprintln!("reading the secret from standard input (end with Ctrl+D)");
+            }
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the secret from standard input")?;
+            text
+        }
+    };
+    // A token read from a file or a pipe ends with a newline that is not part of it;
+    // a private key keeps its own.
+    if kind != CredentialKind::Ssh {
+        secret = secret.trim_end_matches(['\r', '\n']).to_string();
+    }
+    let input = CredentialInput {
+        kind,
+        username: args.username.clone(),
+        secret,
+        passphrase: args
+            .passphrase_file
+            .as_ref()
+            .map(read_file)
+            .transpose()?
+            .map(|p| p.trim_end_matches(['\r', '\n']).to_string()),
+        known_hosts: args.known_hosts.as_ref().map(read_file).transpose()?,
+    };
+    let problems = input.problems();
+    if complete && !problems.is_empty() {
+        bail!(problems.join("\n"));
+    }
+    Ok(input)
+}
+
+pub async fn settings(
+    client: &Client,
+    allow_insecure_remotes: Option<bool>,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let mut settings: AdminSettings = client.get("/settings").await?;
+    if let Some(allow) = allow_insecure_remotes {
+        settings.allow_insecure_remotes = allow;
+        settings = client.put("/settings", &settings).await?;
+    }
+    show(output, &settings, |s| {
+        println!("allow-insecure-remotes: {}", s.allow_insecure_remotes)
     });
     Ok(ExitCode::SUCCESS)
 }

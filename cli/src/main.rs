@@ -81,6 +81,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tokens(command) => commands::tokens(data_dir, database, command, output).await,
         Command::Users(command) => commands::users(data_dir, database, command, output).await,
+        Command::Credentials(command) => commands::credentials(&client()?, command, output).await,
+        Command::Settings {
+            allow_insecure_remotes,
+        } => commands::settings(&client()?, *allow_insecure_remotes, output).await,
         Command::Demo => commands::demo(data_dir, database, output).await,
     }
 }

@@ -53,27 +53,30 @@ fn text(output: &Output) -> String {
     )
 }
 
-fn serve(data: &Path) -> Server {
+/// Starts `promenade serve` on a free port with `extra` flags; its log (at `RUST_LOG`'s
+/// level, `warn` by default) goes to `log` when given.
+fn serve_with(data: &Path, extra: &[&str], log: Option<(&Path, &str)>) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = promenade(
-        data,
-        &[
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--poll-interval",
-            "0s",
-        ],
-    )
-    .env("RUST_LOG", "warn")
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--addr", &addr, "--poll-interval", "0s"];
+    args.extend_from_slice(extra);
+    let mut command = promenade(data, &args);
+    command.stdout(Stdio::null());
+    match log {
+        Some((file, level)) => {
+            command
+                .env("RUST_LOG", level)
+                .stderr(std::fs::File::create(file).unwrap());
+        }
+        None => {
+            command.env("RUST_LOG", "warn").stderr(Stdio::null());
+        }
+    }
+    let child = command.spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -81,6 +84,11 @@ fn serve(data: &Path) -> Server {
         std::thread::sleep(Duration::from_millis(50));
     }
     Server { child, url }
+}
+
+/// The server the demo runs on: its repository is on this disk.
+fn serve(data: &Path) -> Server {
+    serve_with(data, &["--allow-local-repositories"], None)
 }
 
 #[test]
@@ -261,4 +269,139 @@ fn a_release_waiting_at_an_approval_gate_is_approved_from_the_command_line() {
         "{}",
         text(&again)
     );
+}
+
+/// Runs a client command with `stdin` piped in.
+fn run_with_input(data: &Path, server: &Server, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = promenade(data, args)
+        .env("PROMENADE_SERVER", &server.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn credentials_are_managed_from_the_command_line_and_their_secrets_appear_nowhere() {
+    const FIRST: &str = "ghp-cli-first-7a61f0";
+    const SECOND: &str = "ghp-cli-second-d2e94b";
+    let data = tempfile::tempdir().unwrap();
+    let demo = run(data.path(), None, &["demo"]);
+    assert!(demo.status.success(), "{}", text(&demo));
+    // Without --allow-local-repositories, and logging everything at debug level.
+    let log = data.path().join("server.log");
+    let server = serve_with(data.path(), &[], Some((&log, "debug")));
+
+    let created = run_with_input(
+        data.path(),
+        &server,
+        &[
+            "credentials",
+            "create",
+            "github-acme",
+            "--kind",
+            "https",
+            "--username",
+            "x-access-token",
+        ],
+        &format!("{FIRST}\n"),
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    let secret_file = data.path().join("token.txt");
+    std::fs::write(&secret_file, format!("{SECOND}\n")).unwrap();
+    let rotated = run(
+        data.path(),
+        Some(&server),
+        &[
+            "credentials",
+            "rotate",
+            "github-acme",
+            "--secret-file",
+            secret_file.to_str().unwrap(),
+        ],
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let missing_user = run_with_input(
+        data.path(),
+        &server,
+        &["credentials", "create", "other", "--kind", "https"],
+        "x",
+    );
+    assert_eq!(missing_user.status.code(), Some(1));
+    assert!(
+        text(&missing_user).contains("username"),
+        "{}",
+        text(&missing_user)
+    );
+
+    let listed = run(data.path(), Some(&server), &["credentials", "list"]);
+    let table = text(&listed);
+    assert!(
+        table.contains("github-acme") && table.contains("https"),
+        "{table}"
+    );
+    let json = text(&run(
+        data.path(),
+        Some(&server),
+        &["credentials", "list", "-o", "json"],
+    ));
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed[0]["rotatedBy"], "admin");
+
+    // The demo's local repository is refused by this server, naming the rule.
+    let resources = data.path().join("demo").join("resources.yaml");
+    let refused = run(
+        data.path(),
+        Some(&server),
+        &["apply", "-f", resources.to_str().unwrap()],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("--allow-local-repositories"),
+        "{}",
+        text(&refused)
+    );
+
+    let settings = run(
+        data.path(),
+        Some(&server),
+        &["settings", "--allow-insecure-remotes", "true"],
+    );
+    assert!(
+        text(&settings).contains("allow-insecure-remotes: true"),
+        "{}",
+        text(&settings)
+    );
+
+    let deleted = run(
+        data.path(),
+        Some(&server),
+        &["credentials", "delete", "github-acme"],
+    );
+    assert!(deleted.status.success(), "{}", text(&deleted));
+    drop(server);
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("DEBUG"), "the log is at debug level");
+    for secret in [FIRST, SECOND] {
+        assert!(!table.contains(secret) && !json.contains(secret));
+        assert!(!logged.contains(secret), "{secret} is in the server log");
+        for file in ["promenade.db", "promenade.db-wal"] {
+            if let Ok(bytes) = std::fs::read(data.path().join(file)) {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{secret} is in {file}"
+                );
+            }
+        }
+    }
 }

@@ -44,6 +44,39 @@ test("the settings page hydrates and a server function answers a click", RELEASE
   expect(errors).toEqual([]);
 });
 
+test("an admin stores credentials on the settings page and never sees the secret again", RELEASE, async ({ page }, testInfo) => {
+  const secret = "e2e-s3cret-4c1d9";
+  await signIn(page, "/settings");
+  const panel = page.getByTestId("credentials");
+  await expect(panel.getByRole("button", { name: "Create" })).toBeEnabled();
+  await panel.getByLabel("Name", { exact: true }).fill("ci-token");
+  await panel.getByLabel("Kind").selectOption("token");
+  await expect(panel.getByLabel("User name")).toHaveCount(0);
+  await panel.getByLabel("Token or password").fill(secret);
+  await panel.getByRole("button", { name: "Create" }).click();
+  await expect(panel.getByTestId("credentials-status")).toHaveText("Saved credentials ci-token.");
+  const row = panel.getByRole("row", { name: /ci-token/ });
+  await expect(row).toContainText("token");
+  await expect(row).toContainText("never");
+  await expect(panel.getByLabel("Token or password")).toHaveValue("");
+  await page.screenshot({ path: testInfo.outputPath("credentials.png"), fullPage: true });
+  expect(await page.content()).not.toContain(secret);
+  await page.reload();
+  await expect(panel.getByRole("row", { name: /ci-token/ })).toBeVisible();
+  expect(await page.content()).not.toContain(secret);
+
+  // The same name again is refused, with the server's reason.
+  await expect(panel.getByRole("button", { name: "Create" })).toBeEnabled();
+  await panel.getByLabel("Name", { exact: true }).fill("ci-token");
+  await panel.getByLabel("Kind").selectOption("token");
+  await panel.getByLabel("Token or password").fill("another");
+  await panel.getByRole("button", { name: "Create" }).click();
+  await expect(panel.getByTestId("credentials-status")).toContainText("exist already");
+
+  await panel.getByRole("button", { name: "Delete ci-token" }).click();
+  await expect(panel.getByTestId("no-credentials")).toBeVisible();
+});
+
 test("navigation moves between sections without a full page load", async ({ page }) => {
   await signIn(page, "/");
   await expect(page.getByRole("heading", { level: 1, name: "Products" })).toBeVisible();

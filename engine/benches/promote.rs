@@ -99,7 +99,9 @@ async fn main() {
     );
 
     let store = Store::open(None, &dir.path().join("data")).await.unwrap();
-    let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
+    let mut config = EngineConfig::new(dir.path().join("data"));
+    config.allow_local_repositories = true;
+    let engine = Engine::new(store, config);
     let url = format!("file://{}", engine_remote.display());
     engine
         .apply(

@@ -400,7 +400,7 @@ fn hash(secret: &str) -> String {
         .collect()
 }
 
-fn write_private(file: &Path, secret: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(file: &Path, secret: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -172,6 +172,8 @@ pub struct Shape {
     pub prod_action: String,
     /// `queue` (the demo) or `terminate`.
     pub concurrency: String,
+    /// The credentials the repository is reached with (none for the demo's own).
+    pub credentials: Option<String>,
 }
 
 impl Default for Shape {
@@ -181,6 +183,7 @@ impl Default for Shape {
             applications: APPLICATIONS.iter().map(|a| a.to_string()).collect(),
             prod_action: "pr".into(),
             concurrency: "queue".into(),
+            credentials: None,
         }
     }
 }
@@ -201,13 +204,18 @@ pub fn resources(url: &str, shape: &Shape) -> String {
         .map(|app| format!("    - {{ name: {app}, path: \"apps/{app}/envs/{{env}}\" }}\n"))
         .collect();
     let (prod_action, concurrency) = (&shape.prod_action, &shape.concurrency);
+    let credentials = shape
+        .credentials
+        .as_ref()
+        .map(|c| format!(", credentials: {c}"))
+        .unwrap_or_default();
     yaml.push_str(&format!(
         r#"---
 apiVersion: promenade.dev/v1alpha1
 kind: Product
 metadata: {{ name: shop }}
 spec:
-  repository: {{ url: "{url}", branch: main }}
+  repository: {{ url: "{url}", branch: main{credentials} }}
   applications:
 {applications}  template: helm-image
   flows: [ {{ name: standard }} ]
@@ -293,7 +301,9 @@ mod tests {
     async fn the_demo_is_set_up_once_and_previews_and_promotes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(None, dir.path()).await.unwrap();
-        let engine = Engine::new(store, EngineConfig::new(dir.path()));
+        let mut config = EngineConfig::new(dir.path());
+        config.allow_local_repositories = true;
+        let engine = Engine::new(store, config);
         let demo = set_up(&engine, dir.path()).await.unwrap();
         assert!(demo.created);
         assert_eq!(

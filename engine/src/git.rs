@@ -14,6 +14,8 @@ use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
 use tracing::{debug, instrument};
 
+use crate::credentials::{Access, Keyring};
+use crate::transport::callbacks;
 use crate::{EngineError, Result};
 
 /// Files of one folder: paths relative to the folder, `/`-separated, to contents.
@@ -23,6 +25,8 @@ pub type FileTree = BTreeMap<String, Vec<u8>>;
 /// restarted engine recognises its own work instead of committing twice.
 pub const RELEASE_TRAILER: &str = "Promenade-Release";
 pub const ENVIRONMENT_TRAILER: &str = "Promenade-Environment";
+/// Who started the release: the commit's author is Promenade, this says on whose word.
+pub const PROMOTED_BY_TRAILER: &str = "Promenade-Promoted-By";
 
 /// How far back [`Repo::find_promotion`] looks for a commit with our trailers. A crashed
 /// promotion is found right after a restart, long before this many commits land.
@@ -33,6 +37,9 @@ const TRAILER_SEARCH_DEPTH: usize = 500;
 pub struct GitCache {
     root: PathBuf,
     locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+    /// Held while a clone is opened or created, so two first uses of one remote do not
+    /// both initialise its folder.
+    init: Arc<Mutex<()>>,
 }
 
 impl GitCache {
@@ -40,6 +47,7 @@ impl GitCache {
         Self {
             root: root.into(),
             locks: Arc::default(),
+            init: Arc::default(),
         }
     }
 
@@ -50,10 +58,13 @@ impl GitCache {
         locks.entry(url.to_string()).or_default().clone()
     }
 
-    /// Opens (creating on first use) the bare clone of `url`. The folder name is derived
-    /// from the URL, so every release of every product shares one clone per remote.
-    pub fn open(&self, url: &str) -> Result<Repo> {
+    /// Opens (creating on first use) the bare clone of `url`, to be reached with the
+    /// keyring's credentials and under its remote rules. The folder name is derived from
+    /// the URL, so every release of every product shares one clone per remote.
+    pub fn open(&self, url: &str, keyring: &Keyring) -> Result<Repo> {
+        keyring.policy().check(url)?;
         let path = self.root.join(cache_folder_name(url));
+        let _creating = self.init.lock().unwrap_or_else(PoisonError::into_inner);
         let repo = match Repository::open_bare(&path) {
             Ok(repo) => repo,
             Err(_) => {
@@ -67,6 +78,8 @@ impl GitCache {
         Ok(Repo {
             repo,
             url: url.to_string(),
+            access: keyring.access(url),
+            refusal: Arc::default(),
         })
     }
 }
@@ -75,6 +88,11 @@ impl GitCache {
 pub struct Repo {
     repo: Repository,
     url: String,
+    /// The credentials for the remote: their name (for messages) and secret.
+    access: Option<(String, Arc<Access>)>,
+    /// Why the last connection refused the server, in our words: libgit2 replaces a
+    /// refused SSH host key's message with its own.
+    refusal: Arc<Mutex<Option<String>>>,
 }
 
 /// What a push did.
@@ -95,12 +113,14 @@ pub struct FolderUpdate {
 }
 
 /// Who commits, and the trailers that identify the promotion.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CommitInfo {
     pub subject: String,
     pub body: String,
     pub release: String,
     pub environment: String,
+    /// Who started the release, as people read it (`alice (user)`).
+    pub promoted_by: String,
     pub author_name: String,
     pub author_email: String,
 }
@@ -114,8 +134,8 @@ impl CommitInfo {
             message.push_str("\n\n");
         }
         message.push_str(&format!(
-            "{RELEASE_TRAILER}: {}\n{ENVIRONMENT_TRAILER}: {}\n",
-            self.release, self.environment
+            "{RELEASE_TRAILER}: {}\n{ENVIRONMENT_TRAILER}: {}\n{PROMOTED_BY_TRAILER}: {}\n",
+            self.release, self.environment, self.promoted_by
         ));
         message
     }
@@ -126,21 +146,63 @@ impl Repo {
         &self.url
     }
 
+    fn callbacks(&self) -> git2::RemoteCallbacks<'_> {
+        callbacks(
+            &self.url,
+            self.access
+                .as_ref()
+                .map(|(name, access)| (name.as_str(), access.as_ref())),
+            &self.refusal,
+        )
+    }
+
+    /// HTTPS credentials sent with the first request rather than after a `401`: each
+    /// request of a fetch or push then takes one round trip, not two (the callbacks
+    /// still answer a server that asks again).
+    fn auth_headers(&self) -> Vec<String> {
+        match self.access.as_ref().map(|(_, access)| access.as_ref()) {
+            Some(Access::Https { username, password }) => {
+                vec![basic_authorization(username, password)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn error(&self, action: &str, error: git2::Error) -> EngineError {
+        let refusal = self
+            .refusal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match refusal {
+            Some(message) => EngineError::Git {
+                url: redact_url(&self.url),
+                action: action.to_string(),
+                message,
+            },
+            None => git_error(&self.url, action, error),
+        }
+    }
+
     /// Fetches `branch` from the remote and returns its tip.
     #[instrument(skip(self), fields(url = %self.url))]
     pub fn fetch(&self, branch: &str) -> Result<Oid> {
         let mut remote = self
             .repo
             .remote_anonymous(&self.url)
-            .map_err(|e| git_error(&self.url, "fetch", e))?;
+            .map_err(|e| self.error("fetch", e))?;
         let refspec = format!("+refs/heads/{branch}:{}", tracking_ref(branch));
+        let mut options = git2::FetchOptions::new();
+        options.remote_callbacks(self.callbacks());
+        let headers = self.auth_headers();
+        options.custom_headers(&headers.iter().map(String::as_str).collect::<Vec<_>>());
         remote
-            .fetch(&[refspec.as_str()], None, None)
-            .map_err(|e| git_error(&self.url, "fetch", e))?;
+            .fetch(&[refspec.as_str()], Some(&mut options), None)
+            .map_err(|e| self.error("fetch", e))?;
         let tip = self
             .repo
             .refname_to_id(&tracking_ref(branch))
-            .map_err(|e| git_error(&self.url, &format!("find branch {branch}"), e))?;
+            .map_err(|e| self.error(&format!("find branch {branch}"), e))?;
         debug!(%tip, "fetched");
         Ok(tip)
     }
@@ -150,20 +212,17 @@ impl Repo {
         let mut remote = self
             .repo
             .remote_anonymous(&self.url)
-            .map_err(|e| git_error(&self.url, "fetch", e))?;
+            .map_err(|e| self.error("fetch", e))?;
         let advertised = {
-            remote
-                .connect(git2::Direction::Fetch)
-                .map_err(|e| git_error(&self.url, "connect", e))?;
+            let connection = remote
+                .connect_auth(git2::Direction::Fetch, Some(self.callbacks()), None)
+                .map_err(|e| self.error("connect", e))?;
             let wanted = format!("refs/heads/{branch}");
-            let found = remote
+            let found = connection
                 .list()
-                .map_err(|e| git_error(&self.url, "list refs", e))?
+                .map_err(|e| self.error("list refs", e))?
                 .iter()
                 .any(|head| head.name() == wanted);
-            remote
-                .disconnect()
-                .map_err(|e| git_error(&self.url, "disconnect", e))?;
             found
         };
         if advertised {
@@ -180,7 +239,7 @@ impl Repo {
             .repo
             .find_commit(commit)
             .and_then(|c| c.tree())
-            .map_err(|e| git_error(&self.url, "read commit", e))?;
+            .map_err(|e| self.error("read commit", e))?;
         Ok(tree
             .get_path(Path::new(folder.trim_matches('/')))
             .ok()
@@ -192,7 +251,7 @@ impl Repo {
         let commit = self
             .repo
             .find_commit(commit)
-            .map_err(|e| git_error(&self.url, "read commit", e))?;
+            .map_err(|e| self.error("read commit", e))?;
         Ok(String::from_utf8_lossy(commit.message_bytes()).into_owned())
     }
 
@@ -202,7 +261,7 @@ impl Repo {
             .revparse_single(spec)
             .and_then(|object| object.peel_to_commit())
             .map(|commit| commit.id())
-            .map_err(|e| git_error(&self.url, &format!("find commit {spec:?}"), e))
+            .map_err(|e| self.error(&format!("find commit {spec:?}"), e))
     }
 
     /// Whether the clone already has `commit`.
@@ -216,7 +275,7 @@ impl Repo {
             .repo
             .find_commit(commit)
             .and_then(|c| c.tree())
-            .map_err(|e| git_error(&self.url, "read commit", e))?;
+            .map_err(|e| self.error("read commit", e))?;
         let folder = folder.trim_matches('/');
         let subtree = if folder.is_empty() {
             tree
@@ -225,7 +284,7 @@ impl Repo {
                 Ok(entry) if entry.kind() == Some(ObjectType::Tree) => self
                     .repo
                     .find_tree(entry.id())
-                    .map_err(|e| git_error(&self.url, "read tree", e))?,
+                    .map_err(|e| self.error("read tree", e))?,
                 Ok(_) | Err(_) => return Ok(FileTree::new()),
             }
         };
@@ -250,9 +309,9 @@ impl Repo {
                     }
                 }
             })
-            .map_err(|e| git_error(&self.url, "walk tree", e))?;
+            .map_err(|e| self.error("walk tree", e))?;
         match failure {
-            Some(e) => Err(git_error(&self.url, "read blob", e)),
+            Some(e) => Err(self.error("read blob", e)),
             None => Ok(files),
         }
     }
@@ -266,7 +325,7 @@ impl Repo {
         updates: &[FolderUpdate],
         info: &CommitInfo,
     ) -> Result<Option<Oid>> {
-        let fail = |e| git_error(&self.url, "commit", e);
+        let fail = |e| self.error("commit", e);
         let parent_commit = self.repo.find_commit(parent).map_err(fail)?;
         let base = parent_commit.tree().map_err(fail)?;
 
@@ -310,7 +369,7 @@ impl Repo {
 
     /// The blob ids under `folder` of `tree`, by path relative to the folder.
     fn folder_blobs(&self, tree: &git2::Tree, folder: &str) -> Result<BTreeMap<String, Oid>> {
-        let fail = |e| git_error(&self.url, "read tree", e);
+        let fail = |e| self.error("read tree", e);
         let subtree = if folder.is_empty() {
             tree.clone()
         } else {
@@ -341,19 +400,21 @@ impl Repo {
         let local = format!("refs/promenade/outgoing/{branch}");
         self.repo
             .reference(&local, commit, true, "promenade: outgoing")
-            .map_err(|e| git_error(&self.url, "push", e))?;
+            .map_err(|e| self.error("push", e))?;
         let mut remote = self
             .repo
             .remote_anonymous(&self.url)
-            .map_err(|e| git_error(&self.url, "push", e))?;
+            .map_err(|e| self.error("push", e))?;
         let mut rejection = None;
-        let mut callbacks = git2::RemoteCallbacks::new();
+        let mut callbacks = self.callbacks();
         callbacks.push_update_reference(|_, status| {
             rejection = status.map(str::to_string);
             Ok(())
         });
         let mut options = git2::PushOptions::new();
         options.remote_callbacks(callbacks);
+        let headers = self.auth_headers();
+        options.custom_headers(&headers.iter().map(String::as_str).collect::<Vec<_>>());
         let refspec = format!("{local}:refs/heads/{branch}");
         match remote.push(&[refspec.as_str()], Some(&mut options)) {
             Ok(()) => {}
@@ -361,7 +422,7 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
                 return Ok(PushOutcome::Rejected(e.message().to_string()))
             }
-            Err(e) => return Err(git_error(&self.url, "push", e)),
+            Err(e) => return Err(self.error("push", e)),
         }
         drop(options);
         Ok(match rejection {
@@ -370,7 +431,7 @@ impl Repo {
                 // Our tracking ref now knows the remote's new tip without another fetch.
                 self.repo
                     .reference(&tracking_ref(branch), commit, true, "promenade: pushed")
-                    .map_err(|e| git_error(&self.url, "push", e))?;
+                    .map_err(|e| self.error("push", e))?;
                 PushOutcome::Pushed
             }
         })
@@ -385,7 +446,7 @@ impl Repo {
         folders: &[&str],
         depth: usize,
     ) -> Result<HashMap<String, (Oid, String)>> {
-        let fail = |e| git_error(&self.url, "read history", e);
+        let fail = |e| self.error("read history", e);
         let folder_ids = |commit: &git2::Commit| -> Result<Vec<Option<Oid>>> {
             let tree = commit.tree().map_err(fail)?;
             Ok(folders
@@ -439,7 +500,7 @@ impl Repo {
         release: &str,
         environment: &str,
     ) -> Result<Option<Oid>> {
-        let fail = |e| git_error(&self.url, "search history", e);
+        let fail = |e| self.error("search history", e);
         let mut walk = self.repo.revwalk().map_err(fail)?;
         walk.push(tip).map_err(fail)?;
         for oid in walk.take(TRAILER_SEARCH_DEPTH) {
@@ -486,6 +547,14 @@ fn join(folder: &str, path: &str) -> String {
     }
 }
 
+/// `Authorization: Basic …`: base64, so no secret byte can break the header.
+fn basic_authorization(username: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    format!("Authorization: Basic {encoded}")
+}
+
 /// A readable, collision-free folder name for a remote: its last path segment plus a
 /// hash of the whole URL (credentials in URLs never reach the file system).
 fn cache_folder_name(url: &str) -> String {
@@ -507,6 +576,12 @@ fn cache_folder_name(url: &str) -> String {
 
 fn git_error(url: &str, action: &str, error: git2::Error) -> EngineError {
     let mut message = error.message().to_string();
+    if error.class() == git2::ErrorClass::Ssl || error.code() == git2::ErrorCode::Certificate {
+        message = format!(
+            "TLS: {message} (is the server's certificate signed by a CA that the system or \
+             `--ca-file` trusts?)"
+        );
+    }
     if let Some(secret) = userinfo(url) {
         message = message.replace(secret, "***");
     }
@@ -517,11 +592,12 @@ fn git_error(url: &str, action: &str, error: git2::Error) -> EngineError {
     }
 }
 
-/// The `user:token` part of `scheme://user:token@host/…`, if any.
+/// The `user:token` part of `scheme://user:token@host/…`, if any (a user alone, as in
+/// `ssh://git@host/…`, is no secret).
 fn userinfo(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
     let (info, _) = rest.rsplit_once('@')?;
-    (!info.is_empty()).then_some(info)
+    info.contains(':').then_some(info)
 }
 
 /// Keeps tokens in `https://user:token@host/…` out of errors and logs.

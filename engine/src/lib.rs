@@ -3,14 +3,18 @@
 //! the UI's server functions share.
 
 pub mod auth;
+pub mod credentials;
 pub mod demo;
 mod error;
 pub mod git;
 pub mod overview;
 pub mod release;
 pub mod resources;
+mod settings;
 pub mod store;
+pub mod transport;
 pub mod trigger;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,14 +42,26 @@ pub struct EngineConfig {
     pub push_attempts: u32,
     /// How often a failing `http` check is tried again, until its timeout.
     pub check_interval: Duration,
+    /// The author and committer of promotion commits (`--git-author`).
     pub committer_name: String,
     pub committer_email: String,
+    /// Where people reach the server (`--public-url`): commit messages link releases.
+    pub public_url: Option<String>,
+    /// Whether repositories on the server's own disk may be used
+    /// (`--allow-local-repositories`).
+    pub allow_local_repositories: bool,
+    /// The key that seals credentials.
+    pub secret_key: credentials::SecretKeySource,
 }
 
 impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
         Self {
-            git_cache: data_dir.into().join("git"),
+            secret_key: credentials::SecretKeySource::File(data_dir.join("secret.key")),
+            public_url: None,
+            allow_local_repositories: false,
+            git_cache: data_dir.join("git"),
             merge_poll_interval: Duration::from_secs(15),
             push_attempts: 5,
             check_interval: Duration::from_secs(5),
@@ -97,6 +113,8 @@ struct Inner {
     fault: Option<FaultHook>,
     /// The last computed product statuses, by product: (cache key, rows).
     status_cache: std::sync::Mutex<overview::StatusCache>,
+    /// The credentials cipher, once the key is read.
+    cipher: std::sync::OnceLock<chacha20poly1305::XChaCha20Poly1305>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -128,6 +146,7 @@ impl Engine {
                 runtime: release::Runtime::default(),
                 fault,
                 status_cache: Default::default(),
+                cipher: Default::default(),
             }),
         }
     }

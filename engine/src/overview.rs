@@ -65,6 +65,7 @@ impl Engine {
             .collect();
 
         let running = self.running_steps(product).await?;
+        let keyring = self.keyring(&[&product_res]).await?;
         let engine = self.clone();
         let columns = environments.clone();
         let rows = tokio::task::spawn_blocking(move || -> Result<Vec<ApplicationRow>> {
@@ -103,7 +104,7 @@ impl Engine {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let tip = engine
                     .git()
-                    .open(url)
+                    .open(url, &keyring)
                     .and_then(|repo| repo.fetch(branch))
                     .map_err(|e| e.to_string());
                 tips.insert((url.clone(), branch.clone()), tip);
@@ -117,7 +118,7 @@ impl Engine {
                 let _guard = lock
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let read = engine.git().open(&url).and_then(|repo| {
+                let read = engine.git().open(&url, &keyring).and_then(|repo| {
                     tips.get(&(url.clone(), branch.clone()))
                         .cloned()
                         .unwrap_or_else(|| Err(format!("{url} was not fetched")))

@@ -2,18 +2,69 @@
 //! in canonical form, with a revision per change (who, when, what).
 
 use promenade_model::canonical::to_yaml;
-use promenade_model::diagnostic::{Diagnostic, Severity};
-use promenade_model::load;
+use promenade_model::credentials::CredentialKind;
+use promenade_model::diagnostic::{Code, Diagnostic, Severity};
 use promenade_model::resources::{Resource, ResourceKind};
 use promenade_model::validate::{validate, ResourceSet, Validation};
+use promenade_model::{load, LoadedResource};
 use sqlx::Row;
 use tracing::info;
 
 use crate::auth::{allow, Principal, Role};
+use crate::credentials::check_fits;
 use crate::store::{now, Store};
+use crate::transport::RemotePolicy;
 use crate::{Engine, EngineError, Result};
 
 pub use promenade_model::stored::{Change, ResourceChange, StoredResource};
+
+/// What the server allows of the repositories products name, checked when they are
+/// applied so a refused remote is an error at the line that names it.
+#[derive(Default)]
+pub(crate) struct RemoteRules {
+    policy: RemotePolicy,
+    credentials: Vec<(String, CredentialKind)>,
+}
+
+impl RemoteRules {
+    fn check(&self, loaded: &LoadedResource) -> Vec<Diagnostic> {
+        let Resource::Product(product) = &loaded.resource else {
+            return Vec::new();
+        };
+        let mut problems = Vec::new();
+        for (path, repository) in product.repositories() {
+            if let Err(refused) = self.policy.check(&repository.url) {
+                problems.push(loaded.diagnostic(
+                    &path.key("url"),
+                    Severity::Error,
+                    Code::RemoteRefused,
+                    refused.to_string(),
+                ));
+            }
+            let Some(name) = &repository.credentials else {
+                continue;
+            };
+            let problem = match self.credentials.iter().find(|(n, _)| n == name) {
+                None => Some(format!(
+                    "credentials `{name}` do not exist: an admin creates them with \
+                     `promenade credentials create {name}`"
+                )),
+                Some((_, kind)) => check_fits(name, *kind, &repository.url)
+                    .err()
+                    .map(|e| e.to_string()),
+            };
+            if let Some(message) = problem {
+                problems.push(loaded.diagnostic(
+                    &path.key("credentials"),
+                    Severity::Error,
+                    Code::UnknownCredentials,
+                    message,
+                ));
+            }
+        }
+        problems
+    }
+}
 
 /// How to apply.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +87,7 @@ impl Store {
         text: &str,
         author: &Principal,
         options: &ApplyOptions,
+        remotes: &RemoteRules,
     ) -> Result<Vec<ResourceChange>> {
         let dry_run = options.dry_run;
         // Alone, the documents are only read: references to stored resources resolve in
@@ -45,6 +97,10 @@ impl Store {
             return Err(EngineError::Invalid(
                 problems.into_iter().filter(Diagnostic::is_error).collect(),
             ));
+        }
+        let refused: Vec<Diagnostic> = loaded.iter().flat_map(|l| remotes.check(l)).collect();
+        if !refused.is_empty() {
+            return Err(EngineError::Invalid(refused));
         }
         let incoming = ResourceSet::new(loaded);
         for resource in incoming.resources() {
@@ -231,6 +287,13 @@ impl Store {
 }
 
 impl Engine {
+    async fn remote_rules(&self) -> Result<RemoteRules> {
+        Ok(RemoteRules {
+            policy: self.remote_policy().await?,
+            credentials: self.store().credential_names().await?,
+        })
+    }
+
     /// Applies the documents in `text` (named `file` in diagnostics), as `who`.
     pub async fn apply(
         &self,
@@ -240,7 +303,8 @@ impl Engine {
         options: &ApplyOptions,
     ) -> Result<Vec<ResourceChange>> {
         allow(who, Role::Promoter, "applying resources")?;
-        self.store().apply(file, text, who, options).await
+        let remotes = self.remote_rules().await?;
+        self.store().apply(file, text, who, options, &remotes).await
     }
 
     /// Deletes a resource, as `who`; refused (conflict) while others refer to it.
@@ -360,7 +424,13 @@ impl Engine {
         };
         match self
             .store()
-            .apply(&format!("{name}.yaml"), &text, who, &options)
+            .apply(
+                &format!("{name}.yaml"),
+                &text,
+                who,
+                &options,
+                &self.remote_rules().await?,
+            )
             .await
         {
             Err(EngineError::Conflict { message, .. }) if expected == 0 => {
@@ -407,7 +477,13 @@ impl Engine {
         };
         match self
             .store()
-            .apply("environment.yaml", &yaml, who, &options)
+            .apply(
+                "environment.yaml",
+                &yaml,
+                who,
+                &options,
+                &self.remote_rules().await?,
+            )
             .await
         {
             Err(EngineError::Conflict { .. }) => {
@@ -567,11 +643,23 @@ spec:
         let (store, _dir) = store().await;
         let none = ApplyOptions::default();
         store
-            .apply("envs.yaml", ENVIRONMENTS, &person(false), &none)
+            .apply(
+                "envs.yaml",
+                ENVIRONMENTS,
+                &person(false),
+                &none,
+                &RemoteRules::default(),
+            )
             .await
             .unwrap();
         let changes = store
-            .apply("flow.yaml", FLOW, &person(false), &none)
+            .apply(
+                "flow.yaml",
+                FLOW,
+                &person(false),
+                &none,
+                &RemoteRules::default(),
+            )
             .await
             .unwrap();
         assert_eq!(changes[0].change, Change::Created);
@@ -579,7 +667,13 @@ spec:
         // A reference to nothing stored is still refused, with its position.
         let broken = FLOW.replace("dependsOn: [dev]", "dependsOn: [nowhere]");
         let Err(EngineError::Invalid(problems)) = store
-            .apply("flow.yaml", &broken, &person(false), &none)
+            .apply(
+                "flow.yaml",
+                &broken,
+                &person(false),
+                &none,
+                &RemoteRules::default(),
+            )
             .await
         else {
             panic!("an unknown environment must be refused");
@@ -604,18 +698,36 @@ spec:
         let (store, _dir) = store().await;
         let none = ApplyOptions::default();
         let refused = store
-            .apply("policy.yaml", COMMAND_POLICY, &person(false), &none)
+            .apply(
+                "policy.yaml",
+                COMMAND_POLICY,
+                &person(false),
+                &none,
+                &RemoteRules::default(),
+            )
             .await;
         assert!(
             matches!(refused, Err(EngineError::Forbidden(_))),
             "{refused:?}"
         );
         store
-            .apply("policy.yaml", COMMAND_POLICY, &person(true), &none)
+            .apply(
+                "policy.yaml",
+                COMMAND_POLICY,
+                &person(true),
+                &none,
+                &RemoteRules::default(),
+            )
             .await
             .unwrap();
         store
-            .apply("envs.yaml", ENVIRONMENTS, &person(false), &none)
+            .apply(
+                "envs.yaml",
+                ENVIRONMENTS,
+                &person(false),
+                &none,
+                &RemoteRules::default(),
+            )
             .await
             .unwrap();
     }
@@ -625,11 +737,23 @@ spec:
         let (store, _dir) = store().await;
         let none = ApplyOptions::default();
         store
-            .apply("envs.yaml", ENVIRONMENTS, &person(false), &none)
+            .apply(
+                "envs.yaml",
+                ENVIRONMENTS,
+                &person(false),
+                &none,
+                &RemoteRules::default(),
+            )
             .await
             .unwrap();
         store
-            .apply("flow.yaml", FLOW, &person(false), &none)
+            .apply(
+                "flow.yaml",
+                FLOW,
+                &person(false),
+                &none,
+                &RemoteRules::default(),
+            )
             .await
             .unwrap();
         let edited = format!("{FLOW}  timeout: 1h\n");
@@ -638,10 +762,24 @@ spec:
             expected_revisions: vec![(ResourceKind::PromotionFlow, "standard".into(), revision)],
         };
         store
-            .apply("flow.yaml", &edited, &person(false), &at(1))
+            .apply(
+                "flow.yaml",
+                &edited,
+                &person(false),
+                &at(1),
+                &RemoteRules::default(),
+            )
             .await
             .unwrap();
-        let stale = store.apply("flow.yaml", FLOW, &person(false), &at(1)).await;
+        let stale = store
+            .apply(
+                "flow.yaml",
+                FLOW,
+                &person(false),
+                &at(1),
+                &RemoteRules::default(),
+            )
+            .await;
         let Err(EngineError::Conflict { message, .. }) = stale else {
             panic!("expected a conflict, got {stale:?}");
         };

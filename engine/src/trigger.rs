@@ -1,18 +1,59 @@
-//! Releases started by changes: the trigger environment of each product flow is polled
-//! (and `POST /api/v1/webhooks/git` polls at once). A change to any application folder
-//! there starts a release of that content, unless the commit message filter says no.
+//! Releases started by changes: the trigger environment of each product flow is looked
+//! at by the poller (`serve --poll-interval`) and whenever a git host's webhook reports
+//! a push. A change to any application folder there starts a release of that content,
+//! unless the commit message filter says no.
+//!
+//! A round fetches each repository and branch once, however many products use it, and
+//! a webhook's round only looks at the pushed repository and branch. Whether something
+//! changed is a fingerprint of the trigger folders' tree ids, swapped in the database
+//! with compare-and-set, so of several replicas (or a webhook racing the poller) exactly
+//! one starts the release.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use git2::Oid;
+use promenade_model::remote::RemoteUrl;
+use promenade_model::resources::Product;
 use sha2::{Digest, Sha256};
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::auth::{allow, Principal, Role};
+use crate::credentials::Keyring;
 use crate::release::PromotionRequest;
 use crate::store::{now, ReleaseRecord};
 use crate::{Engine, EngineError, Result};
 
-/// What one poll of one product flow saw.
+/// How far back the newest change of a trigger folder is looked for (its commit message
+/// decides the trigger's filter).
+const HISTORY_DEPTH: usize = 200;
+
+/// Which part of the repositories a round looks at.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scope {
+    /// Only this repository (by [`RemoteUrl::identity`]) and branch; all when `None`.
+    pub pushed: Option<Pushed>,
+}
+
+/// What a webhook says was pushed.
+#[derive(Clone, Debug)]
+pub(crate) struct Pushed {
+    /// Every spelling of the repository the host sent, as identities.
+    pub repositories: BTreeSet<String>,
+    pub branch: String,
+    /// The files the push touched, when the host listed them all.
+    pub paths: Option<Vec<String>>,
+}
+
+/// One product flow whose trigger environment the round looks at.
+struct Watch {
+    product: Product,
+    flow: String,
+    /// The trigger environment's folders: (application, url, branch, folder).
+    folders: Vec<(String, String, String, String)>,
+}
+
+/// What one round saw of one product flow.
 struct Observation {
     fingerprint: String,
     /// The newest commit that changed a folder, and its message.
@@ -21,73 +62,32 @@ struct Observation {
 }
 
 impl Engine {
-    /// Polls every product flow's trigger environment once and starts a release for
-    /// each that changed since the last poll, as `who` asks (a git host's webhook). The
-    /// first poll only records a baseline.
+    /// Looks at every product flow's trigger environment now and starts a release for
+    /// each that changed since the last look, as `who` asks. The first look only records
+    /// a baseline.
     pub async fn poll_triggers(&self, who: &Principal) -> Result<Vec<ReleaseRecord>> {
         allow(who, Role::Promoter, "polling triggers")?;
-        let set = self.store().resource_set().await?;
-        let mut started = Vec::new();
-        for product in set.products() {
-            for product_flow in &product.spec.flows {
-                let Some(flow) = set.flow(&product_flow.name) else {
-                    continue;
-                };
-                let environment = flow.spec.trigger_environment.clone();
-                let observed = {
-                    let engine = self.clone();
-                    let product = product.clone();
-                    tokio::task::spawn_blocking(move || engine.observe(&product, &environment))
-                        .await
-                        .map_err(|e| EngineError::Internal(e.to_string()))?
-                };
-                let observed = match observed {
-                    Ok(o) => o,
-                    Err(error) => {
-                        warn!(product = %product.metadata.name, %error, "cannot poll the trigger environment");
-                        continue;
-                    }
-                };
-                let name = &product.metadata.name;
-                if !self
-                    .advance(name, &product_flow.name, &observed.fingerprint)
-                    .await?
-                {
-                    continue;
-                }
-                let accepted = product_flow
-                    .trigger
-                    .as_ref()
-                    .is_none_or(|t| t.accepts(&observed.message));
-                if !accepted {
-                    info!(product = %name, commit = %observed.commit, "change skipped by the trigger's commit message filter");
-                    continue;
-                }
-                let request = PromotionRequest {
-                    flow: Some(product_flow.name.clone()),
-                    message: Some(format!("Triggered by {}", short(&observed.commit))),
-                    ..Default::default()
-                };
-                match self.promote(&trigger_principal(), name, &request).await {
-                    Ok(release) => started.push(release),
-                    Err(error) => {
-                        warn!(product = %name, %error, "cannot start the triggered release")
-                    }
-                }
-            }
-        }
-        Ok(started)
+        self.trigger_round(&Scope::default()).await
     }
 
-    /// Polls every `interval` until the process ends.
-    pub fn start_polling(&self, interval: Duration) {
+    /// Looks at every trigger environment now, which records the baselines webhooks
+    /// compare against, then every `interval` (when there is one) until the process
+    /// ends.
+    pub fn start_polling(&self, interval: Option<Duration>) {
         let engine = self.clone();
         tokio::spawn(
             async move {
+                let Some(interval) = interval else {
+                    if let Err(error) = engine.trigger_round(&Scope::default()).await {
+                        warn!(%error, "trigger baseline failed");
+                    }
+                    return;
+                };
                 let mut ticker = tokio::time::interval(interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
-                    if let Err(error) = engine.poll_triggers(&trigger_principal()).await {
+                    if let Err(error) = engine.trigger_round(&Scope::default()).await {
                         warn!(%error, "trigger poll failed");
                     }
                 }
@@ -96,47 +96,123 @@ impl Engine {
         );
     }
 
-    fn observe(
-        &self,
-        product: &promenade_model::resources::Product,
-        environment: &str,
-    ) -> Result<Observation> {
-        let mut hasher = Sha256::new();
-        let mut newest: Option<(String, String, String)> = None; // (time, commit, message)
-        for app in &product.spec.applications {
-            let spec = app.repository_for(environment, &product.spec.repository);
-            let lock = self.git().lock(&spec.url);
-            let _guard = lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let repo = self.git().open(&spec.url)?;
-            let tip = repo.fetch(spec.branch())?;
-            let folder = app.path_for(environment);
-            hasher.update(app.name.as_bytes());
-            hasher.update(
-                repo.folder_id(tip, &folder)?
-                    .map(|id| id.to_string())
-                    .unwrap_or_default(),
-            );
-            if let Some((commit, at)) = repo
-                .last_changes(tip, &[folder.as_str()], 200)?
-                .remove(&folder)
-            {
-                if newest.as_ref().is_none_or(|(time, _, _)| at > *time) {
-                    newest = Some((at, commit.to_string(), repo.commit_message(commit)?));
+    /// One round over the product flows in `scope`.
+    pub(crate) async fn trigger_round(&self, scope: &Scope) -> Result<Vec<ReleaseRecord>> {
+        let set = self.store().resource_set().await?;
+        let watches = watches(&set, scope);
+        if watches.is_empty() {
+            debug!("no trigger environment in scope");
+            return Ok(Vec::new());
+        }
+        let mut observations = Vec::new();
+        // Keyrings per product: one product's missing credentials do not stop the others.
+        let mut usable = Vec::new();
+        for watch in watches {
+            match self.keyring(&[&watch.product]).await {
+                Ok(keyring) => usable.push((watch, keyring)),
+                Err(error) => {
+                    warn!(product = %watch.product.metadata.name, %error, "cannot poll the trigger environment")
                 }
             }
         }
-        let (_, commit, message) = newest.unwrap_or_default();
-        Ok(Observation {
-            fingerprint: hasher
-                .finalize()
+        let observed = {
+            let engine = self.clone();
+            tokio::task::spawn_blocking(move || engine.observe_round(usable))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?
+        };
+        observations.extend(observed);
+
+        let mut started = Vec::new();
+        for (product, flow, observed) in observations {
+            let name = &product.metadata.name;
+            if !self.advance(name, &flow, &observed.fingerprint).await? {
+                continue;
+            }
+            let accepted = product
+                .spec
+                .flows
                 .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            commit,
-            message,
-        })
+                .find(|f| f.name == flow)
+                .and_then(|f| f.trigger.as_ref())
+                .is_none_or(|t| t.accepts(&observed.message));
+            if !accepted {
+                info!(product = %name, commit = %observed.commit, "change skipped by the trigger's commit message filter");
+                continue;
+            }
+            let request = PromotionRequest {
+                flow: Some(flow.clone()),
+                message: Some(format!("Triggered by {}", short(&observed.commit))),
+                ..Default::default()
+            };
+            match self.promote(&trigger_principal(), name, &request).await {
+                Ok(release) => started.push(release),
+                Err(error) => {
+                    warn!(product = %name, %error, "cannot start the triggered release")
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    /// Fetches each repository and branch once, then fingerprints every watch.
+    fn observe_round(&self, watches: Vec<(Watch, Keyring)>) -> Vec<(Product, String, Observation)> {
+        let mut tips: BTreeMap<(String, String), Option<Oid>> = BTreeMap::new();
+        let mut observed = Vec::new();
+        for (watch, keyring) in watches {
+            let result = (|| -> Result<Observation> {
+                let mut hasher = Sha256::new();
+                let mut newest: Option<(String, String, String)> = None; // (time, commit, message)
+                for (app, url, branch, folder) in &watch.folders {
+                    let lock = self.git().lock(url);
+                    let _guard = lock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let repo = self.git().open(url, &keyring)?;
+                    let key = (url.clone(), branch.clone());
+                    let tip = match tips.get(&key) {
+                        Some(Some(tip)) => *tip,
+                        Some(None) => {
+                            return Err(EngineError::Internal(format!(
+                                "{url} could not be fetched in this round"
+                            )))
+                        }
+                        None => {
+                            let fetched = repo.fetch(branch);
+                            tips.insert(key, fetched.as_ref().ok().copied());
+                            fetched?
+                        }
+                    };
+                    hasher.update(app.as_bytes());
+                    hasher.update(
+                        repo.folder_id(tip, folder)?
+                            .map(|id| id.to_string())
+                            .unwrap_or_default(),
+                    );
+                    if let Some((commit, at)) = repo
+                        .last_changes(tip, &[folder.as_str()], HISTORY_DEPTH)?
+                        .remove(folder)
+                    {
+                        if newest.as_ref().is_none_or(|(time, _, _)| at > *time) {
+                            newest = Some((at, commit.to_string(), repo.commit_message(commit)?));
+                        }
+                    }
+                }
+                let (_, commit, message) = newest.unwrap_or_default();
+                Ok(Observation {
+                    fingerprint: hex::encode(hasher.finalize()),
+                    commit,
+                    message,
+                })
+            })();
+            match result {
+                Ok(observation) => observed.push((watch.product, watch.flow, observation)),
+                Err(error) => {
+                    warn!(product = %watch.product.metadata.name, %error, "cannot poll the trigger environment")
+                }
+            }
+        }
+        observed
     }
 
     /// Records `fingerprint` for the product flow; true when it changed from a known
@@ -172,12 +248,64 @@ impl Engine {
     }
 }
 
+/// The product flows a round looks at: all, or those whose trigger environment lives in
+/// the pushed repository and branch and (when the push lists its files) had a folder
+/// touched.
+fn watches(set: &promenade_model::ResourceSet, scope: &Scope) -> Vec<Watch> {
+    let mut watches = Vec::new();
+    for product in set.products() {
+        for product_flow in &product.spec.flows {
+            let Some(flow) = set.flow(&product_flow.name) else {
+                continue;
+            };
+            let environment = &flow.spec.trigger_environment;
+            let folders: Vec<(String, String, String, String)> = product
+                .spec
+                .applications
+                .iter()
+                .map(|app| {
+                    let repository = app.repository_for(environment, &product.spec.repository);
+                    (
+                        app.name.clone(),
+                        repository.url.clone(),
+                        repository.branch().to_string(),
+                        app.path_for(environment).trim_matches('/').to_string(),
+                    )
+                })
+                .collect();
+            let in_scope = match &scope.pushed {
+                None => true,
+                Some(pushed) => folders.iter().any(|(_, url, branch, folder)| {
+                    let same_repository = RemoteUrl::parse(url)
+                        .is_ok_and(|u| pushed.repositories.contains(&u.identity()));
+                    same_repository
+                        && *branch == pushed.branch
+                        && pushed.paths.as_ref().is_none_or(|paths| {
+                            paths.iter().any(|p| {
+                                p.strip_prefix(folder.as_str())
+                                    .is_some_and(|rest| rest.starts_with('/'))
+                            })
+                        })
+                }),
+            };
+            if in_scope {
+                watches.push(Watch {
+                    product: product.clone(),
+                    flow: product_flow.name.clone(),
+                    folders,
+                });
+            }
+        }
+    }
+    watches
+}
+
 fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
 /// Releases started by a commit in a trigger environment are started by Promenade
 /// itself, with a promoter's rights.
-fn trigger_principal() -> Principal {
+pub(crate) fn trigger_principal() -> Principal {
     Principal::system("trigger", Role::Promoter)
 }

@@ -6,7 +6,14 @@ mod common;
 use std::path::Path;
 
 use git2::{Oid, Repository};
+use promenade_engine::credentials::Keyring;
 use promenade_engine::git::{CommitInfo, FileTree, FolderUpdate, GitCache, PushOutcome};
+use promenade_engine::transport::RemotePolicy;
+
+/// The tests' remotes are on disk.
+fn keyring() -> Keyring {
+    Keyring::new(RemotePolicy::everything())
+}
 
 fn files(entries: &[(&str, &str)]) -> FileTree {
     entries
@@ -30,6 +37,7 @@ fn info(release: &str, environment: &str) -> CommitInfo {
         body: "api: 1.4.0\nweb: 1.4.0".into(),
         release: release.into(),
         environment: environment.into(),
+        promoted_by: "alice (user)".into(),
         author_name: "Promenade".into(),
         author_email: "promenade@example.com".into(),
     }
@@ -72,7 +80,7 @@ fn one_commit_updates_many_folders_and_carries_the_trailers() {
         "seed",
     );
     let repo = GitCache::new(dir.path().join("cache"))
-        .open(&url(&remote))
+        .open(&url(&remote), &keyring())
         .unwrap();
     let tip = repo.fetch("main").unwrap();
 
@@ -101,7 +109,7 @@ fn one_commit_updates_many_folders_and_carries_the_trailers() {
 
     // A second, independent clone sees exactly the new folder contents.
     let other = GitCache::new(dir.path().join("cache2"))
-        .open(&url(&remote))
+        .open(&url(&remote), &keyring())
         .unwrap();
     let fetched = other.fetch("main").unwrap();
     assert_eq!(fetched, commit);
@@ -137,7 +145,7 @@ fn a_commit_that_changes_nothing_is_not_made() {
     let remote = dir.path().join("remote.git");
     commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
     let repo = GitCache::new(dir.path().join("cache"))
-        .open(&url(&remote))
+        .open(&url(&remote), &keyring())
         .unwrap();
     let tip = repo.fetch("main").unwrap();
     let same = vec![FolderUpdate {
@@ -153,7 +161,7 @@ fn a_rejected_push_is_retried_on_the_new_tip_without_rewriting_history() {
     let remote = dir.path().join("remote.git");
     commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
     let repo = GitCache::new(dir.path().join("cache"))
-        .open(&url(&remote))
+        .open(&url(&remote), &keyring())
         .unwrap();
     let tip = repo.fetch("main").unwrap();
     let update = vec![FolderUpdate {
@@ -196,7 +204,7 @@ fn reading_a_missing_folder_gives_no_files() {
     let remote = dir.path().join("remote.git");
     commit_to_remote(&remote, &[("a/b.txt", "x")], "seed");
     let repo = GitCache::new(dir.path().join("cache"))
-        .open(&url(&remote))
+        .open(&url(&remote), &keyring())
         .unwrap();
     let tip = repo.fetch("main").unwrap();
     assert!(repo.read_folder(tip, "no/such/folder").unwrap().is_empty());
@@ -207,7 +215,10 @@ fn reading_a_missing_folder_gives_no_files() {
 fn errors_name_the_remote_without_its_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let repo = GitCache::new(dir.path().join("cache"))
-        .open("file:///nonexistent-user:s3cret@/no/such/repo.git")
+        .open(
+            "file:///nonexistent-user:s3cret@/no/such/repo.git",
+            &keyring(),
+        )
         .unwrap();
     let message = repo.fetch("main").unwrap_err().to_string();
     assert!(message.contains("fetch"), "{message}");

@@ -863,3 +863,55 @@ async fn with_terminate_concurrency_a_newer_release_terminates_the_running_one()
         .await;
     assert_eq!(second.status, ReleaseStatus::Running);
 }
+
+#[tokio::test]
+async fn the_poller_starts_a_release_within_one_interval_of_a_commit() {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    let interval = std::time::Duration::from_millis(500);
+    world.engine.start_polling(Some(interval));
+    // The first round records the baseline.
+    tokio::time::sleep(interval * 2).await;
+    let listed = || async {
+        world
+            .engine
+            .list_releases(
+                &viewer(),
+                &promenade_engine::store::ReleaseFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+    };
+    assert!(listed().await.is_empty(), "the baseline starts nothing");
+
+    let committed = std::time::Instant::now();
+    world.release_in("dev", "9.0.0");
+    let started = loop {
+        let releases = listed().await;
+        if let Some(release) = releases.into_iter().next() {
+            break release;
+        }
+        // One interval, plus the round's own work on a busy machine.
+        assert!(
+            committed.elapsed() < interval * 3,
+            "no release {:?} after the commit",
+            committed.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(started.created_by, "trigger");
+    let release = world.wait(&started.id).await;
+    assert_eq!(release.status, ReleaseStatus::Succeeded, "{release:#?}");
+    tokio::time::sleep(interval * 2).await;
+    assert_eq!(
+        listed().await.len(),
+        1,
+        "its own promotions trigger nothing"
+    );
+}

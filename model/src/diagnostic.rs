@@ -84,10 +84,16 @@ codes! {
     ActionNotAllowed = "action-not-allowed",
     /// A `command` action: only administrators may define it.
     AdminOnlyAction = "admin-only-action",
-    /// A URL that is not `http://` or `https://`.
+    /// A URL that is not `http://` or `https://` (hooks, checks), or a repository URL
+    /// Promenade cannot use (an unknown transport, a token in it).
     InvalidUrl = "invalid-url",
     /// The `promenade.dev/layout` annotation is not a map of environment to `[x, y]`.
     InvalidLayout = "invalid-layout",
+    /// A repository the server may not use (a local path without
+    /// `--allow-local-repositories`, `http://` without the admin setting).
+    RemoteRefused = "remote-refused",
+    /// Credentials that are not stored, or of a kind the repository cannot use.
+    UnknownCredentials = "unknown-credentials",
 }
 
 impl fmt::Display for Code {

@@ -8,7 +8,8 @@
 //!   back as stable YAML; [`layout`] reads and writes canvas positions.
 //! - [`release`] and [`overview`] are the release records, requests, previews and
 //!   dashboard rows that the engine, API, CLI and browser exchange.
-//! - [`access`] says who may do what: roles, principals, four eyes.
+//! - [`access`] says who may do what: roles, principals, four eyes; [`credentials`]
+//!   describes stored secrets without ever holding one in an answer.
 //! - [`graph::FlowGraph`] answers ordering questions about a flow;
 //!   [`policy::resolve_policy`] merges policies and explains the result.
 //! - [`template`] applies a promotion template to in-memory file trees, editing YAML
@@ -20,6 +21,7 @@
 pub mod access;
 pub mod action;
 pub mod canonical;
+pub mod credentials;
 pub mod diagnostic;
 pub mod diff;
 pub mod duration;
@@ -33,6 +35,7 @@ pub mod overview;
 pub mod path;
 pub mod policy;
 pub mod release;
+pub mod remote;
 pub mod resources;
 pub mod stored;
 pub mod template;

@@ -17,6 +17,32 @@ pub struct LoadedResource {
     pub origin: Origin,
 }
 
+impl LoadedResource {
+    /// A problem at the node `path` of this resource's document.
+    pub fn diagnostic(
+        &self,
+        path: &FieldPath,
+        severity: Severity,
+        code: Code,
+        message: String,
+    ) -> Diagnostic {
+        let (line, column) = self.origin.position(path);
+        Diagnostic {
+            file: self.origin.file.clone(),
+            line,
+            column,
+            severity,
+            code,
+            message,
+            path: Some(path.to_string()),
+            resource: Some(ResourceRef {
+                kind: self.resource.kind(),
+                name: self.resource.name().to_owned(),
+            }),
+        }
+    }
+}
+
 /// Where a resource was read from.
 #[derive(Clone, Debug)]
 pub struct Origin {

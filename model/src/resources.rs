@@ -178,6 +178,29 @@ pub struct ProductSpec {
     pub concurrency: Concurrency,
 }
 
+impl Product {
+    /// Every repository the product names, with where in the document: the product's
+    /// own and each application's per-environment overrides.
+    pub fn repositories(&self) -> Vec<(FieldPath, &Repository)> {
+        let spec = FieldPath::root().key("spec");
+        let mut found = vec![(spec.key("repository"), &self.spec.repository)];
+        for (index, application) in self.spec.applications.iter().enumerate() {
+            for (environment, over) in &application.environments {
+                if let Some(repository) = &over.repository {
+                    let path = spec
+                        .key("applications")
+                        .index(index)
+                        .key("environments")
+                        .key(environment.clone())
+                        .key("repository");
+                    found.push((path, repository));
+                }
+            }
+        }
+        found
+    }
+}
+
 /// A git repository.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

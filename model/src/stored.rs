@@ -73,3 +73,12 @@ pub struct ApplyResponse {
     /// What applying changed (or would change), per resource.
     pub changes: Vec<ResourceChange>,
 }
+
+/// Server-wide settings an admin changes at run time (`GET/PUT /api/v1/settings`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Whether products may use unencrypted `http://` and `git://` remotes.
+    #[serde(default)]
+    pub allow_insecure_remotes: bool,
+}

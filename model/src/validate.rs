@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::action::{Action, SoakStart};
-use crate::diagnostic::{Code, Diagnostic, ResourceRef, Severity};
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::graph::{FlowGraph, FlowProblem};
 use crate::jsonpath::JsonPath;
 use crate::layout::{parse_layout, LAYOUT_ANNOTATION};
@@ -268,25 +268,11 @@ impl Checker<'_> {
         code: Code,
         message: String,
     ) {
-        let origin = &at.loaded.origin;
-        let (line, column) = if on_key {
-            origin.key_position(&path)
-        } else {
-            origin.position(&path)
-        };
-        self.diagnostics.push(Diagnostic {
-            file: origin.file.clone(),
-            line,
-            column,
-            severity,
-            code,
-            message,
-            path: Some(path.to_string()),
-            resource: Some(ResourceRef {
-                kind: at.loaded.resource.kind(),
-                name: at.loaded.resource.name().to_owned(),
-            }),
-        });
+        let mut diagnostic = at.loaded.diagnostic(&path, severity, code, message);
+        if on_key {
+            (diagnostic.line, diagnostic.column) = at.loaded.origin.key_position(&path);
+        }
+        self.diagnostics.push(diagnostic);
     }
 
     fn error(&mut self, at: &Site, path: FieldPath, code: Code, message: String) {
@@ -373,6 +359,11 @@ impl Checker<'_> {
                     Code::UnknownFlow,
                     format!("unknown flow `{}`{hint}", flow.name),
                 );
+            }
+        }
+        for (path, repository) in product.repositories() {
+            if let Err(problem) = crate::remote::RemoteUrl::parse(&repository.url) {
+                self.error(at, path.key("url"), Code::InvalidUrl, problem);
             }
         }
         let mut names: HashMap<&str, usize> = HashMap::new();

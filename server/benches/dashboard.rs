@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Repository, Signature};
-use leptos::prelude::LeptosOptions;
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
-use promenade_server::{router, AppState};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const ENVIRONMENTS: [&str; 6] = [
     "dev",
@@ -117,7 +118,9 @@ async fn main() {
     let repo = dir.path().join("gitops.git");
     remote(&repo, apps);
     let store = Store::open(None, &dir.path().join("data")).await.unwrap();
-    let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
+    let mut config = EngineConfig::new(dir.path().join("data"));
+    config.allow_local_repositories = true;
+    let engine = Engine::new(store, config);
     let admin = Principal::user("bench-admin", Role::Admin);
     let yaml = resources(&format!("file://{}", repo.display()), apps);
     engine
@@ -142,23 +145,7 @@ async fn main() {
         assert_eq!(status.applications.len(), apps);
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let options = LeptosOptions::builder()
-        .output_name("promenade")
-        .site_root(dir.path().display().to_string())
-        .site_addr(addr)
-        .build();
-    let app = router(
-        AppState {
-            leptos_options: options,
-            engine,
-        },
-        false,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = support::spawn(engine, dir.path()).await;
     let base = format!("http://{addr}");
     let client = reqwest::Client::builder()
         .cookie_store(true)

@@ -14,6 +14,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use promenade_app::bundle::DesignerBundle;
 use promenade_app::{shell, App};
 use promenade_engine::auth::admin_password_file;
+use promenade_engine::credentials::SecretKeySource;
 use promenade_engine::{Engine, EngineConfig, Store};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
@@ -39,6 +40,25 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure`: set it when browsers reach the server over TLS.
     #[arg(long, env = "PROMENADE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+
+    /// Use repositories on this machine's disk (paths and `file://`), as the demo does.
+    /// Off by default: a product could otherwise read any repository the server can.
+    #[arg(long, env = "PROMENADE_ALLOW_LOCAL_REPOSITORIES")]
+    pub allow_local_repositories: bool,
+
+    /// A PEM file of CAs that HTTPS remotes may be signed by, besides the system's
+    /// (a company CA).
+    #[arg(long, env = "PROMENADE_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Where people reach this server (`https://promenade.example.com`): promotion
+    /// commits link their release there.
+    #[arg(long, env = "PROMENADE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Author and committer of promotion commits.
+    #[arg(long, env = "PROMENADE_GIT_AUTHOR", default_value = "Promenade <promenade@localhost>", value_parser = parse_author)]
+    pub git_author: (String, String),
 
     /// Folder holding the browser bundle (`pkg/`) and static assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
@@ -112,7 +132,18 @@ pub async fn serve(
     let store = Store::open(database_url, data_dir)
         .await
         .context("cannot open the database")?;
-    let engine = Engine::new(store, EngineConfig::new(data_dir));
+    if let Some(file) = &args.ca_file {
+        promenade_engine::transport::trust_ca_file(file)?;
+    }
+    let mut config = EngineConfig::new(data_dir);
+    config.allow_local_repositories = args.allow_local_repositories;
+    config.public_url = args.public_url.clone();
+    (config.committer_name, config.committer_email) = args.git_author.clone();
+    config.secret_key = SecretKeySource::from_env_or(data_dir);
+    let engine = Engine::new(store, config);
+    engine
+        .check_secret_key()
+        .context("cannot read the key that encrypts credentials")?;
     for file in engine.bootstrap_admin(data_dir).await? {
         if file == admin_password_file(data_dir) {
             info!(
@@ -132,6 +163,13 @@ pub async fn serve(
         .context("cannot resume running releases")?;
     if resumed > 0 {
         info!(resumed, "resumed running releases");
+    }
+    if args.poll_interval.is_zero() {
+        info!("polling is off: releases start from webhooks, the UI, the API and the CLI");
+        engine.start_polling(None);
+    } else {
+        info!(interval = ?args.poll_interval, "polling the trigger environments");
+        engine.start_polling(Some(args.poll_interval));
     }
 
     let site_root = args.site_root.display().to_string();
@@ -174,6 +212,21 @@ pub async fn serve(
     engine.close().await;
     info!("stopped");
     Ok(())
+}
+
+/// `Name <email>`, as git writes people.
+fn parse_author(text: &str) -> Result<(String, String), String> {
+    let (name, rest) = text
+        .split_once('<')
+        .ok_or_else(|| format!("{text:?} is not `Name <email>`"))?;
+    let email = rest
+        .strip_suffix('>')
+        .ok_or_else(|| format!("{text:?} is not `Name <email>`"))?;
+    let name = name.trim();
+    if name.is_empty() || email.trim().is_empty() || email.contains(['<', '>']) {
+        return Err(format!("{text:?} is not `Name <email>`"));
+    }
+    Ok((name.to_string(), email.trim().to_string()))
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {

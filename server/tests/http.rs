@@ -1,14 +1,12 @@
 //! The HTTP surface over real loopback connections: the router as `promenade serve`
 //! builds it, on a free port, with a throw-away SQLite database.
 
-use std::net::SocketAddr;
+mod support;
 
-use leptos::prelude::LeptosOptions;
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::demo::approval_policy;
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::release::GateStatus;
-use promenade_server::{router, AppState};
 use serde_json::Value;
 
 struct TestServer {
@@ -20,27 +18,10 @@ struct TestServer {
 
 async fn start() -> TestServer {
     let data = tempfile::tempdir().unwrap();
-    let engine = Engine::new(
-        Store::open(None, data.path()).await.unwrap(),
-        EngineConfig::new(data.path()),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let leptos_options = LeptosOptions::builder()
-        .output_name("promenade")
-        .site_root(data.path().display().to_string())
-        .site_addr(addr)
-        .build();
-    let app = router(
-        AppState {
-            leptos_options,
-            engine: engine.clone(),
-        },
-        false,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut config = EngineConfig::new(data.path());
+    config.allow_local_repositories = true;
+    let engine = Engine::new(Store::open(None, data.path()).await.unwrap(), config);
+    let addr = support::spawn(engine.clone(), data.path()).await;
     let admin = engine
         .create_token(&operator(), "admin", Role::Admin)
         .await
@@ -110,6 +91,11 @@ async fn the_openapi_document_describes_the_served_endpoints() {
         "/api/v1/releases/{id}/terminate",
         "/api/v1/releases/{id}/approve",
         "/api/v1/webhooks/git",
+        "/api/v1/webhooks/github",
+        "/api/v1/webhooks/gitlab",
+        "/api/v1/credentials",
+        "/api/v1/credentials/{name}",
+        "/api/v1/settings",
     ] {
         assert!(
             paths.contains_key(path),
@@ -659,4 +645,307 @@ async fn server_functions_answer_the_engines_refusals_with_their_status() {
     assert_eq!(done.status, promenade_engine::ReleaseStatus::Succeeded);
     let gate = &done.steps[0].gates()[0];
     assert_eq!(gate.approvals[0].user, "paula");
+}
+
+/// Commits `content` to `path` on `branch` of the bare repository, as a developer's
+/// push would.
+fn push_to(repository: &std::path::Path, branch: &str, path: &str, content: &str) -> String {
+    let repo = git2::Repository::open_bare(repository).unwrap();
+    let parent = repo
+        .find_commit(repo.refname_to_id("refs/heads/main").unwrap())
+        .unwrap();
+    let mut builder = git2::build::TreeUpdateBuilder::new();
+    builder.upsert(
+        path,
+        repo.blob(content.as_bytes()).unwrap(),
+        git2::FileMode::Blob,
+    );
+    let tree = repo
+        .find_tree(
+            builder
+                .create_updated(&repo, &parent.tree().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+    let who = git2::Signature::now("Dev", "dev@example.com").unwrap();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &who,
+        &who,
+        "a change",
+        &tree,
+        &[&parent],
+    )
+    .unwrap()
+    .to_string()
+}
+
+/// Sends a GitHub delivery, signed with `secret` unless it is `None`.
+async fn github(
+    server: &TestServer,
+    event: &str,
+    delivery: &str,
+    payload: &Value,
+    secret: &str,
+) -> (u16, Value) {
+    use hmac::Mac;
+    let body = payload.to_string();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let response = client()
+        .post(format!("{}/api/v1/webhooks/github", server.base))
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_signed_github_push_starts_exactly_one_release() {
+    const SECRET: &str = "whsec-7d41b09a3c";
+    let server = start().await;
+    let demo = promenade_engine::demo::set_up(&server.engine, server.data.path())
+        .await
+        .unwrap();
+    let token = Some(server.admin.as_str());
+    let url = format!("file://{}", demo.repository.display());
+    let push = |branch: &str, paths: &[&str]| {
+        serde_json::json!({
+            "ref": format!("refs/heads/{branch}"),
+            "repository": { "clone_url": url, "html_url": "https://example.com/acme/gitops" },
+            "commits": [{ "id": "0", "added": [], "modified": paths, "removed": [] }]
+        })
+    };
+    let dev_file = promenade_engine::demo::values_path("api", "dev");
+
+    // No secret set up yet: refused.
+    let (status, body) = github(&server, "push", "d-0", &push("main", &[&dev_file]), SECRET).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("github-webhook"));
+
+    let (status, created) = post_json(
+        &server,
+        "/api/v1/credentials/github-webhook",
+        token,
+        serde_json::json!({ "kind": "token", "secret": SECRET }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (_, listed) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/credentials",
+        token,
+        None,
+    )
+    .await;
+    for answer in [&created, &listed] {
+        assert!(!answer.to_string().contains(SECRET), "{answer}");
+    }
+    assert_eq!(listed[0]["name"], "github-webhook");
+    assert_eq!(listed[0]["kind"], "token");
+
+    let (status, pong) = github(
+        &server,
+        "ping",
+        "d-ping",
+        &serde_json::json!({"zen": "hi"}),
+        SECRET,
+    )
+    .await;
+    assert_eq!((status, pong["outcome"].as_str()), (200, Some("pong")));
+
+    // The baseline, as `serve` records it at start.
+    server.engine.poll_triggers(&operator()).await.unwrap();
+    push_to(
+        &demo.repository,
+        "main",
+        &dev_file,
+        "image:\n  tag: \"1.6.0\"\n",
+    );
+    let releases = || async {
+        let (_, list) = call(
+            &server,
+            reqwest::Method::GET,
+            "/api/v1/releases",
+            token,
+            None,
+        )
+        .await;
+        list.as_array().unwrap().len()
+    };
+
+    let (status, _) = github(
+        &server,
+        "push",
+        "d-1",
+        &push("main", &[&dev_file]),
+        "forged",
+    )
+    .await;
+    assert_eq!(status, 401, "a bad signature");
+    let (status, answer) = github(
+        &server,
+        "push",
+        "d-2",
+        &push("feature", &[&dev_file]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("unchanged")),
+        "another branch"
+    );
+    let (status, answer) = github(
+        &server,
+        "push",
+        "d-3",
+        &push("main", &["README.md"]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("unchanged")),
+        "outside the trigger folders"
+    );
+    assert_eq!(releases().await, 0);
+
+    let (status, answer) =
+        github(&server, "push", "d-4", &push("main", &[&dev_file]), SECRET).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "started");
+    assert_eq!(answer["releases"].as_array().unwrap().len(), 1);
+    let (status, answer) =
+        github(&server, "push", "d-4", &push("main", &[&dev_file]), SECRET).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("duplicate")),
+        "a replay"
+    );
+    // A redelivery under a new id finds nothing new either.
+    let (_, answer) = github(&server, "push", "d-5", &push("main", &[&dev_file]), SECRET).await;
+    assert_eq!(answer["outcome"], "unchanged");
+    assert_eq!(releases().await, 1);
+
+    // A merged pull request counts as the commit it produced; an open one does not.
+    push_to(
+        &demo.repository,
+        "main",
+        &dev_file,
+        "image:\n  tag: \"1.7.0\"\n",
+    );
+    let pull_request = |action: &str, merged: bool| {
+        serde_json::json!({
+            "action": action,
+            "pull_request": {
+                "merged": merged,
+                "base": { "ref": "main", "repo": { "clone_url": url } }
+            }
+        })
+    };
+    let (_, answer) = github(
+        &server,
+        "pull_request",
+        "d-6",
+        &pull_request("opened", false),
+        SECRET,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "ignored", "{answer}");
+    let (_, answer) = github(
+        &server,
+        "pull_request",
+        "d-7",
+        &pull_request("closed", true),
+        SECRET,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "started", "{answer}");
+    assert_eq!(releases().await, 2);
+}
+
+#[tokio::test]
+async fn gitlab_and_generic_webhooks_check_their_secret() {
+    let server = start().await;
+    let token = Some(server.admin.as_str());
+    for name in ["gitlab-webhook", "git-webhook"] {
+        let (status, body) = post_json(
+            &server,
+            &format!("/api/v1/credentials/{name}"),
+            token,
+            serde_json::json!({ "kind": "token", "secret": "s3cret-hook" }),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let payload = serde_json::json!({
+        "ref": "refs/heads/main",
+        "project": { "git_http_url": "https://gitlab.example.com/acme/gitops.git" },
+        "commits": []
+    })
+    .to_string();
+    let send = |path: &str, headers: Vec<(&'static str, &'static str)>, body: String| {
+        let mut request = client().post(format!("{}{path}", server.base)).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let gitlab =
+        |token: &'static str| vec![("x-gitlab-event", "Push Hook"), ("x-gitlab-token", token)];
+    assert_eq!(
+        send("/api/v1/webhooks/gitlab", gitlab("wrong"), payload.clone()).await,
+        401
+    );
+    assert_eq!(
+        send("/api/v1/webhooks/gitlab", vec![], payload.clone()).await,
+        401
+    );
+    assert_eq!(
+        send("/api/v1/webhooks/gitlab", gitlab("s3cret-hook"), payload).await,
+        200
+    );
+
+    let generic = r#"{"repository": "https://git.example.com/acme/gitops.git", "branch": "main"}"#;
+    let bearer = |token: &'static str| vec![("authorization", token)];
+    assert_eq!(
+        send(
+            "/api/v1/webhooks/git",
+            bearer("Bearer nope"),
+            generic.into()
+        )
+        .await,
+        401
+    );
+    assert_eq!(
+        send(
+            "/api/v1/webhooks/git",
+            bearer("Bearer s3cret-hook"),
+            generic.into()
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        send(
+            "/api/v1/webhooks/git",
+            bearer("Bearer s3cret-hook"),
+            "{\"nope\": 1}".into()
+        )
+        .await,
+        400,
+        "a payload it cannot read"
+    );
 }

@@ -395,12 +395,17 @@ impl Xtask {
         demo.arg("demo").current_dir(&self.root);
         run(&mut demo)?;
         let mut serve = Command::new(self.server_binary());
+        // The demo's repository is on this disk.
         serve
             .arg("serve")
+            .arg("--allow-local-repositories")
             .args(args)
             .env("LEPTOS_SITE_ROOT", self.site_root())
             .current_dir(&self.root);
-        println!("==> promenade serve {}", args.join(" "));
+        println!(
+            "==> promenade serve --allow-local-repositories {}",
+            args.join(" ")
+        );
         run(&mut serve)
     }
 

@@ -34,6 +34,7 @@ use self::gates::{check_supported, Phase};
 use self::plan::Plan;
 use self::promote::{RepoJob, RepoOutcome};
 use crate::auth::{allow, Principal, Role};
+use crate::credentials::Keyring;
 use crate::git::CommitInfo;
 use crate::store::{
     ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord,
@@ -84,24 +85,33 @@ impl Engine {
         let plan = Plan::new(&set, product, request)?;
         check_supported(&plan)?;
         let earlier = self.earlier_source(request).await?;
+        let keyring = self.keyring(&[&plan.product]).await?;
         let engine = self.clone();
         let request = request.clone();
         tokio::task::spawn_blocking(move || {
             let git = engine.git();
-            let (source, trees) =
-                source::freeze(git, &plan, request.source.as_ref(), earlier.as_ref())?;
+            let (source, trees) = source::freeze(
+                git,
+                &keyring,
+                &plan,
+                request.source.as_ref(),
+                earlier.as_ref(),
+            )?;
             let mut environments = Vec::new();
             for step in &plan.steps {
                 let mut apps = Vec::new();
                 for ((url, branch), group) in plan.by_repository(&step.environment) {
                     let job = engine.repo_job(
-                        &plan.template,
-                        &trees,
-                        &url,
-                        &branch,
-                        &step.environment,
+                        Target {
+                            template: &plan.template,
+                            trees: &trees,
+                            keyring: &keyring,
+                            url: &url,
+                            branch: &branch,
+                            environment: &step.environment,
+                        },
                         group,
-                        "preview",
+                        CommitInfo::default(),
                     );
                     apps.extend(job.preview()?.into_iter().map(|c| c.diff));
                 }
@@ -136,12 +146,18 @@ impl Engine {
         let plan = Plan::new(&set, product, request)?;
         check_supported(&plan)?;
         let earlier = self.earlier_source(request).await?;
+        let keyring = self.keyring(&[&plan.product]).await?;
         let (plan, (source, trees)) = {
             let engine = self.clone();
             let requested = request.source.clone();
             tokio::task::spawn_blocking(move || {
-                let frozen =
-                    source::freeze(engine.git(), &plan, requested.as_ref(), earlier.as_ref())?;
+                let frozen = source::freeze(
+                    engine.git(),
+                    &keyring,
+                    &plan,
+                    requested.as_ref(),
+                    earlier.as_ref(),
+                )?;
                 Ok::<_, EngineError>((plan, frozen))
             })
             .await
@@ -415,6 +431,12 @@ impl Engine {
     ) -> Result<()> {
         let release = self.load_release(id).await?;
         let snapshot = Arc::new(snapshot_of(&release)?);
+        let promoted_by: Arc<str> = format!(
+            "{} ({})",
+            release.created_by,
+            release.created_by_kind.as_str()
+        )
+        .into();
         let template = Arc::new(
             CompiledTemplate::new(&snapshot.template)
                 .map_err(|e| EngineError::BadRequest(e.to_string()))?,
@@ -424,10 +446,13 @@ impl Engine {
             None => {
                 let engine = self.clone();
                 let source = snapshot.source.clone();
+                let keyring = self.keyring(&[&snapshot.product]).await?;
                 Arc::new(
-                    tokio::task::spawn_blocking(move || source::read_trees(&source, engine.git()))
-                        .await
-                        .map_err(|e| EngineError::Internal(e.to_string()))??,
+                    tokio::task::spawn_blocking(move || {
+                        source::read_trees(&source, engine.git(), &keyring)
+                    })
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))??,
                 )
             }
         };
@@ -472,6 +497,7 @@ impl Engine {
                             snapshot: snapshot.clone(),
                             template: template.clone(),
                             trees: trees.clone(),
+                            promoted_by: promoted_by.clone(),
                             cancel: cancel.clone(),
                         };
                         let span = info_span!("step", environment = %step.environment);
@@ -553,11 +579,14 @@ impl Engine {
                 .await?;
         }
         let pr_branch = format!("promenade/{product}/{}/{id}", job.environment);
+        // Resolved per step: a rotated credential is used from the next step on.
+        let keyring = Arc::new(self.keyring(&[&job.snapshot.product]).await?);
         let outcomes = {
             let engine = self.clone();
             let job = job.clone();
             let pr_branch = pr_branch.clone();
-            tokio::task::spawn_blocking(move || engine.apply_step(&job, &pr_branch))
+            let keyring = keyring.clone();
+            tokio::task::spawn_blocking(move || engine.apply_step(&job, &keyring, &pr_branch))
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??
         };
@@ -584,7 +613,7 @@ impl Engine {
                 Some(detail),
             )
             .await?;
-            self.wait_for_merge(job).await?;
+            self.wait_for_merge(job, &keyring).await?;
             self.store()
                 .append_log(id, &job.environment, "info", "pull request merged")
                 .await?;
@@ -608,7 +637,12 @@ impl Engine {
             .await
     }
 
-    fn apply_step(&self, job: &StepJob, pr_branch: &str) -> Result<Vec<RepoOutcome>> {
+    fn apply_step(
+        &self,
+        job: &StepJob,
+        keyring: &Keyring,
+        pr_branch: &str,
+    ) -> Result<Vec<RepoOutcome>> {
         let plan_apps = &job.snapshot.product;
         let mut groups: BTreeMap<(String, String), Vec<&promenade_model::resources::Application>> =
             BTreeMap::new();
@@ -624,14 +658,18 @@ impl Engine {
         }
         let mut outcomes = Vec::new();
         for ((url, branch), apps) in groups {
+            let info = self.commit_info(job, &apps);
             let repo_job = self.repo_job(
-                &job.template,
-                &job.trees,
-                &url,
-                &branch,
-                &job.environment,
+                Target {
+                    template: &job.template,
+                    trees: &job.trees,
+                    keyring,
+                    url: &url,
+                    branch: &branch,
+                    environment: &job.environment,
+                },
                 apps,
-                &job.release,
+                info,
             );
             outcomes.push(match job.action {
                 PromotionAction::None => repo_job.preview().map(|changes| RepoOutcome {
@@ -649,24 +687,28 @@ impl Engine {
         Ok(outcomes)
     }
 
-    async fn wait_for_merge(&self, job: &StepJob) -> Result<()> {
+    async fn wait_for_merge(&self, job: &StepJob, keyring: &Arc<Keyring>) -> Result<()> {
         loop {
             let merged = {
                 let engine = self.clone();
                 let job = job.clone();
+                let keyring = keyring.clone();
                 tokio::task::spawn_blocking(move || {
                     let product = &job.snapshot.product;
                     for app in &product.spec.applications {
                         let repo = app.repository_for(&job.environment, &product.spec.repository);
-                        let apps = vec![app];
+                        let info = engine.commit_info(&job, &[app]);
                         let repo_job = engine.repo_job(
-                            &job.template,
-                            &job.trees,
-                            &repo.url,
-                            repo.branch(),
-                            &job.environment,
-                            apps,
-                            &job.release,
+                            Target {
+                                template: &job.template,
+                                trees: &job.trees,
+                                keyring: &keyring,
+                                url: &repo.url,
+                                branch: repo.branch(),
+                                environment: &job.environment,
+                            },
+                            vec![app],
+                            info,
                         );
                         if !repo_job.merged()? {
                             return Ok(false);
@@ -722,39 +764,70 @@ impl Engine {
             .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn repo_job<'a>(
         &'a self,
-        template: &'a CompiledTemplate,
-        trees: &'a BTreeMap<String, promenade_model::template::FileTree>,
-        url: &'a str,
-        branch: &'a str,
-        environment: &'a str,
+        target: Target<'a>,
         apps: Vec<&'a promenade_model::resources::Application>,
-        release: &str,
+        info: CommitInfo,
     ) -> RepoJob<'a> {
         let config = self.config();
         RepoJob {
             git: self.git(),
-            url,
-            branch,
-            environment,
+            keyring: target.keyring,
+            url: target.url,
+            branch: target.branch,
+            environment: target.environment,
             apps,
-            template,
-            sources: trees,
+            template: target.template,
+            sources: target.trees,
             info: CommitInfo {
-                subject: format!("Promote to {environment}"),
-                body: String::new(),
-                release: release.to_string(),
-                environment: environment.to_string(),
                 author_name: config.committer_name.clone(),
                 author_email: config.committer_email.clone(),
+                ..info
             },
             push_attempts: config.push_attempts,
             before_push: {
                 let engine = self.clone();
                 Arc::new(move || engine.checkpoint(Checkpoint::BeforePush).is_ok())
             },
+        }
+    }
+
+    /// The commit a step makes in one repository: `shop 1.5.0 → qa (3 applications)`,
+    /// the applications and the release's link, then the trailers.
+    fn commit_info(
+        &self,
+        job: &StepJob,
+        apps: &[&promenade_model::resources::Application],
+    ) -> CommitInfo {
+        let product = &job.snapshot.product.metadata.name;
+        let version = job
+            .snapshot
+            .source
+            .version()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let count = match apps.len() {
+            1 => "1 application".to_string(),
+            n => format!("{n} applications"),
+        };
+        let mut body: String = apps.iter().map(|a| format!("- {}\n", a.name)).collect();
+        body.push('\n');
+        body.push_str(&match &self.config().public_url {
+            Some(url) => format!(
+                "Release: {}/releases/{}\n",
+                url.trim_end_matches('/'),
+                job.release
+            ),
+            None => format!("Release: {}\n", job.release),
+        });
+        CommitInfo {
+            subject: format!("{product}{version} → {} ({count})", job.environment),
+            body,
+            release: job.release.clone(),
+            environment: job.environment.clone(),
+            promoted_by: job.promoted_by.to_string(),
+            ..CommitInfo::default()
         }
     }
 
@@ -828,23 +901,34 @@ struct StepJob {
     snapshot: Arc<Snapshot>,
     template: Arc<CompiledTemplate>,
     trees: Arc<SourceTrees>,
+    /// Who started the release, for the commits' trailer.
+    promoted_by: Arc<str>,
     cancel: CancellationToken,
+}
+
+/// Where one repository's part of a step goes, and with what.
+struct Target<'a> {
+    template: &'a CompiledTemplate,
+    trees: &'a BTreeMap<String, promenade_model::template::FileTree>,
+    keyring: &'a Keyring,
+    url: &'a str,
+    branch: &'a str,
+    environment: &'a str,
 }
 
 impl RepoJob<'_> {
     fn preview(&self) -> Result<Vec<changes::AppChange>> {
-        let repo = self.git.open(self.url)?;
-        let lock = self.git.lock(self.url);
-        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let tip = repo.fetch(self.branch)?;
-        changes::compute(
-            &repo,
-            tip,
-            self.environment,
-            &self.apps,
-            self.template,
-            self.sources,
-        )
+        self.with_repo(|repo| {
+            let tip = repo.fetch(self.branch)?;
+            changes::compute(
+                repo,
+                tip,
+                self.environment,
+                &self.apps,
+                self.template,
+                self.sources,
+            )
+        })
     }
 }
 

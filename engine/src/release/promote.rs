@@ -12,12 +12,14 @@ use promenade_model::template::{CompiledTemplate, FileTree};
 use tracing::{info, warn};
 
 use super::changes::{compute, AppChange};
+use crate::credentials::Keyring;
 use crate::git::{CommitInfo, GitCache, PushOutcome, Repo};
 use crate::{EngineError, Result};
 
 /// Everything one repository of one step needs.
 pub struct RepoJob<'a> {
     pub git: &'a GitCache,
+    pub keyring: &'a Keyring,
     pub url: &'a str,
     pub branch: &'a str,
     pub environment: &'a str,
@@ -37,12 +39,12 @@ pub struct RepoOutcome {
 }
 
 impl RepoJob<'_> {
-    fn with_repo<T>(&self, work: impl FnOnce(&Repo) -> Result<T>) -> Result<T> {
+    pub(super) fn with_repo<T>(&self, work: impl FnOnce(&Repo) -> Result<T>) -> Result<T> {
         let lock = self.git.lock(self.url);
         let _guard = lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        work(&self.git.open(self.url)?)
+        work(&self.git.open(self.url, self.keyring)?)
     }
 
     /// Commits to the branch. Finds an earlier attempt's commit by its trailers instead of

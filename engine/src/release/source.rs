@@ -10,15 +10,20 @@ use promenade_model::template::FileTree;
 use promenade_model::release::{Source, SourceApplication};
 
 use super::plan::{Plan, SourceRef};
+use crate::credentials::Keyring;
 use crate::git::GitCache;
 use crate::{EngineError, Result};
 
 /// Reads every application's source folder at its frozen commit.
-pub fn read_trees(source: &Source, git: &GitCache) -> Result<SourceTrees> {
+pub fn read_trees(source: &Source, git: &GitCache, keyring: &Keyring) -> Result<SourceTrees> {
     let mut trees = SourceTrees::new();
     let mut fetched = Vec::new();
     for app in &source.applications {
-        let repo = git.open(&app.repository)?;
+        let lock = git.lock(&app.repository);
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let repo = git.open(&app.repository, keyring)?;
         let commit = parse_oid(&app.commit)?;
         let key = (app.repository.as_str(), app.branch.as_str());
         if !repo.has_commit(commit) && !fetched.contains(&key) {
@@ -39,6 +44,7 @@ pub type SourceTrees = BTreeMap<String, FileTree>;
 /// folders' content too, which the caller would otherwise read again.
 pub fn freeze(
     git: &GitCache,
+    keyring: &Keyring,
     plan: &Plan,
     requested: Option<&SourceRef>,
     earlier: Option<&Source>,
@@ -55,7 +61,11 @@ pub fn freeze(
     for app in &plan.applications {
         let repo_spec = app.repository_for(env, &plan.product.spec.repository);
         let key = (repo_spec.url.clone(), repo_spec.branch().to_string());
-        let repo = git.open(&repo_spec.url)?;
+        let lock = git.lock(&repo_spec.url);
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let repo = git.open(&repo_spec.url, keyring)?;
         let tip = match tips.get(&key) {
             Some(tip) => *tip,
             None => {

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, Oid, Repository, Signature};
+use git2::{Oid, Repository};
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::demo;
 use promenade_engine::store::ReleaseRecord;
@@ -35,43 +34,7 @@ pub fn admin() -> Principal {
 
 pub use promenade_engine::demo::{values, values_path};
 
-/// Commits `entries` (repository-relative paths) straight onto `branch` of the bare
-/// repository at `path`, as another person's push would. Creates the repository and the
-/// branch when missing.
-pub fn commit_to_remote(
-    path: &Path,
-    branch: &str,
-    entries: &[(String, String)],
-    message: &str,
-) -> Oid {
-    let repo = Repository::open_bare(path).unwrap_or_else(|_| Repository::init_bare(path).unwrap());
-    let reference = format!("refs/heads/{branch}");
-    let parent = repo
-        .refname_to_id(&reference)
-        .ok()
-        .map(|id| repo.find_commit(id).unwrap());
-    let base = match &parent {
-        Some(commit) => commit.tree().unwrap(),
-        None => repo
-            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
-            .unwrap(),
-    };
-    let mut builder = TreeUpdateBuilder::new();
-    for (file, content) in entries {
-        builder.upsert(
-            file.as_str(),
-            repo.blob(content.as_bytes()).unwrap(),
-            FileMode::Blob,
-        );
-    }
-    let tree = repo
-        .find_tree(builder.create_updated(&repo, &base).unwrap())
-        .unwrap();
-    let who = Signature::now("Someone Else", "someone@example.com").unwrap();
-    let parents: Vec<_> = parent.iter().collect();
-    repo.commit(Some(&reference), &who, &who, message, &tree, &parents)
-        .unwrap()
-}
+pub use promenade_testkit::commit_to_remote;
 
 /// The demo's resources (`promenade_engine::demo`) over `apps`, with prod changed by
 /// `prod_action` and releases queued by `concurrency`.
@@ -82,6 +45,7 @@ pub fn resources(url: &str, apps: &[String], prod_action: &str, concurrency: &st
             applications: apps.to_vec(),
             prod_action: prod_action.into(),
             concurrency: concurrency.into(),
+            credentials: None,
         },
     )
 }
@@ -180,12 +144,8 @@ impl World {
     }
 
     pub fn read(&self, branch: &str, path: &str) -> String {
-        let repo = Repository::open_bare(&self.remote).unwrap();
-        let tip = repo.refname_to_id(&format!("refs/heads/{branch}")).unwrap();
-        let tree = repo.find_commit(tip).unwrap().tree().unwrap();
-        let entry = tree.get_path(Path::new(path)).unwrap();
-        let blob = repo.find_blob(entry.id()).unwrap();
-        String::from_utf8(blob.content().to_vec()).unwrap()
+        promenade_testkit::read_file(&self.remote, branch, path)
+            .unwrap_or_else(|| panic!("{path} is not on {branch}"))
     }
 
     /// `(environment, release)` of every commit on `main` made by Promenade, newest first.
@@ -242,6 +202,7 @@ impl World {
 
 fn config(dir: &Path) -> EngineConfig {
     let mut config = EngineConfig::new(dir.join("data"));
+    config.allow_local_repositories = true;
     config.merge_poll_interval = Duration::from_millis(50);
     config.check_interval = Duration::from_millis(50);
     config

@@ -2,10 +2,12 @@
 //! from the handlers' own annotations, so the document cannot drift from the code.
 
 mod auth;
+mod credentials;
 mod error;
 mod extract;
 mod releases;
 mod resources;
+mod webhooks;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -38,7 +40,15 @@ use crate::{health, AppState};
         releases::approve,
         releases::events,
         releases::all_events,
-        releases::git_webhook,
+        webhooks::github,
+        webhooks::gitlab,
+        webhooks::git,
+        credentials::list,
+        credentials::create,
+        credentials::rotate,
+        credentials::delete,
+        credentials::settings,
+        credentials::set_settings,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe)),
     modifiers(&BearerToken)
@@ -82,7 +92,20 @@ pub fn routes() -> Router<AppState> {
         .route("/releases/{id}/retry", post(releases::retry))
         .route("/releases/{id}/terminate", post(releases::terminate))
         .route("/releases/{id}/approve", post(releases::approve))
-        .route("/webhooks/git", post(releases::git_webhook))
+        .route("/webhooks/github", post(webhooks::github))
+        .route("/webhooks/gitlab", post(webhooks::gitlab))
+        .route("/webhooks/git", post(webhooks::git))
+        .route("/credentials", get(credentials::list))
+        .route(
+            "/credentials/{name}",
+            post(credentials::create)
+                .put(credentials::rotate)
+                .delete(credentials::delete),
+        )
+        .route(
+            "/settings",
+            get(credentials::settings).put(credentials::set_settings),
+        )
         .route("/products/{product}/status", get(releases::status))
         .route("/products/{product}/promotions", post(releases::promote))
         .route("/{kind}", get(resources::list))

@@ -393,19 +393,3 @@ fn sse(event: &EventRecord) -> Event {
         .event(event.kind().as_str())
         .data(serde_json::to_string(event).unwrap_or_default())
 }
-
-/// Polls every trigger environment now (for git hosts' push webhooks) and answers with
-/// the releases that started.
-#[utoipa::path(
-    post,
-    path = "/api/v1/webhooks/git",
-    tag = "releases",
-    responses((status = 200, body = Vec<Object>)),
-    security(("token" = []))
-)]
-pub async fn git_webhook(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Response, ApiError> {
-    Ok(Json(state.engine.poll_triggers(&caller.0).await?).into_response())
-}

@@ -1,0 +1,177 @@
+//! Latency from a signed GitHub push webhook to the promotion commit in the next
+//! environment: 10 applications in a monorepo served over HTTPS with basic auth
+//! (nginx + git http-backend on loopback, from `promenade-testkit`), the real router
+//! and engine. Each of 50 rounds pushes a new version to `dev`, posts the signed
+//! delivery and waits until `qa` on the remote has the version; the release then
+//! finishes before the next round. Prints p50, p95 and max.
+//! Run with `cargo bench -p promenade-server --bench webhook`.
+
+// The router's view types (the whole app, through `support`) nest deeply.
+#![recursion_limit = "512"]
+
+use std::time::{Duration, Instant};
+
+use std::path::Path;
+
+use hmac::Mac;
+use promenade_engine::auth::{Principal, Role};
+use promenade_engine::demo::{self, values, values_path};
+use promenade_engine::store::ReleaseFilter;
+use promenade_engine::{Engine, EngineConfig, Store};
+use promenade_model::credentials::{CredentialInput, CredentialKind};
+use promenade_testkit::{commit_to_remote, read_file, HttpsGitServer, Tls};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+const APPS: usize = 10;
+const ROUNDS: usize = 50;
+const SECRET: &str = "bench-webhook-secret";
+const PASSWORD: &str = "bench-git-password";
+
+/// Writes every application's values in `envs` at `tag`, in one commit on `main`.
+fn commit(remote: &Path, apps: &[String], envs: &[&str], tag: &str) {
+    let entries: Vec<(String, String)> = apps
+        .iter()
+        .flat_map(|app| {
+            envs.iter()
+                .map(move |env| (values_path(app, env), values(app, env, tag)))
+        })
+        .collect();
+    commit_to_remote(remote, "main", &entries, &format!("dev: {tag}"));
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let apps: Vec<String> = (0..APPS).map(|i| format!("app-{i:02}")).collect();
+    let remote_path = dir.path().join("gitops.git");
+    let environments: Vec<&str> = demo::environments().collect();
+    commit(&remote_path, &apps, &environments, "1.0.0");
+
+    let tls = Tls::new();
+    promenade_engine::transport::trust_ca_file(&tls.ca).unwrap();
+    let server = HttpsGitServer::start(dir.path(), "promenade", PASSWORD, &tls);
+    let url = server.url("gitops.git");
+
+    let store = Store::open(None, &dir.path().join("data")).await.unwrap();
+    let engine = Engine::new(store, EngineConfig::new(dir.path().join("data")));
+    let admin = Principal::user("bench", Role::Admin);
+    let token = |secret: &str, username: Option<&str>| CredentialInput {
+        kind: if username.is_some() {
+            CredentialKind::Https
+        } else {
+            CredentialKind::Token
+        },
+        username: username.map(str::to_string),
+        secret: secret.into(),
+        passphrase: None,
+        known_hosts: None,
+    };
+    engine
+        .create_credential(&admin, "git", &token(PASSWORD, Some("promenade")))
+        .await
+        .unwrap();
+    engine
+        .create_credential(&admin, "github-webhook", &token(SECRET, None))
+        .await
+        .unwrap();
+    let resources = demo::resources(
+        &url,
+        &demo::Shape {
+            applications: apps.clone(),
+            prod_action: "commit".into(),
+            credentials: Some("git".into()),
+            ..Default::default()
+        },
+    );
+    engine
+        .apply(&admin, "bench.yaml", &resources, &Default::default())
+        .await
+        .unwrap();
+    // The baseline `serve` records at start.
+    engine.poll_triggers(&admin).await.unwrap();
+
+    let addr = support::spawn(engine.clone(), dir.path()).await;
+    let client = reqwest::Client::new();
+    let webhook = format!("http://{addr}/api/v1/webhooks/github");
+    let changed: Vec<String> = apps.iter().map(|a| values_path(a, "dev")).collect();
+    let watched = values_path(&apps[APPS - 1], "qa");
+
+    let mut latencies = Vec::new();
+    for round in 0..ROUNDS {
+        let tag = format!("2.0.{round}");
+        commit(&remote_path, &apps, &["dev"], &tag);
+        let body = serde_json::json!({
+            "ref": "refs/heads/main",
+            "repository": { "clone_url": url },
+            "commits": [{ "id": tag, "added": [], "modified": changed, "removed": [] }]
+        })
+        .to_string();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+
+        let started = Instant::now();
+        let answer: serde_json::Value = client
+            .post(&webhook)
+            .header("x-github-event", "push")
+            .header("x-github-delivery", format!("bench-{round}"))
+            .header("x-hub-signature-256", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer["outcome"],
+            "started",
+            "{answer}\n{}",
+            server.error_log()
+        );
+        let expected = values(&apps[APPS - 1], "qa", &tag);
+        while read_file(&remote_path, "main", &watched).as_deref() != Some(expected.as_str()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "qa never got {tag}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        latencies.push(started.elapsed());
+
+        // Let the release finish (the rest of the flow) before the next push.
+        let id = answer["releases"][0].as_str().unwrap().to_string();
+        loop {
+            let release = engine.release(&admin, &id).await.unwrap();
+            if release.status.is_final() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let finished = engine
+        .list_releases(
+            &admin,
+            &ReleaseFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(finished.len(), ROUNDS, "one release per push");
+
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("webhook → commit in the next environment, {APPS} applications, HTTPS remote, {ROUNDS} pushes:");
+    println!("  p50 {:.1} ms", ms(percentile(&latencies, 0.50)));
+    println!("  p95 {:.1} ms", ms(percentile(&latencies, 0.95)));
+    println!("  max {:.1} ms", ms(latencies[latencies.len() - 1]));
+}
