@@ -156,18 +156,6 @@ impl Repo {
         )
     }
 
-    /// HTTPS credentials sent with the first request rather than after a `401`: each
-    /// request of a fetch or push then takes one round trip, not two (the callbacks
-    /// still answer a server that asks again).
-    fn auth_headers(&self) -> Vec<String> {
-        match self.access.as_ref().map(|(_, access)| access.as_ref()) {
-            Some(Access::Https { username, password }) => {
-                vec![basic_authorization(username, password)]
-            }
-            _ => Vec::new(),
-        }
-    }
-
     fn error(&self, action: &str, error: git2::Error) -> EngineError {
         let refusal = self
             .refusal
@@ -194,8 +182,6 @@ impl Repo {
         let refspec = format!("+refs/heads/{branch}:{}", tracking_ref(branch));
         let mut options = git2::FetchOptions::new();
         options.remote_callbacks(self.callbacks());
-        let headers = self.auth_headers();
-        options.custom_headers(&headers.iter().map(String::as_str).collect::<Vec<_>>());
         remote
             .fetch(&[refspec.as_str()], Some(&mut options), None)
             .map_err(|e| self.error("fetch", e))?;
@@ -413,8 +399,6 @@ impl Repo {
         });
         let mut options = git2::PushOptions::new();
         options.remote_callbacks(callbacks);
-        let headers = self.auth_headers();
-        options.custom_headers(&headers.iter().map(String::as_str).collect::<Vec<_>>());
         let refspec = format!("{local}:refs/heads/{branch}");
         match remote.push(&[refspec.as_str()], Some(&mut options)) {
             Ok(()) => {}
@@ -545,14 +529,6 @@ fn join(folder: &str, path: &str) -> String {
     } else {
         format!("{folder}/{path}")
     }
-}
-
-/// `Authorization: Basic …`: base64, so no secret byte can break the header.
-fn basic_authorization(username: &str, password: &str) -> String {
-    use base64::Engine as _;
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-    format!("Authorization: Basic {encoded}")
 }
 
 /// A readable, collision-free folder name for a remote: its last path segment plus a
