@@ -123,14 +123,32 @@ pub fn CredentialsPanel() -> impl IntoView {
         )
     });
     let remove = Action::new(|name: &String| delete_credential(name.clone()));
+    // What the last action did, for the status line; each answer also reloads the list.
+    let outcome = RwSignal::new(String::new());
+    let reason = |e: ServerFnError| e.to_string().replace("error running server function: ", "");
     Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
-            secret.set(String::new());
-            passphrase.set(String::new());
-        }
-        if save.version().get() > 0 || remove.version().get() > 0 {
-            refresh.update(|n| *n += 1);
-        }
+        let Some(answer) = save.value().get() else {
+            return;
+        };
+        outcome.set(match answer {
+            Ok(saved) => {
+                secret.set(String::new());
+                passphrase.set(String::new());
+                format!("Saved credentials {}.", saved.name)
+            }
+            Err(e) => reason(e),
+        });
+        refresh.update(|n| *n += 1);
+    });
+    Effect::new(move |_| {
+        let Some(answer) = remove.value().get() else {
+            return;
+        };
+        outcome.set(match answer {
+            Ok(()) => "Deleted.".to_string(),
+            Err(e) => reason(e),
+        });
+        refresh.update(|n| *n += 1);
     });
     let is_ssh = move || kind.get() == CredentialKind::Ssh.as_str();
     let busy = move || !hydrated.get() || save.pending().get() || remove.pending().get();
@@ -233,14 +251,7 @@ pub fn CredentialsPanel() -> impl IntoView {
                 </div>
             </form>
             <p role="status" aria-live="polite" data-testid="credentials-status">
-                {move || match (save.value().get(), remove.value().get()) {
-                    (Some(Err(e)), _) | (_, Some(Err(e))) => {
-                        e.to_string().replace("error running server function: ", "")
-                    }
-                    (Some(Ok(saved)), _) => format!("Saved credentials {}.", saved.name),
-                    (None, Some(Ok(()))) => "Deleted.".to_string(),
-                    (None, None) => String::new(),
-                }}
+                {move || outcome.get()}
             </p>
         </section>
     }
