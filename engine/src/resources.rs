@@ -633,6 +633,20 @@ spec:
         }
     }
 
+    /// Applies `text` as an administrator or a release manager; these documents name no
+    /// repository, so no remote rule is in play.
+    async fn apply(
+        store: &Store,
+        file: &str,
+        text: &str,
+        admin: bool,
+        options: &ApplyOptions,
+    ) -> Result<Vec<ResourceChange>> {
+        store
+            .apply(file, text, &person(admin), options, &RemoteRules::default())
+            .await
+    }
+
     async fn store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         (Store::open(None, dir.path()).await.unwrap(), dir)
@@ -642,39 +656,18 @@ spec:
     async fn a_document_may_refer_to_resources_applied_earlier() {
         let (store, _dir) = store().await;
         let none = ApplyOptions::default();
-        store
-            .apply(
-                "envs.yaml",
-                ENVIRONMENTS,
-                &person(false),
-                &none,
-                &RemoteRules::default(),
-            )
+        apply(&store, "envs.yaml", ENVIRONMENTS, false, &none)
             .await
             .unwrap();
-        let changes = store
-            .apply(
-                "flow.yaml",
-                FLOW,
-                &person(false),
-                &none,
-                &RemoteRules::default(),
-            )
+        let changes = apply(&store, "flow.yaml", FLOW, false, &none)
             .await
             .unwrap();
         assert_eq!(changes[0].change, Change::Created);
 
         // A reference to nothing stored is still refused, with its position.
         let broken = FLOW.replace("dependsOn: [dev]", "dependsOn: [nowhere]");
-        let Err(EngineError::Invalid(problems)) = store
-            .apply(
-                "flow.yaml",
-                &broken,
-                &person(false),
-                &none,
-                &RemoteRules::default(),
-            )
-            .await
+        let Err(EngineError::Invalid(problems)) =
+            apply(&store, "flow.yaml", &broken, false, &none).await
         else {
             panic!("an unknown environment must be refused");
         };
@@ -697,37 +690,15 @@ spec:
     async fn only_administrators_apply_command_actions_and_others_are_not_held_up_by_them() {
         let (store, _dir) = store().await;
         let none = ApplyOptions::default();
-        let refused = store
-            .apply(
-                "policy.yaml",
-                COMMAND_POLICY,
-                &person(false),
-                &none,
-                &RemoteRules::default(),
-            )
-            .await;
+        let refused = apply(&store, "policy.yaml", COMMAND_POLICY, false, &none).await;
         assert!(
             matches!(refused, Err(EngineError::Forbidden(_))),
             "{refused:?}"
         );
-        store
-            .apply(
-                "policy.yaml",
-                COMMAND_POLICY,
-                &person(true),
-                &none,
-                &RemoteRules::default(),
-            )
+        apply(&store, "policy.yaml", COMMAND_POLICY, true, &none)
             .await
             .unwrap();
-        store
-            .apply(
-                "envs.yaml",
-                ENVIRONMENTS,
-                &person(false),
-                &none,
-                &RemoteRules::default(),
-            )
+        apply(&store, "envs.yaml", ENVIRONMENTS, false, &none)
             .await
             .unwrap();
     }
@@ -736,24 +707,10 @@ spec:
     async fn a_save_over_someone_elses_change_is_a_conflict() {
         let (store, _dir) = store().await;
         let none = ApplyOptions::default();
-        store
-            .apply(
-                "envs.yaml",
-                ENVIRONMENTS,
-                &person(false),
-                &none,
-                &RemoteRules::default(),
-            )
+        apply(&store, "envs.yaml", ENVIRONMENTS, false, &none)
             .await
             .unwrap();
-        store
-            .apply(
-                "flow.yaml",
-                FLOW,
-                &person(false),
-                &none,
-                &RemoteRules::default(),
-            )
+        apply(&store, "flow.yaml", FLOW, false, &none)
             .await
             .unwrap();
         let edited = format!("{FLOW}  timeout: 1h\n");
@@ -761,25 +718,10 @@ spec:
             dry_run: false,
             expected_revisions: vec![(ResourceKind::PromotionFlow, "standard".into(), revision)],
         };
-        store
-            .apply(
-                "flow.yaml",
-                &edited,
-                &person(false),
-                &at(1),
-                &RemoteRules::default(),
-            )
+        apply(&store, "flow.yaml", &edited, false, &at(1))
             .await
             .unwrap();
-        let stale = store
-            .apply(
-                "flow.yaml",
-                FLOW,
-                &person(false),
-                &at(1),
-                &RemoteRules::default(),
-            )
-            .await;
+        let stale = apply(&store, "flow.yaml", FLOW, false, &at(1)).await;
         let Err(EngineError::Conflict { message, .. }) = stale else {
             panic!("expected a conflict, got {stale:?}");
         };

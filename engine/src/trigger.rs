@@ -104,7 +104,6 @@ impl Engine {
             debug!("no trigger environment in scope");
             return Ok(Vec::new());
         }
-        let mut observations = Vec::new();
         // Keyrings per product: one product's missing credentials do not stop the others.
         let mut usable = Vec::new();
         for watch in watches {
@@ -115,13 +114,12 @@ impl Engine {
                 }
             }
         }
-        let observed = {
+        let observations = {
             let engine = self.clone();
             tokio::task::spawn_blocking(move || engine.observe_round(usable))
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?
         };
-        observations.extend(observed);
 
         let mut started = Vec::new();
         for (product, flow, observed) in observations {
