@@ -16,6 +16,8 @@ const baseURL = `http://127.0.0.1:${port}`;
 // The xtask prepares this folder (with the demo in it) and removes it afterwards.
 const dataDir = required("PROMENADE_E2E_DATA");
 const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const fakeHostPort = required("PROMENADE_FAKE_HOST_PORT");
+const fakeHostURL = `http://127.0.0.1:${fakeHostPort}`;
 
 export default defineConfig({
   testDir: "./tests",
@@ -47,13 +49,24 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --poll-interval 0s --allow-local-repositories`,
-    env: { LEPTOS_SITE_ROOT: required("PROMENADE_SITE_ROOT"), RUST_LOG: "warn" },
-    url: `${baseURL}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [
+    {
+      command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --poll-interval 0s --merge-poll-interval 1s --allow-local-repositories --public-url ${baseURL}`,
+      env: { LEPTOS_SITE_ROOT: required("PROMENADE_SITE_ROOT"), RUST_LOG: "warn" },
+      url: `${baseURL}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+    {
+      // GitHub's API, over the demo's repository (`demo/gitops` from its path).
+      command: `"${required("PROMENADE_FAKE_HOST_BIN")}" github --addr 127.0.0.1:${fakeHostPort} --serve demo/gitops="${dataDir}/demo/gitops.git"`,
+      url: `${fakeHostURL}/_fake/pulls`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  ],
 });

@@ -319,6 +319,7 @@ fn StatusTable(
                         <A href=format!("/releases/{}", r.id) attr:class=format!("state state-{}", r.status.as_str())>
                             {r.status.as_str()}
                         </A>
+                        {r.pull_request.map(pull_request_link)}
                     })}
                     </div>
                 </td>
@@ -465,6 +466,7 @@ fn CellView(
                     <A href=format!("/releases/{}", r.id) attr:class=format!("state state-{}", r.status.as_str())>
                         {r.status.as_str()}
                     </A>
+                    {r.pull_request.map(pull_request_link)}
                 })}
                 {cell.error.clone().map(|e| view! { <span class="badge error-badge" title=e>"unreadable"</span> })}
             </div>
@@ -699,5 +701,24 @@ pub fn ErrorNote(what: &'static str, error: String) -> impl IntoView {
             <p>{error}</p>
             <p class="muted">{hint}</p>
         </section>
+    }
+}
+
+/// The pull request a running step waits for, as a link to the git host: `#12`, with its
+/// state and checks in the title.
+fn pull_request_link(request: promenade_model::release::PullRequestRecord) -> impl IntoView {
+    let title = format!(
+        "Pull request #{} {}{}",
+        request.number,
+        request.state.as_str(),
+        request
+            .checks
+            .map(|c| format!(", checks {}", c.as_str()))
+            .unwrap_or_default()
+    );
+    view! {
+        <a class="badge pull-request" href=request.url target="_blank" rel="noopener noreferrer" title=title>
+            {format!("#{}", request.number)}
+        </a>
     }
 }

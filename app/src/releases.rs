@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use promenade_model::release::{
-    EventChange, EventRecord, LogLine, ReleaseRecord, ReleaseStatus, StepRecord, StepStatus,
+    EventChange, EventRecord, LogLine, PullRequestRecord, ReleaseRecord, ReleaseStatus, StepRecord,
+    StepStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -516,12 +517,14 @@ fn StepNode(
             <div class="muted">{step.action.as_str()}</div>
             {repositories.into_iter().map(|repo| {
                 let commit = repo.commit.as_deref().map(|c| short_commit(c).to_string());
-                let branch = repo.pull_request_branch;
+                // A hosted request is shown by its link; a bare branch only on a generic server.
+                let branch = repo.pull_request_branch.filter(|_| repo.pull_request.is_none());
                 view! {
                     <div class="node-commit">
                         {commit.map(|c| view! { <code>{c}</code> })}
                         {branch.map(|b| view! { " " <span class="badge" title="Pull request branch">{b}</span> })}
                     </div>
+                    {repo.pull_request.map(pull_request_view)}
                 }
             }).collect_view()}
             {(!gates.is_empty()).then(|| view! {
@@ -541,6 +544,24 @@ fn StepNode(
                 </button>
             })}
             {error.map(|e| view! { <div class="error">{e}</div> })}
+        </div>
+    }
+}
+
+/// `#12 open · checks pending`, linking to the host's page, and why it waits.
+fn pull_request_view(request: PullRequestRecord) -> impl IntoView {
+    let state = request.state.as_str();
+    let checks = request
+        .checks
+        .map(|c| format!(" · checks {}", c.as_str()))
+        .unwrap_or_default();
+    view! {
+        <div class="pull-request" data-state=state>
+            <a href=request.url.clone() target="_blank" rel="noopener noreferrer">
+                {format!("#{}", request.number)}
+            </a>
+            {format!(" {state}{checks}")}
+            {request.note.map(|note| view! { <div class="muted pull-request-note">{note}</div> })}
         </div>
     }
 }

@@ -14,6 +14,7 @@ use promenade_model::load;
 use promenade_model::overview::ProductStatus;
 use promenade_model::release::{
     EventChange, EventRecord, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
+    StepStatus,
 };
 use promenade_model::stored::{AdminSettings, ApplyResponse, ResourceChange, StoredResource};
 use promenade_model::validate::validate;
@@ -398,6 +399,19 @@ async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<()>
                 if change.status.is_final() {
                     bar.println(format!("  {env}: {status}"));
                 }
+                let opened = change
+                    .detail
+                    .iter()
+                    .flat_map(|d| &d.repositories)
+                    .filter_map(|r| r.pull_request.as_ref());
+                if change.status == StepStatus::AwaitingMerge {
+                    for request in opened {
+                        bar.println(format!(
+                            "  {env}: waits for pull request #{} {}",
+                            request.number, request.url
+                        ));
+                    }
+                }
             }
             let summary: Vec<String> = states.iter().map(|(e, s)| format!("{e}: {s}")).collect();
             bar.set_message(summary.join(", "));
@@ -427,6 +441,29 @@ fn print_release(r: &ReleaseRecord) {
         );
         for gate in &step.detail.gates {
             println!("  {:<16} gate: {}", "", gate.describe());
+        }
+        for request in step
+            .detail
+            .repositories
+            .iter()
+            .filter_map(|r| r.pull_request.as_ref())
+        {
+            let checks = request
+                .checks
+                .map(|c| format!(", checks {}", c.as_str()))
+                .unwrap_or_default();
+            let note = request
+                .note
+                .as_deref()
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default();
+            println!(
+                "  {:<16} pull request #{} {}{checks}  {}{note}",
+                "",
+                request.number,
+                request.state.as_str(),
+                request.url
+            );
         }
     }
 }

@@ -237,7 +237,6 @@ spec:
   priority: 100
   selector: {{ environmentKinds: [prod] }}
   action: {prod_action}
-  pullRequest: {{ labels: [promotion] }}
 ---
 "#
     ));

@@ -41,6 +41,13 @@ pub enum EngineError {
         environment: String,
         message: String,
     },
+    /// A git host's API (GitHub, GitLab) refused or failed a call.
+    #[error("{host} {action} failed: {message}")]
+    Host {
+        host: String,
+        action: String,
+        message: String,
+    },
     #[error("the remote {url} kept moving: push rejected {attempts} times")]
     PushRejected { url: String, attempts: u32 },
     /// A gate or verification check did not pass in its time.
@@ -74,6 +81,7 @@ impl EngineError {
             EngineError::NotFound(_) => (404, "not_found"),
             EngineError::BadRequest(_) => (400, "bad_request"),
             EngineError::Git { .. } | EngineError::PushRejected { .. } => (502, "git_failed"),
+            EngineError::Host { .. } => (502, "host_failed"),
             EngineError::CheckFailed(_) => (502, "check_failed"),
             EngineError::Database(_) => (503, "database_unavailable"),
             EngineError::Stopped => (503, "stopping"),

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod demo;
 mod error;
 pub mod git;
+mod hosting;
 pub mod overview;
 pub mod release;
 pub mod resources;

@@ -240,6 +240,11 @@ impl Engine {
                         RunningRelease {
                             id: release.id.clone(),
                             status: step.status,
+                            pull_request: step
+                                .detail
+                                .repositories
+                                .iter()
+                                .find_map(|r| r.pull_request.clone()),
                         },
                     );
                 }

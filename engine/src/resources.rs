@@ -4,7 +4,8 @@
 use promenade_model::canonical::to_yaml;
 use promenade_model::credentials::CredentialKind;
 use promenade_model::diagnostic::{Code, Diagnostic, Severity};
-use promenade_model::resources::{Resource, ResourceKind};
+use promenade_model::hosting;
+use promenade_model::resources::{Repository, Resource, ResourceKind};
 use promenade_model::validate::{validate, ResourceSet, Validation};
 use promenade_model::{load, LoadedResource};
 use sqlx::Row;
@@ -33,6 +34,21 @@ impl RemoteRules {
         };
         let mut problems = Vec::new();
         for (path, repository) in product.repositories() {
+            if let Some(problem) = self.api_problem(repository) {
+                let field = if repository.api_credentials.is_some() {
+                    "apiCredentials"
+                } else if repository.credentials.is_some() {
+                    "credentials"
+                } else {
+                    "url"
+                };
+                problems.push(loaded.diagnostic(
+                    &path.key(field),
+                    Severity::Error,
+                    Code::UnknownCredentials,
+                    problem,
+                ));
+            }
             if let Err(refused) = self.policy.check(&repository.url) {
                 problems.push(loaded.diagnostic(
                     &path.key("url"),
@@ -63,6 +79,36 @@ impl RemoteRules {
             }
         }
         problems
+    }
+
+    /// What keeps Promenade from calling the API of a GitHub or GitLab repository's host:
+    /// no credentials, or credentials of a kind that holds no token.
+    fn api_problem(&self, repository: &Repository) -> Option<String> {
+        let hosted = hosting::hosted(repository).ok()??;
+        let Some(name) = repository
+            .api_credentials
+            .as_ref()
+            .or(repository.credentials.as_ref())
+        else {
+            return Some(format!(
+                "{} is on {}: pull requests and commit statuses go through its API, which needs \
+                 token credentials: set `apiCredentials` (or `provider: generic` to use git alone)",
+                repository.url, hosted.provider
+            ));
+        };
+        match self.credentials.iter().find(|(n, _)| n == name) {
+            None if repository.api_credentials.is_some() => Some(format!(
+                "credentials `{name}` do not exist: an admin creates them with \
+                 `promenade credentials create {name} --kind token`"
+            )),
+            Some((_, CredentialKind::Ssh)) => Some(format!(
+                "credentials `{name}` are ssh, which the {} API does not take: set \
+                 `apiCredentials` to token (or https) credentials",
+                hosted.provider
+            )),
+            // Missing `credentials` are reported once, below.
+            _ => None,
+        }
     }
 }
 

@@ -4,9 +4,10 @@
 //! so only the product flows whose trigger folders were touched are looked at.
 //!
 //! - GitHub: `X-Hub-Signature-256` (HMAC-SHA256 of the body), `X-GitHub-Delivery`;
-//!   `push` and merged `pull_request` events, `ping` answered.
+//!   `push` and merged `pull_request` events, `ping` answered; `pull_request`, review and
+//!   check events also wake the steps waiting for a merge.
 //! - GitLab: `X-Gitlab-Token`, `X-Gitlab-Event-UUID`; `Push Hook` and merged
-//!   `Merge Request Hook` events.
+//!   `Merge Request Hook` events; merge request and pipeline events wake merge waits.
 //! - Generic: `Authorization: Bearer <secret>` or `X-Promenade-Signature-256`
 //!   (HMAC-SHA256, as GitHub's); body `{"repository", "branch", "paths"?, "id"?}`, or
 //!   empty to look at every trigger environment.
@@ -115,6 +116,10 @@ impl Engine {
             ))
         })?;
         verify(receiver, delivery, secret.as_bytes())?;
+        if about_pull_requests(receiver, delivery) {
+            // Steps waiting for a merge look at their requests at once.
+            self.runtime().merge_changes.notify_waiters();
+        }
         let event = parse(receiver, delivery)?;
         let id = match receiver {
             Receiver::GitHub => delivery.header("x-github-delivery"),
@@ -192,6 +197,22 @@ fn verify(receiver: Receiver, delivery: &Delivery<'_>, secret: &[u8]) -> Result<
             Receiver::GitLab => "no `X-Gitlab-Token` header",
             Receiver::Git => "no `Authorization: Bearer` or `X-Promenade-Signature-256` header",
         }),
+    }
+}
+
+/// Whether a delivery may change a pull request a step waits for: its state, reviews
+/// or checks.
+fn about_pull_requests(receiver: Receiver, delivery: &Delivery<'_>) -> bool {
+    match receiver {
+        Receiver::GitHub => matches!(
+            delivery.header("x-github-event").unwrap_or_default(),
+            "pull_request" | "pull_request_review" | "check_suite" | "check_run" | "status"
+        ),
+        Receiver::GitLab => matches!(
+            delivery.header("x-gitlab-event").unwrap_or_default(),
+            "Merge Request Hook" | "Pipeline Hook"
+        ),
+        Receiver::Git => false,
     }
 }
 

@@ -41,16 +41,6 @@ async fn world_with(apps: usize, policy: &str) -> World {
     world
 }
 
-/// A new version in dev, promoted along the whole flow.
-async fn promote_version(world: &World, tag: &str) -> ReleaseRecord {
-    world.release_in("dev", tag);
-    world
-        .engine
-        .promote(&promoter("alice"), "shop", &PromotionRequest::default())
-        .await
-        .unwrap()
-}
-
 fn prod_commits(world: &World, release: &str) -> usize {
     world
         .promotion_commits()
@@ -70,7 +60,7 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
         ),
     )
     .await;
-    let release = promote_version(&world, "8.0.0").await;
+    let release = world.promote_version("8.0.0").await;
     let id = release.id.clone();
     let waiting = world
         .wait_until(&id, |r| {
@@ -156,7 +146,7 @@ async fn a_soak_gate_waits_its_time_after_the_upstream_environment_finished() {
         ),
     )
     .await;
-    let release = promote_version(&world, "8.1.0").await;
+    let release = world.promote_version("8.1.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
 
@@ -189,7 +179,7 @@ async fn a_release_waiting_for_approval_can_be_terminated() {
         ),
     )
     .await;
-    let release = promote_version(&world, "8.2.0").await;
+    let release = world.promote_version("8.2.0").await;
     world
         .wait_until(&release.id, |r| {
             gates(r, "qa").first().map(|g| g.status) == Some(GateStatus::Waiting)
@@ -351,7 +341,7 @@ async fn an_http_gate_waits_until_the_service_answers_as_expected() {
         ),
     )
     .await;
-    let release = promote_version(&world, "8.3.0").await;
+    let release = world.promote_version("8.3.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
     let gate = &gates(&done, "staging-eu")[0];
@@ -389,7 +379,7 @@ async fn verification_that_never_passes_fails_the_step_after_its_change_at_the_t
         ),
     )
     .await;
-    let release = promote_version(&world, "8.4.0").await;
+    let release = world.promote_version("8.4.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Failed, "{done:#?}");
     let qa = step(&done, "qa");
@@ -453,7 +443,7 @@ async fn a_window_gate_lets_a_step_through_inside_its_days_and_holds_it_outside(
         ),
     )
     .await;
-    let release = promote_version(&world, "8.5.0").await;
+    let release = world.promote_version("8.5.0").await;
     let held = world
         .wait_until(&release.id, |r| {
             gates(r, "staging-eu").first().map(|g| g.status) == Some(GateStatus::Waiting)
@@ -505,7 +495,7 @@ async fn hooks_tell_a_service_how_a_release_ended() {
         url = tracker.url
     ));
     world.apply(&flow).await;
-    let release = promote_version(&world, "8.6.0").await;
+    let release = world.promote_version("8.6.0").await;
     let done = world.wait(&release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
     // Hooks run after the release is final; the broken one is retried until its timeout.

@@ -28,6 +28,7 @@ pub mod duration;
 mod edit;
 mod error;
 pub mod graph;
+pub mod hosting;
 pub mod jsonpath;
 pub mod layout;
 mod loader;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::release::StepStatus;
+use crate::release::{PullRequestRecord, StepStatus};
 
 /// The dashboard of one product.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,4 +74,7 @@ pub struct RunningRelease {
     pub id: String,
     /// The state of its step in this environment.
     pub status: StepStatus,
+    /// The pull request the step waits for, on a GitHub or GitLab host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestRecord>,
 }

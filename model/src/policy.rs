@@ -11,7 +11,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
-use crate::resources::{Environment, FlowStep, PolicyRules, PromotionAction, PromotionPolicy};
+use crate::resources::{
+    Environment, FlowStep, MergeMethod, PolicyRules, PromotionAction, PromotionPolicy,
+};
 
 /// A field a policy can set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,9 +24,21 @@ pub enum PolicyField {
     /// `pullRequest.autoMerge`
     #[serde(rename = "pullRequest.autoMerge")]
     PullRequestAutoMerge,
+    /// `pullRequest.mergeMethod`
+    #[serde(rename = "pullRequest.mergeMethod")]
+    PullRequestMergeMethod,
     /// `pullRequest.labels`
     #[serde(rename = "pullRequest.labels")]
     PullRequestLabels,
+    /// `pullRequest.reviewers`
+    #[serde(rename = "pullRequest.reviewers")]
+    PullRequestReviewers,
+    /// `pullRequest.assignees`
+    #[serde(rename = "pullRequest.assignees")]
+    PullRequestAssignees,
+    /// `pullRequest.draft`
+    #[serde(rename = "pullRequest.draft")]
+    PullRequestDraft,
     /// `gates`
     #[serde(rename = "gates")]
     Gates,
@@ -39,7 +53,11 @@ impl PolicyField {
         match self {
             Self::Action => "action",
             Self::PullRequestAutoMerge => "pullRequest.autoMerge",
+            Self::PullRequestMergeMethod => "pullRequest.mergeMethod",
             Self::PullRequestLabels => "pullRequest.labels",
+            Self::PullRequestReviewers => "pullRequest.reviewers",
+            Self::PullRequestAssignees => "pullRequest.assignees",
+            Self::PullRequestDraft => "pullRequest.draft",
             Self::Gates => "gates",
             Self::Verify => "verify",
         }
@@ -110,8 +128,20 @@ impl fmt::Display for FieldOrigin {
 pub struct PullRequestSettings {
     /// Merge once checks pass.
     pub auto_merge: bool,
+    /// How it is merged.
+    #[serde(default)]
+    pub merge_method: MergeMethod,
     /// Labels to put on the pull request.
     pub labels: Vec<String>,
+    /// Users asked to review it.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    /// Users it is assigned to.
+    #[serde(default)]
+    pub assignees: Vec<String>,
+    /// Opened as a draft.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// The rules in effect for one product in one environment, with their origins.
@@ -233,10 +263,34 @@ pub fn resolve_policy<'a>(
         |r| r.pull_request.as_ref()?.auto_merge,
         &mut explanation,
     );
+    let merge_method = pick(
+        &layers,
+        PolicyField::PullRequestMergeMethod,
+        |r| r.pull_request.as_ref()?.merge_method,
+        &mut explanation,
+    );
     let labels = pick(
         &layers,
         PolicyField::PullRequestLabels,
         |r| r.pull_request.as_ref()?.labels.as_ref(),
+        &mut explanation,
+    );
+    let reviewers = pick(
+        &layers,
+        PolicyField::PullRequestReviewers,
+        |r| r.pull_request.as_ref()?.reviewers.as_ref(),
+        &mut explanation,
+    );
+    let assignees = pick(
+        &layers,
+        PolicyField::PullRequestAssignees,
+        |r| r.pull_request.as_ref()?.assignees.as_ref(),
+        &mut explanation,
+    );
+    let draft = pick(
+        &layers,
+        PolicyField::PullRequestDraft,
+        |r| r.pull_request.as_ref()?.draft,
         &mut explanation,
     );
     let gates = pick(
@@ -255,7 +309,11 @@ pub fn resolve_policy<'a>(
         action: action.unwrap_or_default(),
         pull_request: PullRequestSettings {
             auto_merge: auto_merge.unwrap_or(false),
+            merge_method: merge_method.unwrap_or_default(),
             labels: labels.cloned().unwrap_or_default(),
+            reviewers: reviewers.cloned().unwrap_or_default(),
+            assignees: assignees.cloned().unwrap_or_default(),
+            draft: draft.unwrap_or(false),
         },
         gates: gates.cloned().unwrap_or_default(),
         verify: verify.cloned().unwrap_or_default(),
@@ -321,7 +379,7 @@ mod tests {
                     gates: Some(vec![soak(5)]),
                     pull_request: Some(PullRequestPolicy {
                         auto_merge: Some(true),
-                        labels: None,
+                        ..PullRequestPolicy::default()
                     }),
                     verify: None,
                 },
@@ -337,8 +395,9 @@ mod tests {
                     action: Some(PromotionAction::Pr),
                     gates: Some(vec![soak(30)]),
                     pull_request: Some(PullRequestPolicy {
-                        auto_merge: None,
                         labels: Some(vec!["promotion".into()]),
+                        reviewers: Some(vec!["alice".into()]),
+                        ..PullRequestPolicy::default()
                     }),
                     verify: None,
                 },
@@ -370,6 +429,8 @@ mod tests {
             "autoMerge comes from `base`, which nobody overrides"
         );
         assert_eq!(effective.pull_request.labels, ["promotion"]);
+        assert_eq!(effective.pull_request.reviewers, ["alice"]);
+        assert!(!effective.pull_request.draft);
         assert_eq!(
             effective.origin(PolicyField::Action).unwrap().to_string(),
             "action: set by policy `prod-gate` (priority 100); overrides policy `eu-only` (priority 50), policy `base` (priority 0)"
@@ -421,7 +482,11 @@ mod tests {
             effective.to_string(),
             "action: set by flow `standard`, step `prod`; overrides policy `prod-gate` (priority 100), policy `base` (priority 0)\n\
              pullRequest.autoMerge: set by policy `base` (priority 0)\n\
+             pullRequest.mergeMethod: set by the default\n\
              pullRequest.labels: set by policy `prod-gate` (priority 100)\n\
+             pullRequest.reviewers: set by policy `prod-gate` (priority 100)\n\
+             pullRequest.assignees: set by the default\n\
+             pullRequest.draft: set by the default\n\
              gates: set by flow `standard`, step `prod`; overrides policy `prod-gate` (priority 100), policy `base` (priority 0)\n\
              verify: set by the default\n"
         );

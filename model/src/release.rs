@@ -388,6 +388,78 @@ pub struct RepositoryResult {
     /// The pull request branch, for the `pr` action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_branch: Option<String>,
+    /// The pull or merge request on a GitHub or GitLab host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestRecord>,
+}
+
+/// A pull (GitHub) or merge (GitLab) request a step opened, as last seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestRecord {
+    /// The host's kind.
+    pub provider: crate::resources::Provider,
+    /// The request's number (GitLab: its `iid`).
+    pub number: u64,
+    /// Its page on the host.
+    pub url: String,
+    /// Open, merged or closed.
+    pub state: PullRequestState,
+    /// What the host's checks say of its head commit, when it runs any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<ChecksState>,
+    /// The commit the merge made on the base branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
+    /// Why the request waits: auto-merge refused by branch protection, a draft…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Where a pull request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullRequestState {
+    /// Waiting for review and merge.
+    Open,
+    /// Merged: the promotion is on the base branch.
+    Merged,
+    /// Closed without merging.
+    Closed,
+}
+
+impl PullRequestState {
+    /// `open`, `merged` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Merged => "merged",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// The combined result of a commit's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksState {
+    /// Some still run.
+    Pending,
+    /// All passed.
+    Success,
+    /// One failed.
+    Failure,
+}
+
+impl ChecksState {
+    /// `pending`, `success` or `failure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
 }
 
 /// A gate of a step, frozen from the environment's policy when the release was created

@@ -213,6 +213,48 @@ pub struct Repository {
     /// The name of stored credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// Which git host serves it: detected from the URL when absent (`github.com`,
+    /// `gitlab.com`; `generic` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    /// The host's API root, for GitHub Enterprise and self-managed GitLab.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// The credentials (`token` or `https`) the host's API is called with; `credentials`
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_credentials: Option<String>,
+}
+
+/// Which kind of git host serves a repository: it decides how pull requests are
+/// opened and watched and where commit statuses go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// GitHub or GitHub Enterprise: pull requests, commit statuses, auto-merge.
+    Github,
+    /// GitLab: merge requests, commit statuses, merge when the pipeline succeeds.
+    Gitlab,
+    /// Any git server: a pull request is a branch, merged when its commit reaches the
+    /// base branch; no statuses.
+    Generic,
+}
+
+impl Provider {
+    /// The provider's name in resources: `github`, `gitlab` or `generic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Github => "github",
+            Self::Gitlab => "gitlab",
+            Self::Generic => "generic",
+        }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Repository {
@@ -591,9 +633,45 @@ pub struct PullRequestPolicy {
     /// Merge the pull request once its checks pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_merge: Option<bool>,
+    /// How it is merged: `merge`, `squash` or `rebase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_method: Option<MergeMethod>,
     /// Labels put on the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
+    /// Users asked to review it (GitHub logins, GitLab usernames).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewers: Option<Vec<String>>,
+    /// Users it is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignees: Option<Vec<String>>,
+    /// Opened as a draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<bool>,
+}
+
+/// How a pull request is merged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethod {
+    /// A merge commit.
+    #[default]
+    Merge,
+    /// One squashed commit.
+    Squash,
+    /// The commits rebased onto the base branch.
+    Rebase,
+}
+
+impl MergeMethod {
+    /// The method's name in resources.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Merge => "merge",
+            Self::Squash => "squash",
+            Self::Rebase => "rebase",
+        }
+    }
 }
 
 /// `kind: PromotionFlow`

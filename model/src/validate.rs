@@ -364,6 +364,13 @@ impl Checker<'_> {
         for (path, repository) in product.repositories() {
             if let Err(problem) = crate::remote::RemoteUrl::parse(&repository.url) {
                 self.error(at, path.key("url"), Code::InvalidUrl, problem);
+            } else if let Err(problem) = crate::hosting::hosted(repository) {
+                let field = if repository.api_url.is_some() {
+                    "apiUrl"
+                } else {
+                    "provider"
+                };
+                self.error(at, path.key(field), Code::InvalidUrl, problem);
             }
         }
         let mut names: HashMap<&str, usize> = HashMap::new();

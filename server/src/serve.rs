@@ -37,6 +37,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PROMENADE_POLL_INTERVAL", default_value = "1m", value_parser = parse_interval)]
     pub poll_interval: std::time::Duration,
 
+    /// How often a step waiting for a pull request looks at it again when no webhook
+    /// says it changed (`15s`, `1m`).
+    #[arg(long, env = "PROMENADE_MERGE_POLL_INTERVAL", default_value = "15s", value_parser = parse_positive_interval)]
+    pub merge_poll_interval: std::time::Duration,
+
     /// Mark the session cookie `Secure`: set it when browsers reach the server over TLS.
     #[arg(long, env = "PROMENADE_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -138,6 +143,7 @@ pub async fn serve(
     let mut config = EngineConfig::new(data_dir);
     config.allow_local_repositories = args.allow_local_repositories;
     config.public_url = args.public_url.clone();
+    config.merge_poll_interval = args.merge_poll_interval;
     (config.committer_name, config.committer_email) = args.git_author.clone();
     config.secret_key = SecretKeySource::from_env_or(data_dir);
     let engine = Engine::new(store, config);
@@ -236,6 +242,13 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     text.parse::<promenade_model::duration::Duration>()
         .map(|d| d.to_std())
         .map_err(|e| e.to_string())
+}
+
+fn parse_positive_interval(text: &str) -> Result<std::time::Duration, String> {
+    match parse_interval(text)? {
+        std::time::Duration::ZERO => Err("the interval must be longer than 0s".into()),
+        interval => Ok(interval),
+    }
 }
 
 /// Resolves on Ctrl+C or SIGTERM, so in-flight requests finish before the process exits.

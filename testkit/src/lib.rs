@@ -11,6 +11,8 @@
 //! Besides the servers, [`commit_to_remote`] and [`read_file`] play the people who push
 //! to and read the repositories behind them.
 
+pub mod hosts;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

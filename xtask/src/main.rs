@@ -461,6 +461,10 @@ impl Xtask {
             return Err("end2end/node_modules is missing: run scripts/bootstrap".into());
         }
         let port = free_port()?;
+        // A stand-in for GitHub's API, which the pull request tests point the demo at.
+        run(&mut self.cargo(&["build", "-p", "promenade-testkit", "--bin", "fake-git-host"]))?;
+        let fake_host = self.target_dir.join("debug").join("fake-git-host");
+        let fake_port = free_port()?;
         // The server of this xtask's profile, serving the bundles of the build at hand.
         let binary = self.server_binary();
         let site = self.site_root();
@@ -484,6 +488,8 @@ impl Xtask {
                     .env("PROMENADE_E2E_PORT", port.to_string())
                     .env("PROMENADE_E2E_DATA", &data)
                     .env("PROMENADE_E2E_BUNDLES", bundles)
+                    .env("PROMENADE_FAKE_HOST_BIN", &fake_host)
+                    .env("PROMENADE_FAKE_HOST_PORT", fake_port.to_string())
                     .current_dir(&end2end);
                 run(&mut npx)
             },

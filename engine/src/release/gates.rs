@@ -10,13 +10,16 @@ use promenade_model::access::approval_refusal;
 use promenade_model::action::{
     Action, ActionKind, Approval, HttpCheck, Soak, SoakStart, Weekday, Window,
 };
+use promenade_model::hosting::provider_of;
+use promenade_model::policy::PullRequestSettings;
 use promenade_model::release::{Gate, GateStatus, StepDetail, StepStatus};
+use promenade_model::resources::{PromotionAction, Provider};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tracing::{info, info_span, Instrument};
 
 use super::http_check::{self, Context};
-use super::plan::Plan;
+use super::plan::{Plan, PlannedStep};
 use super::StepJob;
 use crate::auth::{allow, Principal, Role};
 use crate::store::{NewApproval, ReleaseRecord, StepRecord};
@@ -65,6 +68,7 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
         )));
     }
     for step in &plan.steps {
+        check_pull_request_settings(plan, step)?;
         let phases = [
             (&step.policy.gates, &RUNNABLE_GATES[..], Phase::Gates),
             (&step.policy.verify, &RUNNABLE_VERIFY[..], Phase::Verify),
@@ -95,6 +99,29 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Pull request settings only a GitHub or GitLab host acts on are refused for a step
+/// that writes to a generic git server, rather than dropped.
+fn check_pull_request_settings(plan: &Plan, step: &PlannedStep) -> Result<()> {
+    let settings = &step.policy.pull_request;
+    if step.action() != PromotionAction::Pr || *settings == PullRequestSettings::default() {
+        return Ok(());
+    }
+    let product = &plan.product;
+    let generic = product
+        .spec
+        .applications
+        .iter()
+        .map(|app| app.repository_for(&step.environment, &product.spec.repository))
+        .find(|repository| provider_of(repository) == Provider::Generic);
+    match generic {
+        Some(repository) => Err(EngineError::BadRequest(format!(
+            "environment {:?} has `pullRequest` settings, which only a GitHub or GitLab host acts              on, and {} is a generic git server: set the repository's `provider` (and              `apiCredentials`) or remove them from the policy",
+            step.environment, repository.url
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The approval gate `step` waits at now, with its index, if any.

@@ -9,6 +9,7 @@ mod hooks;
 mod http_check;
 mod plan;
 mod promote;
+mod pull_requests;
 mod source;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use promenade_model::diff::EnvironmentDiff;
+use promenade_model::policy::PullRequestSettings;
 use promenade_model::resources::{
     Concurrency, Hooks, Product, PromotionAction, PromotionTemplateSpec,
 };
@@ -36,6 +38,7 @@ use self::promote::{RepoJob, RepoOutcome};
 use crate::auth::{allow, Principal, Role};
 use crate::credentials::Keyring;
 use crate::git::CommitInfo;
+use crate::hosting::StatusState;
 use crate::store::{
     ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord,
 };
@@ -53,6 +56,19 @@ pub struct Snapshot {
     /// The flow's hooks, called when the release ends.
     #[serde(default)]
     pub hooks: Hooks,
+    /// Pull request settings of the `pr` steps, by environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pull_requests: BTreeMap<String, PullRequestSettings>,
+}
+
+impl Snapshot {
+    /// ` 1.5.0`, to follow the product's name in messages; empty without a version.
+    fn version_suffix(&self) -> String {
+        self.source
+            .version()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default()
+    }
 }
 
 /// One lock per (product, environment): releases of a product queue for each
@@ -68,6 +84,8 @@ pub(crate) struct Runtime {
     dead: AtomicBool,
     /// Woken when a gate may have opened (an approval arrived).
     gate_changes: tokio::sync::Notify,
+    /// Woken when a git host reports a change to a pull request (its webhook).
+    pub(crate) merge_changes: tokio::sync::Notify,
     /// For `http` gates and verification; one client keeps connections pooled.
     http: reqwest::Client,
 }
@@ -172,6 +190,12 @@ impl Engine {
             product: plan.product.clone(),
             template: template_spec,
             hooks: plan.flow.spec.hooks.clone(),
+            pull_requests: plan
+                .steps
+                .iter()
+                .filter(|s| s.action() == PromotionAction::Pr)
+                .map(|s| (s.environment.clone(), s.policy.pull_request.clone()))
+                .collect(),
         };
         let id = new_release_id();
         let release = NewRelease {
@@ -258,10 +282,12 @@ impl Engine {
     pub async fn terminate(&self, who: &Principal, id: &str) -> Result<ReleaseRecord> {
         allow(who, Role::Promoter, "terminating releases")?;
         info!(release = %id, by = %who, "terminating release");
-        self.terminate_release(id).await
+        self.terminate_release(id, &format!("release {id} was terminated by {}", who.name))
+            .await
     }
 
-    async fn terminate_release(&self, id: &str) -> Result<ReleaseRecord> {
+    /// Stops a release; `reason` goes into the comment that closes its pull requests.
+    async fn terminate_release(&self, id: &str, reason: &str) -> Result<ReleaseRecord> {
         let release = self.load_release(id).await?;
         if release.status.is_final() {
             return Err(EngineError::Conflict {
@@ -278,14 +304,16 @@ impl Engine {
         {
             token.cancel();
         }
-        for step in release
+        let stopped: Vec<&str> = release
             .steps
             .iter()
             .filter(|s| s.status.is_working() || s.status == StepStatus::Waiting)
-        {
+            .map(|s| s.environment.as_str())
+            .collect();
+        for environment in &stopped {
             let event = self
                 .store()
-                .set_step_status(id, &step.environment, StepStatus::Terminated, None)
+                .set_step_status(id, environment, StepStatus::Terminated, None)
                 .await?;
             self.publish(event);
         }
@@ -295,6 +323,13 @@ impl Engine {
             .await?;
         self.publish(event);
         info!(release = %id, "release terminated");
+        self.close_pull_requests(&release, reason).await;
+        if let Ok(snapshot) = snapshot_of(&release) {
+            for environment in stopped {
+                self.report_status(id, &snapshot, environment, StatusState::Error, "Terminated")
+                    .await;
+            }
+        }
         self.load_release(id).await
     }
 
@@ -363,7 +398,8 @@ impl Engine {
             .await?;
         for id in running.iter().filter(|id| id.as_str() != newer) {
             if self.load_release(id).await?.product == product {
-                self.terminate_release(id).await?;
+                self.terminate_release(id, &format!("the newer release {newer} replaces it"))
+                    .await?;
             }
         }
         Ok(())
@@ -520,6 +556,14 @@ impl Engine {
                         Err(e) => {
                             self.alive()?;
                             error!(environment, error = %e, "step failed");
+                            self.report_status(
+                                id,
+                                &snapshot,
+                                &environment,
+                                StatusState::Failure,
+                                &format!("Failed: {e}"),
+                            )
+                            .await;
                             self.store()
                                 .append_log(id, &environment, "error", &e.to_string())
                                 .await?;
@@ -574,6 +618,14 @@ impl Engine {
         if !job.resume_merge_wait {
             self.set_step(id, &job.environment, StepStatus::Gating, None)
                 .await?;
+            self.report_status(
+                id,
+                &job.snapshot,
+                &job.environment,
+                StatusState::Pending,
+                &format!("Promoting to {}", job.environment),
+            )
+            .await;
             self.run_actions(job, Phase::Gates).await?;
             self.set_step(id, &job.environment, StepStatus::Applying, None)
                 .await?;
@@ -591,7 +643,8 @@ impl Engine {
                 .map_err(|e| EngineError::Internal(e.to_string()))??
         };
         self.checkpoint(Checkpoint::GitDone)?;
-        let results: Vec<RepositoryResult> = outcomes.iter().map(|o| o.result.clone()).collect();
+        let mut results: Vec<RepositoryResult> =
+            outcomes.iter().map(|o| o.result.clone()).collect();
         let wrote = results.iter().any(|r| r.commit.is_some());
         for line in results.iter().filter_map(describe) {
             self.store()
@@ -602,6 +655,8 @@ impl Engine {
         if job.action == PromotionAction::Pr
             && results.iter().any(|r| r.pull_request_branch.is_some())
         {
+            self.open_pull_requests(job, &outcomes, &mut results)
+                .await?;
             let detail = StepDetail {
                 repositories: results.clone(),
                 ..Default::default()
@@ -613,10 +668,7 @@ impl Engine {
                 Some(detail),
             )
             .await?;
-            self.wait_for_merge(job, &keyring).await?;
-            self.store()
-                .append_log(id, &job.environment, "info", "pull request merged")
-                .await?;
+            self.wait_for_merge(job, &keyring, &mut results).await?;
         }
         self.record_applications(job, &outcomes).await?;
         if job.verifies {
@@ -629,6 +681,18 @@ impl Engine {
         } else {
             StepStatus::Unchanged
         };
+        let version = job.snapshot.version_suffix();
+        self.report_status(
+            id,
+            &job.snapshot,
+            &job.environment,
+            StatusState::Success,
+            &format!(
+                "{} runs {}{version}",
+                job.environment, job.snapshot.product.metadata.name
+            ),
+        )
+        .await;
         let detail = StepDetail {
             repositories: results,
             ..Default::default()
@@ -685,48 +749,6 @@ impl Engine {
             });
         }
         Ok(outcomes)
-    }
-
-    async fn wait_for_merge(&self, job: &StepJob, keyring: &Arc<Keyring>) -> Result<()> {
-        loop {
-            let merged = {
-                let engine = self.clone();
-                let job = job.clone();
-                let keyring = keyring.clone();
-                tokio::task::spawn_blocking(move || {
-                    let product = &job.snapshot.product;
-                    for app in &product.spec.applications {
-                        let repo = app.repository_for(&job.environment, &product.spec.repository);
-                        let info = engine.commit_info(&job, &[app]);
-                        let repo_job = engine.repo_job(
-                            Target {
-                                template: &job.template,
-                                trees: &job.trees,
-                                keyring: &keyring,
-                                url: &repo.url,
-                                branch: repo.branch(),
-                                environment: &job.environment,
-                            },
-                            vec![app],
-                            info,
-                        );
-                        if !repo_job.merged()? {
-                            return Ok(false);
-                        }
-                    }
-                    Ok::<_, EngineError>(true)
-                })
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))??
-            };
-            if merged {
-                return Ok(());
-            }
-            tokio::select! {
-                () = tokio::time::sleep(self.config().merge_poll_interval) => {}
-                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
-            }
-        }
     }
 
     async fn record_applications(&self, job: &StepJob, outcomes: &[RepoOutcome]) -> Result<()> {
@@ -801,12 +823,7 @@ impl Engine {
         apps: &[&promenade_model::resources::Application],
     ) -> CommitInfo {
         let product = &job.snapshot.product.metadata.name;
-        let version = job
-            .snapshot
-            .source
-            .version()
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default();
+        let version = job.snapshot.version_suffix();
         let count = match apps.len() {
             1 => "1 application".to_string(),
             n => format!("{n} applications"),

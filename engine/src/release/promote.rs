@@ -167,6 +167,7 @@ impl RepoJob<'_> {
                 branch: self.branch.to_string(),
                 commit,
                 pull_request_branch: pr_branch.map(str::to_string),
+                pull_request: None,
             },
             changes,
         }

@@ -694,7 +694,7 @@ mod tests {
                         repository: "file:///gitops.git".into(),
                         branch: "main".into(),
                         commit: Some("c0ffee".into()),
-                        pull_request_branch: None,
+                        ..Default::default()
                     }],
                     ..Default::default()
                 }),

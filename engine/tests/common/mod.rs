@@ -123,14 +123,37 @@ impl World {
 
     /// A new engine on the same data folder, as after a restart.
     pub async fn restart(&mut self, fault: Option<FaultHook>) {
+        self.restart_with(fault, |_| {}).await;
+    }
+
+    /// A restart whose configuration `tune` changes first.
+    pub async fn restart_with(
+        &mut self,
+        fault: Option<FaultHook>,
+        tune: impl FnOnce(&mut EngineConfig),
+    ) {
         let store = Store::open(None, &self.dir.path().join("data"))
             .await
             .unwrap();
-        let config = config(self.dir.path());
+        let mut config = config(self.dir.path());
+        tune(&mut config);
         self.engine = match fault {
             Some(fault) => Engine::with_fault_hook(store, config, fault),
             None => Engine::new(store, config),
         };
+    }
+
+    /// A new version in dev, promoted along the whole flow by alice.
+    pub async fn promote_version(&self, tag: &str) -> ReleaseRecord {
+        self.release_in("dev", tag);
+        self.engine
+            .promote(
+                &promoter("alice"),
+                "shop",
+                &promenade_engine::release::PromotionRequest::default(),
+            )
+            .await
+            .unwrap()
     }
 
     /// Sets the image tag of every application in `env`, in one commit to the remote.
