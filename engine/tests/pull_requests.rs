@@ -160,6 +160,11 @@ async fn a_github_pull_request_is_opened_once_and_its_merge_finishes_the_step() 
     world.engine.resume().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(github.pulls().len(), 1, "a restart opened a second request");
+    assert_eq!(
+        github.comments().len(),
+        1,
+        "the preview is kept, not written twice"
+    );
     let lists = github
         .requests()
         .iter()

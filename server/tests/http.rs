@@ -827,6 +827,7 @@ async fn a_signed_github_push_starts_exactly_one_release() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["outcome"], "started");
     assert_eq!(answer["releases"].as_array().unwrap().len(), 1);
+    let first = answer["releases"][0].as_str().unwrap().to_string();
     let (status, answer) =
         github(&server, "push", "d-4", &push("main", &[&dev_file]), SECRET).await;
     assert_eq!(
@@ -840,6 +841,13 @@ async fn a_signed_github_push_starts_exactly_one_release() {
     assert_eq!(releases().await, 1);
 
     // A merged pull request counts as the commit it produced; an open one does not.
+    // The developer pushes once the release stopped writing (prod waits for its merge).
+    release_until(&server, &first, |r| {
+        r.steps
+            .iter()
+            .any(|s| s.status == promenade_engine::StepStatus::AwaitingMerge)
+    })
+    .await;
     push_to(
         &demo.repository,
         "main",
