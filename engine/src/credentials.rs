@@ -428,6 +428,21 @@ impl Engine {
         Ok(Some(access))
     }
 
+    /// The token an API (a git host's, Argo CD's) is called with: `token` credentials, or
+    /// the password of `https` ones. `what` names the API in errors.
+    pub(crate) async fn api_token(&self, name: &str, what: &str) -> Result<String> {
+        match self.access(name).await? {
+            Some(Access::Token(token)) => Ok(token),
+            Some(Access::Https { password, .. }) => Ok(password),
+            Some(Access::Ssh { .. }) => Err(EngineError::BadRequest(format!(
+                "credentials `{name}` are ssh; {what} needs token or https credentials"
+            ))),
+            None => Err(EngineError::BadRequest(format!(
+                "credentials `{name}` do not exist"
+            ))),
+        }
+    }
+
     /// The secret of `token` credentials `name` (webhook secrets), if they exist.
     pub(crate) async fn token_secret(&self, name: &str) -> Result<Option<String>> {
         Ok(match self.access(name).await? {

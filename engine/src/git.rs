@@ -250,6 +250,23 @@ impl Repo {
             .map_err(|e| self.error(&format!("find commit {spec:?}"), e))
     }
 
+    /// Whether `later` is `earlier` or comes after it on `branch` (fetched when the
+    /// clone does not have `later` yet).
+    pub fn includes(&self, branch: &str, later: Oid, earlier: Oid) -> Result<bool> {
+        if later == earlier {
+            return Ok(true);
+        }
+        if !self.has_commit(later) {
+            self.fetch(branch)?;
+        }
+        if !self.has_commit(later) {
+            return Ok(false);
+        }
+        self.repo
+            .graph_descendant_of(later, earlier)
+            .map_err(|e| self.error("compare commits", e))
+    }
+
     /// Whether the clone already has `commit`.
     pub fn has_commit(&self, commit: Oid) -> bool {
         self.repo.find_commit(commit).is_ok()

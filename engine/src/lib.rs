@@ -2,6 +2,7 @@
 //! git, SCM hosts, Argo CD — behind one cloneable [`Engine`] handle that the server and
 //! the UI's server functions share.
 
+mod argocd;
 pub mod auth;
 pub mod credentials;
 pub mod demo;

@@ -5,7 +5,8 @@ use promenade_model::canonical::to_yaml;
 use promenade_model::credentials::CredentialKind;
 use promenade_model::diagnostic::{Code, Diagnostic, Severity};
 use promenade_model::hosting;
-use promenade_model::resources::{Repository, Resource, ResourceKind};
+use promenade_model::path::FieldPath;
+use promenade_model::resources::{Environment, Repository, Resource, ResourceKind};
 use promenade_model::validate::{validate, ResourceSet, Validation};
 use promenade_model::{load, LoadedResource};
 use sqlx::Row;
@@ -29,8 +30,10 @@ pub(crate) struct RemoteRules {
 
 impl RemoteRules {
     fn check(&self, loaded: &LoadedResource) -> Vec<Diagnostic> {
-        let Resource::Product(product) = &loaded.resource else {
-            return Vec::new();
+        let product = match &loaded.resource {
+            Resource::Product(product) => product,
+            Resource::Environment(environment) => return self.check_argocd(loaded, environment),
+            _ => return Vec::new(),
         };
         let mut problems = Vec::new();
         for (path, repository) in product.repositories() {
@@ -77,6 +80,46 @@ impl RemoteRules {
                     message,
                 ));
             }
+        }
+        problems
+    }
+
+    /// An environment's Argo CD: an http(s) server and credentials that hold a token.
+    fn check_argocd(&self, loaded: &LoadedResource, environment: &Environment) -> Vec<Diagnostic> {
+        let Some(argocd) = &environment.spec.argocd else {
+            return Vec::new();
+        };
+        let at = FieldPath::root().key("spec").key("argocd");
+        let mut problems = Vec::new();
+        if !(argocd.server.starts_with("https://") || argocd.server.starts_with("http://")) {
+            problems.push(loaded.diagnostic(
+                &at.key("server"),
+                Severity::Error,
+                Code::InvalidUrl,
+                format!(
+                    "{:?} is not an http(s) URL of an Argo CD server",
+                    argocd.server
+                ),
+            ));
+        }
+        let name = &argocd.credentials;
+        let problem = match self.credentials.iter().find(|(n, _)| n == name) {
+            None => Some(format!(
+                "credentials `{name}` do not exist: an admin creates them with \
+                 `promenade credentials create {name} --kind token`"
+            )),
+            Some((_, CredentialKind::Ssh)) => Some(format!(
+                "credentials `{name}` are ssh; Argo CD needs token credentials"
+            )),
+            Some(_) => None,
+        };
+        if let Some(message) = problem {
+            problems.push(loaded.diagnostic(
+                &at.key("credentials"),
+                Severity::Error,
+                Code::UnknownCredentials,
+                message,
+            ));
         }
         problems
     }

@@ -11,7 +11,6 @@ use common::{admin, promoter, values, values_path, Options, World};
 use promenade_engine::release::PromotionRequest;
 use promenade_engine::store::ReleaseRecord;
 use promenade_engine::webhook::{Delivery, Receiver};
-use promenade_model::credentials::{CredentialInput, CredentialKind};
 use promenade_model::hosting::PREVIEW_MARKER;
 use promenade_model::release::{PullRequestRecord, PullRequestState, ReleaseStatus, StepStatus};
 use promenade_testkit::hosts::{FakeHost, Flavour};
@@ -39,21 +38,7 @@ async fn hosted_world(host: &FakeHost, pull_request: &str) -> (World, String) {
         Flavour::GitLab => ("gitlab", segments.join("/")),
     };
     host.serve(&project, &world.remote);
-    world
-        .engine
-        .create_credential(
-            &admin(),
-            "host-api",
-            &CredentialInput {
-                kind: CredentialKind::Token,
-                username: None,
-                secret: TOKEN.into(),
-                passphrase: None,
-                known_hosts: None,
-            },
-        )
-        .await
-        .unwrap();
+    world.token_credentials("host-api", TOKEN).await;
     let resources = common::resources(&world.url, &world.apps, "pr", "queue")
         .replace(
             "branch: main }",
@@ -368,21 +353,7 @@ async fn the_hosts_webhook_wakes_the_wait_at_once() {
         })
         .await;
     let secret = "webhook-secret";
-    world
-        .engine
-        .create_credential(
-            &admin(),
-            "github-webhook",
-            &CredentialInput {
-                kind: CredentialKind::Token,
-                username: None,
-                secret: secret.into(),
-                passphrase: None,
-                known_hosts: None,
-            },
-        )
-        .await
-        .unwrap();
+    world.token_credentials("github-webhook", secret).await;
     let release = world.promote_version("9.5.0").await;
     let record = waiting_for_merge(&world, &release.id).await;
     github.merge(record.number);

@@ -216,6 +216,9 @@ pub struct ArgoCdCheck {
     /// to sync first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<ArgoCdSync>,
+    /// With `sync: true`: delete resources Git no longer has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<bool>,
     /// How long to wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
@@ -236,6 +239,20 @@ pub enum ArgoCdHealth {
     Missing,
     /// `Unknown`
     Unknown,
+}
+
+impl ArgoCdHealth {
+    /// As Argo CD writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "Healthy",
+            Self::Progressing => "Progressing",
+            Self::Degraded => "Degraded",
+            Self::Suspended => "Suspended",
+            Self::Missing => "Missing",
+            Self::Unknown => "Unknown",
+        }
+    }
 }
 
 /// The `sync` of an `argocd` action.

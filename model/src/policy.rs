@@ -341,7 +341,11 @@ mod tests {
                     .collect(),
                 annotations: BTreeMap::new(),
             },
-            spec: EnvironmentSpec { kind, color: None },
+            spec: EnvironmentSpec {
+                kind,
+                color: None,
+                argocd: None,
+            },
         }
     }
 

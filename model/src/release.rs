@@ -480,6 +480,10 @@ pub struct Gate {
     /// What the last attempt of a check found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the gate asked of another system (an Argo CD sync, with its revision), so a
+    /// restarted engine waits for it instead of asking twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<String>,
 }
 
 impl Gate {
@@ -491,6 +495,7 @@ impl Gate {
             approvals: Vec::new(),
             until: None,
             note: None,
+            requested: None,
         }
     }
 
@@ -549,6 +554,17 @@ impl Gate {
             (Action::Http(check), GateStatus::Waiting) => match &self.note {
                 Some(note) => format!("checking {}: {note}", check.url),
                 None => format!("checking {}", check.url),
+            },
+            (Action::Argocd(check), GateStatus::Passed) => format!(
+                "Argo CD: synced and {}",
+                check
+                    .health
+                    .unwrap_or(crate::action::ArgoCdHealth::Healthy)
+                    .as_str()
+            ),
+            (Action::Argocd(_), GateStatus::Waiting) => match &self.note {
+                Some(note) => format!("waiting for Argo CD: {note}"),
+                None => "waiting for Argo CD".to_owned(),
             },
             (Action::Soak(soak), GateStatus::Waiting) => match &self.until {
                 Some(until) => format!("soaking {} until {until}", soak.duration),

@@ -107,6 +107,19 @@ pub struct EnvironmentSpec {
     /// A colour for the UI, `#rrggbb` or `#rgb`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<Color>,
+    /// The Argo CD that deploys this environment, for `argocd` gates and verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdInstance>,
+}
+
+/// `argocd: { server: https://argocd.example.com, credentials: argocd-prod }`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArgoCdInstance {
+    /// The Argo CD server's URL (its API is under `/api/v1`).
+    pub server: String,
+    /// Token (or https) credentials holding an Argo CD API token.
+    pub credentials: String,
 }
 
 /// Production or not.

@@ -230,6 +230,7 @@ fn environment() -> impl Strategy<Value = Resource> {
                         EnvironmentKind::NonProd
                     },
                     color: None,
+                    argocd: None,
                 },
             })
         })

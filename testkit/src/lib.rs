@@ -11,6 +11,7 @@
 //! Besides the servers, [`commit_to_remote`] and [`read_file`] play the people who push
 //! to and read the repositories behind them.
 
+pub mod argocd;
 pub mod hosts;
 
 use std::net::{TcpListener, TcpStream};

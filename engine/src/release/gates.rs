@@ -23,18 +23,19 @@ use super::plan::{Plan, PlannedStep};
 use super::StepJob;
 use crate::auth::{allow, Principal, Role};
 use crate::store::{NewApproval, ReleaseRecord, StepRecord};
-use crate::{Engine, EngineError, Result};
+use crate::{Checkpoint, Engine, EngineError, Result};
 
 /// The gate kinds this engine runs. Others are refused when a release is planned:
 /// promoting past a gate nobody checks would be worse than not promoting.
-const RUNNABLE_GATES: [ActionKind; 4] = [
+const RUNNABLE_GATES: [ActionKind; 5] = [
     ActionKind::Approval,
     ActionKind::Soak,
     ActionKind::Http,
     ActionKind::Window,
+    ActionKind::Argocd,
 ];
 /// The verification kinds this engine runs.
-const RUNNABLE_VERIFY: [ActionKind; 2] = [ActionKind::Soak, ActionKind::Http];
+const RUNNABLE_VERIFY: [ActionKind; 3] = [ActionKind::Soak, ActionKind::Http, ActionKind::Argocd];
 
 /// Before or after the change: where a step keeps the actions' progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +45,7 @@ pub(super) enum Phase {
 }
 
 impl Phase {
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Phase::Gates => "gates",
             Phase::Verify => "verify",
@@ -69,6 +70,7 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
     }
     for step in &plan.steps {
         check_pull_request_settings(plan, step)?;
+        super::argocd_check::check_argocd(plan, step)?;
         let phases = [
             (&step.policy.gates, &RUNNABLE_GATES[..], Phase::Gates),
             (&step.policy.verify, &RUNNABLE_VERIFY[..], Phase::Verify),
@@ -77,8 +79,8 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
             if let Some(action) = actions.iter().find(|a| !runnable.contains(&a.kind())) {
                 return Err(EngineError::BadRequest(format!(
                     "environment {:?} has a `{}` action in its policy's {}; this version of \
-                     Promenade runs `approval`, `soak`, `http` and `window` gates and `soak` \
-                     and `http` verification only",
+                     Promenade runs `approval`, `soak`, `http`, `window` and `argocd` gates and \
+                     `soak`, `http` and `argocd` verification only",
                     step.environment,
                     action.kind(),
                     phase.key()
@@ -286,6 +288,11 @@ impl Engine {
                         .instrument(span)
                         .await?
                 }
+                Action::Argocd(check) => {
+                    self.argocd(job, &release, &mut actions, at, &check)
+                        .instrument(span)
+                        .await?
+                }
                 Action::Window(window) if phase == Phase::Gates => {
                     self.window(job, &mut actions, at, &window)
                         .instrument(span)
@@ -470,7 +477,7 @@ impl Engine {
     }
 
     /// Waits `duration`, or stops early when the release is terminated.
-    async fn pause(&self, job: &StepJob, duration: std::time::Duration) -> Result<()> {
+    pub(super) async fn pause(&self, job: &StepJob, duration: std::time::Duration) -> Result<()> {
         tokio::select! {
             () = tokio::time::sleep(duration) => {}
             () = job.cancel.cancelled() => return Err(EngineError::Stopped),
@@ -478,7 +485,12 @@ impl Engine {
         self.alive()
     }
 
-    async fn save_actions(&self, job: &StepJob, phase: Phase, actions: &[Gate]) -> Result<()> {
+    pub(super) async fn save_actions(
+        &self,
+        job: &StepJob,
+        phase: Phase,
+        actions: &[Gate],
+    ) -> Result<()> {
         self.alive()?;
         let detail = match phase {
             Phase::Gates => StepDetail {
@@ -495,15 +507,15 @@ impl Engine {
             .update_step_detail(&job.release, &job.environment, &detail)
             .await?;
         self.publish(event);
-        Ok(())
+        self.checkpoint(Checkpoint::Persisted)
     }
 }
 
 /// Where an action sits in a step.
 #[derive(Clone, Copy, Debug)]
-struct Position {
-    phase: Phase,
-    index: usize,
+pub(super) struct Position {
+    pub(super) phase: Phase,
+    pub(super) index: usize,
 }
 
 /// When the environments `environment` depends on finished; when it depends on none
@@ -545,11 +557,11 @@ fn weekday(day: jiff::civil::Weekday) -> Weekday {
     }
 }
 
-fn parse_time(text: &str) -> Result<OffsetDateTime> {
+pub(super) fn parse_time(text: &str) -> Result<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|e| EngineError::Internal(format!("unreadable time {text:?}: {e}")))
 }
 
-fn format_time(at: OffsetDateTime) -> String {
+pub(super) fn format_time(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }

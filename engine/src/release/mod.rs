@@ -3,6 +3,7 @@
 //! and every commit carries trailers, so a restarted engine resumes where it stopped and
 //! never commits twice.
 
+mod argocd_check;
 mod changes;
 mod gates;
 mod hooks;
@@ -19,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use promenade_model::diff::EnvironmentDiff;
 use promenade_model::policy::PullRequestSettings;
 use promenade_model::resources::{
-    Concurrency, Hooks, Product, PromotionAction, PromotionTemplateSpec,
+    ArgoCdInstance, Concurrency, Hooks, Product, PromotionAction, PromotionTemplateSpec,
 };
 use promenade_model::template::CompiledTemplate;
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,9 @@ pub struct Snapshot {
     /// Pull request settings of the `pr` steps, by environment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pull_requests: BTreeMap<String, PullRequestSettings>,
+    /// The Argo CD of each environment that names one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub argocd: BTreeMap<String, ArgoCdInstance>,
 }
 
 impl Snapshot {
@@ -196,6 +200,7 @@ impl Engine {
                 .filter(|s| s.action() == PromotionAction::Pr)
                 .map(|s| (s.environment.clone(), s.policy.pull_request.clone()))
                 .collect(),
+            argocd: plan.argocd.clone(),
         };
         let id = new_release_id();
         let release = NewRelease {
@@ -672,7 +677,12 @@ impl Engine {
         }
         self.record_applications(job, &outcomes).await?;
         if job.verifies {
-            self.set_step(id, &job.environment, StepStatus::Verifying, None)
+            // Verification (Argo CD) checks what the step wrote: its commits go first.
+            let written = StepDetail {
+                repositories: results.clone(),
+                ..Default::default()
+            };
+            self.set_step(id, &job.environment, StepStatus::Verifying, Some(written))
                 .await?;
             self.run_actions(job, Phase::Verify).await?;
         }

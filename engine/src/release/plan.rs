@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use promenade_model::graph::FlowGraph;
 use promenade_model::policy::EffectivePolicy;
-use promenade_model::resources::{Application, Product, PromotionAction, PromotionFlow};
+use promenade_model::resources::{
+    Application, ArgoCdInstance, Product, PromotionAction, PromotionFlow,
+};
 use promenade_model::template::CompiledTemplate;
 use promenade_model::validate::ResourceSet;
 
@@ -38,6 +40,8 @@ pub struct Plan {
     pub applications: Vec<Application>,
     /// In topological order.
     pub steps: Vec<PlannedStep>,
+    /// The Argo CD of each step's environment that names one.
+    pub argocd: BTreeMap<String, ArgoCdInstance>,
 }
 
 impl Plan {
@@ -157,6 +161,13 @@ impl Plan {
         };
 
         let applications = select_applications(&product, &request.applications)?;
+        let argocd = steps
+            .iter()
+            .filter_map(|s| {
+                let instance = set.environment(&s.environment)?.spec.argocd.clone()?;
+                Some((s.environment.clone(), instance))
+            })
+            .collect();
         Ok(Self {
             product,
             flow,
@@ -164,6 +175,7 @@ impl Plan {
             source_environment,
             applications,
             steps,
+            argocd,
         })
     }
 

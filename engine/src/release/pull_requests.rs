@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::promote::RepoOutcome;
 use super::{snapshot_of, Snapshot, StepJob, Target};
-use crate::credentials::{Access, Keyring};
+use crate::credentials::Keyring;
 use crate::hosting::{Host, OpenRequest, StatusState, StatusUpdate};
 use crate::{Engine, EngineError, Result};
 
@@ -49,21 +49,9 @@ impl Engine {
                     hosted.provider
                 ))
             })?;
-        let token = match self.access(name).await? {
-            Some(Access::Token(token)) => token,
-            Some(Access::Https { password, .. }) => password,
-            Some(Access::Ssh { .. }) => {
-                return Err(EngineError::BadRequest(format!(
-                    "credentials `{name}` are ssh; the {} API needs token or https credentials (`apiCredentials`)",
-                    hosted.provider
-                )))
-            }
-            None => {
-                return Err(EngineError::BadRequest(format!(
-                    "credentials `{name}` do not exist"
-                )))
-            }
-        };
+        let token = self
+            .api_token(name, &format!("the {} API", hosted.provider))
+            .await?;
         Host::new(&hosted, &token).map(Some)
     }
 

@@ -143,6 +143,43 @@ impl World {
         };
     }
 
+    /// A new version in dev, promoted by alice up to `environment`.
+    pub async fn promote_to(
+        &self,
+        environment: &str,
+        tag: &str,
+    ) -> Result<ReleaseRecord, promenade_engine::EngineError> {
+        self.release_in("dev", tag);
+        self.engine
+            .promote(
+                &promoter("alice"),
+                "shop",
+                &promenade_engine::release::PromotionRequest {
+                    to: Some(environment.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+    }
+
+    /// Stores `token` credentials `name` holding `secret`, as an administrator.
+    pub async fn token_credentials(&self, name: &str, secret: &str) {
+        self.engine
+            .create_credential(
+                &admin(),
+                name,
+                &promenade_model::credentials::CredentialInput {
+                    kind: promenade_model::credentials::CredentialKind::Token,
+                    username: None,
+                    secret: secret.into(),
+                    passphrase: None,
+                    known_hosts: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
     /// A new version in dev, promoted along the whole flow by alice.
     pub async fn promote_version(&self, tag: &str) -> ReleaseRecord {
         self.release_in("dev", tag);

@@ -1,0 +1,316 @@
+//! `argocd` verification and gates against a loopback Argo CD that goes through the
+//! states the real one does: the step succeeds only once every Application is synced at
+//! the promoted commit and healthy; degraded, failed syncs and timeouts fail it with
+//! Argo CD's words; a requested sync is never requested twice, even across a restart.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use common::{admin, Options, World};
+use promenade_engine::store::ReleaseRecord;
+use promenade_engine::Checkpoint;
+use promenade_model::release::{GateStatus, ReleaseStatus, StepRecord, StepStatus};
+use promenade_testkit::argocd::{AppState, FakeArgoCd, Revision};
+
+const TOKEN: &str = "argocd-api-token";
+
+/// A world whose qa is deployed by `argo`, with `verify` (or `gates`) as qa's policy.
+async fn world_with(argo_token: &str, policy_rules: &str) -> (World, FakeArgoCd) {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    let argo = FakeArgoCd::start(argo_token, &world.remote).await;
+    world.token_credentials("argocd", TOKEN).await;
+    let mut resources = common::resources(&world.url, &world.apps, "commit", "queue").replace(
+        "spec: { kind: non-prod, color: \"#0e7490\" }",
+        &format!(
+            "spec: {{ kind: non-prod, color: \"#0e7490\", argocd: {{ server: \"{}\", credentials: argocd }} }}",
+            argo.url
+        ),
+    );
+    for app in &world.apps {
+        resources = resources.replace(
+            &format!("{{ name: {app}, path: \"apps/{app}/envs/{{env}}\" }}"),
+            &format!("{{ name: {app}, path: \"apps/{app}/envs/{{env}}\", argocd: {{ application: \"{app}-{{env}}\" }} }}"),
+        );
+    }
+    resources.push_str(&format!(
+        "---\napiVersion: promenade.dev/v1alpha1\nkind: PromotionPolicy\nmetadata: {{ name: qa-argocd }}\n\
+         spec:\n  priority: 300\n  selector: {{ environments: [qa] }}\n{policy_rules}\n"
+    ));
+    world.apply(&resources).await;
+    (world, argo)
+}
+
+fn qa(release: &ReleaseRecord) -> &StepRecord {
+    release
+        .steps
+        .iter()
+        .find(|s| s.environment == "qa")
+        .unwrap()
+}
+
+fn script_all(world: &World, argo: &FakeArgoCd, states: &[AppState]) {
+    for app in &world.apps {
+        argo.script(&format!("{app}-qa"), states.to_vec());
+    }
+}
+
+#[tokio::test]
+async fn qa_succeeds_only_once_argo_cd_runs_the_promoted_commit_healthy() {
+    let (world, argo) = world_with(
+        TOKEN,
+        "  verify:\n    - argocd: { sync: true, prune: true, timeout: 30s }",
+    )
+    .await;
+    script_all(
+        &world,
+        &argo,
+        &[
+            AppState::new("OutOfSync", Revision::Old, "Healthy"),
+            AppState::new("Synced", Revision::Old, "Healthy"),
+            AppState::new("Synced", Revision::Tip, "Progressing"),
+            AppState::new("Synced", Revision::Tip, "Healthy"),
+        ],
+    );
+    let release = world.promote_to("qa", "11.0.0").await.unwrap();
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    let step = qa(&done);
+    let commit = step.detail.repositories[0].commit.clone().unwrap();
+    let gate = &step.verification()[0];
+    assert_eq!(gate.status, GateStatus::Passed);
+    assert_eq!(gate.describe(), "Argo CD: synced and Healthy");
+    // One sync per Application, to the commit qa received, pruning as asked.
+    let mut syncs = argo.syncs();
+    syncs.sort_by(|a, b| a.application.cmp(&b.application));
+    assert_eq!(syncs.len(), 2);
+    for (sync, app) in syncs.iter().zip(&world.apps) {
+        assert_eq!(sync.application, format!("{app}-qa"));
+        assert_eq!(sync.revision, commit);
+        assert!(sync.prune);
+    }
+    // Each Application was read through its states: synced at an old revision and
+    // progressing were not enough.
+    assert!(argo.reads() >= 8, "{}", argo.reads());
+}
+
+#[tokio::test]
+async fn a_degraded_application_fails_the_step_with_argo_cds_words() {
+    let (world, argo) = world_with(TOKEN, "  verify:\n    - argocd: { timeout: 30s }").await;
+    let mut degraded = AppState::new("Synced", Revision::Tip, "Degraded");
+    degraded.health_message = Some("Deployment \"api\" exceeded its progress deadline");
+    degraded.resources = vec![
+        (
+            "Deployment",
+            "api",
+            "Degraded",
+            "exceeded its progress deadline",
+        ),
+        ("Service", "api", "Healthy", ""),
+    ];
+    script_all(
+        &world,
+        &argo,
+        &[
+            AppState::new("Synced", Revision::Tip, "Progressing"),
+            degraded,
+        ],
+    );
+    let release = world.promote_to("qa", "11.1.0").await.unwrap();
+    let failed = world.wait(&release.id).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    let error = qa(&failed).detail.error.clone().unwrap();
+    assert!(
+        error.contains("Degraded: Deployment \"api\" exceeded its progress deadline"),
+        "{error}"
+    );
+    assert!(
+        error.contains("not healthy: Deployment/api: Degraded (exceeded its progress deadline)"),
+        "{error}"
+    );
+    assert!(!error.contains("Service/api"), "{error}");
+    assert!(argo.syncs().is_empty(), "no sync was asked for");
+}
+
+#[tokio::test]
+async fn a_failed_sync_fails_the_step() {
+    let (world, argo) = world_with(
+        TOKEN,
+        "  verify:\n    - argocd: { sync: true, timeout: 30s }",
+    )
+    .await;
+    let mut failed_sync = AppState::new("OutOfSync", Revision::Tip, "Healthy");
+    failed_sync.operation = Some((
+        "Failed",
+        "one or more objects failed to apply: admission webhook denied",
+    ));
+    script_all(&world, &argo, &[failed_sync]);
+    let release = world.promote_to("qa", "11.2.0").await.unwrap();
+    let failed = world.wait(&release.id).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    let error = qa(&failed).detail.error.clone().unwrap();
+    assert!(
+        error.contains("could not sync") && error.contains("admission webhook denied"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_names_what_argo_cd_last_reported() {
+    let (world, argo) = world_with(TOKEN, "  verify:\n    - argocd: { timeout: 1s }").await;
+    script_all(
+        &world,
+        &argo,
+        &[AppState::new("Synced", Revision::Old, "Healthy")],
+    );
+    let release = world.promote_to("qa", "11.3.0").await.unwrap();
+    let failed = world.wait(&release.id).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    let error = qa(&failed).detail.error.clone().unwrap();
+    assert!(
+        error.starts_with("Argo CD did not report Healthy within 1s: last seen "),
+        "{error}"
+    );
+    assert!(
+        error.contains("-qa: Synced at 0123456 (not the promoted commit yet), Healthy"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_while_waiting_does_not_ask_for_a_second_sync() {
+    let (mut world, argo) = world_with(
+        TOKEN,
+        "  verify:\n    - argocd: { sync: true, timeout: 60s }",
+    )
+    .await;
+    script_all(
+        &world,
+        &argo,
+        &[AppState::new("OutOfSync", Revision::Old, "Healthy")],
+    );
+    // The engine dies at the first change it persists once both syncs were asked for:
+    // the sync request saved with the gate.
+    let synced = argo.sync_counter();
+    world
+        .restart(Some(Arc::new(move |point| {
+            point == Checkpoint::Persisted && synced.load(Ordering::SeqCst) >= 2
+        })))
+        .await;
+    let release = world.promote_to("qa", "11.4.0").await.unwrap();
+    let waiting = world
+        .wait_until(&release.id, |r| {
+            qa(r)
+                .verification()
+                .first()
+                .is_some_and(|g| g.requested.is_some())
+                && qa(r).status == StepStatus::Verifying
+        })
+        .await;
+    let requested = qa(&waiting).verification()[0].requested.clone().unwrap();
+    assert!(requested.starts_with("sync "), "{requested}");
+    assert_eq!(argo.syncs().len(), 2);
+    // The dead engine reads no more.
+    let reads = argo.reads();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(argo.reads(), reads, "the first engine stopped");
+
+    world.restart(None).await;
+    world.engine.resume().await.unwrap();
+    script_all(
+        &world,
+        &argo,
+        &[AppState::new("Synced", Revision::Tip, "Healthy")],
+    );
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    assert_eq!(
+        argo.syncs().len(),
+        2,
+        "the restart asked for no second sync"
+    );
+}
+
+#[tokio::test]
+async fn an_argocd_gate_waits_until_the_environment_is_healthy_before_the_change() {
+    let (world, argo) = world_with(TOKEN, "  gates:\n    - argocd: { timeout: 30s }").await;
+    script_all(
+        &world,
+        &argo,
+        &[
+            AppState::new("Synced", Revision::Old, "Progressing"),
+            AppState::new("Synced", Revision::Old, "Healthy"),
+        ],
+    );
+    let release = world.promote_to("qa", "11.5.0").await.unwrap();
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    assert_eq!(qa(&done).gates()[0].status, GateStatus::Passed);
+}
+
+#[tokio::test]
+async fn argo_cd_refusing_the_token_fails_the_step_saying_so() {
+    let (world, argo) =
+        world_with("another-token", "  verify:\n    - argocd: { timeout: 30s }").await;
+    script_all(
+        &world,
+        &argo,
+        &[AppState::new("Synced", Revision::Tip, "Healthy")],
+    );
+    let release = world.promote_to("qa", "11.6.0").await.unwrap();
+    let failed = world.wait(&release.id).await;
+    assert_eq!(failed.status, ReleaseStatus::Failed);
+    let error = qa(&failed).detail.error.clone().unwrap();
+    assert!(error.contains("HTTP 401: invalid session"), "{error}");
+    assert!(!error.contains(TOKEN), "{error}");
+}
+
+#[tokio::test]
+async fn an_argocd_action_without_an_argo_cd_is_refused_when_planned() {
+    let world = World::new(Options::default()).await;
+    let mut resources = common::resources(&world.url, &world.apps, "commit", "queue");
+    resources.push_str(
+        "---\napiVersion: promenade.dev/v1alpha1\nkind: PromotionPolicy\nmetadata: { name: qa-argocd }\n\
+         spec:\n  selector: { environments: [qa] }\n  verify:\n    - argocd: {}\n",
+    );
+    world.apply(&resources).await;
+    let refused = world
+        .promote_to("qa", "11.7.0")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("Environment qa names no Argo CD"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn an_environment_naming_missing_credentials_is_refused_when_applied() {
+    let world = World::new(Options::default()).await;
+    let environment = "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: { name: qa }\n\
+                       spec:\n  kind: non-prod\n  argocd: { server: \"argocd.example.com\", credentials: nope }\n";
+    let error = world
+        .engine
+        .apply(&admin(), "qa.yaml", environment, &Default::default())
+        .await
+        .unwrap_err();
+    let problems: Vec<String> = error.diagnostics().iter().map(|d| d.to_string()).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("qa.yaml:6:") && p.contains("credentials `nope` do not exist")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("is not an http(s) URL of an Argo CD server")),
+        "{problems:?}"
+    );
+}

@@ -1,0 +1,258 @@
+//! A loopback stand-in for Argo CD's API: `GET /api/v1/applications/{name}` and
+//! `POST /api/v1/applications/{name}/sync`, answering in the shapes of Argo CD's
+//! OpenAPI description (`v1alpha1Application`). Each Application follows a script of
+//! states, one per read (the last one stays), so tests drive the sequences Argo CD goes
+//! through: OutOfSync → Synced at an old revision → Synced at the promoted one,
+//! Progressing → Healthy or Degraded. "The promoted revision" is read from the
+//! repository on disk when the state is served.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// Which commit an Application reports.
+#[derive(Clone, Debug)]
+pub enum Revision {
+    /// A commit from before the promotion.
+    Old,
+    /// The tip of `main` in the repository when the state is read.
+    Tip,
+}
+
+/// One state of an Application.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// `Synced`, `OutOfSync`.
+    pub sync: &'static str,
+    pub revision: Revision,
+    /// `Healthy`, `Progressing`, `Degraded`…
+    pub health: &'static str,
+    pub health_message: Option<&'static str>,
+    /// The last operation's phase and message.
+    pub operation: Option<(&'static str, &'static str)>,
+    /// `(kind, name, health, message)` of resources.
+    pub resources: Vec<(&'static str, &'static str, &'static str, &'static str)>,
+}
+
+impl AppState {
+    /// `sync` at `revision`, `health`.
+    pub fn new(sync: &'static str, revision: Revision, health: &'static str) -> Self {
+        Self {
+            sync,
+            revision,
+            health,
+            health_message: None,
+            operation: None,
+            resources: Vec::new(),
+        }
+    }
+}
+
+/// A sync the fake was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRequest {
+    pub application: String,
+    pub revision: String,
+    pub prune: bool,
+}
+
+struct Shared {
+    /// Syncs asked for, counted where a test's fault hook can read it.
+    synced: Arc<AtomicUsize>,
+    token: String,
+    repository: PathBuf,
+    scripts: HashMap<String, VecDeque<AppState>>,
+    syncs: Vec<SyncRequest>,
+    reads: usize,
+}
+
+type Fake = Arc<Mutex<Shared>>;
+
+/// A fake Argo CD on a loopback port; stops when dropped.
+pub struct FakeArgoCd {
+    /// The server URL an Environment's `spec.argocd.server` names.
+    pub url: String,
+    shared: Fake,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeArgoCd {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const OLD_REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
+
+impl FakeArgoCd {
+    /// A fake that accepts `token` and reads revisions from the bare `repository`.
+    pub async fn start(token: &str, repository: impl Into<PathBuf>) -> FakeArgoCd {
+        let shared: Fake = Arc::new(Mutex::new(Shared {
+            synced: Arc::default(),
+            token: token.into(),
+            repository: repository.into(),
+            scripts: HashMap::new(),
+            syncs: Vec::new(),
+            reads: 0,
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let router = Router::new()
+            .route("/api/v1/applications/{name}", get(application))
+            .route("/api/v1/applications/{name}/sync", post(sync))
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .await
+                .expect("the fake Argo CD serves");
+        });
+        FakeArgoCd { url, shared, task }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The states `application` goes through, one per read; the last one stays.
+    pub fn script(&self, application: &str, states: Vec<AppState>) {
+        self.lock()
+            .scripts
+            .insert(application.into(), states.into());
+    }
+
+    /// The syncs asked for so far.
+    pub fn syncs(&self) -> Vec<SyncRequest> {
+        self.lock().syncs.clone()
+    }
+
+    /// A counter of the syncs asked for, shared with whoever holds it.
+    pub fn sync_counter(&self) -> Arc<AtomicUsize> {
+        self.lock().synced.clone()
+    }
+
+    /// How many times an Application was read.
+    pub fn reads(&self) -> usize {
+        self.lock().reads
+    }
+}
+
+fn lock(fake: &Fake) -> MutexGuard<'_, Shared> {
+    fake.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether the request carries the token; [`unauthorized`] answers when it does not.
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        == Some(shared.token.as_str())
+}
+
+/// Argo CD's answer to a missing or wrong token.
+fn unauthorized() -> Response {
+    let message = "invalid session: token is invalid";
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": message, "code": 16, "message": message })),
+    )
+        .into_response()
+}
+
+fn not_found(name: &str) -> Response {
+    let message = format!("applications.argoproj.io \"{name}\" not found");
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": message, "code": 5, "message": message })),
+    )
+        .into_response()
+}
+
+async fn application(
+    State(fake): State<Fake>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut shared = lock(&fake);
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    shared.reads += 1;
+    let Some(script) = shared.scripts.get_mut(&name) else {
+        return not_found(&name);
+    };
+    let state = if script.len() > 1 {
+        script.pop_front()
+    } else {
+        script.front().cloned()
+    };
+    let Some(state) = state else {
+        return not_found(&name);
+    };
+    let revision = match state.revision {
+        Revision::Old => OLD_REVISION.to_string(),
+        Revision::Tip => git2::Repository::open_bare(&shared.repository)
+            .and_then(|repo| repo.refname_to_id("refs/heads/main"))
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    };
+    Json(json!({
+        "metadata": { "name": name, "namespace": "argocd" },
+        "spec": {
+            "project": "default",
+            "source": { "repoURL": "https://git.example.com/acme/gitops.git", "path": format!("apps/{name}"), "targetRevision": "main" },
+            "destination": { "server": "https://kubernetes.default.svc", "namespace": "shop" },
+        },
+        "status": {
+            "sync": { "status": state.sync, "revision": revision, "comparedTo": { "source": { "targetRevision": "main" } } },
+            "health": { "status": state.health, "message": state.health_message },
+            "operationState": state.operation.map(|(phase, message)| json!({
+                "phase": phase,
+                "message": message,
+                "syncResult": { "revision": revision },
+                "startedAt": "2026-12-02T10:00:00Z",
+            })),
+            "resources": state.resources.iter().map(|(kind, name, health, message)| json!({
+                "kind": kind, "name": name, "namespace": "shop", "status": state.sync,
+                "health": { "status": health, "message": message },
+            })).collect::<Vec<_>>(),
+        },
+    }))
+    .into_response()
+}
+
+async fn sync(
+    State(fake): State<Fake>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut shared = lock(&fake);
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    if !shared.scripts.contains_key(&name) {
+        return not_found(&name);
+    }
+    shared.synced.fetch_add(1, Ordering::SeqCst);
+    shared.syncs.push(SyncRequest {
+        application: name.clone(),
+        revision: body["revision"].as_str().unwrap_or_default().to_string(),
+        prune: body["prune"] == true,
+    });
+    Json(json!({ "metadata": { "name": name }, "operation": { "sync": { "revision": body["revision"], "prune": body["prune"] } } }))
+        .into_response()
+}
