@@ -47,11 +47,7 @@ async fn world_with(argo_token: &str, policy_rules: &str) -> (World, FakeArgoCd)
 }
 
 fn qa(release: &ReleaseRecord) -> &StepRecord {
-    release
-        .steps
-        .iter()
-        .find(|s| s.environment == "qa")
-        .unwrap()
+    common::step(release, "qa")
 }
 
 fn script_all(world: &World, argo: &FakeArgoCd, states: &[AppState]) {

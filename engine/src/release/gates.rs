@@ -27,15 +27,21 @@ use crate::{Checkpoint, Engine, EngineError, Result};
 
 /// The gate kinds this engine runs. Others are refused when a release is planned:
 /// promoting past a gate nobody checks would be worse than not promoting.
-const RUNNABLE_GATES: [ActionKind; 5] = [
+const RUNNABLE_GATES: [ActionKind; 6] = [
     ActionKind::Approval,
     ActionKind::Soak,
     ActionKind::Http,
     ActionKind::Window,
     ActionKind::Argocd,
+    ActionKind::Command,
 ];
 /// The verification kinds this engine runs.
-const RUNNABLE_VERIFY: [ActionKind; 3] = [ActionKind::Soak, ActionKind::Http, ActionKind::Argocd];
+const RUNNABLE_VERIFY: [ActionKind; 4] = [
+    ActionKind::Soak,
+    ActionKind::Http,
+    ActionKind::Argocd,
+    ActionKind::Command,
+];
 
 /// Before or after the change: where a step keeps the actions' progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,10 +66,10 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
         .on_success
         .iter()
         .chain(&hooks.on_failure)
-        .find(|a| a.kind() != ActionKind::Http)
+        .find(|a| !matches!(a.kind(), ActionKind::Http | ActionKind::Command))
     {
         return Err(EngineError::BadRequest(format!(
-            "flow {:?} has a `{}` hook; this version of Promenade calls `http` hooks only",
+            "flow {:?} has a `{}` hook; this version of Promenade runs `http` and `command` hooks only",
             plan.flow.metadata.name,
             hook.kind()
         )));
@@ -79,8 +85,8 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
             if let Some(action) = actions.iter().find(|a| !runnable.contains(&a.kind())) {
                 return Err(EngineError::BadRequest(format!(
                     "environment {:?} has a `{}` action in its policy's {}; this version of \
-                     Promenade runs `approval`, `soak`, `http`, `window` and `argocd` gates and \
-                     `soak`, `http` and `argocd` verification only",
+                     Promenade runs `approval`, `soak`, `http`, `window`, `argocd` and `command` \
+                     gates and `soak`, `http`, `argocd` and `command` verification only",
                     step.environment,
                     action.kind(),
                     phase.key()
@@ -285,6 +291,11 @@ impl Engine {
                 }
                 Action::Http(check) => {
                     self.http(job, &mut actions, at, &check)
+                        .instrument(span)
+                        .await?
+                }
+                Action::Command(command) => {
+                    self.command(job, &mut actions, at, &command)
                         .instrument(span)
                         .await?
                 }

@@ -29,12 +29,32 @@ impl Engine {
         let context = Context::new(snapshot, id, "");
         let product = &snapshot.product.metadata.name;
         for hook in hooks {
-            let Action::Http(check) = hook else {
-                continue;
+            let failed = match hook {
+                Action::Http(check) => {
+                    let check = with_default_body(check, id, product, context.version(), status);
+                    let span = info_span!("hook", url = %check.url);
+                    self.call_hook(&check, &context)
+                        .instrument(span)
+                        .await
+                        .err()
+                }
+                Action::Command(command) => {
+                    let span = info_span!("hook", command = %command.args.first().map_or("", String::as_str));
+                    let run = super::command::run(command, &context, None)
+                        .instrument(span)
+                        .await;
+                    for line in &run.output {
+                        self.store().append_log(id, "hooks", "info", line).await?;
+                    }
+                    match run.ended {
+                        super::command::Ended::Failed(why) => Some(why),
+                        _ => None,
+                    }
+                }
+                // Refused when the release was planned.
+                _ => None,
             };
-            let check = with_default_body(check, id, product, context.version(), status);
-            let span = info_span!("hook", url = %check.url);
-            if let Err(problem) = self.call_hook(&check, &context).instrument(span).await {
+            if let Some(problem) = failed {
                 warn!(release = %id, %problem, "hook failed");
                 self.store()
                     .append_log(id, "hooks", "error", &format!("hook failed: {problem}"))

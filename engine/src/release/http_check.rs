@@ -48,6 +48,21 @@ impl Context {
     pub fn version(&self) -> &str {
         &self.version
     }
+
+    /// `text` with the release's placeholders filled in (not `{application}`).
+    pub fn fill(&self, text: &str) -> String {
+        fill(text, self, None)
+    }
+
+    /// The release's values as environment variables, for commands.
+    pub fn variables(&self) -> [(&'static str, String); 4] {
+        [
+            ("PROMENADE_PRODUCT", self.product.clone()),
+            ("PROMENADE_ENVIRONMENT", self.environment.clone()),
+            ("PROMENADE_VERSION", self.version.clone()),
+            ("PROMENADE_RELEASE", self.release.clone()),
+        ]
+    }
 }
 
 /// One request to make, placeholders filled in.

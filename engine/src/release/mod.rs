@@ -5,6 +5,7 @@
 
 mod argocd_check;
 mod changes;
+mod command;
 mod gates;
 mod hooks;
 mod http_check;

@@ -56,6 +56,18 @@ pub fn standard_flow(spec_extra: &str) -> String {
     format!("{}{spec_extra}", demo::standard_flow())
 }
 
+/// The step of `release` in `environment`.
+pub fn step<'a>(
+    release: &'a ReleaseRecord,
+    environment: &str,
+) -> &'a promenade_model::release::StepRecord {
+    release
+        .steps
+        .iter()
+        .find(|s| s.environment == environment)
+        .unwrap_or_else(|| panic!("release {} has no step {environment}", release.id))
+}
+
 pub struct World {
     pub dir: tempfile::TempDir,
     pub remote: PathBuf,
