@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test, expect, signIn } from "./support.mjs";
+import { test, expect, RELEASE, signIn } from "./support.mjs";
 
 /** The stand-in for GitHub's API the browser tests start (`fake-git-host`). */
 const GITHUB = `http://127.0.0.1:${process.env.PROMENADE_FAKE_HOST_PORT}`;
@@ -10,7 +10,7 @@ function authorization() {
   return { Authorization: `Bearer ${token}` };
 }
 
-test("a promotion to prod opens a pull request on GitHub and its merge finishes the release live", async ({ page, request }, testInfo) => {
+test("a promotion to prod opens a pull request on GitHub and its merge finishes the release live", RELEASE, async ({ page, request }, testInfo) => {
   const demo = readFileSync(join(process.env.PROMENADE_E2E_DATA, "demo", "resources.yaml"), "utf8");
   const onGitHub = demo.replace(
     "branch: main }",
