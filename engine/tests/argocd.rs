@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use common::{admin, Options, World};
+use common::{Options, World};
 use promenade_engine::store::ReleaseRecord;
 use promenade_engine::Checkpoint;
 use promenade_model::release::{GateStatus, ReleaseStatus, StepRecord, StepStatus};
@@ -291,12 +291,7 @@ async fn an_environment_naming_missing_credentials_is_refused_when_applied() {
     let world = World::new(Options::default()).await;
     let environment = "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: { name: qa }\n\
                        spec:\n  kind: non-prod\n  argocd: { server: \"argocd.example.com\", credentials: nope }\n";
-    let error = world
-        .engine
-        .apply(&admin(), "qa.yaml", environment, &Default::default())
-        .await
-        .unwrap_err();
-    let problems: Vec<String> = error.diagnostics().iter().map(|d| d.to_string()).collect();
+    let problems = world.refusals("qa.yaml", environment).await;
     assert!(
         problems
             .iter()

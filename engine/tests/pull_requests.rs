@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{admin, promoter, values, values_path, Options, World};
+use common::{promoter, values, values_path, Options, World};
 use promenade_engine::release::PromotionRequest;
 use promenade_engine::store::ReleaseRecord;
 use promenade_engine::webhook::{Delivery, Receiver};
@@ -457,12 +457,7 @@ async fn a_hosted_repository_without_api_credentials_is_refused_at_apply() {
         "branch: main }",
         "branch: main, provider: github, apiUrl: \"http://127.0.0.1:9\" }",
     );
-    let error = world
-        .engine
-        .apply(&admin(), "resources.yaml", &resources, &Default::default())
-        .await
-        .unwrap_err();
-    let problems: Vec<String> = error.diagnostics().iter().map(|d| d.to_string()).collect();
+    let problems = world.refusals("resources.yaml", &resources).await;
     assert!(
         problems
             .iter()

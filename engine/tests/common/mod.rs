@@ -155,6 +155,16 @@ impl World {
         };
     }
 
+    /// The problems that make applying `yaml` (as file `file`) fail, as printed.
+    pub async fn refusals(&self, file: &str, yaml: &str) -> Vec<String> {
+        let error = self
+            .engine
+            .apply(&admin(), file, yaml, &Default::default())
+            .await
+            .unwrap_err();
+        error.diagnostics().iter().map(|d| d.to_string()).collect()
+    }
+
     /// A new version in dev, promoted by alice up to `environment`.
     pub async fn promote_to(
         &self,
