@@ -420,8 +420,13 @@ async fn a_gitlab_merge_request_merges_when_the_pipeline_succeeds() {
     assert_eq!(pulls[0].title, "Promote shop 9.6.0 to prod");
     assert_eq!(pulls[0].labels, ["promotion", "prod"]);
     assert_eq!(pulls[0].reviewers, ["rita"]);
+    // The request is shown before the wait asks for auto-merge: give it that moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gitlab.pulls()[0].auto_merge.is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
-        pulls[0].auto_merge.as_deref(),
+        gitlab.pulls()[0].auto_merge.as_deref(),
         Some("merge"),
         "merge when the pipeline succeeds"
     );
