@@ -29,9 +29,19 @@ pub struct ReleaseDetail {
     /// Each environment's gates and verification in words, with their status
     /// (`pending`, `waiting`, `passed`): described on the server, so the browser bundle
     /// carries no gate types.
-    pub gates: Vec<(String, Vec<(String, String)>)>,
+    pub gates: Vec<(String, Vec<GateLine>)>,
     /// Server time, for elapsed times.
     pub now: String,
+}
+
+/// One gate or verification of a step, described for people.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateLine {
+    /// `pending`, `waiting` or `passed`.
+    pub status: String,
+    pub text: String,
+    /// Where to follow what the gate started (a workflow's page).
+    pub link: Option<String>,
 }
 
 /// A page of the release list.
@@ -97,9 +107,13 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
                 .map(|check| (check, "after the change: "));
             let lines = before
                 .chain(after)
-                .map(|(gate, when)| {
-                    let line = format!("{when}{}", gate.describe());
-                    (gate.status.as_str().to_string(), line)
+                .map(|(gate, when)| GateLine {
+                    status: gate.status.as_str().to_string(),
+                    text: format!("{when}{}", gate.describe()),
+                    link: gate
+                        .link
+                        .clone()
+                        .filter(|l| l.starts_with("https://") || l.starts_with("http://")),
                 })
                 .collect();
             (step.environment.clone(), lines)
@@ -487,8 +501,7 @@ type ApproveHere = Option<(String, Action<(String, String), Result<(), ServerFnE
 #[component]
 fn StepNode(
     step: StepRecord,
-    /// `(status, description)` per gate.
-    gates: Vec<(String, String)>,
+    gates: Vec<GateLine>,
     now: String,
     approve: ApproveHere,
 ) -> impl IntoView {
@@ -529,8 +542,13 @@ fn StepNode(
             }).collect_view()}
             {(!gates.is_empty()).then(|| view! {
                 <ul class="node-gates" aria-label="Gates">
-                    {gates.iter().map(|(status, line)| view! {
-                        <li class=format!("gate gate-{status}")>{line.clone()}</li>
+                    {gates.iter().map(|gate| view! {
+                        <li class=format!("gate gate-{}", gate.status)>
+                            {gate.text.clone()}
+                            {gate.link.clone().map(|link| view! {
+                                " " <a href=link target="_blank" rel="noopener noreferrer">"open"</a>
+                            })}
+                        </li>
                     }).collect_view()}
                 </ul>
             })}

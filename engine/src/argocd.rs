@@ -5,17 +5,17 @@
 //! `applicationApplicationSyncRequest`); only the fields used are read.
 
 use promenade_model::resources::ArgoCdInstance;
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use crate::{EngineError, Result};
+use crate::argo::ArgoApi;
+use crate::Result;
 
 /// One Argo CD server.
 pub(crate) struct ArgoCd {
-    http: reqwest::Client,
-    server: String,
-    token: String,
+    api: ArgoApi,
 }
 
 /// An Application as Argo CD reports it now.
@@ -90,43 +90,22 @@ struct Resource {
 
 impl ArgoCd {
     pub(crate) fn new(instance: &ArgoCdInstance, token: String) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("promenade/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| failed("client setup", e.to_string()))?;
         Ok(Self {
-            http,
-            server: instance.server.trim_end_matches('/').to_string(),
-            token,
+            api: ArgoApi::new("Argo CD", &instance.server, token)?,
         })
     }
 
-    fn url(&self, application: &str, tail: &str) -> String {
-        format!("{}/api/v1/applications/{application}{tail}", self.server)
-    }
-
     /// What `application` runs now.
-    #[instrument(skip(self), fields(server = %self.server))]
+    #[instrument(skip(self), fields(server = %self.api.server))]
     pub(crate) async fn application(&self, application: &str) -> Result<AppState> {
-        let action = format!("reading Application {application}");
-        let response = self
-            .http
-            .get(self.url(application, ""))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| failed(&action, e.without_url().to_string()))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| failed(&action, e.without_url().to_string()))?;
-        if !status.is_success() {
-            return Err(failed(&action, refusal(status.as_u16(), &body)));
-        }
-        let app: Application = serde_json::from_str(&body)
-            .map_err(|e| failed(&action, format!("the answer is not an Application: {e}")))?;
+        let app: Application = self
+            .api
+            .call(
+                self.api
+                    .request(Method::GET, &format!("applications/{application}")),
+                &format!("reading Application {application}"),
+            )
+            .await?;
         let status = app.status;
         Ok(AppState {
             sync: status.sync.status,
@@ -153,39 +132,16 @@ impl ArgoCd {
     }
 
     /// Asks Argo CD to sync `application` to `revision`.
-    #[instrument(skip(self), fields(server = %self.server))]
+    #[instrument(skip(self), fields(server = %self.api.server))]
     pub(crate) async fn sync(&self, application: &str, revision: &str, prune: bool) -> Result<()> {
-        let action = format!("syncing Application {application}");
-        let response = self
-            .http
-            .post(self.url(application, "/sync"))
-            .bearer_auth(&self.token)
-            .json(&json!({ "name": application, "revision": revision, "prune": prune }))
-            .send()
-            .await
-            .map_err(|e| failed(&action, e.without_url().to_string()))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        Err(failed(&action, refusal(status.as_u16(), &body)))
-    }
-}
-
-/// Argo CD's own words for a refusal (`{"error", "message", "code"}`), or the status.
-fn refusal(status: u16, body: &str) -> String {
-    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    match json["message"].as_str().or_else(|| json["error"].as_str()) {
-        Some(message) => format!("HTTP {status}: {message}"),
-        None => format!("HTTP {status}"),
-    }
-}
-
-fn failed(action: &str, message: String) -> EngineError {
-    EngineError::Host {
-        host: "Argo CD".into(),
-        action: action.into(),
-        message,
+        let request = self
+            .api
+            .request(Method::POST, &format!("applications/{application}/sync"))
+            .json(&json!({ "name": application, "revision": revision, "prune": prune }));
+        let _: serde_json::Value = self
+            .api
+            .call(request, &format!("syncing Application {application}"))
+            .await?;
+        Ok(())
     }
 }

@@ -2,6 +2,8 @@
 //! git, SCM hosts, Argo CD — behind one cloneable [`Engine`] handle that the server and
 //! the UI's server functions share.
 
+mod argo;
+mod argo_workflows;
 mod argocd;
 pub mod auth;
 pub mod credentials;
@@ -54,6 +56,11 @@ pub struct EngineConfig {
     pub allow_local_repositories: bool,
     /// The key that seals credentials.
     pub secret_key: credentials::SecretKeySource,
+    /// The Argo CD of environments that name none (`--argocd-server`).
+    pub argocd: Option<promenade_model::resources::ArgoCdInstance>,
+    /// The Argo Workflows that runs `workflow` hooks, and `workflow` gates of
+    /// environments that name none (`--argo-workflows-server`).
+    pub argo_workflows: Option<promenade_model::resources::ArgoWorkflowsInstance>,
 }
 
 impl EngineConfig {
@@ -69,6 +76,8 @@ impl EngineConfig {
             check_interval: Duration::from_secs(5),
             committer_name: "Promenade".into(),
             committer_email: "promenade@localhost".into(),
+            argocd: None,
+            argo_workflows: None,
         }
     }
 }

@@ -32,7 +32,7 @@ impl RemoteRules {
     fn check(&self, loaded: &LoadedResource) -> Vec<Diagnostic> {
         let product = match &loaded.resource {
             Resource::Product(product) => product,
-            Resource::Environment(environment) => return self.check_argocd(loaded, environment),
+            Resource::Environment(environment) => return self.check_argo(loaded, environment),
             _ => return Vec::new(),
         };
         let mut problems = Vec::new();
@@ -84,42 +84,47 @@ impl RemoteRules {
         problems
     }
 
-    /// An environment's Argo CD: an http(s) server and credentials that hold a token.
-    fn check_argocd(&self, loaded: &LoadedResource, environment: &Environment) -> Vec<Diagnostic> {
-        let Some(argocd) = &environment.spec.argocd else {
-            return Vec::new();
-        };
-        let at = FieldPath::root().key("spec").key("argocd");
+    /// An environment's Argo CD and Argo Workflows: http(s) servers and credentials that
+    /// hold a token.
+    fn check_argo(&self, loaded: &LoadedResource, environment: &Environment) -> Vec<Diagnostic> {
+        let spec = &environment.spec;
+        let servers = [
+            spec.argocd
+                .as_ref()
+                .map(|a| ("argocd", "Argo CD", &a.server, &a.credentials)),
+            spec.argo_workflows
+                .as_ref()
+                .map(|a| ("argoWorkflows", "Argo Workflows", &a.server, &a.credentials)),
+        ];
         let mut problems = Vec::new();
-        if !(argocd.server.starts_with("https://") || argocd.server.starts_with("http://")) {
-            problems.push(loaded.diagnostic(
-                &at.key("server"),
-                Severity::Error,
-                Code::InvalidUrl,
-                format!(
-                    "{:?} is not an http(s) URL of an Argo CD server",
-                    argocd.server
-                ),
-            ));
-        }
-        let name = &argocd.credentials;
-        let problem = match self.credentials.iter().find(|(n, _)| n == name) {
-            None => Some(format!(
-                "credentials `{name}` do not exist: an admin creates them with \
-                 `promenade credentials create {name} --kind token`"
-            )),
-            Some((_, CredentialKind::Ssh)) => Some(format!(
-                "credentials `{name}` are ssh; Argo CD needs token credentials"
-            )),
-            Some(_) => None,
-        };
-        if let Some(message) = problem {
-            problems.push(loaded.diagnostic(
-                &at.key("credentials"),
-                Severity::Error,
-                Code::UnknownCredentials,
-                message,
-            ));
+        for (field, product, server, name) in servers.into_iter().flatten() {
+            let at = FieldPath::root().key("spec").key(field);
+            if !(server.starts_with("https://") || server.starts_with("http://")) {
+                problems.push(loaded.diagnostic(
+                    &at.key("server"),
+                    Severity::Error,
+                    Code::InvalidUrl,
+                    format!("{server:?} is not an http(s) URL of an {product} server"),
+                ));
+            }
+            let problem = match self.credentials.iter().find(|(n, _)| n == name) {
+                None => Some(format!(
+                    "credentials `{name}` do not exist: an admin creates them with \
+                     `promenade credentials create {name} --kind token`"
+                )),
+                Some((_, CredentialKind::Ssh)) => Some(format!(
+                    "credentials `{name}` are ssh; {product} needs token credentials"
+                )),
+                Some(_) => None,
+            };
+            if let Some(message) = problem {
+                problems.push(loaded.diagnostic(
+                    &at.key("credentials"),
+                    Severity::Error,
+                    Code::UnknownCredentials,
+                    message,
+                ));
+            }
         }
         problems
     }

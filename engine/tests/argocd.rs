@@ -5,13 +5,9 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
 use common::{Options, World};
 use promenade_engine::store::ReleaseRecord;
-use promenade_engine::Checkpoint;
-use promenade_model::release::{GateStatus, ReleaseStatus, StepRecord, StepStatus};
+use promenade_model::release::{GateStatus, ReleaseStatus, StepRecord};
 use promenade_testkit::argocd::{AppState, FakeArgoCd, Revision};
 
 const TOKEN: &str = "argocd-api-token";
@@ -190,24 +186,10 @@ async fn a_restart_while_waiting_does_not_ask_for_a_second_sync() {
         &argo,
         &[AppState::new("OutOfSync", Revision::Old, "Healthy")],
     );
-    // The engine dies at the first change it persists once both syncs were asked for:
-    // the sync request saved with the gate.
-    let synced = argo.sync_counter();
-    world
-        .restart(Some(Arc::new(move |point| {
-            point == Checkpoint::Persisted && synced.load(Ordering::SeqCst) >= 2
-        })))
-        .await;
+    // The engine dies once both syncs were asked for and the request is saved.
+    world.die_after_calls(argo.sync_counter(), 2).await;
     let release = world.promote_to("qa", "11.4.0").await.unwrap();
-    let waiting = world
-        .wait_until(&release.id, |r| {
-            qa(r)
-                .verification()
-                .first()
-                .is_some_and(|g| g.requested.is_some())
-                && qa(r).status == StepStatus::Verifying
-        })
-        .await;
+    let waiting = world.wait_verification_requested(&release.id, "qa").await;
     let requested = qa(&waiting).verification()[0].requested.clone().unwrap();
     assert!(requested.starts_with("sync "), "{requested}");
     assert_eq!(argo.syncs().len(), 2);

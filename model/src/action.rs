@@ -88,6 +88,7 @@ impl Action {
             }
             Self::Soak(soak) => format!("soak {}", soak.duration),
             Self::Http(check) => format!("a check of {}", check.url),
+            Self::Workflow(run) => format!("workflow {}", run.template),
             Self::Window(_) => "the promotion window".to_owned(),
             other => other.kind().to_string(),
         }

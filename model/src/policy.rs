@@ -345,6 +345,7 @@ mod tests {
                 kind,
                 color: None,
                 argocd: None,
+                argo_workflows: None,
             },
         }
     }

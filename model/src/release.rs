@@ -484,6 +484,9 @@ pub struct Gate {
     /// restarted engine waits for it instead of asking twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested: Option<String>,
+    /// Where people follow what the gate started (an Argo Workflows workflow's page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 impl Gate {
@@ -496,6 +499,7 @@ impl Gate {
             until: None,
             note: None,
             requested: None,
+            link: None,
         }
     }
 
@@ -566,6 +570,17 @@ impl Gate {
                 Some(note) => format!("waiting for Argo CD: {note}"),
                 None => "waiting for Argo CD".to_owned(),
             },
+            (Action::Workflow(run), GateStatus::Passed) => match &self.requested {
+                Some(name) => format!("workflow {name} succeeded"),
+                None => format!("workflow {} succeeded", run.template),
+            },
+            (Action::Workflow(run), GateStatus::Waiting) => {
+                let what = self.requested.as_deref().unwrap_or(&run.template);
+                match &self.note {
+                    Some(note) => format!("waiting for workflow {what}: {note}"),
+                    None => format!("waiting for workflow {what}"),
+                }
+            }
             (Action::Soak(soak), GateStatus::Waiting) => match &self.until {
                 Some(until) => format!("soaking {} until {until}", soak.duration),
                 None => format!("soaking {}", soak.duration),

@@ -110,6 +110,10 @@ pub struct EnvironmentSpec {
     /// The Argo CD that deploys this environment, for `argocd` gates and verification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argocd: Option<ArgoCdInstance>,
+    /// The Argo Workflows server that runs this environment's `workflow` gates and
+    /// verification; the server's own (`serve --argo-workflows-server`) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argo_workflows: Option<ArgoWorkflowsInstance>,
 }
 
 /// `argocd: { server: https://argocd.example.com, credentials: argocd-prod }`
@@ -120,6 +124,27 @@ pub struct ArgoCdInstance {
     pub server: String,
     /// Token (or https) credentials holding an Argo CD API token.
     pub credentials: String,
+}
+
+/// `argoWorkflows: { server: https://argo.example.com, credentials: argo-ci, namespace: ci }`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArgoWorkflowsInstance {
+    /// The Argo Server's URL (its API is under `/api/v1`).
+    pub server: String,
+    /// Token (or https) credentials holding an Argo Server bearer token.
+    pub credentials: String,
+    /// Where workflows are submitted unless the action names a namespace; `argo` when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl ArgoWorkflowsInstance {
+    /// The namespace a workflow action runs in: its own, the instance's, or `argo`.
+    pub fn namespace_for<'a>(&'a self, action: Option<&'a str>) -> &'a str {
+        action.or(self.namespace.as_deref()).unwrap_or("argo")
+    }
 }
 
 /// Production or not.

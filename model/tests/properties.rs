@@ -231,6 +231,7 @@ fn environment() -> impl Strategy<Value = Resource> {
                     },
                     color: None,
                     argocd: None,
+                    argo_workflows: None,
                 },
             })
         })

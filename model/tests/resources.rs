@@ -165,7 +165,7 @@ fn resources_deserialize_from_json_with_the_same_checks() {
         .to_string();
     assert_eq!(
         error,
-        "spec.colour: unknown field `colour`, expected one of `kind`, `color`, `argocd`"
+        "spec.colour: unknown field `colour`, expected one of `kind`, `color`, `argocd`, `argoWorkflows`"
     );
     let ok = serde_json::json!({
         "apiVersion": "promenade.dev/v1alpha1", "kind": "Environment",

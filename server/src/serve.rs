@@ -16,6 +16,7 @@ use promenade_app::{shell, App};
 use promenade_engine::auth::admin_password_file;
 use promenade_engine::credentials::SecretKeySource;
 use promenade_engine::{Engine, EngineConfig, Store};
+use promenade_model::resources::{ArgoCdInstance, ArgoWorkflowsInstance};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
 
@@ -64,6 +65,40 @@ pub struct ServeArgs {
     /// Author and committer of promotion commits.
     #[arg(long, env = "PROMENADE_GIT_AUTHOR", default_value = "Promenade <promenade@localhost>", value_parser = parse_author)]
     pub git_author: (String, String),
+
+    /// The Argo CD that deploys environments whose resource names none
+    /// (`spec.argocd`), for `argocd` gates and verification.
+    #[arg(long, env = "PROMENADE_ARGOCD_SERVER", requires = "argocd_credentials")]
+    pub argocd_server: Option<String>,
+
+    /// The token credentials for `--argocd-server`.
+    #[arg(long, env = "PROMENADE_ARGOCD_CREDENTIALS", requires = "argocd_server")]
+    pub argocd_credentials: Option<String>,
+
+    /// The Argo Server (Argo Workflows) that runs `workflow` hooks, and `workflow` gates
+    /// and verification of environments whose resource names none (`spec.argoWorkflows`).
+    #[arg(
+        long,
+        env = "PROMENADE_ARGO_WORKFLOWS_SERVER",
+        requires = "argo_workflows_credentials"
+    )]
+    pub argo_workflows_server: Option<String>,
+
+    /// The token credentials for `--argo-workflows-server`.
+    #[arg(
+        long,
+        env = "PROMENADE_ARGO_WORKFLOWS_CREDENTIALS",
+        requires = "argo_workflows_server"
+    )]
+    pub argo_workflows_credentials: Option<String>,
+
+    /// The namespace workflows are submitted to unless the action names one.
+    #[arg(
+        long,
+        env = "PROMENADE_ARGO_WORKFLOWS_NAMESPACE",
+        default_value = "argo"
+    )]
+    pub argo_workflows_namespace: String,
 
     /// Folder holding the browser bundle (`pkg/`) and static assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
@@ -144,6 +179,23 @@ pub async fn serve(
     config.allow_local_repositories = args.allow_local_repositories;
     config.public_url = args.public_url.clone();
     config.merge_poll_interval = args.merge_poll_interval;
+    config.argocd = args
+        .argocd_server
+        .clone()
+        .zip(args.argocd_credentials.clone())
+        .map(|(server, credentials)| ArgoCdInstance {
+            server,
+            credentials,
+        });
+    config.argo_workflows = args
+        .argo_workflows_server
+        .clone()
+        .zip(args.argo_workflows_credentials.clone())
+        .map(|(server, credentials)| ArgoWorkflowsInstance {
+            server,
+            credentials,
+            namespace: Some(args.argo_workflows_namespace.clone()),
+        });
     (config.committer_name, config.committer_email) = args.git_author.clone();
     config.secret_key = SecretKeySource::from_env_or(data_dir);
     let engine = Engine::new(store, config);

@@ -103,19 +103,12 @@ impl FakeArgoCd {
             syncs: Vec::new(),
             reads: 0,
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let (listener, url) = crate::listen("127.0.0.1:0").await;
         let router = Router::new()
             .route("/api/v1/applications/{name}", get(application))
             .route("/api/v1/applications/{name}/sync", post(sync))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .await
-                .expect("the fake Argo CD serves");
-        });
+        let task = crate::serve_router(listener, router);
         FakeArgoCd { url, shared, task }
     }
 

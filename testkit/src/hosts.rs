@@ -137,11 +137,7 @@ impl FakeHost {
     /// A fake on `address`, for the browser tests' server (`fake-git-host`).
     pub async fn start_on(flavour: Flavour, address: &str) -> FakeHost {
         let shared: Fake = Arc::default();
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .unwrap_or_else(|e| panic!("cannot listen on {address}: {e}"));
-        let address = listener.local_addr().expect("its address");
-        let root = format!("http://{address}");
+        let (listener, root) = crate::listen(address).await;
         let router = match flavour {
             Flavour::GitHub => github_routes(),
             Flavour::GitLab => Router::new().nest("/api/v4", gitlab_routes()),
@@ -152,11 +148,7 @@ impl FakeHost {
             record,
         ))
         .with_state((shared.clone(), root.clone()));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .await
-                .expect("the fake host serves");
-        });
+        let task = crate::serve_router(listener, router);
         FakeHost {
             api_url: match flavour {
                 Flavour::GitHub => root,

@@ -11,6 +11,7 @@
 //! Besides the servers, [`commit_to_remote`] and [`read_file`] play the people who push
 //! to and read the repositories behind them.
 
+pub mod argo_workflows;
 pub mod argocd;
 pub mod hosts;
 
@@ -472,4 +473,26 @@ fn current_user() -> String {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         })
         .unwrap_or_else(|| "root".into())
+}
+
+/// A loopback listener on `address` (`127.0.0.1:0` for any free port) and its root URL,
+/// for the fakes of hosted APIs.
+pub(crate) async fn listen(address: &str) -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .unwrap_or_else(|e| panic!("cannot listen on {address}: {e}"));
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    (listener, url)
+}
+
+/// Serves `router` on `listener` until the task is aborted.
+pub(crate) fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .await
+            .expect("the fake serves");
+    })
 }

@@ -56,7 +56,7 @@ pub(super) fn check_argocd(plan: &Plan, step: &PlannedStep) -> Result<()> {
         }
         if !plan.argocd.contains_key(&step.environment) {
             return refuse(format!(
-                "Environment {} names no Argo CD: set its `spec.argocd: {{ server, credentials }}`",
+                "Environment {} names no Argo CD: set its `spec.argocd: {{ server, credentials }}` or start the server with `--argocd-server` and `--argocd-credentials`",
                 step.environment
             ));
         }

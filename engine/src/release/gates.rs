@@ -13,7 +13,7 @@ use promenade_model::action::{
 use promenade_model::hosting::provider_of;
 use promenade_model::policy::PullRequestSettings;
 use promenade_model::release::{Gate, GateStatus, StepDetail, StepStatus};
-use promenade_model::resources::{PromotionAction, Provider};
+use promenade_model::resources::{ArgoWorkflowsInstance, PromotionAction, Provider};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tracing::{info, info_span, Instrument};
@@ -27,19 +27,21 @@ use crate::{Checkpoint, Engine, EngineError, Result};
 
 /// The gate kinds this engine runs. Others are refused when a release is planned:
 /// promoting past a gate nobody checks would be worse than not promoting.
-const RUNNABLE_GATES: [ActionKind; 6] = [
+const RUNNABLE_GATES: [ActionKind; 7] = [
     ActionKind::Approval,
     ActionKind::Soak,
     ActionKind::Http,
     ActionKind::Window,
     ActionKind::Argocd,
+    ActionKind::Workflow,
     ActionKind::Command,
 ];
 /// The verification kinds this engine runs.
-const RUNNABLE_VERIFY: [ActionKind; 4] = [
+const RUNNABLE_VERIFY: [ActionKind; 5] = [
     ActionKind::Soak,
     ActionKind::Http,
     ActionKind::Argocd,
+    ActionKind::Workflow,
     ActionKind::Command,
 ];
 
@@ -60,23 +62,28 @@ impl Phase {
 }
 
 /// Refuses a plan with actions the engine does not run yet.
-pub(super) fn check_supported(plan: &Plan) -> Result<()> {
+pub(super) fn check_supported(
+    plan: &Plan,
+    server_workflows: Option<&ArgoWorkflowsInstance>,
+) -> Result<()> {
     let hooks = &plan.flow.spec.hooks;
-    if let Some(hook) = hooks
-        .on_success
-        .iter()
-        .chain(&hooks.on_failure)
-        .find(|a| !matches!(a.kind(), ActionKind::Http | ActionKind::Command))
-    {
+    if let Some(hook) = hooks.on_success.iter().chain(&hooks.on_failure).find(|a| {
+        !matches!(
+            a.kind(),
+            ActionKind::Http | ActionKind::Workflow | ActionKind::Command
+        )
+    }) {
         return Err(EngineError::BadRequest(format!(
-            "flow {:?} has a `{}` hook; this version of Promenade runs `http` and `command` hooks only",
+            "flow {:?} has a `{}` hook; hooks run `http`, `workflow` and `command` actions",
             plan.flow.metadata.name,
             hook.kind()
         )));
     }
+    super::workflow::check_workflow_hooks(plan, server_workflows)?;
     for step in &plan.steps {
         check_pull_request_settings(plan, step)?;
         super::argocd_check::check_argocd(plan, step)?;
+        super::workflow::check_workflows(plan, step)?;
         let phases = [
             (&step.policy.gates, &RUNNABLE_GATES[..], Phase::Gates),
             (&step.policy.verify, &RUNNABLE_VERIFY[..], Phase::Verify),
@@ -85,8 +92,9 @@ pub(super) fn check_supported(plan: &Plan) -> Result<()> {
             if let Some(action) = actions.iter().find(|a| !runnable.contains(&a.kind())) {
                 return Err(EngineError::BadRequest(format!(
                     "environment {:?} has a `{}` action in its policy's {}; this version of \
-                     Promenade runs `approval`, `soak`, `http`, `window`, `argocd` and `command` \
-                     gates and `soak`, `http`, `argocd` and `command` verification only",
+                     Promenade runs `approval`, `soak`, `http`, `window`, `argocd`, `workflow` and \
+                     `command` gates and `soak`, `http`, `argocd`, `workflow` and `command` \
+                     verification only",
                     step.environment,
                     action.kind(),
                     phase.key()
@@ -301,6 +309,11 @@ impl Engine {
                 }
                 Action::Argocd(check) => {
                     self.argocd(job, &release, &mut actions, at, &check)
+                        .instrument(span)
+                        .await?
+                }
+                Action::Workflow(run) => {
+                    self.workflow(job, &mut actions, at, &run)
                         .instrument(span)
                         .await?
                 }

@@ -1,5 +1,6 @@
-//! A flow's hooks: `http` calls made once a release has succeeded (`onSuccess`) or
-//! failed (`onFailure`), to tell chat, ticketing or deployment trackers. A hook that
+//! A flow's hooks: `http` calls, `command`s and Argo `workflow`s run once a release has
+//! succeeded (`onSuccess`) or failed (`onFailure`), to tell chat, ticketing or
+//! deployment trackers, or to run follow-up jobs. A hook that
 //! does not answer as expected within its timeout is logged on the release and changes
 //! nothing else: the release's outcome stands. Hooks are notifications, sent at most
 //! once: an engine stopped between the end of a release and its hooks does not send
@@ -28,7 +29,11 @@ impl Engine {
         };
         let context = Context::new(snapshot, id, "");
         let product = &snapshot.product.metadata.name;
-        for hook in hooks {
+        let when = match status {
+            ReleaseStatus::Succeeded => "on-success",
+            _ => "on-failure",
+        };
+        for (index, hook) in hooks.iter().enumerate() {
             let failed = match hook {
                 Action::Http(check) => {
                     let check = with_default_body(check, id, product, context.version(), status);
@@ -50,6 +55,13 @@ impl Engine {
                         super::command::Ended::Failed(why) => Some(why),
                         _ => None,
                     }
+                }
+                Action::Workflow(run) => {
+                    let span = info_span!("hook", workflow = %run.template);
+                    self.run_workflow_hook(run, &context, id, &format!("{when}-{index}"))
+                        .instrument(span)
+                        .await
+                        .err()
                 }
                 // Refused when the release was planned.
                 _ => None,

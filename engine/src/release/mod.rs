@@ -13,6 +13,7 @@ mod plan;
 mod promote;
 mod pull_requests;
 mod source;
+mod workflow;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use promenade_model::diff::EnvironmentDiff;
 use promenade_model::policy::PullRequestSettings;
 use promenade_model::resources::{
-    ArgoCdInstance, Concurrency, Hooks, Product, PromotionAction, PromotionTemplateSpec,
+    ArgoCdInstance, ArgoWorkflowsInstance, Concurrency, Hooks, Product, PromotionAction,
+    PromotionTemplateSpec,
 };
 use promenade_model::template::CompiledTemplate;
 use serde::{Deserialize, Serialize};
@@ -35,7 +37,7 @@ pub use promenade_model::release::{EnvironmentPreview, Preview, Source, SourceAp
 pub use source::SourceTrees;
 
 use self::gates::{check_supported, Phase};
-use self::plan::Plan;
+use self::plan::{Plan, ServerArgo};
 use self::promote::{RepoJob, RepoOutcome};
 use crate::auth::{allow, Principal, Role};
 use crate::credentials::Keyring;
@@ -46,6 +48,7 @@ use crate::store::{
 };
 use crate::{Checkpoint, Engine, EngineError, Result};
 use promenade_model::release::{Gate, LogLine, ReleaseStatus, StepDetail, StepStatus};
+use promenade_model::validate::ResourceSet;
 
 /// What a release froze at creation: the source commits and the resources it was
 /// planned from, so later edits to resources do not change a running release.
@@ -64,6 +67,9 @@ pub struct Snapshot {
     /// The Argo CD of each environment that names one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub argocd: BTreeMap<String, ArgoCdInstance>,
+    /// The Argo Workflows of each environment with one (its own or the server's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub argo_workflows: BTreeMap<String, ArgoWorkflowsInstance>,
 }
 
 impl Snapshot {
@@ -96,6 +102,18 @@ pub(crate) struct Runtime {
 }
 
 impl Engine {
+    /// Resolves a promotion of `product` and refuses what the engine cannot run.
+    fn plan(&self, set: &ResourceSet, product: &str, request: &PromotionRequest) -> Result<Plan> {
+        let config = self.config();
+        let servers = ServerArgo {
+            argocd: config.argocd.as_ref(),
+            workflows: config.argo_workflows.as_ref(),
+        };
+        let plan = Plan::new(set, product, request, servers)?;
+        check_supported(&plan, servers.workflows)?;
+        Ok(plan)
+    }
+
     /// Shows what promoting would change, environment by environment, without writing.
     pub async fn preview(
         &self,
@@ -105,8 +123,7 @@ impl Engine {
     ) -> Result<Preview> {
         allow(who, Role::Viewer, "previewing")?;
         let set = self.store().resource_set().await?;
-        let plan = Plan::new(&set, product, request)?;
-        check_supported(&plan)?;
+        let plan = self.plan(&set, product, request)?;
         let earlier = self.earlier_source(request).await?;
         let keyring = self.keyring(&[&plan.product]).await?;
         let engine = self.clone();
@@ -166,8 +183,7 @@ impl Engine {
     ) -> Result<ReleaseRecord> {
         allow(who, Role::Promoter, "promoting")?;
         let set = self.store().resource_set().await?;
-        let plan = Plan::new(&set, product, request)?;
-        check_supported(&plan)?;
+        let plan = self.plan(&set, product, request)?;
         let earlier = self.earlier_source(request).await?;
         let keyring = self.keyring(&[&plan.product]).await?;
         let (plan, (source, trees)) = {
@@ -202,6 +218,7 @@ impl Engine {
                 .map(|s| (s.environment.clone(), s.policy.pull_request.clone()))
                 .collect(),
             argocd: plan.argocd.clone(),
+            argo_workflows: plan.argo_workflows.clone(),
         };
         let id = new_release_id();
         let release = NewRelease {
@@ -330,6 +347,11 @@ impl Engine {
         self.publish(event);
         info!(release = %id, "release terminated");
         self.close_pull_requests(&release, reason).await;
+        // Read again: a workflow submitted just before the cancel is saved by now, or
+        // its step stops it itself.
+        if let Ok(current) = self.load_release(id).await {
+            self.stop_workflows(&current, reason).await;
+        }
         if let Ok(snapshot) = snapshot_of(&release) {
             for environment in stopped {
                 self.report_status(id, &snapshot, environment, StatusState::Error, "Terminated")

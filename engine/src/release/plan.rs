@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use promenade_model::graph::FlowGraph;
 use promenade_model::policy::EffectivePolicy;
 use promenade_model::resources::{
-    Application, ArgoCdInstance, Product, PromotionAction, PromotionFlow,
+    Application, ArgoCdInstance, ArgoWorkflowsInstance, Product, PromotionAction, PromotionFlow,
 };
 use promenade_model::template::CompiledTemplate;
 use promenade_model::validate::ResourceSet;
@@ -30,6 +30,14 @@ impl PlannedStep {
     }
 }
 
+/// The server's own Argo CD and Argo Workflows (`serve --argocd-server`,
+/// `--argo-workflows-server`).
+#[derive(Clone, Copy, Default)]
+pub struct ServerArgo<'a> {
+    pub argocd: Option<&'a ArgoCdInstance>,
+    pub workflows: Option<&'a ArgoWorkflowsInstance>,
+}
+
 /// Everything a release needs from the resources, resolved once.
 pub struct Plan {
     pub product: Product,
@@ -40,12 +48,21 @@ pub struct Plan {
     pub applications: Vec<Application>,
     /// In topological order.
     pub steps: Vec<PlannedStep>,
-    /// The Argo CD of each step's environment that names one.
+    /// The Argo CD of each step's environment: its own, else the server's.
     pub argocd: BTreeMap<String, ArgoCdInstance>,
+    /// The Argo Workflows of each step's environment: its own, else the server's.
+    pub argo_workflows: BTreeMap<String, ArgoWorkflowsInstance>,
 }
 
 impl Plan {
-    pub fn new(set: &ResourceSet, product_name: &str, request: &PromotionRequest) -> Result<Self> {
+    /// `servers` are the server's own Argo CD and Argo Workflows, for environments that
+    /// name none.
+    pub fn new(
+        set: &ResourceSet,
+        product_name: &str,
+        request: &PromotionRequest,
+        servers: ServerArgo<'_>,
+    ) -> Result<Self> {
         let product = set
             .product(product_name)
             .ok_or_else(|| {
@@ -164,7 +181,24 @@ impl Plan {
         let argocd = steps
             .iter()
             .filter_map(|s| {
-                let instance = set.environment(&s.environment)?.spec.argocd.clone()?;
+                let instance = set
+                    .environment(&s.environment)?
+                    .spec
+                    .argocd
+                    .clone()
+                    .or_else(|| servers.argocd.cloned())?;
+                Some((s.environment.clone(), instance))
+            })
+            .collect();
+        let argo_workflows = steps
+            .iter()
+            .filter_map(|s| {
+                let instance = set
+                    .environment(&s.environment)?
+                    .spec
+                    .argo_workflows
+                    .clone()
+                    .or_else(|| servers.workflows.cloned())?;
                 Some((s.environment.clone(), instance))
             })
             .collect();
@@ -176,6 +210,7 @@ impl Plan {
             applications,
             steps,
             argocd,
+            argo_workflows,
         })
     }
 

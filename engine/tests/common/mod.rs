@@ -10,7 +10,7 @@ use git2::{Oid, Repository};
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::demo;
 use promenade_engine::store::ReleaseRecord;
-use promenade_engine::{Engine, EngineConfig, FaultHook, Store};
+use promenade_engine::{Checkpoint, Engine, EngineConfig, FaultHook, Store};
 
 /// A signed-in person of `role`.
 pub fn person(name: &str, role: Role) -> Principal {
@@ -136,6 +136,34 @@ impl World {
     /// A new engine on the same data folder, as after a restart.
     pub async fn restart(&mut self, fault: Option<FaultHook>) {
         self.restart_with(fault, |_| {}).await;
+    }
+
+    /// A restart into an engine that dies at the first change it persists once
+    /// `counter` (of calls a fake received) reaches `at_least`: what those calls asked
+    /// for is saved, nothing after.
+    pub async fn die_after_calls(
+        &mut self,
+        counter: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        at_least: usize,
+    ) {
+        self.restart(Some(std::sync::Arc::new(move |point| {
+            point == Checkpoint::Persisted
+                && counter.load(std::sync::atomic::Ordering::SeqCst) >= at_least
+        })))
+        .await;
+    }
+
+    /// The release once `environment`'s first verification recorded what it asked of
+    /// another system, while the step verifies.
+    pub async fn wait_verification_requested(&self, id: &str, environment: &str) -> ReleaseRecord {
+        self.wait_until(id, |r| {
+            let step = step(r, environment);
+            step.verification()
+                .first()
+                .is_some_and(|g| g.requested.is_some())
+                && step.status == promenade_model::release::StepStatus::Verifying
+        })
+        .await
     }
 
     /// A restart whose configuration `tune` changes first.
