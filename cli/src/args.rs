@@ -154,6 +154,36 @@ pub enum Command {
     },
     /// Create the demo once: a local git repository and the `shop` product.
     Demo,
+    /// Propose resources from another system, as YAML to review and apply.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Propose a Product from the Argo CD Applications carrying a label or annotation
+    /// (`--selector promenade.dev/product=shop`); prints it, applies nothing.
+    Argocd {
+        /// `key=value` labels or annotations the Applications carry (comma-separated).
+        #[arg(long)]
+        selector: String,
+        /// The Argo CD to ask (the server's own and the environments' when absent).
+        /// `--server` is Promenade's own address.
+        #[arg(long = "argocd-server", value_name = "URL", requires = "credentials")]
+        argocd_server: Option<String>,
+        /// Token credentials (stored in Promenade) for `--argocd-server`.
+        #[arg(long, requires = "argocd_server")]
+        credentials: Option<String>,
+        /// The product's name (the selector's value when absent).
+        #[arg(long)]
+        name: Option<String>,
+        /// Its PromotionTemplate (the only one when absent).
+        #[arg(long)]
+        template: Option<String>,
+        /// Its PromotionFlow (the only one when absent).
+        #[arg(long)]
+        flow: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

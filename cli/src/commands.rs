@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::credentials::{CredentialInfo, CredentialInput, CredentialKind};
+use promenade_model::discovery::{ImportAnswer, ImportRequest};
 use promenade_model::load;
 use promenade_model::overview::ProductStatus;
 use promenade_model::release::{
@@ -22,7 +23,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{
-    CredentialsCommand, Output, PromotionArgs, SecretArgs, TokensCommand, UsersCommand,
+    CredentialsCommand, ImportCommand, Output, PromotionArgs, SecretArgs, TokensCommand,
+    UsersCommand,
 };
 use crate::client::Client;
 
@@ -767,6 +769,32 @@ fn read_secret(
         bail!(problems.join("\n"));
     }
     Ok(input)
+}
+
+pub async fn import(
+    client: &Client,
+    command: &ImportCommand,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let ImportCommand::Argocd {
+        selector,
+        argocd_server,
+        credentials,
+        name,
+        template,
+        flow,
+    } = command;
+    let request = ImportRequest {
+        selector: selector.clone(),
+        server: argocd_server.clone(),
+        credentials: credentials.clone(),
+        product: name.clone(),
+        template: template.clone(),
+        flow: flow.clone(),
+    };
+    let answer: ImportAnswer = client.post("/import/argocd", &request).await?;
+    show(output, &answer, |a| print!("{}", a.yaml));
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn settings(

@@ -86,5 +86,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_insecure_remotes,
         } => commands::settings(&client()?, *allow_insecure_remotes, output).await,
         Command::Demo => commands::demo(data_dir, database, output).await,
+        Command::Import(command) => commands::import(&client()?, command, output).await,
     }
 }

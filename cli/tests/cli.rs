@@ -405,3 +405,72 @@ fn credentials_are_managed_from_the_command_line_and_their_secrets_appear_nowher
         }
     }
 }
+
+#[test]
+fn import_argocd_prints_a_product_to_review_and_applies_nothing() {
+    const TOKEN: &str = "argocd-cli-token-5c1e";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let argo = runtime.block_on(promenade_testkit::argocd::FakeArgoCd::start(
+        TOKEN,
+        data.path(),
+    ));
+    let label = [("promenade.dev/product", "market")];
+    for env in ["dev", "qa", "prod"] {
+        argo.register(
+            &format!("orders-{env}"),
+            &format!("orders/{env}"),
+            &label,
+            &[],
+        );
+    }
+    let demo = run(data.path(), None, &["demo"]);
+    assert!(demo.status.success(), "{}", text(&demo));
+    let server = serve(data.path());
+    let created = run_with_input(
+        data.path(),
+        &server,
+        &["credentials", "create", "argocd", "--kind", "token"],
+        &format!("{TOKEN}\n"),
+    );
+    assert!(created.status.success(), "{}", text(&created));
+
+    let import = |selector: &str| {
+        run(
+            data.path(),
+            Some(&server),
+            &[
+                "import",
+                "argocd",
+                "--argocd-server",
+                &argo.url,
+                "--credentials",
+                "argocd",
+                "--selector",
+                selector,
+            ],
+        )
+    };
+    let imported = import("promenade.dev/product=market");
+    assert!(imported.status.success(), "{}", text(&imported));
+    let yaml = String::from_utf8_lossy(&imported.stdout).to_string();
+    assert!(
+        yaml.starts_with("# Proposed from 3 Argo CD Application(s)"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("kind: Product"), "{yaml}");
+    assert!(yaml.contains("name: market"), "{yaml}");
+    assert!(yaml.contains("path: orders/{env}"), "{yaml}");
+    assert!(yaml.contains("application: orders-{env}"), "{yaml}");
+    assert!(!yaml.contains(TOKEN));
+    let products = run(data.path(), Some(&server), &["get", "products"]);
+    assert!(!text(&products).contains("market"), "{}", text(&products));
+
+    let nothing = import("promenade.dev/product=nothing");
+    assert!(!nothing.status.success());
+    assert!(
+        text(&nothing).contains("no Argo CD Application carries promenade.dev/product=nothing"),
+        "{}",
+        text(&nothing)
+    );
+}

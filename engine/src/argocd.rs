@@ -4,6 +4,7 @@
 //! published OpenAPI description (`v1alpha1Application`,
 //! `applicationApplicationSyncRequest`); only the fields used are read.
 
+use promenade_model::discovery::DiscoveredApp;
 use promenade_model::resources::ArgoCdInstance;
 use reqwest::Method;
 use serde::Deserialize;
@@ -39,6 +40,50 @@ pub(crate) struct AppState {
 struct Application {
     #[serde(default)]
     status: Status,
+}
+
+/// An Application as discovery reads it: `v1alpha1Application`'s metadata and source.
+#[derive(Deserialize)]
+struct Listed {
+    metadata: ListedMetadata,
+    #[serde(default)]
+    spec: ListedSpec,
+}
+
+#[derive(Deserialize)]
+struct ListedMetadata {
+    name: String,
+    #[serde(default)]
+    labels: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
+    annotations: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListedSpec {
+    #[serde(default)]
+    source: Option<Source>,
+    /// Multi-source Applications: the first source is the one read.
+    #[serde(default)]
+    sources: Option<Vec<Source>>,
+}
+
+#[derive(Deserialize, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+struct Source {
+    #[serde(default, rename = "repoURL")]
+    repo_url: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    target_revision: String,
+}
+
+#[derive(Deserialize)]
+struct ApplicationList {
+    /// `null` when there is none.
+    #[serde(default)]
+    items: Option<Vec<Listed>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -129,6 +174,38 @@ impl ArgoCd {
                 })
                 .collect(),
         })
+    }
+
+    /// Every Application this token may read, for discovery.
+    #[instrument(skip(self), fields(server = %self.api.server))]
+    pub(crate) async fn applications(&self) -> Result<Vec<DiscoveredApp>> {
+        let list: ApplicationList = self
+            .api
+            .call(
+                self.api.request(Method::GET, "applications"),
+                "listing Applications",
+            )
+            .await?;
+        Ok(list
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|app| {
+                let source = app
+                    .spec
+                    .source
+                    .or_else(|| app.spec.sources.and_then(|s| s.into_iter().next()))
+                    .unwrap_or_default();
+                DiscoveredApp {
+                    name: app.metadata.name,
+                    labels: app.metadata.labels.unwrap_or_default(),
+                    annotations: app.metadata.annotations.unwrap_or_default(),
+                    repo_url: source.repo_url,
+                    path: source.path,
+                    target_revision: source.target_revision,
+                }
+            })
+            .collect())
     }
 
     /// Asks Argo CD to sync `application` to `revision`.

@@ -8,6 +8,7 @@ mod argocd;
 pub mod auth;
 pub mod credentials;
 pub mod demo;
+mod discovery;
 mod error;
 pub mod git;
 mod hosting;

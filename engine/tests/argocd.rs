@@ -7,7 +7,9 @@ mod common;
 
 use common::{Options, World};
 use promenade_engine::store::ReleaseRecord;
+use promenade_model::discovery::ImportRequest;
 use promenade_model::release::{GateStatus, ReleaseStatus, StepRecord};
+use promenade_model::ResourceKind;
 use promenade_testkit::argocd::{AppState, FakeArgoCd, Revision};
 
 const TOKEN: &str = "argocd-api-token";
@@ -286,4 +288,82 @@ async fn an_environment_naming_missing_credentials_is_refused_when_applied() {
             .any(|p| p.contains("is not an http(s) URL of an Argo CD server")),
         "{problems:?}"
     );
+}
+
+#[tokio::test]
+async fn import_proposes_a_product_from_the_labelled_applications() {
+    let world = World::new(Options::default()).await;
+    let argo = FakeArgoCd::start(TOKEN, &world.remote).await;
+    world.token_credentials("argocd", TOKEN).await;
+    let product = [("promenade.dev/product", "market")];
+    for env in ["dev", "qa", "prod"] {
+        argo.register(
+            &format!("cart-{env}"),
+            &format!("apps/cart/envs/{env}"),
+            &product,
+            &[],
+        );
+    }
+    // An annotation selects as a label does; a name without an environment is left out.
+    argo.register("search-qa", "apps/search/envs/qa", &[], &product);
+    argo.register("market-tools", "tools", &product, &[]);
+    argo.register(
+        "cart-other",
+        "apps/cart/envs/qa",
+        &[("promenade.dev/product", "other")],
+        &[],
+    );
+    let request = ImportRequest {
+        selector: "promenade.dev/product=market".into(),
+        server: Some(argo.url.clone()),
+        credentials: Some("argocd".into()),
+        ..ImportRequest::default()
+    };
+    let answer = world
+        .engine
+        .import_argocd(&common::promoter("pat"), &request)
+        .await
+        .unwrap();
+    let spec = &answer.proposal.product.spec;
+    assert_eq!(answer.proposal.product.metadata.name, "market");
+    assert_eq!(
+        spec.repository.url,
+        "https://git.example.com/acme/gitops.git"
+    );
+    let names: Vec<&str> = spec.applications.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["cart", "search"]);
+    assert_eq!(spec.applications[0].path, "apps/cart/envs/{env}");
+    assert_eq!(
+        spec.applications[0].argocd.as_ref().unwrap().application,
+        "cart-{env}"
+    );
+    assert!(
+        answer
+            .yaml
+            .contains("# - Application market-tools was left out"),
+        "{}",
+        answer.yaml
+    );
+    // Nothing was applied: the proposal is for people to review.
+    assert!(world
+        .engine
+        .resource(&common::viewer(), ResourceKind::Product, "market")
+        .await
+        .is_err());
+    // The YAML applies as it is, once the repository is one the server may use.
+    world
+        .apply(
+            &answer
+                .yaml
+                .replace("https://git.example.com/acme/gitops.git", &world.url),
+        )
+        .await;
+
+    // A viewer may not make the server call Argo CD with stored credentials.
+    let refused = world
+        .engine
+        .import_argocd(&common::viewer(), &request)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("promoter"), "{refused}");
 }

@@ -24,6 +24,7 @@ pub mod canonical;
 pub mod credentials;
 pub mod diagnostic;
 pub mod diff;
+pub mod discovery;
 pub mod duration;
 mod edit;
 mod error;

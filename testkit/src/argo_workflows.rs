@@ -264,13 +264,7 @@ async fn list(
         .filter(|w| wanted.iter().all(|(k, v)| w.labels.get(k) == Some(v)))
         .map(to_json)
         .collect();
-    // The Argo Server answers `null` rather than an empty list.
-    let items = if items.is_empty() {
-        Value::Null
-    } else {
-        Value::from(items)
-    };
-    Json(json!({ "metadata": { "resourceVersion": "1" }, "items": items })).into_response()
+    crate::kubernetes_list(items)
 }
 
 async fn read(

@@ -1,4 +1,5 @@
-//! A loopback stand-in for Argo CD's API: `GET /api/v1/applications/{name}` and
+//! A loopback stand-in for Argo CD's API: `GET /api/v1/applications` (the Applications
+//! [`FakeArgoCd::register`] lists, for discovery), `GET /api/v1/applications/{name}` and
 //! `POST /api/v1/applications/{name}/sync`, answering in the shapes of Argo CD's
 //! OpenAPI description (`v1alpha1Application`). Each Application follows a script of
 //! states, one per read (the last one stays), so tests drive the sequences Argo CD goes
@@ -6,12 +7,12 @@
 //! Progressing → Healthy or Degraded. "The promoted revision" is read from the
 //! repository on disk when the state is served.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -64,7 +65,18 @@ pub struct SyncRequest {
     pub prune: bool,
 }
 
+/// An Application as listed: what discovery reads.
+#[derive(Clone, Debug)]
+struct Listed {
+    name: String,
+    path: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
 struct Shared {
+    /// Applications `GET /api/v1/applications` lists.
+    listed: Vec<Listed>,
     /// Syncs asked for, counted where a test's fault hook can read it.
     synced: Arc<AtomicUsize>,
     token: String,
@@ -96,6 +108,7 @@ impl FakeArgoCd {
     /// A fake that accepts `token` and reads revisions from the bare `repository`.
     pub async fn start(token: &str, repository: impl Into<PathBuf>) -> FakeArgoCd {
         let shared: Fake = Arc::new(Mutex::new(Shared {
+            listed: Vec::new(),
             synced: Arc::default(),
             token: token.into(),
             repository: repository.into(),
@@ -105,6 +118,7 @@ impl FakeArgoCd {
         }));
         let (listener, url) = crate::listen("127.0.0.1:0").await;
         let router = Router::new()
+            .route("/api/v1/applications", get(list))
             .route("/api/v1/applications/{name}", get(application))
             .route("/api/v1/applications/{name}/sync", post(sync))
             .with_state(shared.clone());
@@ -123,6 +137,29 @@ impl FakeArgoCd {
         self.lock()
             .scripts
             .insert(application.into(), states.into());
+    }
+
+    /// Lists Application `name`, deploying `path` of the repository, with `labels` and
+    /// `annotations`.
+    pub fn register(
+        &self,
+        name: &str,
+        path: &str,
+        labels: &[(&str, &str)],
+        annotations: &[(&str, &str)],
+    ) {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        self.lock().listed.push(Listed {
+            name: name.into(),
+            path: path.into(),
+            labels: map(labels),
+            annotations: map(annotations),
+        });
     }
 
     /// The syncs asked for so far.
@@ -225,6 +262,44 @@ async fn application(
         },
     }))
     .into_response()
+}
+
+async fn list(
+    State(fake): State<Fake>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let shared = lock(&fake);
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    // Argo CD filters by labels only (`selector`); annotations are the caller's job.
+    let wanted: Vec<(&str, &str)> = query
+        .get("selector")
+        .map(|s| s.split(',').filter_map(|t| t.split_once('=')).collect())
+        .unwrap_or_default();
+    let items: Vec<Value> = shared
+        .listed
+        .iter()
+        .filter(|a| wanted.iter().all(|(k, v)| a.labels.get(*k).map(String::as_str) == Some(*v)))
+        .map(|a| {
+            json!({
+                "metadata": {
+                    "name": a.name,
+                    "namespace": "argocd",
+                    "labels": if a.labels.is_empty() { Value::Null } else { json!(a.labels) },
+                    "annotations": if a.annotations.is_empty() { Value::Null } else { json!(a.annotations) },
+                },
+                "spec": {
+                    "project": "default",
+                    "source": { "repoURL": "https://git.example.com/acme/gitops.git", "path": a.path, "targetRevision": "main" },
+                    "destination": { "server": "https://kubernetes.default.svc", "namespace": "shop" },
+                },
+                "status": { "sync": { "status": "Synced" }, "health": { "status": "Healthy" } },
+            })
+        })
+        .collect();
+    crate::kubernetes_list(items)
 }
 
 async fn sync(

@@ -496,3 +496,16 @@ pub(crate) fn serve_router(
             .expect("the fake serves");
     })
 }
+
+/// A Kubernetes-style list as the Argo APIs answer it: `items` is `null`, not `[]`, when
+/// there is none.
+pub(crate) fn kubernetes_list(items: Vec<serde_json::Value>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let items = if items.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::from(items)
+    };
+    axum::Json(serde_json::json!({ "metadata": { "resourceVersion": "1" }, "items": items }))
+        .into_response()
+}

@@ -5,6 +5,7 @@ mod auth;
 mod credentials;
 mod error;
 mod extract;
+mod import;
 mod releases;
 mod resources;
 mod webhooks;
@@ -49,6 +50,7 @@ use crate::{health, AppState};
         credentials::delete,
         credentials::settings,
         credentials::set_settings,
+        import::argocd,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe)),
     modifiers(&BearerToken)
@@ -85,6 +87,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/apply", post(resources::apply))
+        .route("/import/argocd", post(import::argocd))
         .route("/events", get(releases::all_events))
         .route("/releases", get(releases::list))
         .route("/releases/{id}", get(releases::get))
