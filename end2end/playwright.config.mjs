@@ -18,6 +18,8 @@ const dataDir = required("PROMENADE_E2E_DATA");
 const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const fakeHostPort = required("PROMENADE_FAKE_HOST_PORT");
 const fakeHostURL = `http://127.0.0.1:${fakeHostPort}`;
+const argocdPort = required("PROMENADE_FAKE_ARGOCD_PORT");
+const workflowsPort = required("PROMENADE_FAKE_WORKFLOWS_PORT");
 
 export default defineConfig({
   testDir: "./tests",
@@ -63,6 +65,15 @@ export default defineConfig({
       // GitHub's API, over the demo's repository (`demo/gitops` from its path).
       command: `"${required("PROMENADE_FAKE_HOST_BIN")}" github --addr 127.0.0.1:${fakeHostPort} --serve demo/gitops="${dataDir}/demo/gitops.git"`,
       url: `${fakeHostURL}/_fake/pulls`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+    {
+      // Argo CD and the Argo Server; their token is the one the Argo tests store.
+      command: `"${required("PROMENADE_FAKE_ARGO_BIN")}" --argocd-addr 127.0.0.1:${argocdPort} --workflows-addr 127.0.0.1:${workflowsPort} --token argo-browser-test-token --repository "${dataDir}/demo/gitops.git"`,
+      url: `http://127.0.0.1:${argocdPort}/api/v1/applications`,
       reuseExistingServer: false,
       timeout: 30_000,
       stdout: "pipe",

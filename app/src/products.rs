@@ -3,10 +3,12 @@
 //! a cell's button, a column's, the whole flow, or dragging a version onto another
 //! column — opens the preview first.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use promenade_model::overview::{Cell, ProductStatus};
+use promenade_model::overview::{Cell, DeployedCell, DeployedStatus, ProductStatus};
 use promenade_model::release::Preview;
 
 use crate::format::{age, short_commit};
@@ -28,6 +30,16 @@ pub async fn load_status(product: String) -> Result<ProductStatus, ServerFnError
     let (engine, who) = crate::session::caller().await?;
     engine
         .product_status(&who, &product)
+        .await
+        .map_err(crate::session::failed)
+}
+
+/// What Argo CD runs for each application × environment of `product`.
+#[server]
+pub async fn load_deployed(product: String) -> Result<DeployedStatus, ServerFnError> {
+    let (engine, who) = crate::session::caller().await?;
+    engine
+        .deployed_status(&who, &product)
         .await
         .map_err(crate::session::failed)
 }
@@ -180,6 +192,7 @@ fn Dashboard(product: String, status: StatusResource, refresh: RwSignal<u32>) ->
     let filter = RwSignal::new(String::new());
     let drift_only = RwSignal::new(false);
     let intent = RwSignal::new(None::<Intent>);
+    let deployed = Deployed::new(DeployedView::default());
     let product_name = StoredValue::new(product.clone());
 
     view! {
@@ -222,7 +235,9 @@ fn Dashboard(product: String, status: StatusResource, refresh: RwSignal<u32>) ->
                     Ok(None) => view! { <p class="loading">"Loading the dashboard…"</p> }.into_any(),
                     Ok(Some(status)) => view! {
                         <LiveStatus product=status.product.clone() after=status.last_event refresh=refresh/>
-                        <StatusTable status=status filter=filter drift_only=drift_only intent=intent/>
+                        {status.argocd.then(|| view! { <DeployedPoller product=status.product.clone() deployed=deployed/> })}
+                        <DeployedProblems deployed=deployed/>
+                        <StatusTable status=status filter=filter drift_only=drift_only intent=intent deployed=deployed/>
                     }.into_any(),
                 })}
             </Transition>
@@ -246,12 +261,106 @@ fn LiveStatus(product: String, after: i64, refresh: RwSignal<u32>) -> impl IntoV
     );
 }
 
+/// What Argo CD runs, by (application, environment), and the calls that failed.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct DeployedView {
+    cells: HashMap<(String, String), DeployedCell>,
+    problems: Vec<String>,
+}
+
+type Deployed = RwSignal<DeployedView>;
+
+/// How often an open dashboard asks what Argo CD runs. The server reads Argo CD at most
+/// every 2 s whatever the number of dashboards.
+#[cfg(feature = "hydrate")]
+const DEPLOYED_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Reads what Argo CD runs now and every [`DEPLOYED_EVERY`] while the dashboard is
+/// shown. Argo CD has no event stream Promenade could follow, so this one view polls.
+#[component]
+fn DeployedPoller(product: String, deployed: Deployed) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let read = move || {
+            let product = product.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(status) = load_deployed(product).await {
+                    let cells = status
+                        .cells
+                        .into_iter()
+                        .map(|c| ((c.application.clone(), c.environment.clone()), c))
+                        .collect();
+                    deployed.try_set(DeployedView {
+                        cells,
+                        problems: status.problems,
+                    });
+                }
+            });
+        };
+        read();
+        if let Ok(handle) = set_interval_with_handle(read, DEPLOYED_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (product, deployed);
+    }
+}
+
+/// Argo CD calls that failed, above the table.
+#[component]
+fn DeployedProblems(deployed: Deployed) -> impl IntoView {
+    move || {
+        let problems = deployed.with(|d| d.problems.clone());
+        (!problems.is_empty()).then(|| {
+            view! {
+                <p class="note argocd-problems" role="status">
+                    "Argo CD could not be read: " {problems.join("; ")}
+                </p>
+            }
+        })
+    }
+}
+
+/// What Argo CD runs in one cell: health, sync and revision, and whether it differs
+/// from git. Each cell watches only its own entry, so a new reading redraws only the
+/// cells that changed.
+#[component]
+fn DeployedBadge(application: String, environment: String, deployed: Deployed) -> impl IntoView {
+    let key = (application, environment);
+    let mine = Memo::new(move |_| deployed.with(|d| d.cells.get(&key).cloned()));
+    move || {
+        mine.get().map(|cell| {
+            let differs = cell.differs_from_git();
+            let title = format!(
+                "Argo CD Application {}: {}, {} at {}",
+                cell.argocd,
+                cell.sync,
+                cell.health,
+                short_commit(&cell.revision)
+            );
+            view! {
+                <div class="argocd" data-sync=cell.sync.clone() data-health=cell.health.clone() title=title>
+                    <span class=format!("badge health health-{}", cell.health.to_lowercase())>{cell.health.clone()}</span>
+                    " "
+                    <span class="badge sync">{cell.sync.clone()}</span>
+                    " "
+                    <code class="commit">{short_commit(&cell.revision).to_string()}</code>
+                    {differs.then(|| view! { " " <span class="badge drift">"differs from git"</span> })}
+                </div>
+            }
+        })
+    }
+}
+
 #[component]
 fn StatusTable(
     status: ProductStatus,
     filter: RwSignal<String>,
     drift_only: RwSignal<bool>,
     intent: RwSignal<Option<Intent>>,
+    deployed: Deployed,
 ) -> impl IntoView {
     let environments = status.environments.clone();
     let now = status.generated_at.clone();
@@ -361,6 +470,7 @@ fn StatusTable(
                             next=next
                             others=others
                             intent=intent
+                            deployed=deployed
                         />
                     }
                 })
@@ -410,6 +520,7 @@ fn CellView(
     next: Option<String>,
     others: Vec<String>,
     intent: RwSignal<Option<Intent>>,
+    deployed: Deployed,
 ) -> impl IntoView {
     let payload = format!("{application}\n{environment}");
     let drop_target = environment.clone();
@@ -470,6 +581,7 @@ fn CellView(
                 })}
                 {cell.error.clone().map(|e| view! { <span class="badge error-badge" title=e>"unreadable"</span> })}
             </div>
+            <DeployedBadge application=application.clone() environment=environment.clone() deployed=deployed/>
             <div class="actions">
                 {promote_next}
                 <select

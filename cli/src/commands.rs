@@ -444,6 +444,9 @@ fn print_release(r: &ReleaseRecord) {
         for gate in &step.detail.gates {
             println!("  {:<16} gate: {}", "", gate.describe());
         }
+        for check in &step.detail.verify {
+            println!("  {:<16} verify: {}", "", check.describe());
+        }
         for request in step
             .detail
             .repositories

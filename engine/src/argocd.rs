@@ -222,3 +222,11 @@ impl ArgoCd {
         Ok(())
     }
 }
+
+impl crate::Engine {
+    /// A client of `instance`, with the token from its credentials.
+    pub(crate) async fn argocd_client(&self, instance: &ArgoCdInstance) -> Result<ArgoCd> {
+        let token = self.api_token(&instance.credentials, "Argo CD").await?;
+        ArgoCd::new(instance, token)
+    }
+}

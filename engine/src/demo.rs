@@ -201,7 +201,7 @@ pub fn resources(url: &str, shape: &Shape) -> String {
     let applications: String = shape
         .applications
         .iter()
-        .map(|app| format!("    - {{ name: {app}, path: \"apps/{app}/envs/{{env}}\" }}\n"))
+        .map(|app| format!("    - {{ name: {app}, path: \"apps/{app}/envs/{{env}}\", argocd: {{ application: \"{app}-{{env}}\" }} }}\n"))
         .collect();
     let (prod_action, concurrency) = (&shape.prod_action, &shape.concurrency);
     let credentials = shape

@@ -11,7 +11,6 @@ use promenade_model::resources::ArgoCdInstance;
 use promenade_model::validate::ResourceSet;
 use tracing::info;
 
-use crate::argocd::ArgoCd;
 use crate::auth::{allow, Principal, Role};
 use crate::{Engine, EngineError, Result};
 
@@ -54,8 +53,7 @@ impl Engine {
         let mut apps = Vec::new();
         let instances = self.instances(request, &set)?;
         for instance in &instances {
-            let token = self.api_token(&instance.credentials, "Argo CD").await?;
-            let found = ArgoCd::new(instance, token)?.applications().await?;
+            let found = self.argocd_client(instance).await?.applications().await?;
             apps.extend(found.into_iter().filter(|a| selector.matches(a)));
         }
         dedup_by_name(&mut apps);

@@ -8,6 +8,7 @@ mod argocd;
 pub mod auth;
 pub mod credentials;
 pub mod demo;
+mod deployed;
 mod discovery;
 mod error;
 pub mod git;
@@ -125,6 +126,8 @@ struct Inner {
     fault: Option<FaultHook>,
     /// The last computed product statuses, by product: (cache key, rows).
     status_cache: std::sync::Mutex<overview::StatusCache>,
+    /// The last reading of what Argo CD runs, by product.
+    deployed_cache: std::sync::Mutex<deployed::DeployedCache>,
     /// The credentials cipher, once the key is read.
     cipher: std::sync::OnceLock<chacha20poly1305::XChaCha20Poly1305>,
 }
@@ -158,6 +161,7 @@ impl Engine {
                 runtime: release::Runtime::default(),
                 fault,
                 status_cache: Default::default(),
+                deployed_cache: Default::default(),
                 cipher: Default::default(),
             }),
         }

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use promenade_model::graph::FlowGraph;
+use promenade_model::resources::Product;
 use promenade_model::template::{CompiledTemplate, FileTree};
+use promenade_model::validate::ResourceSet;
 
 use crate::auth::{allow, Principal, Role};
 use crate::store::ReleaseFilter;
@@ -17,6 +19,53 @@ use promenade_model::release::ReleaseStatus;
 
 /// How far back the last change of a folder is looked for.
 const HISTORY_DEPTH: usize = 500;
+
+/// The dashboard's columns: the environments of the product's (first) flow, the
+/// trigger first, then level by level; and that flow's name.
+pub(crate) fn columns(
+    set: &ResourceSet,
+    product: &Product,
+) -> Result<(String, Vec<EnvironmentColumn>)> {
+    let name = &product.metadata.name;
+    let flow_name = product
+        .spec
+        .flows
+        .first()
+        .map(|f| f.name.clone())
+        .ok_or_else(|| EngineError::BadRequest(format!("product {name:?} has no flow")))?;
+    let flow = set
+        .flow(&flow_name)
+        .ok_or_else(|| EngineError::NotFound(format!("flow {flow_name:?} does not exist")))?;
+    let graph = FlowGraph::new(&flow.spec).map_err(|e| EngineError::BadRequest(e.to_string()))?;
+    let environments = graph
+        .levels()
+        .into_iter()
+        .flatten()
+        .map(|env| EnvironmentColumn {
+            name: env.to_string(),
+            upstream: graph.dependencies(env).first().map(|d| d.to_string()),
+            prod: set
+                .environment(env)
+                .is_some_and(|e| e.spec.kind == promenade_model::resources::EnvironmentKind::Prod),
+        })
+        .collect();
+    Ok((flow_name, environments))
+}
+
+/// Whether Argo CD deploys some application of `product` in one of `environments`.
+fn product_argocd(
+    set: &ResourceSet,
+    product: &Product,
+    environments: &[EnvironmentColumn],
+    server_argocd: bool,
+) -> bool {
+    product.spec.applications.iter().any(|a| a.argocd.is_some())
+        && (server_argocd
+            || environments.iter().any(|env| {
+                set.environment(&env.name)
+                    .is_some_and(|e| e.spec.argocd.is_some())
+            }))
+}
 
 /// The last computed rows of each product, with the key they were computed for.
 pub(crate) type StatusCache = std::collections::HashMap<String, (String, Vec<ApplicationRow>)>;
@@ -35,34 +84,18 @@ impl Engine {
             .product(product)
             .ok_or_else(|| EngineError::NotFound(format!("product {product:?} does not exist")))?
             .clone();
-        let flow_name = product_res
-            .spec
-            .flows
-            .first()
-            .map(|f| f.name.clone())
-            .ok_or_else(|| EngineError::BadRequest(format!("product {product:?} has no flow")))?;
-        let flow = set
-            .flow(&flow_name)
-            .ok_or_else(|| EngineError::NotFound(format!("flow {flow_name:?} does not exist")))?;
-        let graph =
-            FlowGraph::new(&flow.spec).map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let (flow_name, environments) = columns(&set, &product_res)?;
+        let argocd = product_argocd(
+            &set,
+            &product_res,
+            &environments,
+            self.config().argocd.is_some(),
+        );
         let template_spec = set
             .template(&product_res.spec.template)
             .ok_or_else(|| EngineError::NotFound("the product's template does not exist".into()))?
             .spec
             .clone();
-        let environments: Vec<EnvironmentColumn> = graph
-            .levels()
-            .into_iter()
-            .flatten()
-            .map(|env| EnvironmentColumn {
-                name: env.to_string(),
-                upstream: graph.dependencies(env).first().map(|d| d.to_string()),
-                prod: set.environment(env).is_some_and(|e| {
-                    e.spec.kind == promenade_model::resources::EnvironmentKind::Prod
-                }),
-            })
-            .collect();
 
         let running = self.running_steps(product).await?;
         let keyring = self.keyring(&[&product_res]).await?;
@@ -194,6 +227,7 @@ impl Engine {
             }
         }
         Ok(ProductStatus {
+            argocd,
             product: product.to_string(),
             flow: flow_name,
             environments,

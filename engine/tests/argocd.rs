@@ -367,3 +367,74 @@ async fn import_proposes_a_product_from_the_labelled_applications() {
         .unwrap_err();
     assert!(refused.to_string().contains("promoter"), "{refused}");
 }
+
+#[tokio::test]
+async fn the_dashboard_reads_what_argo_cd_runs_at_most_every_two_seconds() {
+    let (world, argo) = world_with(TOKEN, "  verify: []").await;
+    script_all(
+        &world,
+        &argo,
+        &[
+            AppState::new("OutOfSync", Revision::Old, "Progressing"),
+            AppState::new("Synced", Revision::Tip, "Healthy"),
+        ],
+    );
+    let viewer = common::viewer();
+    let status = world.engine.product_status(&viewer, "shop").await.unwrap();
+    assert!(
+        status.argocd,
+        "qa names an Argo CD and the applications their Applications"
+    );
+    let first = world.engine.deployed_status(&viewer, "shop").await.unwrap();
+    assert!(first.problems.is_empty(), "{:?}", first.problems);
+    // Only qa has an Argo CD: one cell per application there.
+    assert_eq!(first.cells.len(), world.apps.len());
+    let cell = &first.cells[0];
+    assert_eq!(
+        (cell.application.as_str(), cell.environment.as_str()),
+        (world.apps[0].as_str(), "qa")
+    );
+    assert_eq!(cell.argocd, format!("{}-qa", world.apps[0]));
+    assert_eq!(
+        (cell.sync.as_str(), cell.health.as_str()),
+        ("OutOfSync", "Progressing")
+    );
+    assert!(cell.differs_from_git());
+    let reads = argo.reads();
+    // Another dashboard right away is answered from the last reading.
+    let again = world.engine.deployed_status(&viewer, "shop").await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(argo.reads(), reads);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let later = world.engine.deployed_status(&viewer, "shop").await.unwrap();
+    assert_eq!(
+        (later.cells[0].sync.as_str(), later.cells[0].health.as_str()),
+        ("Synced", "Healthy")
+    );
+    assert!(!later.cells[0].differs_from_git());
+}
+
+#[tokio::test]
+async fn an_argo_cd_that_refuses_the_token_is_a_problem_on_the_dashboard() {
+    let (world, argo) = world_with("another-token", "  verify: []").await;
+    script_all(
+        &world,
+        &argo,
+        &[AppState::new("Synced", Revision::Tip, "Healthy")],
+    );
+    let status = world
+        .engine
+        .deployed_status(&common::viewer(), "shop")
+        .await
+        .unwrap();
+    assert!(status.cells.is_empty());
+    assert!(
+        status
+            .problems
+            .iter()
+            .all(|p| p.contains("HTTP 401") && !p.contains(TOKEN)),
+        "{:?}",
+        status.problems
+    );
+    assert!(!status.problems.is_empty());
+}

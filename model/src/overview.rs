@@ -24,6 +24,10 @@ pub struct ProductStatus {
     /// The newest release event when this was read: a live view streams events after
     /// it, so nothing that happens between reading and subscribing is missed.
     pub last_event: i64,
+    /// Whether Argo CD deploys some of its cells (an environment with an Argo CD and an
+    /// application naming its Application): the dashboard then shows what runs.
+    #[serde(default)]
+    pub argocd: bool,
 }
 
 /// One column of the dashboard.
@@ -77,4 +81,42 @@ pub struct RunningRelease {
     /// The pull request the step waits for, on a GitHub or GitLab host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequestRecord>,
+}
+
+/// What Argo CD runs for a product's applications, cell by cell: the dashboard shows it
+/// next to the version from git.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedStatus {
+    /// Product name.
+    pub product: String,
+    /// One per application × environment whose Application and Argo CD are known.
+    pub cells: Vec<DeployedCell>,
+    /// Argo CD calls that failed, in its words (never a token).
+    pub problems: Vec<String>,
+}
+
+/// What Argo CD runs for one application in one environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedCell {
+    /// Application name.
+    pub application: String,
+    /// Environment name.
+    pub environment: String,
+    /// The Argo CD Application.
+    pub argocd: String,
+    /// `Synced`, `OutOfSync` (what runs differs from git) or `Unknown`.
+    pub sync: String,
+    /// `Healthy`, `Progressing`, `Degraded`…
+    pub health: String,
+    /// The commit Argo CD runs.
+    pub revision: String,
+}
+
+impl DeployedCell {
+    /// Whether what runs differs from what git says should (Argo CD's own comparison).
+    pub fn differs_from_git(&self) -> bool {
+        self.sync == "OutOfSync"
+    }
 }

@@ -42,6 +42,8 @@ struct Shared {
     workflows: Vec<Submitted>,
     /// Submissions whose answer is lost (a gateway timeout) after the workflow exists.
     lose_answers: usize,
+    /// Templates nobody scripted exist and succeed after a few reads.
+    follow: bool,
 }
 
 type Fake = Arc<Mutex<Shared>>;
@@ -63,14 +65,21 @@ impl Drop for FakeArgoWorkflows {
 impl FakeArgoWorkflows {
     /// A fake that accepts `token`.
     pub async fn start(token: &str) -> FakeArgoWorkflows {
+        Self::start_on("127.0.0.1:0", token, false).await
+    }
+
+    /// A fake on `address`; with `follow`, every template nobody scripted exists and its
+    /// workflows go Pending → Running → Succeeded (`fake-argo`, for the Argo demo).
+    pub async fn start_on(address: &str, token: &str, follow: bool) -> FakeArgoWorkflows {
         let shared: Fake = Arc::new(Mutex::new(Shared {
+            follow,
             token: token.into(),
             submitted: Arc::default(),
             scripts: HashMap::new(),
             workflows: Vec::new(),
             lose_answers: 0,
         }));
-        let (listener, url) = crate::listen("127.0.0.1:0").await;
+        let (listener, url) = crate::listen(address).await;
         let router = Router::new()
             .route("/api/v1/workflows/{namespace}", get(list))
             .route("/api/v1/workflows/{namespace}/submit", post(submit))
@@ -210,7 +219,14 @@ async fn submit(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let Some(script) = shared.scripts.get(&template).cloned() else {
+    const FOLLOWED: [Phase; 4] = [
+        ("Pending", ""),
+        ("Running", ""),
+        ("Running", ""),
+        ("Succeeded", ""),
+    ];
+    let scripted = shared.scripts.get(&template).cloned();
+    let Some(script) = scripted.or_else(|| shared.follow.then(|| FOLLOWED.to_vec())) else {
         let message = format!("workflowtemplates.argoproj.io \"{template}\" not found");
         return error(StatusCode::NOT_FOUND, 5, &message);
     };

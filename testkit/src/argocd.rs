@@ -84,6 +84,9 @@ struct Shared {
     scripts: HashMap<String, VecDeque<AppState>>,
     syncs: Vec<SyncRequest>,
     reads: usize,
+    /// Applications nobody scripted act as Argo CD's auto-sync would: synced at the tip
+    /// of `main`, progressing for a while after each commit.
+    follow: bool,
 }
 
 type Fake = Arc<Mutex<Shared>>;
@@ -107,7 +110,19 @@ const OLD_REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
 impl FakeArgoCd {
     /// A fake that accepts `token` and reads revisions from the bare `repository`.
     pub async fn start(token: &str, repository: impl Into<PathBuf>) -> FakeArgoCd {
+        Self::start_on("127.0.0.1:0", token, repository, false).await
+    }
+
+    /// A fake on `address`; with `follow`, Applications nobody scripted act as
+    /// auto-synced ones (`fake-argo`, for the browser tests and the Argo demo).
+    pub async fn start_on(
+        address: &str,
+        token: &str,
+        repository: impl Into<PathBuf>,
+        follow: bool,
+    ) -> FakeArgoCd {
         let shared: Fake = Arc::new(Mutex::new(Shared {
+            follow,
             listed: Vec::new(),
             synced: Arc::default(),
             token: token.into(),
@@ -116,8 +131,9 @@ impl FakeArgoCd {
             syncs: Vec::new(),
             reads: 0,
         }));
-        let (listener, url) = crate::listen("127.0.0.1:0").await;
+        let (listener, url) = crate::listen(address).await;
         let router = Router::new()
+            .route("/_fake/applications/{name}", post(set_state))
             .route("/api/v1/applications", get(list))
             .route("/api/v1/applications/{name}", get(application))
             .route("/api/v1/applications/{name}/sync", post(sync))
@@ -221,23 +237,19 @@ async fn application(
         return unauthorized();
     }
     shared.reads += 1;
-    let Some(script) = shared.scripts.get_mut(&name) else {
-        return not_found(&name);
-    };
-    let state = if script.len() > 1 {
-        script.pop_front()
-    } else {
-        script.front().cloned()
+    let tip = tip(&shared.repository);
+    let auto = shared.follow.then(|| followed(&shared.repository));
+    let state = match shared.scripts.get_mut(&name) {
+        Some(script) if script.len() > 1 => script.pop_front(),
+        Some(script) => script.front().cloned(),
+        None => auto,
     };
     let Some(state) = state else {
         return not_found(&name);
     };
     let revision = match state.revision {
         Revision::Old => OLD_REVISION.to_string(),
-        Revision::Tip => git2::Repository::open_bare(&shared.repository)
-            .and_then(|repo| repo.refname_to_id("refs/heads/main"))
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
+        Revision::Tip => tip,
     };
     Json(json!({
         "metadata": { "name": name, "namespace": "argocd" },
@@ -300,6 +312,76 @@ async fn list(
         })
         .collect();
     crate::kubernetes_list(items)
+}
+
+/// The tip of `main` in the bare repository (empty when unreadable).
+fn tip(repository: &std::path::Path) -> String {
+    git2::Repository::open_bare(repository)
+        .and_then(|repo| repo.refname_to_id("refs/heads/main"))
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+/// How long an auto-synced Application progresses after a commit lands on `main`.
+const ROLLOUT: i64 = 10;
+
+/// An auto-synced Application: synced at the tip of `main`, progressing for
+/// [`ROLLOUT`] seconds after that commit was made, healthy afterwards.
+fn followed(repository: &std::path::Path) -> AppState {
+    let age = git2::Repository::open_bare(repository)
+        .and_then(|repo| {
+            let tip = repo.refname_to_id("refs/heads/main")?;
+            Ok(repo.find_commit(tip)?.time().seconds())
+        })
+        .map(|made| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            now - made
+        })
+        .unwrap_or(i64::MAX);
+    let health = if age < ROLLOUT {
+        "Progressing"
+    } else {
+        "Healthy"
+    };
+    AppState::new("Synced", Revision::Tip, health)
+}
+
+/// `POST /_fake/applications/{name}` with `{"sync", "health", "revision": "tip"|"old"}`:
+/// the Application reports that from now on.
+async fn set_state(
+    State(fake): State<Fake>,
+    UrlPath(name): UrlPath<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    const SYNC: [&str; 3] = ["Synced", "OutOfSync", "Unknown"];
+    const HEALTH: [&str; 6] = [
+        "Healthy",
+        "Progressing",
+        "Degraded",
+        "Suspended",
+        "Missing",
+        "Unknown",
+    ];
+    let pick = |known: &[&'static str], field: &str| {
+        known
+            .iter()
+            .copied()
+            .find(|k| body[field].as_str() == Some(*k))
+    };
+    let (Some(sync), Some(health)) = (pick(&SYNC, "sync"), pick(&HEALTH, "health")) else {
+        return (StatusCode::BAD_REQUEST, "sync or health unknown").into_response();
+    };
+    let revision = match body["revision"].as_str() {
+        Some("old") => Revision::Old,
+        _ => Revision::Tip,
+    };
+    lock(&fake).scripts.insert(
+        name,
+        VecDeque::from([AppState::new(sync, revision, health)]),
+    );
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn sync(

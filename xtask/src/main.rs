@@ -23,6 +23,11 @@ usage: cargo xtask <command> [--release]
 commands:
   build        build the browser bundle and the server into the target folder
   run [ARGS]   build, set up the demo once, then run `promenade serve ARGS`
+  demo-argo [ARGS]
+               the demo on http://127.0.0.1:3000 with Argo CD and Argo Workflows
+               stand-ins: qa runs a pre-action workflow, waits for Argo CD to be
+               synced and healthy at its commit, then a post-action workflow
+               (data in ./data-argo)
   test         every check CI runs: fmt, clippy, tests, wasm builds, browser tests,
                bundle sizes
   e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
     let outcome = match command.as_str() {
         "build" => xtask.build(),
         "run" => xtask.build().and_then(|()| xtask.run(&args)),
+        "demo-argo" => xtask.build().and_then(|()| xtask.demo_argo(&args)),
         "test" => xtask.test(),
         "e2e" => xtask.build().and_then(|()| xtask.e2e(&args)),
         "wasm-check" => xtask.wasm_check(),
@@ -409,6 +415,76 @@ impl Xtask {
         run(&mut serve)
     }
 
+    /// The demo pointed at `fake-argo`: loopback stand-ins for Argo CD (auto-synced
+    /// Applications that progress for a while after each commit) and the Argo Server
+    /// (workflows that succeed after a few reads), with a qa policy that uses both.
+    fn demo_argo(&mut self, args: &[String]) -> Result {
+        const TOKEN: &str = "argo-demo-token";
+        const SERVER: &str = "http://127.0.0.1:3000";
+        run(&mut self.cargo(&["build", "-p", "promenade-testkit", "--bin", "fake-argo"]))?;
+        let data = self.root.join("data-argo");
+        let promenade = |args: &[&str]| {
+            let mut command = Command::new(self.server_binary());
+            command
+                .args(args)
+                .env("PROMENADE_DATA_DIR", &data)
+                .env("PROMENADE_SERVER", SERVER)
+                .current_dir(&self.root);
+            command
+        };
+        run(&mut promenade(&["demo"]))?;
+        let (argocd, workflows) = (free_port()?, free_port()?);
+        let mut fakes = Command::new(self.target_dir.join("debug").join("fake-argo"))
+            .args(["--argocd-addr", &format!("127.0.0.1:{argocd}")])
+            .args(["--workflows-addr", &format!("127.0.0.1:{workflows}")])
+            .args(["--token", TOKEN, "--repository"])
+            .arg(data.join("demo/gitops.git"))
+            .spawn()
+            .map_err(|e| format!("cannot start fake-argo: {e}"))?;
+        let argocd_url = format!("http://127.0.0.1:{argocd}");
+        let workflows_url = format!("http://127.0.0.1:{workflows}");
+        let mut serve = promenade(&[
+            "serve",
+            "--allow-local-repositories",
+            "--argocd-server",
+            &argocd_url,
+            "--argocd-credentials",
+            "argo",
+            "--argo-workflows-server",
+            &workflows_url,
+            "--argo-workflows-credentials",
+            "argo",
+        ]);
+        serve.args(args).env("LEPTOS_SITE_ROOT", self.site_root());
+        let mut server = serve
+            .spawn()
+            .map_err(|e| format!("cannot start promenade: {e}"))?;
+        let outcome = (|| {
+            wait_for_port(3000)?;
+            // The token both stand-ins accept, stored as Promenade stores every secret.
+            let stored = secret_into(
+                &mut promenade(&["credentials", "create", "argo", "--kind", "token"]),
+                TOKEN,
+            )
+            .or_else(|_| secret_into(&mut promenade(&["credentials", "rotate", "argo"]), TOKEN));
+            stored?;
+            let policy = data.join("argo-policy.yaml");
+            fs::write(&policy, ARGO_POLICY).map_err(|e| e.to_string())?;
+            run(&mut promenade(&["apply", "-f", &policy.to_string_lossy()]))?;
+            println!(
+                "==> Argo CD at {argocd_url}, the Argo Server at {workflows_url}\n\
+                 ==> sign in at {SERVER} as admin (password in {}), then promote shop to qa\n\
+                 ==> or: PROMENADE_DATA_DIR=data-argo promenade promote shop --to qa --wait",
+                data.join("admin-password").display()
+            );
+            server.wait().map_err(|e| e.to_string()).map(|_| ())
+        })();
+        let _ = server.kill();
+        let _ = fakes.kill();
+        let _ = fakes.wait();
+        outcome
+    }
+
     fn test(&mut self) -> Result {
         self.step("cargo fmt --check", |x| {
             run(&mut x.cargo(&["fmt", "--all", "--check"]))
@@ -461,10 +537,21 @@ impl Xtask {
             return Err("end2end/node_modules is missing: run scripts/bootstrap".into());
         }
         let port = free_port()?;
-        // A stand-in for GitHub's API, which the pull request tests point the demo at.
-        run(&mut self.cargo(&["build", "-p", "promenade-testkit", "--bin", "fake-git-host"]))?;
+        // Stand-ins for GitHub's API, Argo CD and the Argo Server, which the pull request
+        // and Argo tests point the demo at.
+        run(&mut self.cargo(&[
+            "build",
+            "-p",
+            "promenade-testkit",
+            "--bin",
+            "fake-git-host",
+            "--bin",
+            "fake-argo",
+        ]))?;
         let fake_host = self.target_dir.join("debug").join("fake-git-host");
+        let fake_argo = self.target_dir.join("debug").join("fake-argo");
         let fake_port = free_port()?;
+        let (argocd_port, workflows_port) = (free_port()?, free_port()?);
         // The server of this xtask's profile, serving the bundles of the build at hand.
         let binary = self.server_binary();
         let site = self.site_root();
@@ -490,6 +577,9 @@ impl Xtask {
                     .env("PROMENADE_E2E_BUNDLES", bundles)
                     .env("PROMENADE_FAKE_HOST_BIN", &fake_host)
                     .env("PROMENADE_FAKE_HOST_PORT", fake_port.to_string())
+                    .env("PROMENADE_FAKE_ARGO_BIN", &fake_argo)
+                    .env("PROMENADE_FAKE_ARGOCD_PORT", argocd_port.to_string())
+                    .env("PROMENADE_FAKE_WORKFLOWS_PORT", workflows_port.to_string())
                     .current_dir(&end2end);
                 run(&mut npx)
             },
@@ -664,6 +754,51 @@ fn gzipped_size(file: &Path) -> Result<u64> {
 
 fn kilobytes(bytes: u64) -> String {
     format!("{:.1} KB", bytes as f64 / 1000.0)
+}
+
+/// The demo's qa with Argo: a pre-action workflow, Argo CD's verdict on the commit, a
+/// post-action workflow.
+const ARGO_POLICY: &str = "\
+apiVersion: promenade.dev/v1alpha1
+kind: PromotionPolicy
+metadata: { name: qa-argo }
+spec:
+  priority: 300
+  selector: { environments: [qa] }
+  gates:
+    - workflow: { template: db-migrate, parameters: { target: \"{product}-{env}\" } }
+  verify:
+    - argocd: { timeout: 5m }
+    - workflow: { template: smoke-tests, timeout: 10m }
+";
+
+/// Runs `command` with `secret` on its standard input.
+fn secret_into(command: &mut Command, secret: &str) -> Result {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        writeln!(stdin, "{secret}").map_err(|e| e.to_string())?;
+    }
+    match child.wait() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("{command:?} failed: {status}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Waits until something listens on `port` (a server starting), for up to a minute.
+fn wait_for_port(port: u16) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on port {port} after a minute"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16> {

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::gates::{format_time, parse_time, Phase, Position};
 use super::plan::{Plan, PlannedStep};
 use super::StepJob;
-use crate::argocd::{AppState, ArgoCd};
+use crate::argocd::AppState;
 use crate::credentials::Keyring;
 use crate::store::ReleaseRecord;
 use crate::{Engine, EngineError, Result};
@@ -89,8 +89,7 @@ impl Engine {
         let instance = job.snapshot.argocd.get(environment).ok_or_else(|| {
             EngineError::BadRequest(format!("environment {environment:?} names no Argo CD"))
         })?;
-        let token = self.api_token(&instance.credentials, "Argo CD").await?;
-        let argo = ArgoCd::new(instance, token)?;
+        let argo = self.argocd_client(instance).await?;
         let targets = targets(job, release, at.phase);
         let keyring = Arc::new(self.keyring(&[&job.snapshot.product]).await?);
         let want = check.health.unwrap_or(ArgoCdHealth::Healthy);

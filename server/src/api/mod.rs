@@ -34,6 +34,7 @@ use crate::{health, AppState};
         resources::delete,
         releases::promote,
         releases::status,
+        releases::deployed,
         releases::list,
         releases::get,
         releases::retry,
@@ -110,6 +111,7 @@ pub fn routes() -> Router<AppState> {
             get(credentials::settings).put(credentials::set_settings),
         )
         .route("/products/{product}/status", get(releases::status))
+        .route("/products/{product}/deployed", get(releases::deployed))
         .route("/products/{product}/promotions", post(releases::promote))
         .route("/{kind}", get(resources::list))
         .route(

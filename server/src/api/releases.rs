@@ -86,6 +86,24 @@ pub async fn status(
     Ok(Json(state.engine.product_status(&caller.0, &product).await?).into_response())
 }
 
+/// What Argo CD runs for each application × environment of a product: sync status,
+/// health and revision (read at most every 2 s).
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{product}/deployed",
+    tag = "releases",
+    params(("product" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn deployed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(product): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.engine.deployed_status(&caller.0, &product).await?).into_response())
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct ReleaseQuery {
     product: Option<String>,
