@@ -53,7 +53,7 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --poll-interval 0s --merge-poll-interval 1s --allow-local-repositories --public-url ${baseURL}`,
+      command: `"${required("PROMENADE_BIN")}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" --poll-interval 0s --merge-poll-interval 1s --allow-local-repositories --allow-outbound 127.0.0.0/8 --public-url ${baseURL}`,
       env: { LEPTOS_SITE_ROOT: required("PROMENADE_SITE_ROOT"), RUST_LOG: "warn" },
       url: `${baseURL}/readyz`,
       reuseExistingServer: false,

@@ -70,10 +70,17 @@ pub fn engine() -> Result<promenade_engine::Engine, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("the server was started without an engine"))
 }
 
-/// Only same-site paths are followed after signing in: `next=//evil.example` is not.
+/// Only same-site paths are followed after signing in: `next=//evil.example` is not,
+/// nor `/\tevil…` or `/%09/evil.example` — browsers drop tabs and newlines from URLs,
+/// which would turn them into `//evil.example`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
             path.to_string()
         }
         _ => "/".to_string(),
@@ -216,6 +223,8 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/x")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
         assert_eq!(safe_next(None), "/");
     }
 }

@@ -426,7 +426,16 @@ fn import_argocd_prints_a_product_to_review_and_applies_nothing() {
     }
     let demo = run(data.path(), None, &["demo"]);
     assert!(demo.status.success(), "{}", text(&demo));
-    let server = serve(data.path());
+    // The stand-in listens on loopback, which only an allow-list opens.
+    let server = serve_with(
+        data.path(),
+        &[
+            "--allow-local-repositories",
+            "--allow-outbound",
+            "127.0.0.1",
+        ],
+        None,
+    );
     let created = run_with_input(
         data.path(),
         &server,

@@ -3,8 +3,11 @@
 //! `{"error", "message", "code"}`. Their clients build on these calls.
 
 use reqwest::{Client, RequestBuilder};
+
+use crate::outbound::{capped_body, API_BODY_CAP};
 use serde::de::DeserializeOwned;
 
+use crate::outbound::Outbound;
 use crate::{EngineError, Result};
 
 /// A client for one of them, named `product` in errors.
@@ -17,14 +20,18 @@ pub(crate) struct ArgoApi {
 }
 
 impl ArgoApi {
-    pub(crate) fn new(product: &'static str, server: &str, token: String) -> Result<Self> {
-        let http = Client::builder()
-            .user_agent(concat!("promenade/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| Self::failed_as(product, "client setup", e.to_string()))?;
+    /// A client of `server` through `outbound`, which must allow its address.
+    pub(crate) fn new(
+        outbound: &Outbound,
+        product: &'static str,
+        server: &str,
+        token: String,
+    ) -> Result<Self> {
+        outbound
+            .check_url(server)
+            .map_err(|why| Self::failed_as(product, "connecting", why))?;
         Ok(Self {
-            http,
+            http: outbound.client().clone(),
             product,
             server: server.trim_end_matches('/').to_string(),
             token,
@@ -47,16 +54,15 @@ impl ArgoApi {
         let response = request
             .send()
             .await
-            .map_err(|e| self.failed(action, e.without_url().to_string()))?;
+            .map_err(|e| self.failed(action, cause(&e)))?;
         let status = response.status();
-        let body = response
-            .text()
+        let body = capped_body(response, API_BODY_CAP)
             .await
-            .map_err(|e| self.failed(action, e.without_url().to_string()))?;
+            .map_err(|why| self.failed(action, why))?;
         if !status.is_success() {
             return Err(self.failed(action, refusal(status.as_u16(), &body)));
         }
-        serde_json::from_str(&body)
+        serde_json::from_slice(&body)
             .map_err(|e| self.failed(action, format!("the answer is not what was expected: {e}")))
     }
 
@@ -73,9 +79,21 @@ impl ArgoApi {
     }
 }
 
+/// What went wrong with a request, with its cause ("address not allowed: …"), without
+/// the URL.
+fn cause(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text = inner.to_string();
+        source = inner.source();
+    }
+    text
+}
+
 /// The server's own words for a refusal, or the status.
-fn refusal(status: u16, body: &str) -> String {
-    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+fn refusal(status: u16, body: &[u8]) -> String {
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     match json["message"].as_str().or_else(|| json["error"].as_str()) {
         Some(message) => format!("HTTP {status}: {message}"),
         None => format!("HTTP {status}"),

@@ -11,6 +11,7 @@ use serde_json::json;
 use tracing::instrument;
 
 use crate::argo::ArgoApi;
+use crate::outbound::Outbound;
 use crate::Result;
 
 /// One Argo Server.
@@ -73,9 +74,13 @@ impl From<Workflow> for WorkflowState {
 }
 
 impl ArgoWorkflows {
-    pub(crate) fn new(instance: &ArgoWorkflowsInstance, token: String) -> Result<Self> {
+    pub(crate) fn new(
+        outbound: &Outbound,
+        instance: &ArgoWorkflowsInstance,
+        token: String,
+    ) -> Result<Self> {
         Ok(Self {
-            api: ArgoApi::new("Argo Workflows", &instance.server, token)?,
+            api: ArgoApi::new(outbound, "Argo Workflows", &instance.server, token)?,
         })
     }
 

@@ -12,6 +12,7 @@ use serde_json::json;
 use tracing::instrument;
 
 use crate::argo::ArgoApi;
+use crate::outbound::Outbound;
 use crate::Result;
 
 /// One Argo CD server.
@@ -134,9 +135,13 @@ struct Resource {
 }
 
 impl ArgoCd {
-    pub(crate) fn new(instance: &ArgoCdInstance, token: String) -> Result<Self> {
+    pub(crate) fn new(
+        outbound: &Outbound,
+        instance: &ArgoCdInstance,
+        token: String,
+    ) -> Result<Self> {
         Ok(Self {
-            api: ArgoApi::new("Argo CD", &instance.server, token)?,
+            api: ArgoApi::new(outbound, "Argo CD", &instance.server, token)?,
         })
     }
 
@@ -227,6 +232,6 @@ impl crate::Engine {
     /// A client of `instance`, with the token from its credentials.
     pub(crate) async fn argocd_client(&self, instance: &ArgoCdInstance) -> Result<ArgoCd> {
         let token = self.api_token(&instance.credentials, "Argo CD").await?;
-        ArgoCd::new(instance, token)
+        ArgoCd::new(self.outbound(), instance, token)
     }
 }

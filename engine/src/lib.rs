@@ -13,6 +13,7 @@ mod discovery;
 mod error;
 pub mod git;
 mod hosting;
+pub mod outbound;
 pub mod overview;
 pub mod release;
 pub mod resources;
@@ -58,6 +59,8 @@ pub struct EngineConfig {
     pub allow_local_repositories: bool,
     /// The key that seals credentials.
     pub secret_key: credentials::SecretKeySource,
+    /// Private and loopback addresses outbound requests may reach (`--allow-outbound`).
+    pub outbound: outbound::OutboundPolicy,
     /// The Argo CD of environments that name none (`--argocd-server`).
     pub argocd: Option<promenade_model::resources::ArgoCdInstance>,
     /// The Argo Workflows that runs `workflow` hooks, and `workflow` gates of
@@ -78,6 +81,7 @@ impl EngineConfig {
             check_interval: Duration::from_secs(5),
             committer_name: "Promenade".into(),
             committer_email: "promenade@localhost".into(),
+            outbound: outbound::OutboundPolicy::default(),
             argocd: None,
             argo_workflows: None,
         }
@@ -126,6 +130,8 @@ struct Inner {
     fault: Option<FaultHook>,
     /// The last computed product statuses, by product: (cache key, rows).
     status_cache: std::sync::Mutex<overview::StatusCache>,
+    /// The client of every request to a URL a resource names.
+    outbound: outbound::Outbound,
     /// The last reading of what Argo CD runs, by product.
     deployed_cache: std::sync::Mutex<deployed::DeployedCache>,
     /// The credentials cipher, once the key is read.
@@ -152,8 +158,12 @@ impl Engine {
 
     fn build(store: Store, config: EngineConfig, fault: Option<FaultHook>) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        // Fails only if the TLS backend cannot start, which no input changes.
+        let outbound = outbound::Outbound::new(config.outbound.clone())
+            .expect("the outbound HTTP client builds");
         Self {
             inner: Arc::new(Inner {
+                outbound,
                 store,
                 git: git::GitCache::new(config.git_cache.clone()),
                 config,
@@ -165,6 +175,11 @@ impl Engine {
                 cipher: Default::default(),
             }),
         }
+    }
+
+    /// The client of requests to URLs that resources name.
+    pub(crate) fn outbound(&self) -> &outbound::Outbound {
+        &self.inner.outbound
     }
 
     /// The store is the engine's own: callers go through the use cases, which check

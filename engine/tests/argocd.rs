@@ -30,12 +30,7 @@ async fn world_with(argo_token: &str, policy_rules: &str) -> (World, FakeArgoCd)
             argo.url
         ),
     );
-    for app in &world.apps {
-        resources = resources.replace(
-            &format!("{{ name: {app}, path: \"apps/{app}/envs/{{env}}\" }}"),
-            &format!("{{ name: {app}, path: \"apps/{app}/envs/{{env}}\", argocd: {{ application: \"{app}-{{env}}\" }} }}"),
-        );
-    }
+    // The demo names each application's Application `{app}-{env}`.
     resources.push_str(&format!(
         "---\napiVersion: promenade.dev/v1alpha1\nkind: PromotionPolicy\nmetadata: {{ name: qa-argocd }}\n\
          spec:\n  priority: 300\n  selector: {{ environments: [qa] }}\n{policy_rules}\n"

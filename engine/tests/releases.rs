@@ -385,13 +385,15 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
     .await;
     // staging-us lives in a repository that does not exist yet.
     let elsewhere = world.dir.path().join("us.git");
-    let resources = common::resources(&world.url, &world.apps, "commit", "queue").replace(
-        "path: \"apps/app-000/envs/{env}\" }",
+    let demo = common::resources(&world.url, &world.apps, "commit", "queue");
+    let resources = demo.replace(
+        "path: \"apps/app-000/envs/{env}\",",
         &format!(
-            "path: \"apps/app-000/envs/{{env}}\", environments: {{ staging-us: {{ repository: {{ url: \"file://{}\", branch: main }} }} }} }}",
+            "path: \"apps/app-000/envs/{{env}}\", environments: {{ staging-us: {{ repository: {{ url: \"file://{}\", branch: main }} }} }},",
             elsewhere.display()
         ),
     );
+    assert_ne!(resources, demo, "the override is in place");
     world.apply(&resources).await;
     world.release_in("dev", "7.0.0");
 

@@ -15,6 +15,7 @@ use promenade_app::bundle::DesignerBundle;
 use promenade_app::{shell, App};
 use promenade_engine::auth::admin_password_file;
 use promenade_engine::credentials::SecretKeySource;
+use promenade_engine::outbound::OutboundPolicy;
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::resources::{ArgoCdInstance, ArgoWorkflowsInstance};
 use tower_http::trace::TraceLayer;
@@ -65,6 +66,16 @@ pub struct ServeArgs {
     /// Author and committer of promotion commits.
     #[arg(long, env = "PROMENADE_GIT_AUTHOR", default_value = "Promenade <promenade@localhost>", value_parser = parse_author)]
     pub git_author: (String, String),
+
+    /// Loopback, link-local or private addresses that gates, hooks and integrations may
+    /// call anyway: CIDRs, addresses or host names (repeatable, or comma-separated).
+    #[arg(
+        long,
+        env = "PROMENADE_ALLOW_OUTBOUND",
+        value_delimiter = ',',
+        value_name = "CIDR|HOST"
+    )]
+    pub allow_outbound: Vec<String>,
 
     /// The Argo CD that deploys environments whose resource names none
     /// (`spec.argocd`), for `argocd` gates and verification.
@@ -128,7 +139,7 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
     let sessions = web::sessions(state.engine.session_pool(), secure_cookies)
         .await
         .context("cannot prepare the session store")?;
-    Ok(Router::new()
+    let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api::routes())
@@ -148,7 +159,8 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
         .layer(middleware::from_fn(web::same_origin))
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
-        .with_state(state))
+        .with_state(state);
+    Ok(web::security_headers(router, secure_cookies))
 }
 
 /// The designer's own bundle when it was built (`cargo xtask build`); without it (a
@@ -179,6 +191,7 @@ pub async fn serve(
     config.allow_local_repositories = args.allow_local_repositories;
     config.public_url = args.public_url.clone();
     config.merge_poll_interval = args.merge_poll_interval;
+    config.outbound = OutboundPolicy::parse(&args.allow_outbound).map_err(anyhow::Error::msg)?;
     config.argocd = args
         .argocd_server
         .clone()

@@ -2,7 +2,7 @@
 //! gate for pages, and a same-origin check on every state-changing request.
 
 use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use promenade_app::session::USER_KEY;
@@ -12,6 +12,36 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::api::ApiError;
+
+/// Headers every answer carries: no framing by other sites, no content-type guessing,
+/// no full URLs leaking to other sites; HSTS when the server is reached over TLS. A
+/// Content-Security-Policy restricting scripts waits for nonces on the hydration script.
+pub fn security_headers(router: axum::Router, secure: bool) -> axum::Router {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let fixed = [
+        ("content-security-policy", "frame-ancestors 'none'"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+    ];
+    let mut router = router;
+    for (name, value) in fixed {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            header::HeaderValue::from_static(value),
+        ));
+    }
+    if secure {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static("max-age=31536000"),
+        ));
+    }
+    router
+}
+
+/// The session cookie's name.
+const SESSION_COOKIE: &str = "promenade_session";
 
 /// A session ends after this long without a request.
 const IDLE_TIMEOUT_HOURS: i64 = 12;
@@ -25,7 +55,7 @@ pub async fn sessions(
     let sessions = SqliteStore::new(pool.clone());
     sessions.migrate().await?;
     Ok(SessionManagerLayer::new(sessions)
-        .with_name("promenade_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
@@ -68,23 +98,48 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     ) {
         return next.run(request).await;
     }
-    let origin = request
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    match (origin, host) {
-        (Some(origin), Some(host)) if origin_host(origin) != Some(host) => ApiError::new(
+    let headers = request.headers();
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    let origin = text(header::ORIGIN);
+    let same_site = match (origin, text(header::HOST)) {
+        (Some(origin), Some(host)) => origin_host(origin) == Some(host),
+        // Without `Origin`, only the browser's own word that the request is same-origin.
+        (None, _) => text(HeaderName::from_static("sec-fetch-site")) == Some("same-origin"),
+        (Some(_), None) => false,
+    };
+    // A browser sends the session cookie with any site's request, so a request resting
+    // on it must prove where it comes from. A bearer token a browser never adds by
+    // itself (the CLI's and scripts' requests), and a request without either has no
+    // session to misuse: those are refused only when they say they come from elsewhere.
+    let by_cookie = !headers.contains_key(header::AUTHORIZATION)
+        && headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|cookies| {
+                cookies
+                    .split(';')
+                    .any(|c| c.trim().starts_with(SESSION_COOKIE))
+            });
+    let refused = if by_cookie {
+        !same_site
+    } else {
+        origin.is_some() && !same_site
+    };
+    if refused {
+        return ApiError::new(
             StatusCode::FORBIDDEN,
             "cross_origin",
-            "requests from other sites are refused",
+            "requests from other sites are refused: a browser request must say where it \
+             comes from (`Origin`) and come from this site",
         )
-        .into_response(),
-        _ => next.run(request).await,
+        .into_response();
     }
+    next.run(request).await
 }
 
 fn origin_host(origin: &str) -> Option<&str> {

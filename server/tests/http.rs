@@ -96,6 +96,8 @@ async fn the_openapi_document_describes_the_served_endpoints() {
         "/api/v1/credentials",
         "/api/v1/credentials/{name}",
         "/api/v1/settings",
+        "/api/v1/import/argocd",
+        "/api/v1/products/{product}/deployed",
     ] {
         assert!(
             paths.contains_key(path),
@@ -561,8 +563,22 @@ async fn approving_a_gate_over_http_checks_the_role_and_the_state() {
 
 /// A browser-like client signed in as `name` through the login form.
 async fn signed_in(server: &TestServer, name: &str, password: &str) -> reqwest::Client {
+    signed_in_with(server, name, password, Default::default()).await
+}
+
+/// The same, keeping its cookies in `jar`.
+async fn signed_in_with(
+    server: &TestServer,
+    name: &str,
+    password: &str,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+) -> reqwest::Client {
+    // As a browser does, every request says which site it comes from.
+    let mut origin = reqwest::header::HeaderMap::new();
+    origin.insert("origin", server.base.parse().unwrap());
     let client = reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar)
+        .default_headers(origin)
         .build()
         .unwrap();
     let login = client
@@ -956,4 +972,74 @@ async fn gitlab_and_generic_webhooks_check_their_secret() {
         400,
         "a payload it cannot read"
     );
+}
+
+#[tokio::test]
+async fn a_request_resting_on_the_session_cookie_must_say_it_comes_from_this_site() {
+    let server = start().await;
+    promenade_engine::demo::set_up(&server.engine, server.data.path())
+        .await
+        .unwrap();
+    let password = "a long enough password";
+    server
+        .engine
+        .create_user(&operator(), "pat", password, Role::Promoter)
+        .await
+        .unwrap();
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    signed_in_with(&server, "pat", password, jar.clone()).await;
+    // The same session from a client that says nothing of where it comes from, as a
+    // form on another site posting with the browser's cookie might.
+    let silent = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .build()
+        .unwrap();
+    let start = format!("{}/api/promotions/start", server.base);
+    let form = [("product", "shop"), ("to", "qa")];
+    let refused = silent.post(&start).form(&form).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "cross_origin");
+    let listed = server
+        .engine
+        .list_releases(&operator(), &Default::default())
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "nothing was started");
+    // The browser's own word that the request is same-origin is enough.
+    let vouched = silent
+        .post(&start)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        vouched.status().as_u16(),
+        403,
+        "{}",
+        vouched.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let server = start().await;
+    for path in ["/healthz", "/login", "/api/v1/nowhere"] {
+        let answer = client()
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        let headers = answer.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+        // Served over plain HTTP here: no HSTS.
+        assert!(headers.get("strict-transport-security").is_none(), "{path}");
+    }
 }

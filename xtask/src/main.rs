@@ -446,6 +446,9 @@ impl Xtask {
         let mut serve = promenade(&[
             "serve",
             "--allow-local-repositories",
+            // The stand-ins listen on loopback.
+            "--allow-outbound",
+            "127.0.0.1",
             "--argocd-server",
             &argocd_url,
             "--argocd-credentials",

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use tracing::{info, instrument};
 
 use super::{with_rate_limits, Conditional, OpenRequest, Reply, Seen};
+use crate::outbound::Outbound;
 use crate::{EngineError, Result};
 
 pub(super) struct GitLab {
@@ -60,16 +61,12 @@ struct Pipeline {
 pub(super) const HOST: &str = "GitLab";
 
 impl GitLab {
-    pub(super) fn new(repository: &HostedRepository, token: &str) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("promenade/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| EngineError::Host {
-                host: HOST.into(),
-                action: "client setup".into(),
-                message: e.to_string(),
-            })?;
+    pub(super) fn new(
+        repository: &HostedRepository,
+        token: &str,
+        outbound: &Outbound,
+    ) -> Result<Self> {
+        let http = outbound.client().clone();
         let encoded = encode(&repository.project);
         Ok(Self {
             http,

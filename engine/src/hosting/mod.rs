@@ -22,6 +22,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use tracing::{instrument, warn};
 
+use crate::outbound::Outbound;
 use crate::{EngineError, Result};
 
 /// A host's API for one repository.
@@ -72,11 +73,30 @@ pub(crate) enum StatusState {
 }
 
 impl Host {
-    /// A client for `repository` on its host, calling its API with `token`.
-    pub fn new(repository: &HostedRepository, token: &str) -> Result<Self> {
+    /// A client for `repository` on its host, calling its API with `token`; the API's
+    /// address must be one `outbound` allows.
+    pub(crate) async fn new(
+        repository: &HostedRepository,
+        token: &str,
+        outbound: &Outbound,
+    ) -> Result<Self> {
+        let refused = |message: String| EngineError::Host {
+            host: repository.provider.to_string(),
+            action: "connecting".into(),
+            message,
+        };
         let client = match repository.provider {
-            Provider::Github => Client::GitHub(github::GitHub::new(repository, token)?),
-            Provider::Gitlab => Client::GitLab(gitlab::GitLab::new(repository, token)?),
+            Provider::Github => {
+                outbound
+                    .check_resolved(&repository.api_url)
+                    .await
+                    .map_err(refused)?;
+                Client::GitHub(github::GitHub::new(repository, token)?)
+            }
+            Provider::Gitlab => {
+                outbound.check_url(&repository.api_url).map_err(refused)?;
+                Client::GitLab(gitlab::GitLab::new(repository, token, outbound)?)
+            }
             Provider::Generic => {
                 return Err(EngineError::Internal(
                     "a generic git server has no API to call".into(),

@@ -423,7 +423,7 @@ impl Engine {
                 .unwrap_or_default()
                 .clamp(std::time::Duration::from_secs(1), timeout);
             let failure =
-                http_check::attempt_all(self.http_client(), check, &requests, attempt_timeout)
+                http_check::attempt_all(self.outbound(), check, &requests, attempt_timeout)
                     .await
                     .err();
             let Some(problem) = failure else {

@@ -93,8 +93,7 @@ impl Engine {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let attempt_timeout = left.max(std::time::Duration::from_secs(1));
             let Err(problem) =
-                http_check::attempt_all(self.http_client(), check, &requests, attempt_timeout)
-                    .await
+                http_check::attempt_all(self.outbound(), check, &requests, attempt_timeout).await
             else {
                 return Ok(());
             };

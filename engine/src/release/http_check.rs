@@ -14,6 +14,7 @@ use promenade_model::jsonpath::JsonPath;
 use tracing::{info_span, Instrument};
 
 use super::Snapshot;
+use crate::outbound::{capped_body, Outbound, CHECK_BODY_CAP};
 
 /// How long an `http` action keeps trying when it names no timeout.
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -122,7 +123,7 @@ fn fill(text: &str, context: &Context, application: Option<&str>) -> String {
 
 /// One round: every request in turn, each within `timeout`; the first problem found.
 pub(super) async fn attempt_all(
-    client: &reqwest::Client,
+    client: &Outbound,
     check: &HttpCheck,
     requests: &[Request],
     timeout: Duration,
@@ -134,13 +135,17 @@ pub(super) async fn attempt_all(
 }
 
 /// One attempt: `Ok` when the answer is what the check expects, otherwise what was
-/// wrong, for the step's log and the gate's note.
+/// wrong, for the step's log and the gate's note — which every viewer reads, so it names
+/// the status and the expectation that failed, never what the answer contained.
 async fn attempt(
-    client: &reqwest::Client,
+    outbound: &Outbound,
     check: &HttpCheck,
     request: &Request,
     timeout: Duration,
 ) -> Result<(), String> {
+    outbound
+        .check_url(&request.url)
+        .map_err(|why| format!("{}: {why}", request.url))?;
     let method = match check.method {
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
@@ -149,7 +154,8 @@ async fn attempt(
         HttpMethod::Patch => reqwest::Method::PATCH,
         HttpMethod::Delete => reqwest::Method::DELETE,
     };
-    let mut builder = client
+    let mut builder = outbound
+        .client()
         .request(method.clone(), &request.url)
         .timeout(timeout);
     for (name, value) in &request.headers {
@@ -181,13 +187,11 @@ async fn attempt(
     let Some(expectation) = &check.expect_json else {
         return Ok(());
     };
-    let answer: serde_json::Value = response.json().await.map_err(|e| {
-        format!(
-            "{method} {} did not answer JSON: {}",
-            request.url,
-            describe(e)
-        )
-    })?;
+    let body = capped_body(response, CHECK_BODY_CAP)
+        .await
+        .map_err(|why| format!("{method} {}: {why}", request.url))?;
+    let answer: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|_| format!("{method} {} did not answer JSON", request.url))?;
     let path = JsonPath::parse(&expectation.path).map_err(|e| e.to_string())?;
     let matches = path.select(&answer);
     if matches.is_empty() {
@@ -200,8 +204,8 @@ async fn attempt(
         .iter()
         .find(|(_, value)| **value != expectation.equals)
     {
-        Some((at, value)) => Err(format!(
-            "{method} {}: {at} is {value}, expected {}",
+        Some((at, _)) => Err(format!(
+            "{method} {}: {at} is not {}",
             request.url, expectation.equals
         )),
         None => Ok(()),

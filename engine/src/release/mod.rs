@@ -97,8 +97,6 @@ pub(crate) struct Runtime {
     gate_changes: tokio::sync::Notify,
     /// Woken when a git host reports a change to a pull request (its webhook).
     pub(crate) merge_changes: tokio::sync::Notify,
-    /// For `http` gates and verification; one client keeps connections pooled.
-    http: reqwest::Client,
 }
 
 impl Engine {
@@ -924,10 +922,6 @@ impl Engine {
             }
         }
         self.alive()
-    }
-
-    fn http_client(&self) -> &reqwest::Client {
-        &self.runtime().http
     }
 
     fn alive(&self) -> Result<()> {

@@ -52,7 +52,7 @@ impl Engine {
         let token = self
             .api_token(name, &format!("the {} API", hosted.provider))
             .await?;
-        Host::new(&hosted, &token).map(Some)
+        Host::new(&hosted, &token, self.outbound()).await.map(Some)
     }
 
     fn release_url(&self, release: &str) -> Option<String> {

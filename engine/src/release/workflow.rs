@@ -131,7 +131,7 @@ impl Engine {
         let token = self
             .api_token(&instance.credentials, "Argo Workflows")
             .await?;
-        let client = ArgoWorkflows::new(instance, token)?;
+        let client = ArgoWorkflows::new(self.outbound(), instance, token)?;
         Ok((
             client,
             instance.namespace_for(run.namespace.as_deref()).to_string(),

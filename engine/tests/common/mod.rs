@@ -315,5 +315,7 @@ fn config(dir: &Path) -> EngineConfig {
     config.allow_local_repositories = true;
     config.merge_poll_interval = Duration::from_millis(50);
     config.check_interval = Duration::from_millis(50);
+    // The tests' servers and stand-ins listen on loopback.
+    config.outbound = promenade_engine::outbound::OutboundPolicy::parse(&["127.0.0.0/8"]).unwrap();
     config
 }
