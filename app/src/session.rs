@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-/// The session key holding the signed-in user's name.
+/// The session key holding the signed-in user (`promenade_model::access::SessionUser`).
 pub const USER_KEY: &str = "user";
 
 /// The signed-in user, as the UI shows them.
@@ -22,14 +22,13 @@ async fn signed_in() -> Result<Option<promenade_engine::auth::Principal>, Server
     let session = leptos_axum::extract::<tower_sessions::Session>()
         .await
         .map_err(|e| ServerFnError::new(format!("no session: {e}")))?;
-    let name: Option<String> = session
-        .get(USER_KEY)
-        .await
-        .map_err(|e| ServerFnError::new(format!("cannot read the session: {e}")))?;
-    let Some(name) = name else {
+    // A session written by an older version does not read as one: signed out.
+    let user: Option<promenade_engine::auth::SessionUser> =
+        session.get(USER_KEY).await.ok().flatten();
+    let Some(user) = user else {
         return Ok(None);
     };
-    engine.session_user(&name).await.map_err(failed)
+    engine.session_user(&user).await.map_err(failed)
 }
 
 /// The engine and the signed-in user every server function acts as. Whether they may
@@ -97,8 +96,13 @@ pub async fn login(
     let session = leptos_axum::extract::<tower_sessions::Session>()
         .await
         .map_err(|e| ServerFnError::new(format!("no session: {e}")))?;
-    let principal = engine
-        .sign_in(name.trim(), &password)
+    // Known when the server runs with connection info (`promenade serve` does).
+    let from = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|info| info.0.ip());
+    let user = engine
+        .sign_in(name.trim(), &password, from)
         .await
         .map_err(failed)?
         .ok_or_else(|| {
@@ -112,7 +116,7 @@ pub async fn login(
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     session
-        .insert(USER_KEY, principal.name)
+        .insert(USER_KEY, user)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     leptos_axum::redirect(&safe_next(next.as_deref()));

@@ -9,12 +9,15 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::store::{now, Store};
 use crate::{Engine, EngineError, Result};
 
-pub use promenade_model::access::{Principal, PrincipalKind, Role};
+pub use promenade_model::access::{Principal, PrincipalKind, Role, SessionUser};
+
+/// How long a web session lasts however active it is; the idle timeout ends it sooner.
+pub const SESSION_LIFETIME: time::Duration = time::Duration::days(7);
 
 /// Fails with [`EngineError::Forbidden`] unless `who` has at least `role`. Every use case
 /// of the engine asks this (or a finer rule) first: the UI may hide a button, but only
@@ -37,14 +40,58 @@ impl Engine {
     }
 
     /// The user, when the password is right.
-    pub async fn sign_in(&self, name: &str, password: &str) -> Result<Option<Principal>> {
-        self.store().verify_password(name, password).await
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<Option<SessionUser>> {
+        if let Some(wait) = self.inner.sign_ins.wait(name, from) {
+            return Err(EngineError::TooManyAttempts(format!(
+                "too many failed sign-ins: try again in {} s",
+                wait.as_secs().max(1)
+            )));
+        }
+        let verified = {
+            let _permit = self
+                .inner
+                .hashing
+                .acquire()
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            self.store().verify_password(name, password).await?
+        };
+        let Some(principal) = verified else {
+            if self.inner.sign_ins.failed(name, from) {
+                warn!(user = name, address = ?from, "sign-ins refused for a while after repeated failures");
+            }
+            return Ok(None);
+        };
+        self.inner.sign_ins.succeeded(name);
+        let Some((_, since)) = self.store().user(&principal.name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(SessionUser {
+            name: principal.name,
+            since,
+            signed_in_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        }))
     }
 
-    /// The principal of a signed-in session's user, with their current role; `None` once
-    /// the user is removed.
-    pub async fn session_user(&self, name: &str) -> Result<Option<Principal>> {
-        self.store().user(name).await
+    /// The principal of a signed-in session's user, with their current role; `None`
+    /// once the user is removed (or removed and created again), or once the session is
+    /// older than [`SESSION_LIFETIME`] however active it was.
+    pub async fn session_user(&self, session: &SessionUser) -> Result<Option<Principal>> {
+        let age = time::OffsetDateTime::now_utc().unix_timestamp() - session.signed_in_at;
+        if !(0..SESSION_LIFETIME.whole_seconds()).contains(&age) {
+            return Ok(None);
+        }
+        Ok(self
+            .store()
+            .user(&session.name)
+            .await?
+            .filter(|(_, since)| *since == session.since)
+            .map(|(principal, _)| principal))
     }
 
     /// Creates an API token and returns its secret, which is stored nowhere.
@@ -307,19 +354,17 @@ impl Store {
         }
     }
 
-    /// The user's current role: sessions look it up on every request, so removing a
-    /// user or changing a role takes effect at once.
-    pub(crate) async fn user(&self, name: &str) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT role FROM users WHERE name = ?")
+    /// The user's current role, and when the user was created: sessions look it up on
+    /// every request, so removing a user or changing a role takes effect at once.
+    pub(crate) async fn user(&self, name: &str) -> Result<Option<(Principal, String)>> {
+        let row = sqlx::query("SELECT role, created_at FROM users WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let role: String = row.try_get("role")?;
-        Ok(Some(Principal::user(
-            name,
-            role.parse().map_err(EngineError::Internal)?,
-        )))
+        let principal = Principal::user(name, role.parse().map_err(EngineError::Internal)?);
+        Ok(Some((principal, row.try_get("created_at")?)))
     }
 
     pub(crate) async fn list_users(&self) -> Result<Vec<UserInfo>> {
@@ -505,13 +550,50 @@ mod tests {
         assert_eq!(store.list_users().await.unwrap().len(), 1);
 
         store.remove_user("ada").await.unwrap();
-        assert_eq!(store.user("ada").await.unwrap(), None);
+        assert!(store.user("ada").await.unwrap().is_none());
         assert_eq!(
             store
                 .verify_password("ada", "correct horse battery")
                 .await
                 .unwrap(),
             None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_with_its_lifetime_and_with_its_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let engine = Engine::new(store, crate::EngineConfig::new(dir.path()));
+        let operator = Principal::system("operator", Role::Admin);
+        let password = "correct horse battery";
+        engine
+            .create_user(&operator, "ada", password, Role::Viewer)
+            .await
+            .unwrap();
+        let session = engine
+            .sign_in("ada", password, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            engine.session_user(&session).await.unwrap(),
+            Some(Principal::user("ada", Role::Viewer))
+        );
+        let week_old = SessionUser {
+            signed_in_at: session.signed_in_at - SESSION_LIFETIME.whole_seconds(),
+            ..session.clone()
+        };
+        assert_eq!(engine.session_user(&week_old).await.unwrap(), None);
+        engine.remove_user(&operator, "ada").await.unwrap();
+        engine
+            .create_user(&operator, "ada", "another long password", Role::Admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.session_user(&session).await.unwrap(),
+            None,
+            "a new user of the same name does not inherit the old one's sessions"
         );
     }
 

@@ -31,6 +31,9 @@ pub enum EngineError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Too many failed sign-ins: wait before trying again.
+    #[error("{0}")]
+    TooManyAttempts(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -78,6 +81,7 @@ impl EngineError {
             EngineError::Conflict { .. } => (409, "conflict"),
             EngineError::Unauthorized(_) => (401, "unauthorized"),
             EngineError::Forbidden(_) => (403, "forbidden"),
+            EngineError::TooManyAttempts(_) => (429, "too_many_attempts"),
             EngineError::NotFound(_) => (404, "not_found"),
             EngineError::BadRequest(_) => (400, "bad_request"),
             EngineError::Git { .. } | EngineError::PushRejected { .. } => (502, "git_failed"),

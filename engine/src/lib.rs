@@ -19,6 +19,7 @@ pub mod release;
 pub mod resources;
 mod settings;
 pub mod store;
+mod throttle;
 pub mod transport;
 pub mod trigger;
 pub mod webhook;
@@ -130,6 +131,9 @@ struct Inner {
     fault: Option<FaultHook>,
     /// The last computed product statuses, by product: (cache key, rows).
     status_cache: std::sync::Mutex<overview::StatusCache>,
+    /// Failed sign-ins, and the limit on password hashing.
+    sign_ins: throttle::SignInThrottle,
+    hashing: tokio::sync::Semaphore,
     /// The client of every request to a URL a resource names.
     outbound: outbound::Outbound,
     /// The last reading of what Argo CD runs, by product.
@@ -164,6 +168,8 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 outbound,
+                sign_ins: Default::default(),
+                hashing: tokio::sync::Semaphore::new(throttle::HASHING_AT_ONCE),
                 store,
                 git: git::GitCache::new(config.git_cache.clone()),
                 config,

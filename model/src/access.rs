@@ -173,6 +173,20 @@ impl fmt::Display for Principal {
     }
 }
 
+/// What a web session remembers of its user: the name, which user of that name (when
+/// it was created: a user removed and created again is another one) and when the
+/// session was opened, for its absolute lifetime.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionUser {
+    /// User name.
+    pub name: String,
+    /// When that user was created (RFC 3339).
+    pub since: String,
+    /// When the session was opened, in seconds since 1970.
+    pub signed_in_at: i64,
+}
+
 /// The least role that may approve a gate: the lowest role it names, or
 /// `release-manager` when it names none.
 pub fn approver_role(approval: &Approval) -> Role {

@@ -44,9 +44,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PROMENADE_MERGE_POLL_INTERVAL", default_value = "15s", value_parser = parse_positive_interval)]
     pub merge_poll_interval: std::time::Duration,
 
-    /// Mark the session cookie `Secure`: set it when browsers reach the server over TLS.
-    #[arg(long, env = "PROMENADE_SECURE_COOKIES")]
-    pub secure_cookies: bool,
+    /// Mark the session cookie `Secure` (named `__Host-promenade_session`) and send HSTS:
+    /// browsers reach the server over TLS. On by default unless the server listens on
+    /// loopback only; `--secure-cookies=false` turns it off.
+    #[arg(long, env = "PROMENADE_SECURE_COOKIES", num_args = 0..=1, default_missing_value = "true", value_name = "true|false")]
+    pub secure_cookies: Option<bool>,
 
     /// Use repositories on this machine's disk (paths and `file://`), as the demo does.
     /// Off by default: a product could otherwise read any repository the server can.
@@ -155,12 +157,22 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn(web::require_sign_in))
+        .layer(middleware::from_fn_with_state(
+            state.engine.clone(),
+            web::require_sign_in,
+        ))
         .layer(middleware::from_fn(web::same_origin))
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
         .with_state(state);
     Ok(web::security_headers(router, secure_cookies))
+}
+
+/// Whether cookies are `Secure`: as asked, else whenever browsers may reach the server
+/// from elsewhere than this machine (which they should over TLS only).
+fn secure_cookies(args: &ServeArgs) -> bool {
+    args.secure_cookies
+        .unwrap_or_else(|| !args.addr.ip().is_loopback())
 }
 
 /// The designer's own bundle when it was built (`cargo xtask build`); without it (a
@@ -273,13 +285,16 @@ pub async fn serve(
             leptos_options,
             engine: engine.clone(),
         },
-        args.secure_cookies,
+        secure_cookies(&args),
     )
     .await?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server stopped")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the HTTP server stopped")?;
     engine.close().await;
     info!("stopped");
     Ok(())
@@ -343,4 +358,36 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn secure(args: &[&str]) -> bool {
+        let cli = Cli::parse_from(std::iter::once("serve").chain(args.iter().copied()));
+        secure_cookies(&cli.serve)
+    }
+
+    #[test]
+    fn cookies_are_secure_unless_the_server_listens_on_loopback_or_is_told_otherwise() {
+        assert!(!secure(&["--addr", "127.0.0.1:3000"]));
+        assert!(!secure(&["--addr", "[::1]:3000"]));
+        assert!(secure(&["--addr", "0.0.0.0:3000"]));
+        assert!(secure(&["--addr", "10.1.2.3:3000"]));
+        assert!(!secure(&[
+            "--addr",
+            "0.0.0.0:3000",
+            "--secure-cookies=false"
+        ]));
+        assert!(secure(&["--addr", "127.0.0.1:3000", "--secure-cookies"]));
+    }
 }

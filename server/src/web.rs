@@ -2,12 +2,15 @@
 //! gate for pages, and a same-origin check on every state-changing request.
 
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use promenade_app::session::USER_KEY;
-use promenade_engine::SessionPool;
+use promenade_engine::auth::SessionUser;
+use promenade_engine::{Engine, SessionPool};
 use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
@@ -40,8 +43,12 @@ pub fn security_headers(router: axum::Router, secure: bool) -> axum::Router {
     router
 }
 
-/// The session cookie's name.
+/// The session cookie's name over plain HTTP, and over TLS.
 const SESSION_COOKIE: &str = "promenade_session";
+const SECURE_SESSION_COOKIE: &str = "__Host-promenade_session";
+
+/// How often sessions past their expiry are deleted from the database.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A session ends after this long without a request.
 const IDLE_TIMEOUT_HOURS: i64 = 12;
@@ -54,8 +61,24 @@ pub async fn sessions(
 ) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
     let sessions = SqliteStore::new(pool.clone());
     sessions.migrate().await?;
+    let purged = sessions.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = purged.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+        }
+    });
+    // `__Host-`: a browser keeps such a cookie only from this host, over TLS, for `/`.
+    let name = if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    };
     Ok(SessionManagerLayer::new(sessions)
-        .with_name(SESSION_COOKIE)
+        .with_name(name)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
@@ -66,7 +89,12 @@ pub async fn sessions(
 
 /// Pages need a signed-in user; everything else has its own check (API tokens, server
 /// functions' role checks) or is public (probes, the bundle, the sign-in page).
-pub async fn require_sign_in(session: Session, request: Request, next: Next) -> Response {
+pub async fn require_sign_in(
+    State(engine): State<Engine>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     let public = matches!(path, "/login" | "/healthz" | "/readyz" | "/favicon.svg")
         || path.starts_with("/pkg/")
@@ -74,9 +102,18 @@ pub async fn require_sign_in(session: Session, request: Request, next: Next) -> 
     if public || !matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }
-    match session.get::<String>(USER_KEY).await {
-        Ok(Some(_)) => next.run(request).await,
-        _ => {
+    let user = session.get::<SessionUser>(USER_KEY).await.ok().flatten();
+    let principal = match &user {
+        Some(user) => engine.session_user(user).await.ok().flatten(),
+        None => None,
+    };
+    match principal {
+        Some(_) => next.run(request).await,
+        None => {
+            if user.is_some() {
+                // Expired, or its user removed: nothing of it may be used again.
+                let _ = session.flush().await;
+            }
             let target = request
                 .uri()
                 .path_and_query()

@@ -561,6 +561,23 @@ async fn approving_a_gate_over_http_checks_the_role_and_the_state() {
     assert_eq!(status, 409, "{body}");
 }
 
+/// Where the sign-in form posts to (the server function's endpoint).
+async fn login_action(client: &reqwest::Client, server: &TestServer) -> String {
+    let form = client
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    form.split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login form has an action")
+        .to_string()
+}
+
 /// A browser-like client signed in as `name` through the login form.
 async fn signed_in(server: &TestServer, name: &str, password: &str) -> reqwest::Client {
     signed_in_with(server, name, password, Default::default()).await
@@ -581,20 +598,7 @@ async fn signed_in_with(
         .default_headers(origin)
         .build()
         .unwrap();
-    let login = client
-        .get(format!("{}/login", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let action = login
-        .split("action=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the login form has an action")
-        .to_string();
+    let action = login_action(&client, server).await;
     let response = client
         .post(format!("{}{action}", server.base))
         .form(&[("name", name), ("password", password), ("next", "/")])
@@ -1042,4 +1046,31 @@ async fn every_answer_carries_the_security_headers() {
         // Served over plain HTTP here: no HSTS.
         assert!(headers.get("strict-transport-security").is_none(), "{path}");
     }
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
+    let server = start().await;
+    let password = "a long enough password";
+    server
+        .engine
+        .create_user(&operator(), "pat", password, Role::Promoter)
+        .await
+        .unwrap();
+    let action = login_action(&client(), &server).await;
+    let sign_in = |password: &str| {
+        client()
+            .post(format!("{}{action}", server.base))
+            .header("origin", &server.base)
+            .form(&[("name", "pat"), ("password", password), ("next", "/")])
+            .send()
+    };
+    for _ in 0..5 {
+        let wrong = sign_in("not the password at all").await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 401);
+    }
+    let locked = sign_in(password).await.unwrap();
+    assert_eq!(locked.status().as_u16(), 429);
+    let text = locked.text().await.unwrap();
+    assert!(text.contains("too many failed sign-ins"), "{text}");
 }

@@ -52,11 +52,11 @@ impl Store {
         let options = match url {
             Some(url) => sqlite_options(url)?,
             None => {
-                std::fs::create_dir_all(data_dir).map_err(|source| EngineError::DataDir {
+                let file = private_data_dir(data_dir).map_err(|source| EngineError::DataDir {
                     path: data_dir.display().to_string(),
                     source,
                 })?;
-                SqliteConnectOptions::new().filename(data_dir.join("promenade.db"))
+                SqliteConnectOptions::new().filename(file)
             }
         }
         .create_if_missing(true)
@@ -105,6 +105,43 @@ impl Store {
     }
 }
 
+/// The data folder, readable by the server's user only (0700), and the database file in
+/// it, created 0600 before SQLite opens it (its journal files take the same mode) and
+/// never through a symbolic link planted in its place.
+fn private_data_dir(data_dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    let file = data_dir.join("promenade.db");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)?;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        // `create_new` fails on an existing path, a link included, instead of following it.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if std::fs::symlink_metadata(&file)?.file_type().is_symlink() {
+                    return Err(std::io::Error::other(format!(
+                        "{} is a symbolic link; the database must be a plain file",
+                        file.display()
+                    )));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(data_dir)?;
+    Ok(file)
+}
+
 fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
     if !url.starts_with("sqlite:") {
         return Err(EngineError::UnsupportedDatabase {
@@ -139,6 +176,13 @@ mod tests {
         let data = dir.path().join("nested/data");
         let store = Store::open(None, &data).await.unwrap();
         assert!(data.join("promenade.db").is_file());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&data), 0o700, "the data folder is the server's alone");
+            assert_eq!(mode(&data.join("promenade.db")), 0o600);
+        }
         store.ping().await.unwrap();
         let applied = store.applied_migrations().await.unwrap();
         assert_eq!(applied.len(), SQLITE_MIGRATIONS.iter().count());
@@ -147,6 +191,19 @@ mod tests {
         store.close().await;
         let again = Store::open(None, &data).await.unwrap();
         assert_eq!(again.applied_migrations().await.unwrap(), applied);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_database_file_replaced_by_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.db");
+        std::fs::write(&elsewhere, b"").unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, data.join("promenade.db")).unwrap();
+        let refused = Store::open(None, &data).await.unwrap_err().to_string();
+        assert!(refused.contains("is a symbolic link"), "{refused}");
     }
 
     #[tokio::test]

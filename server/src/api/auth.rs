@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use promenade_app::session::USER_KEY;
-use promenade_engine::auth::Principal;
+use promenade_engine::auth::{Principal, SessionUser};
 use promenade_engine::EngineError;
 
 use super::ApiError;
@@ -24,8 +24,8 @@ impl FromRequestParts<AppState> for Caller {
         let unauthorized =
             |message: &str| ApiError::from(EngineError::Unauthorized(message.into()));
         let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
-            if let Some(name) = session_user(parts).await {
-                if let Some(principal) = state.engine.session_user(&name).await? {
+            if let Some(user) = session_user(parts).await {
+                if let Some(principal) = state.engine.session_user(&user).await? {
                     return Ok(Caller(principal));
                 }
             }
@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-async fn session_user(parts: &Parts) -> Option<String> {
+async fn session_user(parts: &Parts) -> Option<SessionUser> {
     let session = parts.extensions.get::<tower_sessions::Session>()?;
-    session.get::<String>(USER_KEY).await.ok().flatten()
+    session.get::<SessionUser>(USER_KEY).await.ok().flatten()
 }

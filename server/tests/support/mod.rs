@@ -26,6 +26,13 @@ pub async fn spawn(engine: Engine, site_root: &Path) -> SocketAddr {
     )
     .await
     .unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
     addr
 }
