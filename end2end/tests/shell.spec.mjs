@@ -1,6 +1,15 @@
 import { test, expect, RELEASE, adminPassword, hydrated, signIn } from "./support.mjs";
 
 test("pages need a signed-in user; a wrong password is refused", RELEASE, async ({ page }, testInfo) => {
+  // Pages run under a Content-Security-Policy naming this response's nonce only.
+  const answer = await page.goto("/login");
+  const policy = answer.headers()["content-security-policy"];
+  expect(policy).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]{20,}' 'wasm-unsafe-eval'/);
+  const nonce = policy.match(/'nonce-([^']+)'/)[1];
+  await expect(page.locator(`script[nonce]`).first()).toBeAttached();
+  expect(await page.locator("script[nonce]").first().evaluate((s) => s.nonce)).toBe(nonce);
+  await hydrated(page);
+
   await page.goto("/settings");
   await expect(page).toHaveURL(/\/login\?next=\/settings$/);
   await expect(page.getByRole("heading", { name: "Sign in to Promenade" })).toBeVisible();

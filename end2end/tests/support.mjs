@@ -4,8 +4,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** What a broken bundle leaves in the console: a Rust panic's message (logged before the
- * wasm trap), a hydration mismatch, or a module that failed to instantiate. */
-const BUNDLE_ERROR = /panicked|hydrat|WebAssembly|RuntimeError|unreachable/i;
+ * wasm trap), a hydration mismatch, a module that failed to instantiate, or anything the
+ * page's Content-Security-Policy refused. */
+const BUNDLE_ERROR = /panicked|hydrat|WebAssembly|RuntimeError|unreachable|Content Security Policy/i;
 
 /**
  * Playwright's `test`, failing any test in which a page of its browser context threw an

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use time::format_description::well_known::Rfc3339;
 use tracing::{info, warn};
 
 use crate::store::{now, Store};
@@ -226,17 +227,29 @@ impl Store {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "UPDATE api_tokens SET last_used_at = ? WHERE hash = ? RETURNING name, role",
-        )
-        .bind(now())
-        .bind(hash(secret))
-        .fetch_optional(&self.pool)
-        .await?;
+        // Read first: an unknown token (a flood of guesses) takes no write lock.
+        let row = sqlx::query("SELECT name, role, last_used_at FROM api_tokens WHERE hash = ?")
+            .bind(hash(secret))
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
+        let name: String = row.try_get("name")?;
         let role: String = row.try_get("role")?;
+        let last_used: Option<String> = row.try_get("last_used_at")?;
+        // Recorded at most once a minute: a busy CI token does not write on every call.
+        let stale = last_used
+            .as_deref()
+            .and_then(|at| time::OffsetDateTime::parse(at, &Rfc3339).ok())
+            .is_none_or(|at| time::OffsetDateTime::now_utc() - at > time::Duration::minutes(1));
+        if stale {
+            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE hash = ?")
+                .bind(now())
+                .bind(hash(secret))
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some(Principal::token(
-            row.try_get::<String, _>("name")?,
+            name,
             role.parse().map_err(EngineError::Internal)?,
         )))
     }
@@ -558,6 +571,22 @@ mod tests {
                 .unwrap(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_token_is_refused_without_waiting_for_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let mut writer = store.pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *writer)
+            .await
+            .unwrap();
+        // A write here would wait for the lock held above and fail once the busy
+        // timeout ran out.
+        let unknown = format!("{TOKEN_PREFIX}{}", "x".repeat(TOKEN_LENGTH));
+        assert_eq!(store.authenticate(&unknown).await.unwrap(), None);
+        sqlx::query("ROLLBACK").execute(&mut *writer).await.unwrap();
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ use promenade_engine::credentials::SecretKeySource;
 use promenade_engine::outbound::OutboundPolicy;
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::resources::{ArgoCdInstance, ArgoWorkflowsInstance};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
 
@@ -149,6 +150,8 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
             &state,
             routes,
             move || {
+                // A fresh nonce per page: the shell's Content-Security-Policy names it.
+                leptos::nonce::provide_nonce();
                 provide_context(engine.clone());
                 if let Some(bundle) = &designer {
                     provide_context(bundle.clone());
@@ -164,6 +167,7 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
         .layer(middleware::from_fn(web::same_origin))
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(web::panic_answer))
         .with_state(state);
     Ok(web::security_headers(router, secure_cookies))
 }

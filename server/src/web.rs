@@ -17,8 +17,9 @@ use tower_sessions_sqlx_store::SqliteStore;
 use crate::api::ApiError;
 
 /// Headers every answer carries: no framing by other sites, no content-type guessing,
-/// no full URLs leaking to other sites; HSTS when the server is reached over TLS. A
-/// Content-Security-Policy restricting scripts waits for nonces on the hydration script.
+/// no full URLs leaking to other sites; HSTS when the server is reached over TLS. Pages
+/// set their own, fuller Content-Security-Policy (`promenade_app::shell`); this one is
+/// for everything else.
 pub fn security_headers(router: axum::Router, secure: bool) -> axum::Router {
     use tower_http::set_header::SetResponseHeaderLayer;
     let fixed = [
@@ -41,6 +42,23 @@ pub fn security_headers(router: axum::Router, secure: bool) -> axum::Router {
         ));
     }
     router
+}
+
+/// The answer to a request whose handler panicked: the API's JSON error, status 500,
+/// saying nothing of the panic, which goes to the log. The server goes on serving.
+pub fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = message, "a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed to answer this request; the failure is in its log",
+    )
+    .into_response()
 }
 
 /// The session cookie's name over plain HTTP, and over TLS.
@@ -208,6 +226,18 @@ mod tests {
             Some("promenade.example")
         );
         assert_eq!(origin_host("null"), None);
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_with_a_json_500_that_does_not_repeat_it() {
+        let answer = panic_answer(Box::new(String::from("secret detail in a panic")));
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(answer.into_body(), 4096)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "internal");
+        assert!(!String::from_utf8_lossy(&body).contains("secret detail"));
     }
 
     #[test]

@@ -1039,9 +1039,11 @@ async fn every_answer_carries_the_security_headers() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
-        assert_eq!(
-            headers["content-security-policy"], "frame-ancestors 'none'",
-            "{path}"
+        // Pages have a fuller policy; every answer forbids framing.
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
         );
         // Served over plain HTTP here: no HSTS.
         assert!(headers.get("strict-transport-security").is_none(), "{path}");
@@ -1073,4 +1075,41 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     assert_eq!(locked.status().as_u16(), 429);
     let text = locked.text().await.unwrap();
     assert!(text.contains("too many failed sign-ins"), "{text}");
+}
+
+#[tokio::test]
+async fn a_page_allows_only_its_own_scripts_and_the_one_inline_script_it_names() {
+    let server = start().await;
+    let page = client()
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let html = page.text().await.unwrap();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {policy}"));
+    assert!(nonce.len() >= 20, "{nonce}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(
+        !policy.contains("script-src 'self' 'unsafe-inline'"),
+        "{policy}"
+    );
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the inline script carries it"
+    );
+    // Another page, another nonce.
+    let again = client()
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(again.headers()["content-security-policy"], policy.as_str());
 }
