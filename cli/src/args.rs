@@ -273,4 +273,7 @@ pub enum UsersCommand {
     List,
     /// Remove a user; their sessions end with their next request.
     Remove { name: String },
+    /// Set a user's password, read from standard input (first line). Setting `admin`'s
+    /// removes the first-start password file.
+    Passwd { name: String },
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use promenade_engine::auth::{Principal, Role};
+use promenade_engine::auth::{admin_password_file, Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::credentials::{CredentialInfo, CredentialInput, CredentialKind};
 use promenade_model::discovery::{ImportAnswer, ImportRequest};
@@ -583,6 +583,18 @@ pub async fn tokens(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A password from standard input's first line, prompting on a terminal.
+fn read_password(name: &str, output: Output) -> anyhow::Result<String> {
+    if output == Output::Text && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("password for {name}: ");
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("cannot read the password")?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_string())
+}
+
 pub async fn users(
     data_dir: &Path,
     database: Option<&str>,
@@ -593,21 +605,8 @@ pub async fn users(
     match command {
         UsersCommand::Add { name, role } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
-            if output == Output::Text && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                eprint!("password for {name}: ");
-            }
-            let mut password = String::new();
-            std::io::stdin()
-                .read_line(&mut password)
-                .context("cannot read the password")?;
-            engine
-                .create_user(
-                    &operator,
-                    name,
-                    password.trim_end_matches(['\r', '\n']),
-                    role,
-                )
-                .await?;
+            let password = read_password(name, output)?;
+            engine.create_user(&operator, name, &password, role).await?;
             if output == Output::Text {
                 println!("user {name:?} ({role}) added");
             }
@@ -626,6 +625,19 @@ pub async fn users(
             engine.remove_user(&operator, name).await?;
             if output == Output::Text {
                 println!("user {name:?} removed");
+            }
+        }
+        UsersCommand::Passwd { name } => {
+            let password = read_password(name, output)?;
+            engine.set_password(&operator, name, &password).await?;
+            // The first-start password is no longer the admin's: nothing should keep it.
+            let first_start = admin_password_file(data_dir);
+            if name == "admin" && first_start.exists() {
+                std::fs::remove_file(&first_start)
+                    .with_context(|| format!("cannot remove {}", first_start.display()))?;
+            }
+            if output == Output::Text {
+                println!("password of {name:?} changed");
             }
         }
     }

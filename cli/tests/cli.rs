@@ -483,3 +483,37 @@ fn import_argocd_prints_a_product_to_review_and_applies_nothing() {
         text(&nothing)
     );
 }
+
+#[test]
+fn passwd_sets_a_password_and_retires_the_first_start_password_file() {
+    let data = tempfile::tempdir().unwrap();
+    // The first start writes the administrator's password file.
+    drop(serve(data.path()));
+    let first_start = data.path().join("admin-password");
+    assert!(first_start.is_file());
+    let passwd = |name: &str, password: &str| {
+        use std::io::Write;
+        let mut child = promenade(data.path(), &["users", "passwd", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = passwd("admin", "short");
+    assert!(!short.status.success());
+    assert!(
+        text(&short).contains("at least 12 characters"),
+        "{}",
+        text(&short)
+    );
+    assert!(first_start.is_file(), "a refused change keeps the file");
+    let nobody = passwd("nobody", "a long enough password");
+    assert!(!nobody.status.success());
+    assert!(text(&nobody).contains("no user named"), "{}", text(&nobody));
+    let changed = passwd("admin", "a long enough password");
+    assert!(changed.status.success(), "{}", text(&changed));
+    assert!(!first_start.exists(), "the first-start password is gone");
+}

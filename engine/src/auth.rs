@@ -140,6 +140,14 @@ impl Engine {
         Ok(())
     }
 
+    /// Sets a user's password (admins, or the operator at the server's shell).
+    pub async fn set_password(&self, who: &Principal, name: &str, password: &str) -> Result<()> {
+        allow(who, Role::Admin, "setting passwords")?;
+        self.store().set_password(name, password).await?;
+        info!(by = %who, user = name, "password changed");
+        Ok(())
+    }
+
     /// On a fresh installation, creates the first administrator's token and password
     /// files in `data_dir`; returns the files it wrote.
     pub async fn bootstrap_admin(&self, data_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -309,12 +317,7 @@ impl Store {
                 "a user name has 1 to 64 characters".into(),
             ));
         }
-        if password.chars().count() < MIN_PASSWORD_LENGTH {
-            return Err(EngineError::BadRequest(format!(
-                "a password has at least {MIN_PASSWORD_LENGTH} characters"
-            )));
-        }
-        let hash = hash_password(password)?;
+        let hash = checked_hash(password)?;
         let inserted = sqlx::query(
             "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -396,6 +399,19 @@ impl Store {
             .collect()
     }
 
+    pub(crate) async fn set_password(&self, name: &str, password: &str) -> Result<()> {
+        let hash = checked_hash(password)?;
+        let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
+            .bind(hash)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(EngineError::NotFound(format!("no user named {name:?}")));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn remove_user(&self, name: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM users WHERE name = ?")
             .bind(name)
@@ -428,6 +444,16 @@ impl Store {
 
 /// A valid hash of a random password, checked against when the user does not exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$7Gk9+ybjgvRXXPSDkqwhKTOWM0E9JNTMU5qCd5dbAYs";
+
+/// The hash of an acceptable password.
+fn checked_hash(password: &str) -> Result<String> {
+    if password.chars().count() < MIN_PASSWORD_LENGTH {
+        return Err(EngineError::BadRequest(format!(
+            "a password has at least {MIN_PASSWORD_LENGTH} characters"
+        )));
+    }
+    hash_password(password)
+}
 
 fn hash_password(password: &str) -> Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
@@ -571,6 +597,32 @@ mod tests {
                 .unwrap(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_new_password_replaces_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let engine = Engine::new(store, crate::EngineConfig::new(dir.path()));
+        let operator = Principal::system("operator", Role::Admin);
+        let (old, new) = ("correct horse battery", "staple of a new password");
+        engine
+            .create_user(&operator, "ada", old, Role::Viewer)
+            .await
+            .unwrap();
+        let viewer = Principal::user("ada", Role::Viewer);
+        assert!(
+            engine.set_password(&viewer, "ada", new).await.is_err(),
+            "admins only"
+        );
+        assert!(engine
+            .set_password(&operator, "ada", "short")
+            .await
+            .is_err());
+        assert!(engine.set_password(&operator, "bob", new).await.is_err());
+        engine.set_password(&operator, "ada", new).await.unwrap();
+        assert!(engine.sign_in("ada", old, None).await.unwrap().is_none());
+        assert!(engine.sign_in("ada", new, None).await.unwrap().is_some());
     }
 
     #[tokio::test]
