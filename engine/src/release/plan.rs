@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use promenade_model::graph::FlowGraph;
 use promenade_model::policy::EffectivePolicy;
 use promenade_model::resources::{
-    Application, ArgoCdInstance, ArgoWorkflowsInstance, Product, PromotionAction, PromotionFlow,
+    Application, ArgoCdInstance, ArgoWorkflowsInstance, EnvironmentSpec, Product, PromotionAction,
+    PromotionFlow,
 };
 use promenade_model::template::CompiledTemplate;
 use promenade_model::validate::ResourceSet;
@@ -28,6 +29,23 @@ impl PlannedStep {
     pub fn action(&self) -> PromotionAction {
         self.policy.action
     }
+}
+
+/// For each step's environment, the instance its resource names (`pick`), else the
+/// server's own; environments with neither are left out.
+fn per_environment<T: Clone>(
+    set: &ResourceSet,
+    steps: &[PlannedStep],
+    pick: impl Fn(&EnvironmentSpec) -> Option<&T>,
+    server: Option<&T>,
+) -> BTreeMap<String, T> {
+    steps
+        .iter()
+        .filter_map(|s| {
+            let named = set.environment(&s.environment).and_then(|e| pick(&e.spec));
+            Some((s.environment.clone(), named.or(server)?.clone()))
+        })
+        .collect()
 }
 
 /// The server's own Argo CD and Argo Workflows (`serve --argocd-server`,
@@ -178,30 +196,13 @@ impl Plan {
         };
 
         let applications = select_applications(&product, &request.applications)?;
-        let argocd = steps
-            .iter()
-            .filter_map(|s| {
-                let instance = set
-                    .environment(&s.environment)?
-                    .spec
-                    .argocd
-                    .clone()
-                    .or_else(|| servers.argocd.cloned())?;
-                Some((s.environment.clone(), instance))
-            })
-            .collect();
-        let argo_workflows = steps
-            .iter()
-            .filter_map(|s| {
-                let instance = set
-                    .environment(&s.environment)?
-                    .spec
-                    .argo_workflows
-                    .clone()
-                    .or_else(|| servers.workflows.cloned())?;
-                Some((s.environment.clone(), instance))
-            })
-            .collect();
+        let argocd = per_environment(set, &steps, |spec| spec.argocd.as_ref(), servers.argocd);
+        let argo_workflows = per_environment(
+            set,
+            &steps,
+            |spec| spec.argo_workflows.as_ref(),
+            servers.workflows,
+        );
         Ok(Self {
             product,
             flow,
