@@ -9,6 +9,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+mod audit;
 pub mod bundle;
 mod credentials;
 #[cfg(feature = "designer")]
@@ -18,6 +19,7 @@ mod layout;
 mod live;
 mod pages;
 mod products;
+mod profile;
 mod releases;
 pub mod server_fns;
 pub mod session;

@@ -2,8 +2,10 @@
 
 use leptos::prelude::*;
 
+use crate::audit::AuditPanel;
 use crate::credentials::CredentialsPanel;
 use crate::layout::PageTitle;
+use crate::profile::ProfilePanel;
 use crate::server_fns::ServerCheck;
 
 #[component]
@@ -14,7 +16,9 @@ pub fn SettingsPage() -> impl IntoView {
             summary="Repositories and credentials, users and roles, API tokens, audit log."
         />
         <ServerCheck/>
+        <ProfilePanel/>
         <CredentialsPanel/>
+        <AuditPanel/>
     }
 }
 

@@ -136,6 +136,9 @@ pub enum Command {
         /// The environment whose gate to approve.
         environment: String,
     },
+    /// Read the audit trail, newest first (admins): sign-ins, resource changes with
+    /// their diffs, release actions, tokens, credentials, users and settings.
+    Audit(AuditArgs),
     /// Manage API tokens in the local database (`--data-dir`).
     #[command(subcommand)]
     Tokens(TokensCommand),
@@ -243,6 +246,32 @@ pub struct PromotionArgs {
     /// Promote a commit of the source repository, or an earlier release's source.
     #[arg(long, value_name = "COMMIT|RELEASE")]
     pub source: Option<String>,
+}
+
+#[derive(Debug, Args, serde::Serialize)]
+pub struct AuditArgs {
+    /// Only this actor, as recorded (`user ada`, `token ci`).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only this action (`signed-in`, `sign-in-failed`, `resource-applied`, …).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only this object, as recorded (`Product/shop`, a release id, a token name).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// Only entries older than this id (the next page).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print each entry's detail (resource diffs) in full.
+    #[arg(long)]
+    #[serde(skip)]
+    pub details: bool,
 }
 
 #[derive(Debug, Subcommand)]

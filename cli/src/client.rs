@@ -43,6 +43,15 @@ impl Client {
         self.send(self.http.get(self.url(path))).await
     }
 
+    /// `GET path?query`, the query's fields URL-encoded (absent ones left out).
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        self.send(self.http.get(self.url(path)).query(query)).await
+    }
+
     pub async fn post<T: DeserializeOwned>(
         &self,
         path: &str,

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use promenade_engine::auth::{admin_password_file, Principal, Role};
+use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
+use promenade_model::audit::AuditEntry;
 use promenade_model::credentials::{CredentialInfo, CredentialInput, CredentialKind};
 use promenade_model::discovery::{ImportAnswer, ImportRequest};
 use promenade_model::load;
@@ -23,7 +24,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{
-    CredentialsCommand, ImportCommand, Output, PromotionArgs, SecretArgs, TokensCommand,
+    AuditArgs, CredentialsCommand, ImportCommand, Output, PromotionArgs, SecretArgs, TokensCommand,
     UsersCommand,
 };
 use crate::client::Client;
@@ -531,6 +532,52 @@ pub async fn release_action(
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn audit(client: &Client, args: &AuditArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let entries: Vec<AuditEntry> = client.get_with("/audit", args).await?;
+    show(output, &entries, |entries| {
+        if args.details {
+            for e in entries {
+                println!("{} {} {} {} {}", e.id, e.at, e.actor, e.action, e.object);
+                if let Some(detail) = &e.detail {
+                    println!("{}", detail.trim_end());
+                }
+                println!();
+            }
+            return;
+        }
+        table(
+            &[
+                ("ID", 6),
+                ("AT", 21),
+                ("ACTOR", 16),
+                ("ACTION", 20),
+                ("OBJECT", 28),
+                ("DETAIL", 0),
+            ],
+            entries.iter().map(|e| {
+                let detail = e.detail.as_deref().unwrap_or_default();
+                vec![
+                    e.id.to_string(),
+                    e.at.clone(),
+                    e.actor.clone(),
+                    e.action.to_string(),
+                    e.object.clone(),
+                    [
+                        e.address.as_deref().unwrap_or_default(),
+                        detail.lines().next().unwrap_or_default(),
+                    ]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                ]
+            }),
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn tokens(
     data_dir: &Path,
     database: Option<&str>,
@@ -630,12 +677,6 @@ pub async fn users(
         UsersCommand::Passwd { name } => {
             let password = read_password(name, output)?;
             engine.set_password(&operator, name, &password).await?;
-            // The first-start password is no longer the admin's: nothing should keep it.
-            let first_start = admin_password_file(data_dir);
-            if name == "admin" && first_start.exists() {
-                std::fs::remove_file(&first_start)
-                    .with_context(|| format!("cannot remove {}", first_start.display()))?;
-            }
             if output == Output::Text {
                 println!("password of {name:?} changed");
             }

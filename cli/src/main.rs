@@ -79,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let body = json!({ "environment": environment });
             commands::release_action(&client()?, id, "approve", &body, output).await
         }
+        Command::Audit(args) => commands::audit(&client()?, args, output).await,
         Command::Tokens(command) => commands::tokens(data_dir, database, command, output).await,
         Command::Users(command) => commands::users(data_dir, database, command, output).await,
         Command::Credentials(command) => commands::credentials(&client()?, command, output).await,

@@ -388,10 +388,43 @@ fn credentials_are_managed_from_the_command_line_and_their_secrets_appear_nowher
         &["credentials", "delete", "github-acme"],
     );
     assert!(deleted.status.success(), "{}", text(&deleted));
+
+    // Every step is in the audit trail, newest first, and in the server's log.
+    let trail = run(data.path(), Some(&server), &["audit", "-o", "json"]);
+    assert!(trail.status.success(), "{}", text(&trail));
+    let trail: serde_json::Value = serde_json::from_str(&text(&trail)).unwrap();
+    let actions: Vec<(&str, &str)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["object"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions[..4],
+        [
+            ("credentials-deleted", "github-acme"),
+            ("settings-changed", "allowInsecureRemotes"),
+            ("credentials-rotated", "github-acme"),
+            ("credentials-created", "github-acme"),
+        ]
+    );
+    let rotations = text(&run(
+        data.path(),
+        Some(&server),
+        &["audit", "--action", "credentials-rotated"],
+    ));
+    assert!(
+        rotations.contains("token admin") && rotations.contains("github-acme"),
+        "{rotations}"
+    );
     drop(server);
 
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("DEBUG"), "the log is at debug level");
+    assert!(
+        logged.contains("promenade::audit") && logged.contains("credentials-rotated"),
+        "audit entries are logged"
+    );
     for secret in [FIRST, SECOND] {
         assert!(!table.contains(secret) && !json.contains(secret));
         assert!(!logged.contains(secret), "{secret} is in the server log");

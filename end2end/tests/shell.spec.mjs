@@ -84,6 +84,17 @@ test("an admin stores credentials on the settings page and never sees the secret
 
   await panel.getByRole("button", { name: "Delete ci-token" }).click();
   await expect(panel.getByTestId("no-credentials")).toBeVisible();
+
+  // Each of those steps is in the audit trail further down, the secret is not.
+  await page.reload();
+  await hydrated(page);
+  const audit = page.getByTestId("audit");
+  await expect(audit.locator('tr[data-action="credentials-deleted"]', { hasText: "ci-token" }).first()).toBeVisible();
+  await audit.getByLabel("Action").selectOption("credentials-created");
+  await expect(audit.locator('tbody tr:not([data-action="credentials-created"])')).toHaveCount(0);
+  await expect(audit.locator("tbody tr", { hasText: "ci-token" }).first()).toContainText("user admin");
+  await page.screenshot({ path: testInfo.outputPath("audit.png"), fullPage: true });
+  expect(await page.content()).not.toContain(secret);
 });
 
 test("navigation moves between sections without a full page load", async ({ page }) => {

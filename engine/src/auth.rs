@@ -9,9 +9,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use promenade_model::audit::AuditAction;
 use time::format_description::well_known::Rfc3339;
-use tracing::{info, warn};
+use tracing::warn;
 
+use crate::audit::Record;
 use crate::store::{now, Store};
 use crate::{Engine, EngineError, Result};
 
@@ -47,6 +49,78 @@ impl Engine {
         password: &str,
         from: Option<std::net::IpAddr>,
     ) -> Result<Option<SessionUser>> {
+        let Some(principal) = self.check_password(name, password, from).await? else {
+            return Ok(None);
+        };
+        let Some(session) = self.new_session(&principal.name).await? else {
+            return Ok(None);
+        };
+        self.audit(Record::by(&principal, AuditAction::SignedIn, &principal.name).address(from))
+            .await?;
+        Ok(Some(session))
+    }
+
+    /// Changes the signed-in user's own password, given the current one; every other
+    /// session of theirs ends. Returns the session to continue this one with.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current: &str,
+        new: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<SessionUser> {
+        if who.kind != PrincipalKind::User {
+            return Err(EngineError::BadRequest(format!(
+                "{who} has no password: only people who sign in have one"
+            )));
+        }
+        if self
+            .check_password(&who.name, current, from)
+            .await?
+            .is_none()
+        {
+            return Err(EngineError::Forbidden(
+                "the current password is wrong".into(),
+            ));
+        }
+        self.store().set_password(&who.name, new).await?;
+        self.retire_first_start_password(&who.name)?;
+        self.audit(Record::by(who, AuditAction::PasswordChanged, &who.name))
+            .await?;
+        self.new_session(&who.name)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no user named {:?}", who.name)))
+    }
+
+    /// A session of `name` opened now, if the user exists.
+    async fn new_session(&self, name: &str) -> Result<Option<SessionUser>> {
+        Ok(self.store().user(name).await?.map(|user| SessionUser {
+            name: name.to_string(),
+            since: user.since,
+            signed_in_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        }))
+    }
+
+    /// The first-start password file says the admin's password: once it is changed,
+    /// nothing should keep the old one.
+    fn retire_first_start_password(&self, name: &str) -> Result<()> {
+        let file = &self.config().first_start_password;
+        if name == "admin" && file.exists() {
+            std::fs::remove_file(file).map_err(|source| EngineError::DataDir {
+                path: file.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The user, when the password is right; throttled, and each failure audited.
+    async fn check_password(
+        &self,
+        name: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<Option<Principal>> {
         if let Some(wait) = self.inner.sign_ins.wait(name, from) {
             return Err(EngineError::TooManyAttempts(format!(
                 "too many failed sign-ins: try again in {} s",
@@ -63,25 +137,26 @@ impl Engine {
             self.store().verify_password(name, password).await?
         };
         let Some(principal) = verified else {
-            if self.inner.sign_ins.failed(name, from) {
+            self.audit(failure_record(name, from)).await?;
+            if let Some(closed) = self.inner.sign_ins.failed(name, from) {
                 warn!(user = name, address = ?from, "sign-ins refused for a while after repeated failures");
+                let locked = Record {
+                    action: AuditAction::SignInLocked,
+                    detail: Some(closed),
+                    ..failure_record(name, from)
+                };
+                self.audit(locked).await?;
             }
             return Ok(None);
         };
         self.inner.sign_ins.succeeded(name);
-        let Some((_, since)) = self.store().user(&principal.name).await? else {
-            return Ok(None);
-        };
-        Ok(Some(SessionUser {
-            name: principal.name,
-            since,
-            signed_in_at: time::OffsetDateTime::now_utc().unix_timestamp(),
-        }))
+        Ok(Some(principal))
     }
 
     /// The principal of a signed-in session's user, with their current role; `None`
-    /// once the user is removed (or removed and created again), or once the session is
-    /// older than [`SESSION_LIFETIME`] however active it was.
+    /// once the user is removed (or removed and created again), once their password
+    /// changed after the session was opened, or once the session is older than
+    /// [`SESSION_LIFETIME`] however active it was.
     pub async fn session_user(&self, session: &SessionUser) -> Result<Option<Principal>> {
         let age = time::OffsetDateTime::now_utc().unix_timestamp() - session.signed_in_at;
         if !(0..SESSION_LIFETIME.whole_seconds()).contains(&age) {
@@ -91,15 +166,18 @@ impl Engine {
             .store()
             .user(&session.name)
             .await?
-            .filter(|(_, since)| *since == session.since)
-            .map(|(principal, _)| principal))
+            .filter(|user| {
+                user.since == session.since && user.sessions_from <= session.signed_in_at
+            })
+            .map(|user| user.principal))
     }
 
     /// Creates an API token and returns its secret, which is stored nowhere.
     pub async fn create_token(&self, who: &Principal, name: &str, role: Role) -> Result<String> {
         allow(who, Role::Admin, "creating tokens")?;
         let secret = self.store().create_token(name, role).await?;
-        info!(by = %who, token = name, %role, "token created");
+        self.audit(Record::by(who, AuditAction::TokenCreated, name).detail(format!("role {role}")))
+            .await?;
         Ok(secret)
     }
 
@@ -111,7 +189,8 @@ impl Engine {
     pub async fn revoke_token(&self, who: &Principal, name: &str) -> Result<()> {
         allow(who, Role::Admin, "revoking tokens")?;
         self.store().revoke_token(name).await?;
-        info!(by = %who, token = name, "token revoked");
+        self.audit(Record::by(who, AuditAction::TokenRevoked, name))
+            .await?;
         Ok(())
     }
 
@@ -124,7 +203,8 @@ impl Engine {
     ) -> Result<()> {
         allow(who, Role::Admin, "adding users")?;
         self.store().create_user(name, password, role).await?;
-        info!(by = %who, user = name, %role, "user added");
+        self.audit(Record::by(who, AuditAction::UserAdded, name).detail(format!("role {role}")))
+            .await?;
         Ok(())
     }
 
@@ -136,15 +216,19 @@ impl Engine {
     pub async fn remove_user(&self, who: &Principal, name: &str) -> Result<()> {
         allow(who, Role::Admin, "removing users")?;
         self.store().remove_user(name).await?;
-        info!(by = %who, user = name, "user removed");
+        self.audit(Record::by(who, AuditAction::UserRemoved, name))
+            .await?;
         Ok(())
     }
 
-    /// Sets a user's password (admins, or the operator at the server's shell).
+    /// Sets a user's password (admins, or the operator at the server's shell); the
+    /// user's sessions end.
     pub async fn set_password(&self, who: &Principal, name: &str, password: &str) -> Result<()> {
         allow(who, Role::Admin, "setting passwords")?;
         self.store().set_password(name, password).await?;
-        info!(by = %who, user = name, "password changed");
+        self.retire_first_start_password(name)?;
+        self.audit(Record::by(who, AuditAction::PasswordChanged, name))
+            .await?;
         Ok(())
     }
 
@@ -160,6 +244,26 @@ impl Engine {
             .bootstrap_admin_user(&admin_password_file(data_dir))
             .await?;
         Ok(token.into_iter().chain(password).collect())
+    }
+}
+
+/// A user as sessions see it.
+pub(crate) struct SessionCheck {
+    pub principal: Principal,
+    /// When the user was created: a user of the same name created later is another.
+    pub since: String,
+    /// Sessions opened before this (Unix seconds) have ended.
+    pub sessions_from: i64,
+}
+
+/// A failed sign-in: the actor is the user name tried, which may name nobody.
+fn failure_record(name: &str, from: Option<std::net::IpAddr>) -> Record {
+    Record {
+        actor: name.to_string(),
+        action: AuditAction::SignInFailed,
+        object: name.to_string(),
+        address: from.map(|a| a.to_string()),
+        detail: None,
     }
 }
 
@@ -370,17 +474,20 @@ impl Store {
         }
     }
 
-    /// The user's current role, and when the user was created: sessions look it up on
-    /// every request, so removing a user or changing a role takes effect at once.
-    pub(crate) async fn user(&self, name: &str) -> Result<Option<(Principal, String)>> {
-        let row = sqlx::query("SELECT role, created_at FROM users WHERE name = ?")
+    /// What sessions check on every request, so that removing a user, changing a role
+    /// or a password takes effect at once.
+    pub(crate) async fn user(&self, name: &str) -> Result<Option<SessionCheck>> {
+        let row = sqlx::query("SELECT role, created_at, sessions_from FROM users WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let role: String = row.try_get("role")?;
-        let principal = Principal::user(name, role.parse().map_err(EngineError::Internal)?);
-        Ok(Some((principal, row.try_get("created_at")?)))
+        Ok(Some(SessionCheck {
+            principal: Principal::user(name, role.parse().map_err(EngineError::Internal)?),
+            since: row.try_get("created_at")?,
+            sessions_from: row.try_get("sessions_from")?,
+        }))
     }
 
     pub(crate) async fn list_users(&self) -> Result<Vec<UserInfo>> {
@@ -401,11 +508,13 @@ impl Store {
 
     pub(crate) async fn set_password(&self, name: &str, password: &str) -> Result<()> {
         let hash = checked_hash(password)?;
-        let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
-            .bind(hash)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE users SET password_hash = ?, sessions_from = ? WHERE name = ?")
+                .bind(hash)
+                .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
         if updated.rows_affected() == 0 {
             return Err(EngineError::NotFound(format!("no user named {name:?}")));
         }
@@ -623,6 +732,79 @@ mod tests {
         engine.set_password(&operator, "ada", new).await.unwrap();
         assert!(engine.sign_in("ada", old, None).await.unwrap().is_none());
         assert!(engine.sign_in("ada", new, None).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn changing_a_password_ends_every_other_session_and_retires_the_first_start_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let engine = Engine::new(store, crate::EngineConfig::new(dir.path()));
+        engine.bootstrap_admin(dir.path()).await.unwrap();
+        let file = admin_password_file(dir.path());
+        let first = std::fs::read_to_string(&file).unwrap().trim().to_string();
+        let laptop = engine
+            .sign_in("admin", &first, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let phone = engine
+            .sign_in("admin", &first, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let who = engine.session_user(&laptop).await.unwrap().unwrap();
+        // Sessions opened in an earlier second than the change.
+        let earlier = |s: &SessionUser| SessionUser {
+            signed_in_at: s.signed_in_at - 1,
+            ..s.clone()
+        };
+        let (laptop, phone) = (earlier(&laptop), earlier(&phone));
+
+        let refused = engine
+            .change_password(&who, "not the password", "a brand new password", None)
+            .await;
+        assert!(
+            matches!(refused, Err(EngineError::Forbidden(_))),
+            "{refused:?}"
+        );
+        assert!(file.exists());
+        assert!(engine.session_user(&phone).await.unwrap().is_some());
+
+        let renewed = engine
+            .change_password(&who, &first, "a brand new password", None)
+            .await
+            .unwrap();
+        assert!(!file.exists(), "the first-start password is gone");
+        assert_eq!(engine.session_user(&phone).await.unwrap(), None);
+        assert_eq!(engine.session_user(&laptop).await.unwrap(), None);
+        assert_eq!(
+            engine.session_user(&renewed).await.unwrap(),
+            Some(who.clone())
+        );
+        assert!(engine
+            .sign_in("admin", &first, None)
+            .await
+            .unwrap()
+            .is_none());
+
+        let token = Principal::token("ci", Role::Admin);
+        assert!(matches!(
+            engine
+                .change_password(&token, "x", "a brand new password", None)
+                .await,
+            Err(EngineError::BadRequest(_))
+        ));
+        // An admin setting it ends the renewed session too.
+        let operator = Principal::system("operator", Role::Admin);
+        let before = SessionUser {
+            signed_in_at: renewed.signed_in_at - 1,
+            ..renewed
+        };
+        engine
+            .set_password(&operator, "admin", "yet another password")
+            .await
+            .unwrap();
+        assert_eq!(engine.session_user(&before).await.unwrap(), None);
     }
 
     #[tokio::test]

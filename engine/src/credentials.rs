@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use promenade_model::audit::AuditAction;
 use promenade_model::credentials::{CredentialInfo, CredentialInput, CredentialKind};
 use promenade_model::remote::RemoteUrl;
 use promenade_model::resources::Product;
@@ -20,6 +21,7 @@ use rand::RngCore;
 use sqlx::Row;
 use tracing::info;
 
+use crate::audit::Record;
 use crate::auth::{allow, Principal, Role};
 use crate::store::{now, Store};
 use crate::transport::{KnownHosts, RemotePolicy};
@@ -311,7 +313,11 @@ impl Engine {
                 diagnostics: Vec::new(),
             });
         }
-        info!(by = %who, credentials = name, kind = %input.kind, "credentials created");
+        self.audit(
+            Record::by(who, AuditAction::CredentialsCreated, name)
+                .detail(format!("kind {}", input.kind)),
+        )
+        .await?;
         self.credential_info(name).await
     }
 
@@ -351,7 +357,8 @@ impl Engine {
         .bind(name)
         .execute(&self.store().pool)
         .await?;
-        info!(by = %who, credentials = name, "credentials rotated");
+        self.audit(Record::by(who, AuditAction::CredentialsRotated, name))
+            .await?;
         self.credential_info(name).await
     }
 
@@ -398,7 +405,8 @@ impl Engine {
                 "credentials `{name}` do not exist"
             )));
         }
-        info!(by = %who, credentials = name, "credentials deleted");
+        self.audit(Record::by(who, AuditAction::CredentialsDeleted, name))
+            .await?;
         Ok(())
     }
 

@@ -34,6 +34,17 @@ pub enum EngineError {
     /// Too many failed sign-ins: wait before trying again.
     #[error("{0}")]
     TooManyAttempts(String),
+    /// A file in a repository is larger than the server reads (`--max-file-size`).
+    #[error("`{path}` in {url} has {size} bytes, more than the {limit} a file read from a repository may have (--max-file-size)")]
+    FileTooLarge {
+        url: String,
+        path: String,
+        size: u64,
+        limit: u64,
+    },
+    /// The caller holds as many live event streams as allowed.
+    #[error("{0}")]
+    TooManyStreams(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -82,6 +93,8 @@ impl EngineError {
             EngineError::Unauthorized(_) => (401, "unauthorized"),
             EngineError::Forbidden(_) => (403, "forbidden"),
             EngineError::TooManyAttempts(_) => (429, "too_many_attempts"),
+            EngineError::TooManyStreams(_) => (429, "too_many_streams"),
+            EngineError::FileTooLarge { .. } => (422, "file_too_large"),
             EngineError::NotFound(_) => (404, "not_found"),
             EngineError::BadRequest(_) => (400, "bad_request"),
             EngineError::Git { .. } | EngineError::PushRejected { .. } => (502, "git_failed"),

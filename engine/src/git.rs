@@ -40,7 +40,13 @@ pub struct GitCache {
     /// Held while a clone is opened or created, so two first uses of one remote do not
     /// both initialise its folder.
     init: Arc<Mutex<()>>,
+    /// The largest file [`Repo::read_folder`] reads, in bytes.
+    max_file_size: u64,
 }
+
+/// The largest file read from a repository unless configured otherwise: application
+/// folders hold manifests and values files, never megabytes of them.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
 impl GitCache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -48,7 +54,14 @@ impl GitCache {
             root: root.into(),
             locks: Arc::default(),
             init: Arc::default(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
         }
+    }
+
+    /// The same cache, refusing to read files larger than `bytes`.
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
     }
 
     /// The lock that serialises work on one remote's clone: libgit2 writes refs and packs
@@ -80,6 +93,7 @@ impl GitCache {
             url: url.to_string(),
             access: keyring.access(url),
             refusal: Arc::default(),
+            max_file_size: self.max_file_size,
         })
     }
 }
@@ -93,6 +107,7 @@ pub struct Repo {
     /// Why the last connection refused the server, in our words: libgit2 replaces a
     /// refused SSH host key's message with its own.
     refusal: Arc<Mutex<Option<String>>>,
+    max_file_size: u64,
 }
 
 /// What a push did.
@@ -273,6 +288,8 @@ impl Repo {
     }
 
     /// The files under `folder` at `commit`; empty when the folder does not exist there.
+    /// A file larger than the cache's limit is an error naming it, found from the
+    /// object's header before its content is read.
     pub fn read_folder(&self, commit: Oid, folder: &str) -> Result<FileTree> {
         let tree = self
             .repo
@@ -293,29 +310,47 @@ impl Repo {
         };
         let mut files = FileTree::new();
         let mut failure = None;
-        subtree
-            .walk(TreeWalkMode::PreOrder, |dir, entry| {
-                if entry.kind() != Some(ObjectType::Blob) {
-                    return TreeWalkResult::Ok;
-                }
-                let Ok(name) = entry.name() else {
-                    return TreeWalkResult::Ok;
-                };
-                match self.repo.find_blob(entry.id()) {
-                    Ok(blob) => {
-                        files.insert(format!("{dir}{name}"), blob.content().to_vec());
-                        TreeWalkResult::Ok
+        let odb = self.repo.odb().map_err(|e| self.error("open objects", e))?;
+        let walked = subtree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() != Some(ObjectType::Blob) {
+                return TreeWalkResult::Ok;
+            }
+            let Ok(name) = entry.name() else {
+                return TreeWalkResult::Ok;
+            };
+            let path = format!("{dir}{name}");
+            let read = odb
+                .read_header(entry.id())
+                .map_err(|e| self.error("read blob", e))
+                .and_then(|(size, _)| {
+                    if size as u64 > self.max_file_size {
+                        return Err(EngineError::FileTooLarge {
+                            url: redact_url(&self.url),
+                            path: join(folder, &path),
+                            size: size as u64,
+                            limit: self.max_file_size,
+                        });
                     }
-                    Err(e) => {
-                        failure = Some(e);
-                        TreeWalkResult::Abort
-                    }
+                    self.repo
+                        .find_blob(entry.id())
+                        .map_err(|e| self.error("read blob", e))
+                });
+            match read {
+                Ok(blob) => {
+                    files.insert(path, blob.content().to_vec());
+                    TreeWalkResult::Ok
                 }
-            })
-            .map_err(|e| self.error("walk tree", e))?;
-        match failure {
-            Some(e) => Err(self.error("read blob", e)),
-            None => Ok(files),
+                Err(e) => {
+                    failure = Some(e);
+                    TreeWalkResult::Abort
+                }
+            }
+        });
+        // An aborted walk fails too: the reason is the failure it stopped for.
+        match (failure, walked) {
+            (Some(e), _) => Err(e),
+            (None, Err(e)) => Err(self.error("walk tree", e)),
+            (None, Ok(())) => Ok(files),
         }
     }
 

@@ -5,6 +5,7 @@
 mod argo;
 mod argo_workflows;
 mod argocd;
+mod audit;
 pub mod auth;
 pub mod credentials;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod release;
 pub mod resources;
 mod settings;
 pub mod store;
+mod streams;
 mod throttle;
 pub mod transport;
 pub mod trigger;
@@ -34,6 +36,7 @@ pub use error::{EngineError, Result};
 pub use promenade_model::release::EventRecord;
 pub use promenade_model::release::{ReleaseStatus, StepStatus};
 pub use store::{DatabaseKind, Store};
+pub use streams::Subscription;
 
 /// How many events a slow subscriber may fall behind before it must catch up from the
 /// store (server-sent event streams do, through `Last-Event-ID`).
@@ -58,10 +61,17 @@ pub struct EngineConfig {
     /// Whether repositories on the server's own disk may be used
     /// (`--allow-local-repositories`).
     pub allow_local_repositories: bool,
+    /// The file the first start writes the admin's password to; removed once the
+    /// admin's password is changed.
+    pub first_start_password: PathBuf,
     /// The key that seals credentials.
     pub secret_key: credentials::SecretKeySource,
     /// Private and loopback addresses outbound requests may reach (`--allow-outbound`).
     pub outbound: outbound::OutboundPolicy,
+    /// The largest file read from a repository, in bytes (`--max-file-size`).
+    pub max_file_size: u64,
+    /// Live event streams one principal may hold open at once (`--max-streams`).
+    pub max_streams: usize,
     /// The Argo CD of environments that name none (`--argocd-server`).
     pub argocd: Option<promenade_model::resources::ArgoCdInstance>,
     /// The Argo Workflows that runs `workflow` hooks, and `workflow` gates of
@@ -74,6 +84,7 @@ impl EngineConfig {
         let data_dir = data_dir.into();
         Self {
             secret_key: credentials::SecretKeySource::File(data_dir.join("secret.key")),
+            first_start_password: auth::admin_password_file(&data_dir),
             public_url: None,
             allow_local_repositories: false,
             git_cache: data_dir.join("git"),
@@ -83,6 +94,8 @@ impl EngineConfig {
             committer_name: "Promenade".into(),
             committer_email: "promenade@localhost".into(),
             outbound: outbound::OutboundPolicy::default(),
+            max_streams: 32,
+            max_file_size: git::DEFAULT_MAX_FILE_SIZE,
             argocd: None,
             argo_workflows: None,
         }
@@ -138,6 +151,8 @@ struct Inner {
     outbound: outbound::Outbound,
     /// The last reading of what Argo CD runs, by product.
     deployed_cache: std::sync::Mutex<deployed::DeployedCache>,
+    /// Live event streams open, by principal.
+    streams: streams::OpenStreams,
     /// The credentials cipher, once the key is read.
     cipher: std::sync::OnceLock<chacha20poly1305::XChaCha20Poly1305>,
 }
@@ -171,13 +186,15 @@ impl Engine {
                 sign_ins: Default::default(),
                 hashing: tokio::sync::Semaphore::new(throttle::HASHING_AT_ONCE),
                 store,
-                git: git::GitCache::new(config.git_cache.clone()),
+                git: git::GitCache::new(config.git_cache.clone())
+                    .with_max_file_size(config.max_file_size),
                 config,
                 events,
                 runtime: release::Runtime::default(),
                 fault,
                 status_cache: Default::default(),
                 deployed_cache: Default::default(),
+                streams: Default::default(),
                 cipher: Default::default(),
             }),
         }

@@ -1,6 +1,7 @@
 //! Declarative resources as applied: validated against everything already stored, kept
 //! in canonical form, with a revision per change (who, when, what).
 
+use promenade_model::audit::AuditAction;
 use promenade_model::canonical::to_yaml;
 use promenade_model::credentials::CredentialKind;
 use promenade_model::diagnostic::{Code, Diagnostic, Severity};
@@ -10,8 +11,8 @@ use promenade_model::resources::{Environment, Repository, Resource, ResourceKind
 use promenade_model::validate::{validate, ResourceSet, Validation};
 use promenade_model::{load, LoadedResource};
 use sqlx::Row;
-use tracing::info;
 
+use crate::audit::{self, Record};
 use crate::auth::{allow, Principal, Role};
 use crate::credentials::check_fits;
 use crate::store::{now, Store};
@@ -230,6 +231,7 @@ impl Store {
         reject_invalid(&validate(files), file, author)?;
 
         let mut changes = Vec::new();
+        let mut audited = Vec::new();
         let mut tx = self.pool.begin().await?;
         for resource in incoming.resources() {
             let document = canonical(resource)?;
@@ -267,6 +269,20 @@ impl Store {
                     &author.name,
                 )
                 .await?;
+                let detail = audit::revision_detail(
+                    kind,
+                    &name,
+                    revision,
+                    current.map(|s| s.document.as_str()),
+                    Some(&document),
+                );
+                let record = Record::by(
+                    author,
+                    AuditAction::ResourceApplied,
+                    audit::resource_object(kind, &name),
+                )
+                .detail(detail);
+                audited.push(audit::insert(&mut *tx, record).await?);
             }
             changes.push(ResourceChange {
                 kind,
@@ -279,7 +295,7 @@ impl Store {
             tx.rollback().await?;
         } else {
             tx.commit().await?;
-            info!(author = %author.name, resources = changes.len(), "resources applied");
+            audited.iter().for_each(audit::log);
         }
         Ok(changes)
     }
@@ -332,7 +348,17 @@ impl Store {
             &author.name,
         )
         .await?;
+        let detail =
+            audit::revision_detail(kind, name, revision, Some(target.document.as_str()), None);
+        let record = Record::by(
+            author,
+            AuditAction::ResourceDeleted,
+            audit::resource_object(kind, name),
+        )
+        .detail(detail);
+        let entry = audit::insert(&mut *tx, record).await?;
         tx.commit().await?;
+        audit::log(&entry);
         Ok(ResourceChange {
             kind,
             name: name.to_string(),

@@ -1,10 +1,11 @@
 //! Server-wide settings that admins change while the server runs, kept in the database
 //! so every replica reads the same ones.
 
+use promenade_model::audit::AuditAction;
 use promenade_model::stored::AdminSettings;
 use sqlx::Row;
-use tracing::info;
 
+use crate::audit::Record;
 use crate::auth::{allow, Principal, Role};
 use crate::store::now;
 use crate::transport::RemotePolicy;
@@ -36,7 +37,11 @@ impl Engine {
         .bind(now())
         .execute(&self.store().pool)
         .await?;
-        info!(by = %who, allow_insecure_remotes = settings.allow_insecure_remotes, "settings changed");
+        self.audit(
+            Record::by(who, AuditAction::SettingsChanged, ALLOW_INSECURE_REMOTES)
+                .detail(settings.allow_insecure_remotes.to_string()),
+        )
+        .await?;
         self.current_settings().await
     }
 

@@ -54,24 +54,29 @@ impl SignInThrottle {
             .max()
     }
 
-    /// Counts a failed sign-in; whether it locked the account or the address.
-    pub(crate) fn failed(&self, name: &str, address: Option<std::net::IpAddr>) -> bool {
+    /// Counts a failed sign-in; when it closed the account or the address, says which
+    /// and for how long (`user:ada for 1 s`), for the audit trail.
+    pub(crate) fn failed(&self, name: &str, address: Option<std::net::IpAddr>) -> Option<String> {
         let mut failures = self
             .failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut locked = false;
+        let mut closed = Vec::new();
         for (key, free) in Self::keys(name, address) {
-            let entry = failures.entry(key).or_default();
+            let entry = failures.entry(key.clone()).or_default();
             entry.count += 1;
             if entry.count >= free {
                 let doublings = (entry.count - free).min(10);
                 let wait = Duration::from_secs(1 << doublings).min(LONGEST_WAIT);
                 entry.until = Some(Instant::now() + wait);
-                locked = true;
+                closed.push(format!(
+                    "{key} for {} s after {} failures",
+                    wait.as_secs(),
+                    entry.count
+                ));
             }
         }
-        locked
+        (!closed.is_empty()).then(|| closed.join("; "))
     }
 
     /// A successful sign-in clears the account's failures (not the address's).
@@ -92,11 +97,12 @@ mod tests {
         let throttle = SignInThrottle::default();
         let here: std::net::IpAddr = "192.0.2.7".parse().unwrap();
         for _ in 0..4 {
-            assert!(!throttle.failed("ada", Some(here)));
+            assert!(throttle.failed("ada", Some(here)).is_none());
         }
         assert_eq!(throttle.wait("ada", Some(here)), None);
-        assert!(
-            throttle.failed("ada", Some(here)),
+        assert_eq!(
+            throttle.failed("ada", Some(here)).as_deref(),
+            Some("user:ada for 1 s after 5 failures"),
             "the fifth failure locks"
         );
         assert!(throttle.wait("ada", None).is_some());

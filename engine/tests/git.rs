@@ -9,6 +9,7 @@ use git2::{Oid, Repository};
 use promenade_engine::credentials::Keyring;
 use promenade_engine::git::{CommitInfo, FileTree, FolderUpdate, GitCache, PushOutcome};
 use promenade_engine::transport::RemotePolicy;
+use promenade_engine::EngineError;
 
 /// The tests' remotes are on disk.
 fn keyring() -> Keyring {
@@ -63,6 +64,48 @@ fn history(path: &Path) -> Vec<(Oid, String)> {
         (oid, summary)
     })
     .collect()
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_by_name_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    let exactly = "x".repeat(1024);
+    let over = "x".repeat(1025);
+    commit_to_remote(
+        &remote,
+        &[
+            ("apps/api/envs/qa/values.yaml", exactly.as_str()),
+            ("apps/web/envs/qa/values.yaml", "image: {}\n"),
+            ("apps/web/envs/qa/dump.json", over.as_str()),
+        ],
+        "seed",
+    );
+    let repo = GitCache::new(dir.path().join("cache"))
+        .with_max_file_size(1024)
+        .open(&url(&remote), &keyring())
+        .unwrap();
+    let tip = repo.fetch("main").unwrap();
+    assert_eq!(
+        repo.read_folder(tip, "apps/api/envs/qa").unwrap().len(),
+        1,
+        "a file of exactly the limit is read"
+    );
+    let error = repo.read_folder(tip, "apps/web/envs/qa").unwrap_err();
+    assert!(matches!(
+        error,
+        EngineError::FileTooLarge {
+            size: 1025,
+            limit: 1024,
+            ..
+        }
+    ));
+    let message = error.to_string();
+    assert!(
+        message.starts_with("`apps/web/envs/qa/dump.json` in file://")
+            && message.ends_with("has 1025 bytes, more than the 1024 a file read from a repository may have (--max-file-size)"),
+        "{message}"
+    );
 }
 
 #[test]

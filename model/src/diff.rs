@@ -42,6 +42,11 @@ pub struct FileDiff {
 /// Context lines around each change, as `git diff` shows by default.
 const CONTEXT: usize = 3;
 
+/// Files whose two sides together are larger than this are not diffed line by line
+/// (Myers' diff can take time quadratic in the lines of two very different files): the
+/// diff says only that they differ and how big they are.
+pub const MAX_DIFF_BYTES: usize = 1024 * 1024;
+
 /// The diff of one file, or `None` if both sides are equal. `None` content means the
 /// file does not exist on that side.
 pub fn diff_file(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Option<FileDiff> {
@@ -85,6 +90,21 @@ pub fn diff_file(path: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Option<F
             unified,
         });
     };
+    if old_text.len() + new_text.len() > MAX_DIFF_BYTES {
+        unified.push_str(&format!(
+            "Large files {old_name} and {new_name} differ ({} and {} bytes; not compared line by line)\n",
+            old_text.len(),
+            new_text.len()
+        ));
+        return Some(FileDiff {
+            path: path.to_owned(),
+            change,
+            added: 0,
+            removed: 0,
+            binary: false,
+            unified,
+        });
+    }
     let diff = TextDiff::from_lines(old_text, new_text);
     let (mut added, mut removed) = (0, 0);
     for change in diff.iter_all_changes() {
@@ -210,6 +230,18 @@ impl EnvironmentDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_files_are_summarised_not_compared() {
+        let old = "a: 1\n".repeat(150_000);
+        let new = "b: 2\n".repeat(150_000);
+        let diff = diff_file("big.yaml", Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
+        assert_eq!(
+            diff.unified,
+            "diff --git a/big.yaml b/big.yaml\nLarge files a/big.yaml and b/big.yaml differ (750000 and 750000 bytes; not compared line by line)\n"
+        );
+        assert_eq!(diff.change, FileChange::Modified);
+    }
 
     #[test]
     fn modified_files_get_git_headers_and_counts() {

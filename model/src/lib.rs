@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod action;
+pub mod audit;
 pub mod canonical;
 pub mod credentials;
 pub mod diagnostic;

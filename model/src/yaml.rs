@@ -21,6 +21,9 @@ use crate::path::PathSegment;
 const MAX_DEPTH: usize = 100;
 /// Upper bound on nodes per stream, counting each alias expansion in full.
 const MAX_NODES: usize = 250_000;
+/// Upper bound on scalar text per stream, counting each alias expansion in full: a few
+/// aliases of one big scalar would otherwise expand to gigabytes from a small file.
+const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
 
 /// A 1-based line and column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,6 +96,7 @@ struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    bytes: usize,
     documents: Vec<Node>,
 }
 
@@ -140,12 +144,23 @@ impl Builder {
         Ok(())
     }
 
-    fn count(&mut self, nodes: usize, mark: Mark) -> Result<(), SyntaxError> {
+    /// Counts what a node adds to the stream, before it is built.
+    fn count(&mut self, (nodes, bytes): (usize, usize), mark: Mark) -> Result<(), SyntaxError> {
         self.nodes += nodes;
+        self.bytes += bytes;
         if self.nodes > MAX_NODES {
             return Err(SyntaxError {
                 mark,
                 message: format!("more than {MAX_NODES} nodes (counting alias expansions)"),
+            });
+        }
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(SyntaxError {
+                mark,
+                message: format!(
+                    "more than {} MiB of text (counting alias expansions)",
+                    MAX_EXPANDED_BYTES >> 20
+                ),
             });
         }
         Ok(())
@@ -154,6 +169,7 @@ impl Builder {
     fn event(&mut self, event: Event<'_>, mark: Mark) -> Result<(), SyntaxError> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count((1, text.len()), mark)?;
                 let node = Node {
                     mark,
                     value: NodeValue::Scalar(Scalar {
@@ -162,7 +178,6 @@ impl Builder {
                         forced_string: tag.as_deref().is_some_and(is_str_tag),
                     }),
                 };
-                self.count(1, mark)?;
                 self.complete(node, anchor)
             }
             Event::Alias(anchor) => {
@@ -172,9 +187,11 @@ impl Builder {
                         message: "an alias cannot refer to the node that contains it".into(),
                     });
                 };
+                // Counted before the copy is made, so a refused expansion costs nothing.
+                let weight = target.weight();
                 let mut node = target.clone();
+                self.count(weight, mark)?;
                 node.mark = mark;
-                self.count(node.size(), mark)?;
                 self.complete(node, 0)
             }
             Event::SequenceStart(anchor, _) => self.open(
@@ -222,7 +239,7 @@ impl Builder {
                     ),
                     None => return Ok(()),
                 };
-                self.count(1, node.mark)?;
+                self.count((1, 0), node.mark)?;
                 self.complete(node, anchor)
             }
             Event::DocumentStart(_) => {
@@ -246,6 +263,7 @@ pub(crate) fn parse(text: &str) -> Stream {
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
         documents: Vec::new(),
     };
     let mut error = None;
@@ -270,16 +288,16 @@ pub(crate) fn parse(text: &str) -> Stream {
 }
 
 impl Node {
-    fn size(&self) -> usize {
+    /// How many nodes and bytes of scalar text this node holds, in full.
+    fn weight(&self) -> (usize, usize) {
+        let add = |(n, b): (usize, usize), (m, c): (usize, usize)| (n + m, b + c);
         match &self.value {
-            NodeValue::Scalar(_) => 1,
-            NodeValue::Sequence(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
-            NodeValue::Mapping(entries) => {
-                1 + entries
-                    .iter()
-                    .map(|(k, v)| k.size() + v.size())
-                    .sum::<usize>()
-            }
+            NodeValue::Scalar(scalar) => (1, scalar.text.len()),
+            NodeValue::Sequence(items) => items.iter().map(Node::weight).fold((1, 0), add),
+            NodeValue::Mapping(entries) => entries
+                .iter()
+                .map(|(k, v)| add(k.weight(), v.weight()))
+                .fold((1, 0), add),
         }
     }
 
@@ -590,6 +608,32 @@ mod tests {
         assert!(error(&laughs).2.starts_with("more than 250000 nodes"));
         let deep = "[".repeat(200);
         assert_eq!(error(&deep).2, "nesting deeper than 100 levels");
+    }
+
+    #[test]
+    fn bounds_the_text_aliases_expand_to() {
+        // A 1 MB scalar aliased 1,000 times: 1 MB to read, 1 GB if expanded. Reading
+        // stops at the 15th alias, the one that passes 16 MiB, before copying it.
+        let big = "x".repeat(1 << 20);
+        let aliases = vec!["*big"; 1000].join(", ");
+        let text = format!(
+            "big: &big {big}
+many: [{aliases}]
+"
+        );
+        let (line, column, message) = error(&text);
+        assert_eq!(
+            message,
+            "more than 16 MiB of text (counting alias expansions)"
+        );
+        assert_eq!((line, column), (2, 8 + 6 * 14));
+        // Within the bound, aliases of big scalars are fine.
+        let few = format!(
+            "big: &big {big}
+many: [*big, *big]
+"
+        );
+        assert!(parse(&few).error.is_none());
     }
 
     #[test]

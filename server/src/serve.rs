@@ -80,6 +80,21 @@ pub struct ServeArgs {
     )]
     pub allow_outbound: Vec<String>,
 
+    /// Live event streams one user or token may hold open at once (each open page of
+    /// the UI holds one); more are refused with 429.
+    #[arg(
+        long,
+        env = "PROMENADE_MAX_STREAMS",
+        default_value_t = 32,
+        value_name = "N"
+    )]
+    pub max_streams: usize,
+
+    /// The largest file read from a repository, in bytes; a bigger one in an
+    /// application folder fails the release step or preview, naming the file.
+    #[arg(long, env = "PROMENADE_MAX_FILE_SIZE", default_value_t = promenade_engine::git::DEFAULT_MAX_FILE_SIZE, value_name = "BYTES")]
+    pub max_file_size: u64,
+
     /// The Argo CD that deploys environments whose resource names none
     /// (`spec.argocd`), for `argocd` gates and verification.
     #[arg(long, env = "PROMENADE_ARGOCD_SERVER", requires = "argocd_credentials")]
@@ -208,6 +223,8 @@ pub async fn serve(
     config.public_url = args.public_url.clone();
     config.merge_poll_interval = args.merge_poll_interval;
     config.outbound = OutboundPolicy::parse(&args.allow_outbound).map_err(anyhow::Error::msg)?;
+    config.max_streams = args.max_streams;
+    config.max_file_size = args.max_file_size;
     config.argocd = args
         .argocd_server
         .clone()

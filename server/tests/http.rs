@@ -17,9 +17,15 @@ struct TestServer {
 }
 
 async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+/// A server whose engine settings `configure` changes.
+async fn start_with(configure: impl FnOnce(&mut EngineConfig)) -> TestServer {
     let data = tempfile::tempdir().unwrap();
     let mut config = EngineConfig::new(data.path());
     config.allow_local_repositories = true;
+    configure(&mut config);
     let engine = Engine::new(Store::open(None, data.path()).await.unwrap(), config);
     let addr = support::spawn(engine.clone(), data.path()).await;
     let admin = engine
@@ -667,6 +673,110 @@ async fn server_functions_answer_the_engines_refusals_with_their_status() {
     assert_eq!(gate.approvals[0].user, "paula");
 }
 
+#[tokio::test]
+async fn changing_ones_password_signs_out_ones_other_browsers() {
+    let server = start().await;
+    let old = "a long enough password";
+    server
+        .engine
+        .create_user(&operator(), "pat", old, Role::Viewer)
+        .await
+        .unwrap();
+    let laptop = signed_in(&server, "pat", old).await;
+    let phone = signed_in(&server, "pat", old).await;
+    let page = |client: &reqwest::Client| client.get(format!("{}/settings", server.base)).send();
+    assert_eq!(page(&phone).await.unwrap().url().path(), "/settings");
+    // Sessions are counted in whole seconds: the change must come in a later one.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let change = |current: &str, new: &str, repeated: &str| {
+        laptop
+            .post(format!("{}/api/account/password", server.base))
+            .form(&[("current", current), ("new", new), ("repeated", repeated)])
+            .send()
+    };
+    let mismatch = change(old, "the new password", "the new passw0rd")
+        .await
+        .unwrap();
+    assert_eq!(mismatch.status(), 400);
+    assert!(mismatch.text().await.unwrap().contains("differ"));
+    let wrong = change("not my password", "the new password", "the new password")
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(page(&phone).await.unwrap().url().path(), "/settings");
+
+    let changed = change(old, "the new password", "the new password")
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap());
+    assert_eq!(
+        page(&laptop).await.unwrap().url().path(),
+        "/settings",
+        "this browser stays signed in"
+    );
+    assert_eq!(
+        page(&phone).await.unwrap().url().path(),
+        "/login",
+        "the other browser is signed out"
+    );
+    let (status, changes) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?action=password-changed",
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(changes[0]["actor"], "user pat");
+}
+
+#[tokio::test]
+async fn each_caller_may_hold_only_so_many_event_streams_open() {
+    let server = start_with(|config| config.max_streams = 2).await;
+    let open = |token: &str| {
+        client()
+            .get(format!("{}/api/v1/events", server.base))
+            .bearer_auth(token)
+            .send()
+    };
+    let first = open(&server.admin).await.unwrap();
+    let second = open(&server.admin).await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open(&server.admin).await.unwrap();
+    assert_eq!(third.status(), 429);
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+
+    // Another caller has streams of its own.
+    let viewer = server
+        .engine
+        .create_token(&operator(), "wallboard", Role::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(open(&viewer).await.unwrap().status(), 200);
+
+    // A closed stream frees its place (once the server notices the client left).
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let again = open(&server.admin).await.unwrap();
+        if again.status() == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place was not freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(second);
+}
+
 /// Commits `content` to `path` on `branch` of the bare repository, as a developer's
 /// push would.
 fn push_to(repository: &std::path::Path, branch: &str, path: &str, content: &str) -> String {
@@ -1075,6 +1185,52 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     assert_eq!(locked.status().as_u16(), 429);
     let text = locked.text().await.unwrap();
     assert!(text.contains("too many failed sign-ins"), "{text}");
+
+    // The failures and the lockout are in the audit trail, with the client's address;
+    // only admins read it.
+    let audit = "/api/v1/audit?action=sign-in-failed";
+    let (status, failures) = call(
+        &server,
+        reqwest::Method::GET,
+        audit,
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{failures}");
+    let failures = failures.as_array().unwrap();
+    assert_eq!(failures.len(), 5);
+    assert_eq!(failures[0]["actor"], "pat");
+    assert_eq!(failures[0]["address"], "127.0.0.1");
+    let (_, locks) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?action=sign-in-locked&actor=pat",
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(locks.as_array().map(Vec::len), Some(1), "{locks}");
+    let manager = server
+        .engine
+        .create_token(&operator(), "ci", Role::ReleaseManager)
+        .await
+        .unwrap();
+    let (status, _) = call(&server, reqwest::Method::GET, audit, Some(&manager), None).await;
+    assert_eq!(status, 403);
+    let (status, body) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?action=dropped-tables",
+        Some(&server.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown audit action"));
 }
 
 #[tokio::test]

@@ -10,17 +10,19 @@ use promenade_model::access::approval_refusal;
 use promenade_model::action::{
     Action, ActionKind, Approval, HttpCheck, Soak, SoakStart, Weekday, Window,
 };
+use promenade_model::audit::AuditAction;
 use promenade_model::hosting::provider_of;
 use promenade_model::policy::PullRequestSettings;
 use promenade_model::release::{Gate, GateStatus, StepDetail, StepStatus};
 use promenade_model::resources::{ArgoWorkflowsInstance, PromotionAction, Provider};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tracing::{info, info_span, Instrument};
+use tracing::{info_span, Instrument};
 
 use super::http_check::{self, Context};
 use super::plan::{Plan, PlannedStep};
 use super::StepJob;
+use crate::audit::Record;
 use crate::auth::{allow, Principal, Role};
 use crate::store::{NewApproval, ReleaseRecord, StepRecord};
 use crate::{Checkpoint, Engine, EngineError, Result};
@@ -233,7 +235,9 @@ impl Engine {
             });
         };
         self.publish(event);
-        info!(release = %id, environment, by = %who, "gate approved");
+        let approved = Record::by(who, AuditAction::GateApproved, id)
+            .detail(format!("{environment}, gate {}", index + 1));
+        self.audit(approved).await?;
         self.runtime().gate_changes.notify_waiters();
         self.counted(id, environment, index, who).await
     }

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use promenade_model::audit::AuditAction;
 use promenade_model::diff::EnvironmentDiff;
 use promenade_model::policy::PullRequestSettings;
 use promenade_model::resources::{
@@ -39,6 +40,7 @@ pub use source::SourceTrees;
 use self::gates::{check_supported, Phase};
 use self::plan::{Plan, ServerArgo};
 use self::promote::{RepoJob, RepoOutcome};
+use crate::audit::Record;
 use crate::auth::{allow, Principal, Role};
 use crate::credentials::Keyring;
 use crate::git::CommitInfo;
@@ -295,16 +297,20 @@ impl Engine {
             .await?;
         self.publish(event);
         self.spawn(id.to_string(), None);
-        info!(release = %id, by = %who, "release retried");
+        self.audit(Record::by(who, AuditAction::ReleaseRetried, id))
+            .await?;
         self.load_release(id).await
     }
 
     /// Stops a release: working steps become `terminated`, pending ones stay pending.
     pub async fn terminate(&self, who: &Principal, id: &str) -> Result<ReleaseRecord> {
         allow(who, Role::Promoter, "terminating releases")?;
-        info!(release = %id, by = %who, "terminating release");
-        self.terminate_release(id, &format!("release {id} was terminated by {}", who.name))
-            .await
+        let stopped = self
+            .terminate_release(id, &format!("release {id} was terminated by {}", who.name))
+            .await?;
+        self.audit(Record::by(who, AuditAction::ReleaseTerminated, id))
+            .await?;
+        Ok(stopped)
     }
 
     /// Stops a release; `reason` goes into the comment that closes its pull requests.

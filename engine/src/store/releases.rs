@@ -6,8 +6,10 @@ use serde_json::Value;
 use sqlx::{Row, Sqlite, Transaction};
 
 use promenade_model::access::PrincipalKind;
+use promenade_model::audit::AuditAction;
 
 use super::{now, Store};
+use crate::audit;
 use crate::{EngineError, Result};
 pub use promenade_model::release::{
     ApplicationRecord, ApprovalChange, EventChange, EventRecord, Gate, GateApproval, GateChange,
@@ -121,7 +123,29 @@ impl Store {
             product: Some(release.product.clone()),
         });
         let event = append_event(&mut tx, &release.id, None, change).await?;
+        let environments: Vec<&str> = release
+            .steps
+            .iter()
+            .map(|s| s.environment.as_str())
+            .collect();
+        let started = audit::Record {
+            actor: format!(
+                "{} {}",
+                release.created_by_kind.as_str(),
+                release.created_by
+            ),
+            action: AuditAction::ReleaseStarted,
+            object: release.id.clone(),
+            address: None,
+            detail: Some(format!(
+                "product {} to {}",
+                release.product,
+                environments.join(", ")
+            )),
+        };
+        let entry = audit::insert(&mut *tx, started).await?;
         tx.commit().await?;
+        audit::log(&entry);
         Ok(event)
     }
 

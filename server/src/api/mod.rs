@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, described by an OpenAPI document built with `utoipa`
 //! from the handlers' own annotations, so the document cannot drift from the code.
 
+mod audit;
 mod auth;
 mod credentials;
 mod error;
@@ -52,6 +53,7 @@ use crate::{health, AppState};
         credentials::settings,
         credentials::set_settings,
         import::argocd,
+        audit::list,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe)),
     modifiers(&BearerToken)
@@ -89,6 +91,7 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi_json))
         .route("/apply", post(resources::apply))
         .route("/import/argocd", post(import::argocd))
+        .route("/audit", get(audit::list))
         .route("/events", get(releases::all_events))
         .route("/releases", get(releases::list))
         .route("/releases/{id}", get(releases::get))

@@ -12,7 +12,7 @@ use futures_core::Stream;
 use promenade_engine::auth::Principal;
 use promenade_engine::release::PromotionRequest;
 use promenade_engine::store::{EventRecord, ReleaseFilter};
-use promenade_engine::{Engine, EngineError, ReleaseStatus};
+use promenade_engine::{Engine, EngineError, ReleaseStatus, Subscription};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -258,11 +258,14 @@ pub async fn events(
         id,
         finished: release.status.is_final(),
     };
+    // Subscribed before replaying, so nothing persisted in between is missed.
+    let live = state.engine.subscribe_as(&caller.0)?;
     Ok(stream(
         state.engine.clone(),
         caller.0,
         scope,
         last_event_id(&headers),
+        live,
     ))
 }
 
@@ -299,11 +302,13 @@ pub async fn all_events(
             resumed
         }
     };
+    let live = state.engine.subscribe_as(&caller.0)?;
     Ok(stream(
         state.engine.clone(),
         caller.0,
         Scope::Product(query.product),
         after,
+        live,
     ))
 }
 
@@ -359,10 +364,12 @@ fn stream(
     who: Principal,
     scope: Scope,
     after: i64,
+    live: Subscription,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    // Subscribe before replaying, so nothing persisted in between is missed.
-    let mut live = engine.subscribe();
     let stream = async_stream::stream! {
+        // The whole subscription, not only its receiver: its place in the caller's count
+        // must last as long as the stream.
+        let mut live = live;
         let mut last = after;
         let ends = matches!(scope, Scope::Release { .. });
         let mut finished = matches!(scope, Scope::Release { finished: true, .. });
@@ -373,7 +380,7 @@ fn stream(
             yield Ok(sse(&event));
         }
         while !finished {
-            match live.recv().await {
+            match live.events.recv().await {
                 Ok(event) if event.seq > last => {
                     let belongs = scope.wants(&event, &engine, &who, &mut products).await;
                     if belongs {
