@@ -90,7 +90,7 @@ impl ArgoWorkflows {
     }
 
     /// Submits `template` with `parameters` and `labels`; the workflow's generated name.
-    #[instrument(skip(self, parameters, labels), fields(server = %self.api.server))]
+    #[instrument(skip(self, parameters, labels), fields(server = %promenade_model::redact::url(&self.api.server)))]
     pub(crate) async fn submit(
         &self,
         namespace: &str,
@@ -119,7 +119,7 @@ impl ArgoWorkflows {
     }
 
     /// The newest workflow in `namespace` carrying every one of `labels`, if any.
-    #[instrument(skip(self, labels), fields(server = %self.api.server))]
+    #[instrument(skip(self, labels), fields(server = %promenade_model::redact::url(&self.api.server)))]
     pub(crate) async fn find(
         &self,
         namespace: &str,
@@ -139,7 +139,7 @@ impl ArgoWorkflows {
     }
 
     /// Where workflow `name` stands.
-    #[instrument(skip(self), fields(server = %self.api.server))]
+    #[instrument(skip(self), fields(server = %promenade_model::redact::url(&self.api.server)))]
     pub(crate) async fn workflow(&self, namespace: &str, name: &str) -> Result<WorkflowState> {
         let request = self
             .api
@@ -152,7 +152,7 @@ impl ArgoWorkflows {
     }
 
     /// Stops workflow `name`, saying why.
-    #[instrument(skip(self), fields(server = %self.api.server))]
+    #[instrument(skip(self), fields(server = %promenade_model::redact::url(&self.api.server)))]
     pub(crate) async fn stop(&self, namespace: &str, name: &str, message: &str) -> Result<()> {
         let request = self
             .api

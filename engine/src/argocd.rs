@@ -146,7 +146,7 @@ impl ArgoCd {
     }
 
     /// What `application` runs now.
-    #[instrument(skip(self), fields(server = %self.api.server))]
+    #[instrument(skip(self), fields(server = %promenade_model::redact::url(&self.api.server)))]
     pub(crate) async fn application(&self, application: &str) -> Result<AppState> {
         let app: Application = self
             .api
@@ -182,7 +182,7 @@ impl ArgoCd {
     }
 
     /// Every Application this token may read, for discovery.
-    #[instrument(skip(self), fields(server = %self.api.server))]
+    #[instrument(skip(self), fields(server = %promenade_model::redact::url(&self.api.server)))]
     pub(crate) async fn applications(&self) -> Result<Vec<DiscoveredApp>> {
         let list: ApplicationList = self
             .api
@@ -214,7 +214,7 @@ impl ArgoCd {
     }
 
     /// Asks Argo CD to sync `application` to `revision`.
-    #[instrument(skip(self), fields(server = %self.api.server))]
+    #[instrument(skip(self), fields(server = %promenade_model::redact::url(&self.api.server)))]
     pub(crate) async fn sync(&self, application: &str, revision: &str, prune: bool) -> Result<()> {
         let request = self
             .api

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
+use promenade_model::redact;
 use tracing::{debug, instrument};
 
 use crate::credentials::{Access, Keyring};
@@ -179,7 +180,7 @@ impl Repo {
             .take();
         match refusal {
             Some(message) => EngineError::Git {
-                url: redact_url(&self.url),
+                url: redact::url(&self.url),
                 action: action.to_string(),
                 message,
             },
@@ -188,7 +189,7 @@ impl Repo {
     }
 
     /// Fetches `branch` from the remote and returns its tip.
-    #[instrument(skip(self), fields(url = %self.url))]
+    #[instrument(skip(self), fields(url = %redact::url(&self.url)))]
     pub fn fetch(&self, branch: &str) -> Result<Oid> {
         let mut remote = self
             .repo
@@ -325,7 +326,7 @@ impl Repo {
                 .and_then(|(size, _)| {
                     if size as u64 > self.max_file_size {
                         return Err(EngineError::FileTooLarge {
-                            url: redact_url(&self.url),
+                            url: redact::url(&self.url),
                             path: join(folder, &path),
                             size: size as u64,
                             limit: self.max_file_size,
@@ -356,7 +357,7 @@ impl Repo {
 
     /// Writes one commit on top of `parent` that gives each folder exactly its new files.
     /// Returns `None` when that changes nothing: no empty commits.
-    #[instrument(skip(self, updates, info), fields(url = %self.url, folders = updates.len()))]
+    #[instrument(skip(self, updates, info), fields(url = %redact::url(&self.url), folders = updates.len()))]
     pub fn commit(
         &self,
         parent: Oid,
@@ -432,7 +433,7 @@ impl Repo {
 
     /// Pushes `commit` to `branch` without force: the remote accepts it only as a
     /// fast-forward.
-    #[instrument(skip(self), fields(url = %self.url))]
+    #[instrument(skip(self), fields(url = %redact::url(&self.url)))]
     pub fn push(&self, commit: Oid, branch: &str) -> Result<PushOutcome> {
         // A local ref to push from; the remote's answer per ref arrives in a callback.
         let local = format!("refs/promenade/outgoing/{branch}");
@@ -610,28 +611,12 @@ fn git_error(url: &str, action: &str, error: git2::Error) -> EngineError {
              `--ca-file` trusts?)"
         );
     }
-    if let Some(secret) = userinfo(url) {
+    if let Some(secret) = redact::userinfo(url) {
         message = message.replace(secret, "***");
     }
     EngineError::Git {
-        url: redact_url(url),
+        url: redact::url(url),
         action: action.to_string(),
         message,
-    }
-}
-
-/// The `user:token` part of `scheme://user:token@host/…`, if any (a user alone, as in
-/// `ssh://git@host/…`, is no secret).
-fn userinfo(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let (info, _) = rest.rsplit_once('@')?;
-    info.contains(':').then_some(info)
-}
-
-/// Keeps tokens in `https://user:token@host/…` out of errors and logs.
-fn redact_url(url: &str) -> String {
-    match userinfo(url) {
-        Some(secret) => url.replacen(secret, "***", 1),
-        None => url.to_string(),
     }
 }

@@ -1,6 +1,7 @@
 //! Declarative resources as applied: validated against everything already stored, kept
 //! in canonical form, with a revision per change (who, when, what).
 
+use promenade_model::action::{Action, HeaderValue};
 use promenade_model::audit::AuditAction;
 use promenade_model::canonical::to_yaml;
 use promenade_model::credentials::CredentialKind;
@@ -34,7 +35,7 @@ impl RemoteRules {
         let product = match &loaded.resource {
             Resource::Product(product) => product,
             Resource::Environment(environment) => return self.check_argo(loaded, environment),
-            _ => return Vec::new(),
+            _ => return self.check_header_credentials(loaded),
         };
         let mut problems = Vec::new();
         for (path, repository) in product.repositories() {
@@ -107,18 +108,18 @@ impl RemoteRules {
                     Code::InvalidUrl,
                     format!("{server:?} is not an http(s) URL of an {product} server"),
                 ));
+            } else if promenade_model::redact::userinfo(server).is_some() {
+                problems.push(loaded.diagnostic(
+                    &at.key("server"),
+                    Severity::Error,
+                    Code::InvalidUrl,
+                    format!(
+                        "{} carries a user name or token, which every viewer would read: name credentials instead",
+                        promenade_model::redact::url(server)
+                    ),
+                ));
             }
-            let problem = match self.credentials.iter().find(|(n, _)| n == name) {
-                None => Some(format!(
-                    "credentials `{name}` do not exist: an admin creates them with \
-                     `promenade credentials create {name} --kind token`"
-                )),
-                Some((_, CredentialKind::Ssh)) => Some(format!(
-                    "credentials `{name}` are ssh; {product} needs token credentials"
-                )),
-                Some(_) => None,
-            };
-            if let Some(message) = problem {
+            if let Some(message) = self.token_problem(name, product) {
                 problems.push(loaded.diagnostic(
                     &at.key("credentials"),
                     Severity::Error,
@@ -128,6 +129,47 @@ impl RemoteRules {
             }
         }
         problems
+    }
+
+    /// Request headers of `http` actions that take their value from credentials: the
+    /// credentials must exist and hold a token.
+    fn check_header_credentials(&self, loaded: &LoadedResource) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        for (path, actions) in loaded.resource.action_lists() {
+            for (index, action) in actions.iter().enumerate() {
+                let Action::Http(http) = action else { continue };
+                for (header, value) in &http.headers {
+                    let HeaderValue::Credentials(from) = value else {
+                        continue;
+                    };
+                    let what = format!("the header `{header}`");
+                    if let Some(message) = self.token_problem(&from.credentials, &what) {
+                        let at = path.index(index).key("http").key("headers").key(header);
+                        problems.push(loaded.diagnostic(
+                            &at.key("credentials"),
+                            Severity::Error,
+                            Code::UnknownCredentials,
+                            message,
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    /// Why credentials `name` cannot give `user` a token, if they cannot.
+    fn token_problem(&self, name: &str, user: &str) -> Option<String> {
+        match self.credentials.iter().find(|(n, _)| n == name) {
+            None => Some(format!(
+                "credentials `{name}` do not exist: an admin creates them with \
+                 `promenade credentials create {name} --kind token`"
+            )),
+            Some((_, CredentialKind::Ssh)) => Some(format!(
+                "credentials `{name}` are ssh; {user} needs token credentials"
+            )),
+            Some(_) => None,
+        }
     }
 
     /// What keeps Promenade from calling the API of a GitHub or GitLab repository's host:

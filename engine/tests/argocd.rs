@@ -283,6 +283,17 @@ async fn an_environment_naming_missing_credentials_is_refused_when_applied() {
             .any(|p| p.contains("is not an http(s) URL of an Argo CD server")),
         "{problems:?}"
     );
+    let with_token = environment.replace(
+        "argocd.example.com",
+        "https://admin:s3cret@argocd.example.com",
+    );
+    let problems = world.refusals("qa.yaml", &with_token).await;
+    assert!(
+        problems.iter().any(|p| p.contains(
+            "https://***@argocd.example.com carries a user name or token, which every viewer would read"
+        ) && !p.contains("s3cret")),
+        "{problems:?}"
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,8 @@ use promenade_model::release::ReleaseStatus;
 const SECRET: &str = "AKIA-LOOPBACK-SECRET-7f3e";
 
 /// A service on loopback: `/credentials` answers a secret, `/elsewhere` redirects to the
-/// cloud metadata address, `/big` answers 2 MiB of JSON. Counts the requests it gets.
+/// cloud metadata address, `/big` answers 2 MiB of JSON, `/authorized` answers 200 only
+/// to `Authorization: Bearer grafana-s3cret`. Counts the requests it gets.
 async fn service() -> (String, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
@@ -37,6 +38,19 @@ async fn service() -> (String, Arc<AtomicUsize>) {
                     [(LOCATION, "http://169.254.169.254/latest/meta-data/")],
                 )
                     .into_response()
+            }),
+        )
+        .route(
+            "/authorized",
+            get(|headers: axum::http::HeaderMap| async move {
+                let bearer = headers
+                    .get("authorization")
+                    .is_some_and(|v| v == "Bearer grafana-s3cret");
+                if bearer {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNAUTHORIZED
+                }
             }),
         )
         .route(
@@ -162,4 +176,92 @@ async fn an_answer_larger_than_a_mebibyte_is_not_read() {
         error.contains("the answer is larger than 1024 KiB"),
         "{error}"
     );
+}
+
+fn qa_gate(http: &str) -> String {
+    format!(
+        "apiVersion: promenade.dev/v1alpha1\nkind: PromotionPolicy\nmetadata: {{ name: qa-check }}\n\
+         spec:\n  priority: 300\n  selector: {{ environments: [qa] }}\n  gates:\n    - http: {http}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_header_takes_its_secret_from_credentials_never_from_the_resource() {
+    let (address, _) = service().await;
+    let world = World::new(Options {
+        apps: 1,
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://{address}/authorized");
+    let literal = qa_gate(&format!(
+        "{{ url: \"{url}\", headers: {{ Authorization: \"Bearer grafana-s3cret\" }} }}"
+    ));
+    let refused = world.refusals("policy.yaml", &literal).await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].starts_with("policy.yaml:8:")
+            && refused[0].contains("`Authorization` looks like it carries a secret"),
+        "{refused:?}"
+    );
+    let from_credentials = qa_gate(&format!(
+        "{{ url: \"{url}\", headers: {{ Authorization: {{ credentials: grafana, scheme: Bearer }} }}, timeout: 1s }}"
+    ));
+    let refused = world.refusals("policy.yaml", &from_credentials).await;
+    assert!(
+        refused[0].contains("credentials `grafana` do not exist"),
+        "{refused:?}"
+    );
+
+    world.token_credentials("grafana", "grafana-s3cret").await;
+    world.apply(&from_credentials).await;
+    let release = world.promote_to("qa", "15.0.0").await.unwrap();
+    let done = world.wait(&release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    let stored = world
+        .engine
+        .resources(&viewer(), None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.document.clone())
+        .collect::<String>();
+    assert!(!stored.contains("grafana-s3cret"));
+    assert!(!serde_json::to_string(&done)
+        .unwrap()
+        .contains("grafana-s3cret"));
+}
+
+#[tokio::test]
+async fn a_password_or_token_in_a_gate_url_is_shown_as_stars() {
+    let (address, _) = service().await;
+    let world = World::new(Options {
+        apps: 1,
+        ..Options::default()
+    })
+    .await;
+    world
+        .apply(&qa_gate(&format!(
+            "{{ url: \"http://ops:hunter2@{address}/missing?team=web&token=abc123\", timeout: 1s }}"
+        )))
+        .await;
+    let error = failure(&world, "15.1.0").await;
+    assert!(
+        error.contains(&format!(
+            "GET http://***@{address}/missing?team=web&token=*** answered 404"
+        )),
+        "{error}"
+    );
+    let release = world
+        .engine
+        .list_releases(&viewer(), &Default::default())
+        .await
+        .unwrap();
+    let logs = world
+        .engine
+        .release_logs(&viewer(), &release[0].id)
+        .await
+        .unwrap();
+    let everything = format!("{error}{}", serde_json::to_string(&logs).unwrap());
+    assert!(!everything.contains("hunter2") && !everything.contains("abc123"));
 }

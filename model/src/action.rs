@@ -160,9 +160,11 @@ pub struct HttpCheck {
     /// The request method.
     #[serde(default)]
     pub method: HttpMethod,
-    /// Request headers.
+    /// Request headers: text, or the secret of stored credentials. A header whose name
+    /// looks secret (`Authorization`, `*token*`, …) must take its value from credentials:
+    /// every viewer reads resources.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, HeaderValue>,
     /// A request body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -175,6 +177,34 @@ pub struct HttpCheck {
     /// How long to keep trying.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+}
+
+/// A request header's value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValue {
+    /// Text, with the release's placeholders filled in.
+    Text(String),
+    /// `{ credentials: grafana, scheme: Bearer }`: the secret of token (or https)
+    /// credentials, after the scheme and a space when one is given.
+    Credentials(HeaderCredentials),
+}
+
+/// The credentials a header's value comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeaderCredentials {
+    /// Stored credentials, of kind `token` or `https` (its token or password is used).
+    pub credentials: String,
+    /// Written before the secret, e.g. `Bearer` or `token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+}
+
+impl From<&str> for HeaderValue {
+    fn from(text: &str) -> Self {
+        HeaderValue::Text(text.to_string())
+    }
 }
 
 /// `expectJson: { path: "$.status", equals: ok }`

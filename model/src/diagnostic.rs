@@ -94,6 +94,8 @@ codes! {
     RemoteRefused = "remote-refused",
     /// Credentials that are not stored, or of a kind the repository cannot use.
     UnknownCredentials = "unknown-credentials",
+    /// A secret-looking value written into a resource, which every viewer reads.
+    SecretInResource = "secret-in-resource",
 }
 
 impl fmt::Display for Code {

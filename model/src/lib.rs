@@ -37,6 +37,7 @@ mod loader;
 pub mod overview;
 pub mod path;
 pub mod policy;
+pub mod redact;
 pub mod release;
 pub mod remote;
 pub mod resources;

@@ -815,6 +815,35 @@ impl Resource {
         &self.metadata().name
     }
 
+    /// Every list of actions it holds, with the list's path: a policy's `gates` and
+    /// `verify`, a flow's steps' ones and its hooks.
+    pub fn action_lists(&self) -> Vec<(FieldPath, &[Action])> {
+        fn rules(path: FieldPath, rules: &PolicyRules) -> Vec<(FieldPath, &[Action])> {
+            [("gates", &rules.gates), ("verify", &rules.verify)]
+                .into_iter()
+                .filter_map(|(key, list)| Some((path.key(key), list.as_deref()?)))
+                .collect()
+        }
+        let spec = FieldPath::root().key("spec");
+        match self {
+            Self::PromotionPolicy(policy) => rules(spec, &policy.spec.rules),
+            Self::PromotionFlow(flow) => {
+                let mut lists: Vec<(FieldPath, &[Action])> = Vec::new();
+                for (index, step) in flow.spec.steps.iter().enumerate() {
+                    if let Some(policy) = &step.policy {
+                        let path = spec.key("steps").index(index).key("policy");
+                        lists.extend(rules(path, policy));
+                    }
+                }
+                let hooks = spec.key("hooks");
+                lists.push((hooks.key("onSuccess"), &flow.spec.hooks.on_success));
+                lists.push((hooks.key("onFailure"), &flow.spec.hooks.on_failure));
+                lists
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Reads a resource from its JSON data model, e.g. a YAML document.
     pub(crate) fn from_json(value: Value) -> Result<Resource, DecodeError> {
         let Value::Object(mut fields) = value else {

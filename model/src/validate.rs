@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::action::{Action, SoakStart};
+use crate::action::{Action, HeaderValue, SoakStart};
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::graph::{FlowGraph, FlowProblem};
 use crate::jsonpath::JsonPath;
@@ -15,6 +15,7 @@ use crate::layout::{parse_layout, LAYOUT_ANNOTATION};
 use crate::loader::{load, LoadedResource};
 use crate::path::FieldPath;
 use crate::policy::{resolve_policy, EffectivePolicy};
+use crate::redact::looks_secret;
 use crate::resources::{
     Environment, Product, PromotionFlow, PromotionPolicy, PromotionTemplate, Resource, ResourceKind,
 };
@@ -628,6 +629,20 @@ impl Checker<'_> {
                     }
                     if let Some(expect) = &http.expect_json {
                         self.jsonpath(at, path.key("expectJson").key("path"), &expect.path);
+                    }
+                    for (name, value) in &http.headers {
+                        if matches!(value, HeaderValue::Text(_)) && looks_secret(name) {
+                            self.error(
+                                at,
+                                path.key("headers").key(name),
+                                Code::SecretInResource,
+                                format!(
+                                    "`{name}` looks like it carries a secret, which every viewer would read here: \
+                                     store it as credentials and write `{name}: {{ credentials: NAME }}` \
+                                     (with `scheme: Bearer` for a bearer token)"
+                                ),
+                            );
+                        }
                     }
                 }
                 Action::Command(command) => {

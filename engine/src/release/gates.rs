@@ -419,7 +419,8 @@ impl Engine {
             None => OffsetDateTime::now_utc() + timeout,
         };
         let context = Context::new(&job.snapshot, &job.release, &job.environment);
-        let requests = http_check::requests(check, &context);
+        let secrets = self.header_secrets(check).await?;
+        let requests = http_check::requests(check, &context, &secrets);
         let interval = self.config().check_interval;
         loop {
             let left = deadline - OffsetDateTime::now_utc();

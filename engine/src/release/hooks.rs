@@ -37,7 +37,7 @@ impl Engine {
             let failed = match hook {
                 Action::Http(check) => {
                     let check = with_default_body(check, id, product, context.version(), status);
-                    let span = info_span!("hook", url = %check.url);
+                    let span = info_span!("hook", url = %promenade_model::redact::url(&check.url));
                     self.call_hook(&check, &context)
                         .instrument(span)
                         .await
@@ -88,7 +88,11 @@ impl Engine {
             .as_ref()
             .map_or(http_check::DEFAULT_TIMEOUT, |t| t.to_std());
         let deadline = tokio::time::Instant::now() + timeout;
-        let requests = http_check::requests(check, context);
+        let secrets = self
+            .header_secrets(check)
+            .await
+            .map_err(|e| e.to_string())?;
+        let requests = http_check::requests(check, context, &secrets);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let attempt_timeout = left.max(std::time::Duration::from_secs(1));

@@ -7,14 +7,17 @@
 //! `{application}`; a check that names `{application}` runs once per application of
 //! the product, and all must pass.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use promenade_model::action::{HttpCheck, HttpMethod};
+use promenade_model::action::{HeaderValue, HttpCheck, HttpMethod};
 use promenade_model::jsonpath::JsonPath;
+use promenade_model::redact;
 use tracing::{info_span, Instrument};
 
 use super::Snapshot;
 use crate::outbound::{capped_body, Outbound, CHECK_BODY_CAP};
+use crate::{Engine, Result};
 
 /// How long an `http` action keeps trying when it names no timeout.
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,22 +69,53 @@ impl Context {
     }
 }
 
-/// One request to make, placeholders filled in.
-#[derive(Debug, Clone)]
+/// One request to make, placeholders filled in. Not `Debug`: its headers may hold
+/// secrets.
+#[derive(Clone)]
 pub(super) struct Request {
     pub url: String,
     headers: Vec<(String, String)>,
     body: Option<String>,
 }
 
+/// The values of `check`'s headers that come from credentials, by header name.
+pub(super) type HeaderSecrets = BTreeMap<String, String>;
+
+impl Engine {
+    /// Reads the secrets `check`'s headers name, just before the requests are made.
+    pub(super) async fn header_secrets(&self, check: &HttpCheck) -> Result<HeaderSecrets> {
+        let mut secrets = HeaderSecrets::new();
+        for (name, value) in &check.headers {
+            if let HeaderValue::Credentials(from) = value {
+                let secret = self
+                    .api_token(&from.credentials, &format!("the header `{name}`"))
+                    .await?;
+                let value = match &from.scheme {
+                    Some(scheme) => format!("{scheme} {secret}"),
+                    None => secret,
+                };
+                secrets.insert(name.clone(), value);
+            }
+        }
+        Ok(secrets)
+    }
+}
+
 /// The requests a check makes: one, or one per application.
-pub(super) fn requests(check: &HttpCheck, context: &Context) -> Vec<Request> {
+pub(super) fn requests(
+    check: &HttpCheck,
+    context: &Context,
+    secrets: &HeaderSecrets,
+) -> Vec<Request> {
     let names_application = check.url.contains("{application}")
         || check
             .body
             .as_deref()
             .is_some_and(|b| b.contains("{application}"))
-        || check.headers.values().any(|v| v.contains("{application}"));
+        || check
+            .headers
+            .values()
+            .any(|v| matches!(v, HeaderValue::Text(text) if text.contains("{application}")));
     let applications: Vec<Option<&str>> = if names_application {
         context
             .applications
@@ -100,7 +134,15 @@ pub(super) fn requests(check: &HttpCheck, context: &Context) -> Vec<Request> {
                 headers: check
                     .headers
                     .iter()
-                    .map(|(name, value)| (name.clone(), fill(value)))
+                    .map(|(name, value)| {
+                        let value = match value {
+                            HeaderValue::Text(text) => fill(text),
+                            HeaderValue::Credentials(_) => {
+                                secrets.get(name).cloned().unwrap_or_default()
+                            }
+                        };
+                        (name.clone(), value)
+                    })
                     .collect(),
                 body: check.body.as_deref().map(fill),
             }
@@ -143,9 +185,11 @@ async fn attempt(
     request: &Request,
     timeout: Duration,
 ) -> Result<(), String> {
+    // Messages and spans name the URL without a password or token it may carry.
+    let shown = redact::url(&request.url);
     outbound
         .check_url(&request.url)
-        .map_err(|why| format!("{}: {why}", request.url))?;
+        .map_err(|why| format!("{shown}: {why}"))?;
     let method = match check.method {
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
@@ -164,12 +208,12 @@ async fn attempt(
     if let Some(body) = &request.body {
         builder = builder.body(body.clone());
     }
-    let span = info_span!("http check", method = %method, url = %request.url);
+    let span = info_span!("http check", method = %method, url = %shown);
     let response = builder
         .send()
         .instrument(span)
         .await
-        .map_err(|e| format!("{method} {}: {}", request.url, describe(e)))?;
+        .map_err(|e| format!("{method} {shown}: {}", describe(e)))?;
     let status = response.status();
     let status_ok = match check.expect_status {
         Some(expected) => status.as_u16() == expected,
@@ -180,8 +224,7 @@ async fn attempt(
             .expect_status
             .map_or_else(|| "a 2xx status".to_string(), |s| s.to_string());
         return Err(format!(
-            "{method} {} answered {status}, expected {expected}",
-            request.url
+            "{method} {shown} answered {status}, expected {expected}"
         ));
     }
     let Some(expectation) = &check.expect_json else {
@@ -189,15 +232,15 @@ async fn attempt(
     };
     let body = capped_body(response, CHECK_BODY_CAP)
         .await
-        .map_err(|why| format!("{method} {}: {why}", request.url))?;
+        .map_err(|why| format!("{method} {shown}: {why}"))?;
     let answer: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|_| format!("{method} {} did not answer JSON", request.url))?;
+        .map_err(|_| format!("{method} {shown} did not answer JSON"))?;
     let path = JsonPath::parse(&expectation.path).map_err(|e| e.to_string())?;
     let matches = path.select(&answer);
     if matches.is_empty() {
         return Err(format!(
-            "{method} {}: nothing at {} in the answer",
-            request.url, expectation.path
+            "{method} {shown}: nothing at {} in the answer",
+            expectation.path
         ));
     }
     match matches
@@ -205,8 +248,8 @@ async fn attempt(
         .find(|(_, value)| **value != expectation.equals)
     {
         Some((at, _)) => Err(format!(
-            "{method} {}: {at} is not {}",
-            request.url, expectation.equals
+            "{method} {shown}: {at} is not {}",
+            expectation.equals
         )),
         None => Ok(()),
     }

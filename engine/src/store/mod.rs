@@ -145,25 +145,14 @@ fn private_data_dir(data_dir: &Path) -> std::io::Result<std::path::PathBuf> {
 fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
     if !url.starts_with("sqlite:") {
         return Err(EngineError::UnsupportedDatabase {
-            url: redact(url),
+            url: promenade_model::redact::url(url),
             reason: "only sqlite: URLs are supported by this build".into(),
         });
     }
     SqliteConnectOptions::from_str(url).map_err(|e| EngineError::UnsupportedDatabase {
-        url: redact(url),
+        url: promenade_model::redact::url(url),
         reason: e.to_string(),
     })
-}
-
-/// Database URLs may carry passwords; error messages keep only the scheme and host part.
-fn redact(url: &str) -> String {
-    match url.split_once('@') {
-        Some((_, host)) => match url.split_once("://") {
-            Some((scheme, _)) => format!("{scheme}://***@{host}"),
-            None => "***".into(),
-        },
-        None => url.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ pub async fn list(
         status,
         environment: query.environment,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
-        offset: query.offset.unwrap_or(0),
+        offset: query.offset.unwrap_or(0).max(0),
     };
     Ok(Json(state.engine.list_releases(&caller.0, &filter).await?).into_response())
 }
