@@ -97,6 +97,25 @@ test("an admin stores credentials on the settings page and never sees the secret
   expect(await page.content()).not.toContain(secret);
 });
 
+test("the settings page says who is signed in and refuses a password change without the current one", RELEASE, async ({ page }) => {
+  await signIn(page, "/settings");
+  const profile = page.getByTestId("profile");
+  await expect(profile).toContainText("Signed in as admin (admin).");
+  const change = profile.getByRole("button", { name: "Change password" });
+  await expect(change).toBeEnabled();
+  await profile.getByLabel("Current password").fill("not the password at all");
+  await profile.getByLabel("New password", { exact: true }).fill("a brand new password");
+  await profile.getByLabel("New password again").fill("a brand new password");
+  await change.click();
+  await expect(profile.getByTestId("profile-status")).toHaveText("the current password is wrong");
+  await profile.getByLabel("New password again").fill("a different password");
+  await change.click();
+  await expect(profile.getByTestId("profile-status")).toHaveText("the new password and its repetition differ");
+  // Still signed in with the old password: nothing changed.
+  await page.reload();
+  await expect(page.getByTestId("signed-in-user")).toHaveText("admin (admin)");
+});
+
 test("navigation moves between sections without a full page load", async ({ page }) => {
   await signIn(page, "/");
   await expect(page.getByRole("heading", { level: 1, name: "Products" })).toBeVisible();
