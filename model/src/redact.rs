@@ -3,12 +3,18 @@
 
 /// The secret part of `url`'s user-info (`user:token` in `https://user:token@host`,
 /// `token` in `https://token@host`), if it has one. An SSH user name alone
-/// (`ssh://git@host`) is no secret.
+/// (`ssh://git@host`) is no secret; nor is an `@` in a path (`/users/@ada`), unless what
+/// comes before it looks like `user:password` (`file:///user:pw@/path` is read that way
+/// by some tools, so it is hidden too).
 pub fn userinfo(url: &str) -> Option<&str> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let (info, _) = authority.rsplit_once('@')?;
-    (scheme != "ssh" || info.contains(':')).then_some(info)
+    if let Some((info, _)) = authority.rsplit_once('@') {
+        return (scheme != "ssh" || info.contains(':')).then_some(info);
+    }
+    let before_query = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let (info, _) = before_query.rsplit_once('@')?;
+    info.contains(':').then_some(info)
 }
 
 /// `url` with the secret part of its user-info (see [`userinfo`]) and the values of
@@ -18,12 +24,12 @@ pub fn url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
+    let rest = match userinfo(url) {
+        Some(secret) => rest.replacen(secret, "***", 1),
+        None => rest.to_string(),
+    };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    let authority = match (userinfo(url), authority.rsplit_once('@')) {
-        (Some(_), Some((_, host))) => format!("***@{host}"),
-        _ => authority.to_string(),
-    };
     let tail = match tail.split_once('?') {
         Some((path, query)) => {
             let (query, fragment) = match query.split_once('#') {
@@ -103,6 +109,10 @@ mod tests {
         );
         assert_eq!(url("ssh://git:pw@host/x.git"), "ssh://***@host/x.git");
         assert_eq!(url("not a url"), "not a url");
+        assert_eq!(
+            url("file:///nonexistent-user:s3cret@/no/such/repo.git"),
+            "file://***@/no/such/repo.git"
+        );
     }
 
     #[test]
