@@ -155,6 +155,9 @@ pub enum Command {
         #[arg(long, value_name = "true|false")]
         allow_insecure_remotes: Option<bool>,
     },
+    /// Move an installation between databases.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Create the demo once: a local git repository and the `shop` product.
     Demo,
     /// Propose resources from another system, as YAML to review and apply.
@@ -272,6 +275,22 @@ pub struct AuditArgs {
     #[arg(long)]
     #[serde(skip)]
     pub details: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy everything (resources with their revisions, releases and their events,
+    /// users, tokens, credentials, the audit trail) into a new, empty database, e.g.
+    /// `--from sqlite:data/promenade.db --to postgres://promenade@db/promenade`. Stop the
+    /// server first; people sign in again afterwards.
+    Copy {
+        /// The database to read (`sqlite:PATH` or `postgres://…`).
+        #[arg(long)]
+        from: String,
+        /// The database to fill: migrated here, refused unless empty.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

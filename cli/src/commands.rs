@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{
-    AuditArgs, CredentialsCommand, ImportCommand, Output, PromotionArgs, SecretArgs, TokensCommand,
-    UsersCommand,
+    AuditArgs, CredentialsCommand, ImportCommand, Output, PromotionArgs, SecretArgs, StoreCommand,
+    TokensCommand, UsersCommand,
 };
 use crate::client::Client;
 
@@ -574,6 +574,40 @@ pub async fn audit(client: &Client, args: &AuditArgs, output: Output) -> anyhow:
                 ]
             }),
         )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn store(
+    data_dir: &Path,
+    command: &StoreCommand,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let StoreCommand::Copy { from, to } = command;
+    // Opening a SQLite file creates it: a mistyped source would copy nothing, silently.
+    if let Some(path) = from.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if !Path::new(path).is_file() {
+            bail!("{path} does not exist: --from names the database to copy");
+        }
+    }
+    let source = Store::open(Some(from), data_dir)
+        .await
+        .context("cannot open the source database")?;
+    let target = Store::open(Some(to), data_dir)
+        .await
+        .context("cannot open the target database")?;
+    let report = source.copy_to(&target).await?;
+    let rows: Vec<serde_json::Value> = report
+        .iter()
+        .map(|(table, rows)| json!({ "table": table, "rows": rows }))
+        .collect();
+    show(output, &rows, |_| {
+        for (table, rows) in &report {
+            println!("{table:<22} {rows:>8} rows");
+        }
+        println!("copied; start the server on the new database");
     });
     Ok(ExitCode::SUCCESS)
 }

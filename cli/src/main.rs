@@ -87,6 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_insecure_remotes,
         } => commands::settings(&client()?, *allow_insecure_remotes, output).await,
         Command::Demo => commands::demo(data_dir, database, output).await,
+        Command::Store(command) => commands::store(data_dir, command, output).await,
         Command::Import(command) => commands::import(&client()?, command, output).await,
     }
 }

@@ -1,9 +1,12 @@
 //! The `promenade` binary as a user runs it: a real server process on a free port, and
-//! client commands against it.
+//! client commands against it; on SQLite in the data folder, or on a fresh PostgreSQL
+//! database per data folder with `PROMENADE_TEST_DATABASE=postgres`.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_promenade");
@@ -20,6 +23,17 @@ impl Drop for Server {
     }
 }
 
+/// The database of the installation in `data`: the same for every command run on it.
+fn database(data: &Path) -> Option<String> {
+    static DATABASES: Mutex<Option<HashMap<PathBuf, Option<String>>>> = Mutex::new(None);
+    let mut databases = DATABASES.lock().unwrap();
+    databases
+        .get_or_insert_with(HashMap::new)
+        .entry(data.to_path_buf())
+        .or_insert_with(promenade_testkit::postgres::test_database_url)
+        .clone()
+}
+
 fn promenade(data: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
@@ -27,6 +41,10 @@ fn promenade(data: &Path, args: &[&str]) -> Command {
         .env("PROMENADE_DATA_DIR", data)
         .env_remove("PROMENADE_TOKEN")
         .env_remove("PROMENADE_SERVER");
+    match database(data) {
+        Some(url) => command.env("DATABASE_URL", url),
+        None => command.env_remove("DATABASE_URL"),
+    };
     command
 }
 
@@ -549,4 +567,56 @@ fn passwd_sets_a_password_and_retires_the_first_start_password_file() {
     let changed = passwd("admin", "a long enough password");
     assert!(changed.status.success(), "{}", text(&changed));
     assert!(!first_start.exists(), "the first-start password is gone");
+}
+
+#[test]
+fn store_copy_moves_an_installation_into_an_empty_database_only() {
+    let data = tempfile::tempdir().unwrap();
+    let source = format!("sqlite:{}/source.db", data.path().display());
+    let target = format!("sqlite:{}/target.db", data.path().display());
+    let demo = run(data.path(), None, &["--database-url", &source, "demo"]);
+    assert!(demo.status.success(), "{}", text(&demo));
+
+    let copy = [
+        "store",
+        "copy",
+        "--from",
+        source.as_str(),
+        "--to",
+        target.as_str(),
+    ];
+    let copied = run(data.path(), None, &copy);
+    assert!(copied.status.success(), "{}", text(&copied));
+    let report = text(&copied);
+    assert!(
+        report.contains("resources") && report.contains("copied; start the server"),
+        "{report}"
+    );
+    let resources = report
+        .lines()
+        .find(|line| line.starts_with("resources "))
+        .and_then(|line| line.split_whitespace().nth(1)?.parse::<u32>().ok());
+    assert!(resources.is_some_and(|n| n >= 5), "{report}");
+
+    let again = run(data.path(), None, &copy);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again).contains("not empty"), "{}", text(&again));
+    let missing = run(
+        data.path(),
+        None,
+        &[
+            "store",
+            "copy",
+            "--from",
+            "sqlite:/no/such.db",
+            "--to",
+            &target,
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing).contains("/no/such.db does not exist"),
+        "{}",
+        text(&missing)
+    );
 }

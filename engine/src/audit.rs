@@ -83,12 +83,12 @@ pub(crate) fn revision_detail(
 /// records). Call [`log`] once the action is committed.
 pub(crate) async fn insert<'e, E>(executor: E, record: Record) -> Result<AuditEntry>
 where
-    E: sqlx::SqliteExecutor<'e>,
+    E: sqlx::AnyExecutor<'e>,
 {
     let at = now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO audit (at, actor, action, object, address, detail)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(&at)
     .bind(&record.actor)
@@ -135,9 +135,9 @@ impl Store {
     async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT id, at, actor, action, object, address, detail FROM audit
-             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)
-               AND (?3 IS NULL OR object = ?3) AND (?4 IS NULL OR id < ?4)
-             ORDER BY id DESC LIMIT ?5",
+             WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2)
+               AND ($3 IS NULL OR object = $3) AND ($4 IS NULL OR id < $4)
+             ORDER BY id DESC LIMIT $5",
         )
         .bind(&query.actor)
         .bind(query.action.map(AuditAction::as_str))

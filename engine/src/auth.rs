@@ -314,7 +314,7 @@ impl Store {
             Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LENGTH)
         );
         let inserted = sqlx::query(
-            "INSERT INTO api_tokens (name, hash, role, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO api_tokens (name, hash, role, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(name)
         .bind(hash(&secret))
@@ -340,7 +340,7 @@ impl Store {
             return Ok(None);
         }
         // Read first: an unknown token (a flood of guesses) takes no write lock.
-        let row = sqlx::query("SELECT name, role, last_used_at FROM api_tokens WHERE hash = ?")
+        let row = sqlx::query("SELECT name, role, last_used_at FROM api_tokens WHERE hash = $1")
             .bind(hash(secret))
             .fetch_optional(&self.pool)
             .await?;
@@ -354,7 +354,7 @@ impl Store {
             .and_then(|at| time::OffsetDateTime::parse(at, &Rfc3339).ok())
             .is_none_or(|at| time::OffsetDateTime::now_utc() - at > time::Duration::minutes(1));
         if stale {
-            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE hash = ?")
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2")
                 .bind(now())
                 .bind(hash(secret))
                 .execute(&self.pool)
@@ -386,7 +386,7 @@ impl Store {
     }
 
     pub(crate) async fn revoke_token(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE name = ?")
+        let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
             .bind(name)
             .execute(&self.pool)
             .await?;
@@ -423,7 +423,7 @@ impl Store {
         }
         let hash = checked_hash(password)?;
         let inserted = sqlx::query(
-            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(name)
         .bind(hash)
@@ -450,7 +450,7 @@ impl Store {
         name: &str,
         password: &str,
     ) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT password_hash, role FROM users WHERE name = ?")
+        let row = sqlx::query("SELECT password_hash, role FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -477,7 +477,7 @@ impl Store {
     /// What sessions check on every request, so that removing a user, changing a role
     /// or a password takes effect at once.
     pub(crate) async fn user(&self, name: &str) -> Result<Option<SessionCheck>> {
-        let row = sqlx::query("SELECT role, created_at, sessions_from FROM users WHERE name = ?")
+        let row = sqlx::query("SELECT role, created_at, sessions_from FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -509,7 +509,7 @@ impl Store {
     pub(crate) async fn set_password(&self, name: &str, password: &str) -> Result<()> {
         let hash = checked_hash(password)?;
         let updated =
-            sqlx::query("UPDATE users SET password_hash = ?, sessions_from = ? WHERE name = ?")
+            sqlx::query("UPDATE users SET password_hash = $1, sessions_from = $2 WHERE name = $3")
                 .bind(hash)
                 .bind(time::OffsetDateTime::now_utc().unix_timestamp())
                 .bind(name)
@@ -522,7 +522,7 @@ impl Store {
     }
 
     pub(crate) async fn remove_user(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM users WHERE name = ?")
+        let done = sqlx::query("DELETE FROM users WHERE name = $1")
             .bind(name)
             .execute(&self.pool)
             .await?;

@@ -198,7 +198,7 @@ impl Keyring {
 
 impl Store {
     async fn sealed_credential(&self, name: &str) -> Result<Option<(CredentialKind, Vec<u8>)>> {
-        let row = sqlx::query("SELECT kind, sealed FROM credentials WHERE name = ?")
+        let row = sqlx::query("SELECT kind, sealed FROM credentials WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -296,7 +296,7 @@ impl Engine {
         let at = now();
         let inserted = sqlx::query(
             "INSERT INTO credentials (name, kind, sealed, created_by, created_at, rotated_by, rotated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $4, $5) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(input.kind.as_str())
@@ -349,7 +349,7 @@ impl Engine {
         }
         let sealed = self.seal(name, input)?;
         sqlx::query(
-            "UPDATE credentials SET sealed = ?, rotated_by = ?, rotated_at = ? WHERE name = ?",
+            "UPDATE credentials SET sealed = $1, rotated_by = $2, rotated_at = $3 WHERE name = $4",
         )
         .bind(&sealed)
         .bind(&who.name)
@@ -396,7 +396,7 @@ impl Engine {
                 diagnostics: Vec::new(),
             });
         }
-        let deleted = sqlx::query("DELETE FROM credentials WHERE name = ?")
+        let deleted = sqlx::query("DELETE FROM credentials WHERE name = $1")
             .bind(name)
             .execute(&self.store().pool)
             .await?;
@@ -413,7 +413,7 @@ impl Engine {
     async fn credential_info(&self, name: &str) -> Result<CredentialInfo> {
         let row = sqlx::query(
             "SELECT name, kind, created_by, created_at, rotated_by, rotated_at, last_used_at
-             FROM credentials WHERE name = ?",
+             FROM credentials WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.store().pool)
@@ -428,7 +428,7 @@ impl Engine {
             return Ok(None);
         };
         let access = Access::from_input(self.unseal(name, &sealed)?)?;
-        sqlx::query("UPDATE credentials SET last_used_at = ? WHERE name = ?")
+        sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE name = $2")
             .bind(now())
             .bind(name)
             .execute(&self.store().pool)
@@ -537,7 +537,7 @@ fn check_input(input: &CredentialInput) -> Result<()> {
     Ok(())
 }
 
-fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<CredentialInfo> {
+fn info_of(row: &sqlx::any::AnyRow) -> Result<CredentialInfo> {
     let kind: String = row.get("kind");
     Ok(CredentialInfo {
         name: row.get("name"),

@@ -35,7 +35,7 @@ use tokio::sync::broadcast;
 pub use error::{EngineError, Result};
 pub use promenade_model::release::EventRecord;
 pub use promenade_model::release::{ReleaseStatus, StepStatus};
-pub use store::{DatabaseKind, Store};
+pub use store::{DatabaseKind, SessionPool, Store};
 pub use streams::Subscription;
 
 /// How many events a slow subscriber may fall behind before it must catch up from the
@@ -101,9 +101,6 @@ impl EngineConfig {
         }
     }
 }
-
-/// The database pool web sessions share with the engine.
-pub type SessionPool = sqlx::SqlitePool;
 
 /// What the server runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,7 +224,7 @@ impl Engine {
 
     /// The connection pool, for the web sessions kept in the same database.
     pub fn session_pool(&self) -> &SessionPool {
-        self.store().sqlite_pool()
+        self.store().session_pool()
     }
 
     /// Closes every database connection; later calls fail. Used by graceful shutdown.

@@ -288,9 +288,9 @@ impl Store {
                 let at = now();
                 sqlx::query(
                     "INSERT INTO resources (kind, name, revision, document, updated_at, updated_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (kind, name) DO UPDATE SET revision = ?3, document = ?4,
-                        updated_at = ?5, updated_by = ?6",
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (kind, name) DO UPDATE SET revision = $3, document = $4,
+                        updated_at = $5, updated_by = $6",
                 )
                 .bind(kind.as_str())
                 .bind(&name)
@@ -373,7 +373,7 @@ impl Store {
             });
         }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM resources WHERE kind = ? AND name = ?")
+        sqlx::query("DELETE FROM resources WHERE kind = $1 AND name = $2")
             .bind(kind.as_str())
             .bind(name)
             .execute(&mut *tx)
@@ -416,7 +416,7 @@ impl Store {
     ) -> Result<Option<StoredResource>> {
         let row = sqlx::query(
             "SELECT kind, name, revision, document, updated_at, updated_by FROM resources
-             WHERE kind = ? AND name = ?",
+             WHERE kind = $1 AND name = $2",
         )
         .bind(kind.as_str())
         .bind(name)
@@ -707,7 +707,7 @@ fn reject_invalid(validation: &Validation, file: &str, author: &Principal) -> Re
 
 #[allow(clippy::too_many_arguments)]
 async fn record_revision(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     kind: ResourceKind,
     name: &str,
     revision: i64,
@@ -724,7 +724,7 @@ async fn record_revision(
     };
     sqlx::query(
         "INSERT INTO resource_revisions (kind, name, revision, change, document, applied_at, applied_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(kind.as_str())
     .bind(name)
@@ -738,7 +738,7 @@ async fn record_revision(
     Ok(())
 }
 
-fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredResource> {
+fn stored_from_row(row: &sqlx::any::AnyRow) -> Result<StoredResource> {
     let kind: String = row.try_get("kind")?;
     Ok(StoredResource {
         kind: ResourceKind::ALL

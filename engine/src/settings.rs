@@ -28,8 +28,8 @@ impl Engine {
     ) -> Result<AdminSettings> {
         allow(who, Role::Admin, "changing settings")?;
         sqlx::query(
-            "INSERT INTO settings (name, value, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name) DO UPDATE SET value = ?2, updated_by = ?3, updated_at = ?4",
+            "INSERT INTO settings (name, value, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET value = $2, updated_by = $3, updated_at = $4",
         )
         .bind(ALLOW_INSECURE_REMOTES)
         .bind(settings.allow_insecure_remotes.to_string())

@@ -219,7 +219,7 @@ impl Engine {
     async fn advance(&self, product: &str, flow: &str, fingerprint: &str) -> Result<bool> {
         let pool = &self.store().pool;
         let inserted = sqlx::query(
-            "INSERT INTO trigger_state (product, flow, fingerprint, checked_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO trigger_state (product, flow, fingerprint, checked_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (product, flow) DO NOTHING",
         )
         .bind(product)
@@ -232,8 +232,8 @@ impl Engine {
             return Ok(false);
         }
         let changed = sqlx::query(
-            "UPDATE trigger_state SET fingerprint = ?, checked_at = ?
-             WHERE product = ? AND flow = ? AND fingerprint <> ?",
+            "UPDATE trigger_state SET fingerprint = $1, checked_at = $2
+             WHERE product = $3 AND flow = $4 AND fingerprint <> $5",
         )
         .bind(fingerprint)
         .bind(now())

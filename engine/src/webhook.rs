@@ -157,7 +157,7 @@ impl Engine {
     /// Records a delivery id; false when it was seen before.
     async fn first_delivery(&self, receiver: Receiver, id: &str) -> Result<bool> {
         let inserted = sqlx::query(
-            "INSERT INTO webhook_deliveries (receiver, delivery, received_at) VALUES (?, ?, ?)
+            "INSERT INTO webhook_deliveries (receiver, delivery, received_at) VALUES ($1, $2, $3)
              ON CONFLICT (receiver, delivery) DO NOTHING",
         )
         .bind(receiver.as_str())

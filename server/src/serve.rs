@@ -215,6 +215,8 @@ pub async fn serve(
     let store = Store::open(database_url, data_dir)
         .await
         .context("cannot open the database")?;
+    // Held until the process ends.
+    let _claim = store.claim().await.context("cannot claim the database")?;
     if let Some(file) = &args.ca_file {
         promenade_engine::transport::trust_ca_file(file)?;
     }

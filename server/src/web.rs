@@ -10,9 +10,10 @@ use promenade_app::session::USER_KEY;
 use promenade_engine::auth::SessionUser;
 use promenade_engine::{Engine, SessionPool};
 use tower_sessions::cookie::SameSite;
-use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use crate::api::ApiError;
 
@@ -71,14 +72,72 @@ const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// A session ends after this long without a request.
 const IDLE_TIMEOUT_HOURS: i64 = 12;
 
+/// Sessions in whichever database the engine's store uses.
+#[derive(Clone, Debug)]
+pub enum Sessions {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Sessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Sessions::Sqlite(store) => store.create(record).await,
+            Sessions::Postgres(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Sessions::Sqlite(store) => store.save(record).await,
+            Sessions::Postgres(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Sessions::Sqlite(store) => store.load(id).await,
+            Sessions::Postgres(store) => store.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Sessions::Sqlite(store) => store.delete(id).await,
+            Sessions::Postgres(store) => store.delete(id).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ExpiredDeletion for Sessions {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        match self {
+            Sessions::Sqlite(store) => store.delete_expired().await,
+            Sessions::Postgres(store) => store.delete_expired().await,
+        }
+    }
+}
+
 /// The session layer over the store's database. `secure` marks the cookie `Secure`
 /// (set it when the server is reached over TLS).
 pub async fn sessions(
     pool: &SessionPool,
     secure: bool,
-) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
-    let sessions = SqliteStore::new(pool.clone());
-    sessions.migrate().await?;
+) -> anyhow::Result<SessionManagerLayer<Sessions>> {
+    let sessions = match pool {
+        SessionPool::Sqlite(pool) => {
+            let store = SqliteStore::new(pool.clone());
+            store.migrate().await?;
+            Sessions::Sqlite(store)
+        }
+        SessionPool::Postgres(pool) => {
+            let store = PostgresStore::new(pool.clone());
+            store.migrate().await?;
+            Sessions::Postgres(store)
+        }
+    };
     let purged = sessions.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PURGE_EVERY);

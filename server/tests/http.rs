@@ -26,7 +26,9 @@ async fn start_with(configure: impl FnOnce(&mut EngineConfig)) -> TestServer {
     let mut config = EngineConfig::new(data.path());
     config.allow_local_repositories = true;
     configure(&mut config);
-    let engine = Engine::new(Store::open(None, data.path()).await.unwrap(), config);
+    let database = promenade_testkit::postgres::test_database_url();
+    let store = Store::open(database.as_deref(), data.path()).await.unwrap();
+    let engine = Engine::new(store, config);
     let addr = support::spawn(engine.clone(), data.path()).await;
     let admin = engine
         .create_token(&operator(), "admin", Role::Admin)

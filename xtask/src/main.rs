@@ -520,6 +520,22 @@ impl Xtask {
             let mut test = x.cargo(&["test", "--workspace"]);
             run(test.args(exclude_frontends.clone()))
         })?;
+        // The engine's, the API's and the CLI's suites again, each test on a fresh
+        // database of a PostgreSQL server the suite starts itself.
+        self.step("cargo test (PostgreSQL)", |x| {
+            let mut test = x.cargo(&[
+                "test",
+                "-p",
+                "promenade-engine",
+                "-p",
+                "promenade-server",
+                "-p",
+                "promenade-cli",
+                "--test",
+                "*",
+            ]);
+            run(test.env("PROMENADE_TEST_DATABASE", "postgres"))
+        })?;
         self.server_built = !self.server_release;
         self.wasm_check()?;
         self.build()?;

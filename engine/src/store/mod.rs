@@ -1,18 +1,26 @@
-//! Persistence. SQLite is the default (one file under the data folder, WAL mode, busy
-//! connections wait instead of failing); PostgreSQL joins for scale-out.
+//! Persistence, on SQLite (the default: one file under the data folder, WAL mode, busy
+//! connections wait instead of failing) or PostgreSQL (`DATABASE_URL=postgres://…`, for
+//! several replicas). Queries go through sqlx's `Any` driver, so each is written once:
+//! `$N` placeholders (which SQLite accepts too) and SQL both databases speak; the few
+//! places where they differ ask [`Store::kind`]. Each database has its own migrations
+//! (`migrations/sqlite/`, `migrations/postgres/`).
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{AnyPool, Executor};
 use tracing::info;
 
 use crate::{EngineError, Result};
 
+mod copy;
 mod releases;
 
+pub use copy::CopyReport;
 pub use releases::{
     ApplicationRecord, ApplicationResult, EventRecord, NewApproval, NewRelease, NewStep,
     ReleaseFilter, ReleaseRecord, StepRecord,
@@ -22,19 +30,34 @@ pub use releases::{
 /// are short, so a wait this long only expires when something is really stuck.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The advisory lock a server holds on its PostgreSQL database ("PROMENAD" in ASCII).
+const SERVER_LOCK: i64 = 0x50524f4d454e4144;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// Which database a store talks to, for status pages and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatabaseKind {
     Sqlite,
+    Postgres,
+}
+
+/// The same database for web sessions, through the typed pool `tower-sessions`' stores
+/// take.
+#[derive(Clone, Debug)]
+pub enum SessionPool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 /// The database handle: a connection pool with migrations applied.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: AnyPool,
+    kind: DatabaseKind,
+    sessions: SessionPool,
 }
 
 /// Timestamps are stored as RFC 3339 text in UTC: sortable, readable, and the same in
@@ -45,43 +68,129 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
+/// Whether `url` names a PostgreSQL database.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Store {
-    /// Opens the database named by `url`, or `<data_dir>/promenade.db` when there is no
-    /// URL, creating the folder and the file on first start and applying migrations.
+    /// Opens the database named by `url` (`sqlite:…` or `postgres://…`), or
+    /// `<data_dir>/promenade.db` when there is no URL, creating the folder and the
+    /// SQLite file on first start, and applies the migrations.
     pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Self> {
-        let options = match url {
-            Some(url) => sqlite_options(url)?,
+        sqlx::any::install_default_drivers();
+        match url {
+            Some(url) if is_postgres(url) => Self::open_postgres(url).await,
+            Some(url) => Self::open_sqlite(sqlite_options(url)?).await,
             None => {
                 let file = private_data_dir(data_dir).map_err(|source| EngineError::DataDir {
                     path: data_dir.display().to_string(),
                     source,
                 })?;
-                SqliteConnectOptions::new().filename(file)
+                Self::open_sqlite(SqliteConnectOptions::new().filename(file)).await
             }
         }
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(SQLITE_BUSY_TIMEOUT);
-
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
-        info!(database = "sqlite", "database ready, migrations applied");
-        Ok(Self { pool })
     }
 
-    /// The connection pool, for components that keep their own tables in the same
-    /// database (web sessions).
-    pub(crate) fn sqlite_pool(&self) -> &SqlitePool {
-        &self.pool
+    async fn open_sqlite(options: SqliteConnectOptions) -> Result<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        // Creates the file, turns WAL on (it stays on) and migrates, with sqlx's own
+        // SQLite options; the shared pool then opens the same file through `Any`.
+        let sessions = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.clone())
+            .await?;
+        SQLITE_MIGRATIONS.run(&sessions).await?;
+        let url = format!("sqlite://{}", options.get_filename().display());
+        let timeout = SQLITE_BUSY_TIMEOUT.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    // Per connection: what `SqliteConnectOptions` would have set.
+                    connection
+                        .execute(&*format!(
+                            "PRAGMA busy_timeout = {timeout}; PRAGMA foreign_keys = ON; \
+                             PRAGMA synchronous = NORMAL;"
+                        ))
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        info!(database = "sqlite", "database ready, migrations applied");
+        Ok(Self {
+            pool,
+            kind: DatabaseKind::Sqlite,
+            sessions: SessionPool::Sqlite(sessions),
+        })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Self> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| EngineError::UnsupportedDatabase {
+                url: promenade_model::redact::url(url),
+                reason: e.to_string(),
+            })?;
+        let sessions = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        // sqlx takes an advisory lock while migrating: replicas starting together wait
+        // for the first one instead of racing it.
+        POSTGRES_MIGRATIONS.run(&sessions).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
+        info!(database = "postgres", "database ready, migrations applied");
+        Ok(Self {
+            pool,
+            kind: DatabaseKind::Postgres,
+            sessions: SessionPool::Postgres(sessions),
+        })
+    }
+
+    /// Claims the database for this server process. On PostgreSQL that is a session
+    /// advisory lock held by the returned connection, so a second `promenade serve` on
+    /// the same database refuses to start: releases are driven, queued and woken inside
+    /// one process, and two would both drive them. SQLite is one machine's file and
+    /// needs no claim (`None`).
+    pub async fn claim(&self) -> Result<Option<sqlx::PgConnection>> {
+        let SessionPool::Postgres(pool) = &self.sessions else {
+            return Ok(None);
+        };
+        let options = pool.connect_options();
+        let mut connection = sqlx::ConnectOptions::connect(&*options).await?;
+        let (claimed,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(SERVER_LOCK)
+            .fetch_one(&mut connection)
+            .await?;
+        if !claimed {
+            return Err(EngineError::Conflict {
+                message: "another promenade server is running on this database; one server \
+                          per database for now (several replicas need lease coordination, \
+                          which this version does not have)"
+                    .into(),
+                diagnostics: Vec::new(),
+            });
+        }
+        Ok(Some(connection))
+    }
+
+    /// The pool web sessions use: the same database, typed for `tower-sessions`.
+    pub(crate) fn session_pool(&self) -> &SessionPool {
+        &self.sessions
     }
 
     pub fn kind(&self) -> DatabaseKind {
-        DatabaseKind::Sqlite
+        self.kind
     }
 
     /// Succeeds when the database answers a query: the readiness probe.
@@ -102,6 +211,10 @@ impl Store {
     /// Closes every connection; later calls fail. Used by graceful shutdown.
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+        match &self.sessions {
+            SessionPool::Sqlite(pool) => pool.close().await,
+            SessionPool::Postgres(pool) => pool.close().await,
+        }
     }
 }
 
@@ -146,7 +259,7 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
     if !url.starts_with("sqlite:") {
         return Err(EngineError::UnsupportedDatabase {
             url: promenade_model::redact::url(url),
-            reason: "only sqlite: URLs are supported by this build".into(),
+            reason: "only sqlite: and postgres:// URLs are supported".into(),
         });
     }
     SqliteConnectOptions::from_str(url).map_err(|e| EngineError::UnsupportedDatabase {

@@ -3,7 +3,7 @@
 //! log never disagrees with the state it describes.
 
 use serde_json::Value;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use promenade_model::access::PrincipalKind;
 use promenade_model::audit::AuditAction;
@@ -74,7 +74,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO releases (id, product, flow, status, source, message, created_by,
                 created_by_kind, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&release.id)
         .bind(&release.product)
@@ -90,7 +90,7 @@ impl Store {
         for (position, step) in release.steps.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO release_steps (release_id, environment, position, depends_on, status, action, detail)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&release.id)
             .bind(&step.environment)
@@ -108,7 +108,7 @@ impl Store {
             for application in &step.applications {
                 sqlx::query(
                     "INSERT INTO release_applications (release_id, environment, application, status)
-                     VALUES (?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4)",
                 )
                 .bind(&release.id)
                 .bind(&step.environment)
@@ -166,7 +166,7 @@ impl Store {
     ) -> Result<Option<ReleaseRecord>> {
         let Some(row) = sqlx::query(
             "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at
-             FROM releases WHERE id = ?",
+             FROM releases WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -177,7 +177,7 @@ impl Store {
         let mut release = release_from_row(&row)?;
         let steps = sqlx::query(
             "SELECT environment, depends_on, status, action, attempt, detail, started_at, finished_at
-             FROM release_steps WHERE release_id = ? ORDER BY position",
+             FROM release_steps WHERE release_id = $1 ORDER BY position",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -186,7 +186,7 @@ impl Store {
             sqlx::query(
                 "SELECT environment, application, status, version, commit_sha, files_changed,
                         lines_added, lines_removed
-                 FROM release_applications WHERE release_id = ? ORDER BY application",
+                 FROM release_applications WHERE release_id = $1 ORDER BY application",
             )
             .bind(id)
             .fetch_all(&self.pool)
@@ -233,10 +233,10 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at
              FROM releases
-             WHERE (?1 IS NULL OR product = ?1) AND (?2 IS NULL OR status = ?2)
-               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM release_steps s
-                                          WHERE s.release_id = releases.id AND s.environment = ?5))
-             ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+             WHERE ($1 IS NULL OR product = $1) AND ($2 IS NULL OR status = $2)
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM release_steps s
+                                          WHERE s.release_id = releases.id AND s.environment = $5))
+             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
         )
         .bind(&filter.product)
         .bind(filter.status.map(|s| s.as_str()))
@@ -251,7 +251,7 @@ impl Store {
     /// Ids of releases in `status`, oldest first: what a restarted engine resumes.
     pub(crate) async fn releases_with_status(&self, status: ReleaseStatus) -> Result<Vec<String>> {
         let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM releases WHERE status = ? ORDER BY created_at, id")
+            sqlx::query_as("SELECT id FROM releases WHERE status = $1 ORDER BY created_at, id")
                 .bind(status.as_str())
                 .fetch_all(&self.pool)
                 .await?;
@@ -265,7 +265,7 @@ impl Store {
     ) -> Result<EventRecord> {
         let mut tx = self.pool.begin().await?;
         let finished = status.is_final().then(now);
-        sqlx::query("UPDATE releases SET status = ?, finished_at = ? WHERE id = ?")
+        sqlx::query("UPDATE releases SET status = $1, finished_at = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(finished)
             .bind(id)
@@ -290,30 +290,32 @@ impl Store {
         status: StepStatus,
         detail: Option<&StepDetail>,
     ) -> Result<EventRecord> {
-        // The detail is merged by SQLite itself (`json_patch`): reading it first would
-        // turn this write transaction into a read that upgrades, which WAL refuses at
-        // once when another writer got in between.
+        // The detail is merged by the database itself: reading it first would turn
+        // this write transaction into a read that upgrades, which SQLite's WAL refuses
+        // at once when another writer got in between.
         let mut tx = self.pool.begin().await?;
         let patch = detail.map_or_else(|| "{}".to_string(), detail_json);
         let at = now();
-        sqlx::query(
+        let sql = format!(
             "UPDATE release_steps SET
-                status = ?1,
-                detail = json_patch(detail, ?2),
-                attempt = attempt + (CASE WHEN ?1 = 'gating' THEN 1 ELSE 0 END),
-                started_at = CASE WHEN ?3 THEN COALESCE(started_at, ?4) ELSE started_at END,
-                finished_at = CASE WHEN ?5 THEN ?4 ELSE NULL END
-             WHERE release_id = ?6 AND environment = ?7",
-        )
-        .bind(status.as_str())
-        .bind(patch)
-        .bind(status.is_working())
-        .bind(&at)
-        .bind(status.is_final())
-        .bind(id)
-        .bind(environment)
-        .execute(&mut *tx)
-        .await?;
+                status = $1,
+                detail = {},
+                attempt = attempt + (CASE WHEN $1 = 'gating' THEN 1 ELSE 0 END),
+                started_at = CASE WHEN $3 THEN COALESCE(started_at, $4) ELSE started_at END,
+                finished_at = CASE WHEN $5 THEN $4 ELSE NULL END
+             WHERE release_id = $6 AND environment = $7",
+            self.merged_detail("$2")
+        );
+        sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(patch)
+            .bind(status.is_working())
+            .bind(&at)
+            .bind(status.is_final())
+            .bind(id)
+            .bind(environment)
+            .execute(&mut *tx)
+            .await?;
         let change = EventChange::Step(StepChange {
             status,
             detail: detail.cloned(),
@@ -332,15 +334,16 @@ impl Store {
         detail: &StepDetail,
     ) -> Result<EventRecord> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE release_steps SET detail = json_patch(detail, ?1)
-             WHERE release_id = ?2 AND environment = ?3",
-        )
-        .bind(detail_json(detail))
-        .bind(id)
-        .bind(environment)
-        .execute(&mut *tx)
-        .await?;
+        let sql = format!(
+            "UPDATE release_steps SET detail = {} WHERE release_id = $2 AND environment = $3",
+            self.merged_detail("$1")
+        );
+        sqlx::query(&sql)
+            .bind(detail_json(detail))
+            .bind(id)
+            .bind(environment)
+            .execute(&mut *tx)
+            .await?;
         let change = EventChange::Gate(GateChange {
             detail: detail.clone(),
         });
@@ -361,10 +364,10 @@ impl Store {
         for (application, result) in results {
             sqlx::query(
                 "UPDATE release_applications SET
-                    status = COALESCE(?, status), version = COALESCE(?, version),
-                    commit_sha = COALESCE(?, commit_sha), files_changed = ?, lines_added = ?,
-                    lines_removed = ?
-                 WHERE release_id = ? AND environment = ? AND application = ?",
+                    status = COALESCE($1, status), version = COALESCE($2, version),
+                    commit_sha = COALESCE($3, commit_sha), files_changed = $4, lines_added = $5,
+                    lines_removed = $6
+                 WHERE release_id = $7 AND environment = $8 AND application = $9",
             )
             .bind(result.status.map(|s| s.as_str()))
             .bind(&result.version)
@@ -386,7 +389,7 @@ impl Store {
     pub(crate) async fn events_after(&self, id: &str, after: i64) -> Result<Vec<EventRecord>> {
         let rows = sqlx::query(
             "SELECT seq, release_id, at, kind, environment, data FROM release_events
-             WHERE release_id = ? AND seq > ? ORDER BY seq",
+             WHERE release_id = $1 AND seq > $2 ORDER BY seq",
         )
         .bind(id)
         .bind(after)
@@ -412,7 +415,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT e.seq, e.release_id, e.at, e.kind, e.environment, e.data
              FROM release_events e JOIN releases r ON r.id = e.release_id
-             WHERE e.seq > ? AND (? IS NULL OR r.product = ?) ORDER BY e.seq LIMIT 1000",
+             WHERE e.seq > $1 AND ($2 IS NULL OR r.product = $3) ORDER BY e.seq LIMIT 1000",
         )
         .bind(after)
         .bind(product)
@@ -425,7 +428,7 @@ impl Store {
     /// Every log line of a release, oldest first.
     pub(crate) async fn release_logs(&self, id: &str) -> Result<Vec<LogLine>> {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT environment, at, level, message FROM step_logs WHERE release_id = ? ORDER BY seq",
+            "SELECT environment, at, level, message FROM step_logs WHERE release_id = $1 ORDER BY seq",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -449,7 +452,7 @@ impl Store {
         message: &str,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO step_logs (release_id, environment, at, level, message) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO step_logs (release_id, environment, at, level, message) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(environment)
@@ -462,8 +465,20 @@ impl Store {
     }
 }
 
-/// A step detail as the JSON object merged into the stored one (`json_patch`): only the
-/// fields it sets.
+impl Store {
+    /// SQL for the step's `detail` with the JSON object `patch` (a placeholder) merged
+    /// into it, key by key: SQLite's `json_patch`, PostgreSQL's `jsonb ||` (the same for
+    /// these patches, whose values replace whole fields).
+    fn merged_detail(&self, patch: &str) -> String {
+        match self.kind() {
+            super::DatabaseKind::Sqlite => format!("json_patch(detail, {patch})"),
+            super::DatabaseKind::Postgres => format!("(detail::jsonb || {patch}::jsonb)::text"),
+        }
+    }
+}
+
+/// A step detail as the JSON object merged into the stored one: only the fields it
+/// sets.
 fn detail_json(detail: &StepDetail) -> String {
     serde_json::to_string(detail).unwrap_or_else(|_| "{}".to_string())
 }
@@ -491,7 +506,7 @@ impl Store {
         let at = now();
         let inserted = sqlx::query(
             "INSERT INTO release_approvals (release_id, environment, gate, user_name, user_kind, role, at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT DO NOTHING",
         )
         .bind(approval.release)
@@ -532,7 +547,7 @@ impl Store {
     ) -> Result<Vec<GateApproval>> {
         let rows = sqlx::query(
             "SELECT user_name, user_kind, at FROM release_approvals
-             WHERE release_id = ? AND environment = ? AND gate = ?
+             WHERE release_id = $1 AND environment = $2 AND gate = $3
              ORDER BY at, user_kind, user_name",
         )
         .bind(release)
@@ -553,7 +568,7 @@ impl Store {
 }
 
 async fn append_event(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     release_id: &str,
     environment: Option<&str>,
     change: EventChange,
@@ -564,7 +579,7 @@ async fn append_event(
         ["data"]
         .take();
     let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO release_events (release_id, at, kind, environment, data) VALUES (?, ?, ?, ?, ?)
+        "INSERT INTO release_events (release_id, at, kind, environment, data) VALUES ($1, $2, $3, $4, $5)
          RETURNING seq",
     )
     .bind(release_id)
@@ -583,7 +598,7 @@ async fn append_event(
     })
 }
 
-fn release_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ReleaseRecord> {
+fn release_from_row(row: &sqlx::any::AnyRow) -> Result<ReleaseRecord> {
     Ok(ReleaseRecord {
         id: row.try_get("id")?,
         product: row.try_get("product")?,
@@ -603,7 +618,7 @@ fn principal_kind(text: String) -> Result<PrincipalKind> {
     text.parse().map_err(EngineError::Internal)
 }
 
-fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord> {
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<EventRecord> {
     Ok(EventRecord {
         seq: row.try_get("seq")?,
         release_id: row.try_get("release_id")?,

@@ -1,5 +1,6 @@
 //! A world for engine tests: a bare git remote on disk holding a GitOps monorepo, a
-//! SQLite store with the resources applied, and an engine over both.
+//! store with the resources applied (SQLite, or a fresh PostgreSQL database with
+//! `PROMENADE_TEST_DATABASE=postgres`), and an engine over both.
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
@@ -70,6 +71,8 @@ pub fn step<'a>(
 
 pub struct World {
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database, when the suite runs on one.
+    pub database: Option<String>,
     pub remote: PathBuf,
     pub url: String,
     pub apps: Vec<String>,
@@ -105,7 +108,10 @@ impl World {
             }
         }
         commit_to_remote(&remote, "main", &files, "initial layout");
-        let store = Store::open(None, &dir.path().join("data")).await.unwrap();
+        let database = promenade_testkit::postgres::test_database_url();
+        let store = Store::open(database.as_deref(), &dir.path().join("data"))
+            .await
+            .unwrap();
         let engine = Engine::new(store, config(dir.path()));
         engine
             .apply(
@@ -118,6 +124,7 @@ impl World {
             .unwrap();
         World {
             dir,
+            database,
             remote,
             url,
             apps,
@@ -172,7 +179,7 @@ impl World {
         fault: Option<FaultHook>,
         tune: impl FnOnce(&mut EngineConfig),
     ) {
-        let store = Store::open(None, &self.dir.path().join("data"))
+        let store = Store::open(self.database.as_deref(), &self.dir.path().join("data"))
             .await
             .unwrap();
         let mut config = config(self.dir.path());
