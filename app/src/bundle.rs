@@ -3,17 +3,18 @@
 //! The flow designer (its canvas, panels, and the model's YAML reader, writer and
 //! validator) is most of the UI's code, and only `/flows` pages need it. So the browser
 //! gets two builds of this crate: one without the `designer` feature for every other
-//! page, one with it for the designer's pages. The server renders every page and names
-//! the bundle in the page's scripts; a page reached inside the smaller bundle by client
-//! navigation is fetched from the server instead ([`LoadsOwnBundle`]), which brings the
-//! right bundle along.
+//! page, one with it for the designer's pages — and for Settings, which few people visit
+//! and rarely, so its forms need not weigh on every other page. The server renders every
+//! page and names the bundle in the page's scripts; a page reached inside the smaller
+//! bundle by client navigation is fetched from the server instead ([`LoadsOwnBundle`]),
+//! which brings the right bundle along.
 
 #[cfg(any(feature = "ssr", not(feature = "designer")))]
 use leptos::prelude::*;
 
-/// Whether a path belongs to the flow designer's bundle.
-pub fn is_designer_page(path: &str) -> bool {
-    path == "/flows" || path.starts_with("/flows/")
+/// Whether a page comes with the flow designer's bundle.
+pub fn in_designer_bundle(path: &str) -> bool {
+    path == "/flows" || path.starts_with("/flows/") || path == "/settings"
 }
 
 /// The name of the designer's bundle in `pkg/`, given by the server when that bundle
@@ -29,17 +30,17 @@ pub fn options_for_page(mut options: LeptosOptions) -> LeptosOptions {
     let designer = use_context::<DesignerBundle>();
     let parts = use_context::<http::request::Parts>();
     if let (Some(DesignerBundle(name)), Some(parts)) = (designer, parts) {
-        if is_designer_page(parts.uri.path()) {
+        if in_designer_bundle(parts.uri.path()) {
             options.output_name = name;
         }
     }
     options
 }
 
-/// Stands in for a designer page in the bundle without the designer. The router only
-/// gets here by client navigation (links to designer pages load a new document, but
-/// history navigation does not): loading the address from the server brings the page
-/// with the designer's bundle. During hydration, which means the server sent this
+/// Stands in for a page of the designer's bundle in the bundle without the designer.
+/// The router only gets here by client navigation (links to those pages load a new
+/// document, but history navigation does not): loading the address from the server
+/// brings the page with the designer's bundle. During hydration, which means the server sent this
 /// bundle for a designer page, reloading would loop, so it says what is wrong instead.
 #[cfg(not(feature = "designer"))]
 #[component]
@@ -53,9 +54,9 @@ pub fn LoadsOwnBundle() -> impl IntoView {
     view! {
         <p class="muted" role="status">
             {if hydrating {
-                "The flow designer's code is missing from this server: rebuild the browser bundles."
+                "This page's code is missing from this server: rebuild the browser bundles."
             } else {
-                "Loading the flow designer…"
+                "Loading…"
             }}
         </p>
     }
@@ -63,15 +64,21 @@ pub fn LoadsOwnBundle() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::is_designer_page;
+    use super::in_designer_bundle;
 
     #[test]
-    fn only_flow_addresses_belong_to_the_designer() {
-        for path in ["/flows", "/flows/new", "/flows/standard"] {
-            assert!(is_designer_page(path), "{path}");
+    fn flow_addresses_and_settings_come_with_the_designer() {
+        for path in ["/flows", "/flows/new", "/flows/standard", "/settings"] {
+            assert!(in_designer_bundle(path), "{path}");
         }
-        for path in ["/", "/flowsheet", "/products/shop", "/releases/flows"] {
-            assert!(!is_designer_page(path), "{path}");
+        for path in [
+            "/",
+            "/flowsheet",
+            "/products/shop",
+            "/releases/flows",
+            "/settings/x",
+        ] {
+            assert!(!in_designer_bundle(path), "{path}");
         }
     }
 }

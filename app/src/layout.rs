@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::bundle::is_designer_page;
+use crate::bundle::in_designer_bundle;
 use crate::session::UserMenu;
 
 /// The sections of the product, in navigation order: (path, label).
@@ -31,7 +31,7 @@ pub fn Header() -> impl IntoView {
                         .map(|(href, label)| {
                             // The designer's pages come with their own bundle, which only
                             // a page load from the server brings.
-                            let rel = is_designer_page(href).then_some("external");
+                            let rel = in_designer_bundle(href).then_some("external");
                             view! { <li><A href=href exact=true attr:rel=rel>{label}</A></li> }
                         })
                         .collect_view()}

@@ -9,8 +9,10 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+#[cfg(feature = "designer")]
 mod audit;
 pub mod bundle;
+#[cfg(feature = "designer")]
 mod credentials;
 #[cfg(feature = "designer")]
 mod designer;
@@ -19,17 +21,21 @@ mod layout;
 mod live;
 mod pages;
 mod products;
+#[cfg(feature = "designer")]
 mod profile;
 mod releases;
 pub mod server_fns;
 pub mod session;
 
 use layout::Header;
-use pages::{NotFound, SettingsPage};
+use pages::NotFound;
+#[cfg(feature = "designer")]
+use pages::SettingsPage;
 
 #[cfg(not(feature = "designer"))]
 use bundle::{
     LoadsOwnBundle as FlowPage, LoadsOwnBundle as FlowsPage, LoadsOwnBundle as NewFlowPage,
+    LoadsOwnBundle as SettingsPage,
 };
 #[cfg(feature = "designer")]
 use designer::{FlowPage, FlowsPage, NewFlowPage};

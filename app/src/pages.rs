@@ -2,14 +2,18 @@
 
 use leptos::prelude::*;
 
-use crate::audit::AuditPanel;
-use crate::credentials::CredentialsPanel;
 use crate::layout::PageTitle;
-use crate::profile::ProfilePanel;
-use crate::server_fns::ServerCheck;
 
+/// Settings: the server, the signed-in user's account, credentials and the audit trail.
+/// Visited rarely and by few, so it comes with the designer's bundle
+/// (`bundle::in_designer_bundle`), which keeps every other page's download smaller.
+#[cfg(feature = "designer")]
 #[component]
 pub fn SettingsPage() -> impl IntoView {
+    use crate::audit::AuditPanel;
+    use crate::credentials::CredentialsPanel;
+    use crate::profile::ProfilePanel;
+    use crate::server_fns::ServerCheck;
     view! {
         <PageTitle
             title="Settings"

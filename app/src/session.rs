@@ -5,6 +5,17 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
+/// Who a request came from, once found out: the server's request log puts one in every
+/// request's extensions and names it in the request's log line.
+#[derive(Clone, Debug, Default)]
+pub struct RequestPrincipal(pub std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl RequestPrincipal {
+    pub fn set(&self, principal: &impl std::fmt::Display) {
+        let _ = self.0.set(principal.to_string());
+    }
+}
+
 /// The session key holding the signed-in user (`promenade_model::access::SessionUser`).
 pub const USER_KEY: &str = "user";
 
@@ -39,7 +50,15 @@ pub async fn caller(
 ) -> Result<(promenade_engine::Engine, promenade_engine::auth::Principal), ServerFnError> {
     let engine = engine()?;
     match signed_in().await? {
-        Some(principal) => Ok((engine, principal)),
+        Some(principal) => {
+            // The request's log line names who asked.
+            if let Some(parts) = use_context::<http::request::Parts>() {
+                if let Some(slot) = parts.extensions.get::<RequestPrincipal>() {
+                    slot.set(&principal);
+                }
+            }
+            Ok((engine, principal))
+        }
         None => Err(failed(promenade_engine::EngineError::Unauthorized(
             "sign in first".into(),
         ))),

@@ -122,17 +122,23 @@ test("navigation moves between sections without a full page load", async ({ page
   await expect(page.getByRole("button", { name: "Check connection" })).toHaveCount(0);
 
   // A marker on window survives client-side navigation but not a document load.
-  await page.goto("/settings");
-  await expect(page.getByRole("button", { name: "Check connection" })).toBeEnabled();
+  await page.goto("/releases");
+  await hydrated(page);
   await page.evaluate(() => (window.__promenadeMarker = "still here"));
 
   const nav = page.getByRole("navigation", { name: "Main" });
-  for (const [label, heading] of [["Releases", "Releases"], ["Products", "Products"], ["Settings", "Settings"]]) {
+  for (const [label, heading] of [["Products", "Products"], ["Releases", "Releases"]]) {
     await nav.getByRole("link", { name: label }).click();
     await expect(page.getByRole("heading", { level: 1, name: heading })).toBeVisible();
     await expect(nav.getByRole("link", { name: label })).toHaveAttribute("aria-current", "page");
   }
   expect(await page.evaluate(() => window.__promenadeMarker)).toBe("still here");
+
+  // Settings comes with the designer's bundle: its link loads the page from the server.
+  await nav.getByRole("link", { name: "Settings" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Check connection" })).toBeEnabled();
+  expect(await page.evaluate(() => window.__promenadeMarker)).toBeUndefined();
 });
 
 /** Records the wasm files the page downloads, by name. */
@@ -181,9 +187,14 @@ test("the flow designer comes in its own bundle; other pages never download it",
   await expect(page.getByRole("heading", { level: 1, name: "Releases" })).toBeVisible();
   expect(await page.evaluate(() => window.__promenadeMarker)).toBe("still here");
 
+  // Settings comes with the designer's bundle too: few visit it.
+  await page.goto("/settings");
+  await hydrated(page);
+  expect(await bundleOf(page)).toBe("promenade-designer");
+
   // A designer address reached inside the smaller bundle by history navigation is
   // fetched from the server, which brings the designer along.
-  await page.goto("/settings");
+  await page.goto("/releases");
   await hydrated(page);
   expect(await bundleOf(page)).toBe("promenade");
   await page.evaluate(() => {

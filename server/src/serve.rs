@@ -19,7 +19,6 @@ use promenade_engine::outbound::OutboundPolicy;
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::resources::{ArgoCdInstance, ArgoWorkflowsInstance};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
 
 use crate::{api, health, web};
@@ -181,8 +180,8 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
         ))
         .layer(middleware::from_fn(web::same_origin))
         .layer(sessions)
-        .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(web::panic_answer))
+        .layer(middleware::from_fn(crate::request_log::request_log))
         .with_state(state);
     Ok(web::security_headers(router, secure_cookies))
 }

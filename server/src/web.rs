@@ -185,7 +185,10 @@ pub async fn require_sign_in(
         None => None,
     };
     match principal {
-        Some(_) => next.run(request).await,
+        Some(principal) => {
+            crate::request_log::record_principal(request.extensions(), &principal);
+            next.run(request).await
+        }
         None => {
             if user.is_some() {
                 // Expired, or its user removed: nothing of it may be used again.

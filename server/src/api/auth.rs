@@ -12,6 +12,7 @@ use promenade_engine::auth::{Principal, SessionUser};
 use promenade_engine::EngineError;
 
 use super::ApiError;
+use crate::request_log::record_principal;
 use crate::AppState;
 
 /// The authenticated caller of a request.
@@ -26,6 +27,7 @@ impl FromRequestParts<AppState> for Caller {
         let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
             if let Some(user) = session_user(parts).await {
                 if let Some(principal) = state.engine.session_user(&user).await? {
+                    record_principal(&parts.extensions, &principal);
                     return Ok(Caller(principal));
                 }
             }
@@ -40,7 +42,10 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         match state.engine.authenticate_token(token).await? {
-            Some(principal) => Ok(Caller(principal)),
+            Some(principal) => {
+                record_principal(&parts.extensions, &principal);
+                Ok(Caller(principal))
+            }
             None => Err(unauthorized("the API token is not valid")),
         }
     }
