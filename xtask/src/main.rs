@@ -28,8 +28,9 @@ commands:
                stand-ins: qa runs a pre-action workflow, waits for Argo CD to be
                synced and healthy at its commit, then a post-action workflow
                (data in ./data-argo)
-  test         every check CI runs: fmt, clippy, tests, wasm builds, browser tests,
-               bundle sizes
+  test         every check CI runs: fmt, clippy, tests (SQLite, then the integration
+               suites on PostgreSQL), the model for wasm32, every browser test on
+               the release bundles, bundle sizes
   e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
   wasm-check   build the `model` crate for wasm32-unknown-unknown
   bundle-size  build the release browser bundles, run the browser tests tagged
@@ -63,8 +64,8 @@ const BUNDLES: [Bundle; 2] = [
 ];
 /// The crate of the `promenade` binary (`serve` and the CLI).
 const SERVER: &str = "promenade-cli";
-/// The browser tests that also run against the release bundles: together they open
-/// every page and use every bundle.
+/// The browser tests `bundle-size` runs against the release bundles before measuring
+/// them: together they open every page and use every bundle.
 const RELEASE_TAG: &str = "@release";
 const MODEL: &str = "promenade-model";
 
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
         "test" => xtask.test(),
         "e2e" => xtask.build().and_then(|()| xtask.e2e(&args)),
         "wasm-check" => xtask.wasm_check(),
-        "bundle-size" => xtask.check_release_bundles(),
+        "bundle-size" => xtask.check_release_bundles(&["--grep".into(), RELEASE_TAG.into()]),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -352,20 +353,19 @@ impl Xtask {
         self.site_root().join("pkg")
     }
 
-    /// What ships to browsers, checked: builds the release bundles, runs the browser
-    /// tests tagged `@release` against them (every page: sign-in, dashboard, promote
-    /// with preview, release view, designer; any page error fails), then measures what a
-    /// browser downloads for each bundle. Only bundles that passed are measured.
+    /// What ships to browsers, checked: builds the release bundles, runs browser tests
+    /// against them (`e2e_args` picks which: `make test` runs all of them,
+    /// `bundle-size` those tagged `@release`, which open every page; any page error
+    /// fails), then measures what a browser downloads for each bundle. Only bundles that
+    /// passed are measured.
     ///
     /// The server is the release binary with `--release`; without, the debug one, which
     /// renders the same pages and saves `make test` a second optimised build of the
     /// whole server (docs/building.md).
-    fn check_release_bundles(&mut self) -> Result {
+    fn check_release_bundles(&mut self, e2e_args: &[String]) -> Result {
         self.build_server()?;
         let release = std::mem::replace(&mut self.release, true);
-        let checked = self
-            .build_bundle()
-            .and_then(|()| self.e2e(&["--grep".into(), RELEASE_TAG.into()]));
+        let checked = self.build_bundle().and_then(|()| self.e2e(e2e_args));
         let site = self.site_root();
         self.release = release;
         checked?;
@@ -520,27 +520,20 @@ impl Xtask {
             let mut test = x.cargo(&["test", "--workspace"]);
             run(test.args(exclude_frontends.clone()))
         })?;
-        // The engine's, the API's and the CLI's suites again, each test on a fresh
-        // database of a PostgreSQL server the suite starts itself.
+        // The integration suites again (the engine's, the API's and the CLI's are the
+        // ones with a database), each test on a fresh database of a PostgreSQL server
+        // the suite starts itself. The same package selection as above, so cargo
+        // resolves the same features and reuses the test binaries instead of building
+        // them again.
         self.step("cargo test (PostgreSQL)", |x| {
-            let mut test = x.cargo(&[
-                "test",
-                "-p",
-                "promenade-engine",
-                "-p",
-                "promenade-server",
-                "-p",
-                "promenade-cli",
-                "--test",
-                "*",
-            ]);
+            let mut test = x.cargo(&["test", "--workspace"]);
+            test.args(exclude_frontends.clone()).args(["--test", "*"]);
             run(test.env("PROMENADE_TEST_DATABASE", "postgres"))
         })?;
         self.server_built = !self.server_release;
         self.wasm_check()?;
-        self.build()?;
-        self.e2e(&[])?;
-        self.check_release_bundles()
+        // Every browser test, once, on what ships: the release bundles.
+        self.check_release_bundles(&[])
     }
 
     fn wasm_check(&mut self) -> Result {
