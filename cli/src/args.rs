@@ -80,6 +80,12 @@ pub enum Command {
         #[arg(short = 'f', long = "filename", required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Print the JSON Schema of a resource kind (of every kind without one), for editors:
+    /// docs/resources.md shows the `yaml-language-server` modeline.
+    Schema {
+        /// environments, products, templates, policies or flows.
+        kind: Option<String>,
+    },
     /// Apply resource files to the server.
     Apply {
         /// Files or folders (YAML files in folders are read recursively).

@@ -18,6 +18,8 @@ use promenade_model::release::{
     EventChange, EventRecord, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
     StepStatus,
 };
+use promenade_model::resources::ResourceKind;
+use promenade_model::schema;
 use promenade_model::stored::{AdminSettings, ApplyResponse, ResourceChange, StoredResource};
 use promenade_model::validate::validate;
 use serde::Serialize;
@@ -130,6 +132,18 @@ pub fn validate_files(paths: &[PathBuf], output: Output) -> anyhow::Result<ExitC
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Prints a JSON Schema exactly as `docs/schema/` holds it.
+pub fn schema(kind: Option<&str>) -> anyhow::Result<ExitCode> {
+    let schema = match kind {
+        None => schema::for_all_kinds(),
+        Some(name) => schema::for_kind(ResourceKind::from_name(name).ok_or_else(|| {
+            anyhow::anyhow!("no resource kind {name:?}: use {}", ResourceKind::NAMES)
+        })?),
+    };
+    println!("{}", serde_json::to_string_pretty(&schema)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn apply(

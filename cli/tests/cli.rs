@@ -620,3 +620,32 @@ fn store_copy_moves_an_installation_into_an_empty_database_only() {
         text(&missing)
     );
 }
+
+#[test]
+fn schema_prints_the_committed_json_schemas_offline() {
+    let data = tempfile::tempdir().unwrap();
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema");
+    for (argument, file) in [
+        (Some("environments"), "environment.json"),
+        (Some("PromotionFlow"), "promotionflow.json"),
+        (None, "resources.json"),
+    ] {
+        let mut args = vec!["schema"];
+        args.extend(argument);
+        let output = run(data.path(), None, &args);
+        assert!(output.status.success(), "{}", text(&output));
+        let committed = std::fs::read_to_string(docs.join(file)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            committed,
+            "{args:?}"
+        );
+    }
+    let unknown = run(data.path(), None, &["schema", "pipelines"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("no resource kind \"pipelines\""),
+        "{}",
+        text(&unknown)
+    );
+}

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::duration::Duration;
 
 /// One action, written as a mapping with exactly one key naming its kind.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Action {
     /// Wait for people to approve (gates only).
@@ -31,7 +32,9 @@ pub enum Action {
 }
 
 /// The kind of an action, as written in YAML.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
     /// `approval`
@@ -109,7 +112,7 @@ impl Action {
 }
 
 /// `approval: { roles: [release-manager], count: 1 }`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Approval {
     /// Roles whose members may approve (the lowest one named and up); empty means
@@ -129,7 +132,7 @@ fn one() -> NonZeroU32 {
 }
 
 /// `soak: { after: upstream, duration: 30m }`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Soak {
     /// What the time is counted from.
@@ -140,7 +143,7 @@ pub struct Soak {
 }
 
 /// The moment a soak starts counting from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SoakStart {
     /// When the upstream environments of this step succeeded (gates).
@@ -151,7 +154,7 @@ pub enum SoakStart {
 }
 
 /// `http: { url: "https://…/health", expectStatus: 200, timeout: 2m }`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpCheck {
     /// An `http://` or `https://` URL; `{env}`, `{version}` and the other release
@@ -180,7 +183,7 @@ pub struct HttpCheck {
 }
 
 /// A request header's value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum HeaderValue {
     /// Text, with the release's placeholders filled in.
@@ -191,7 +194,7 @@ pub enum HeaderValue {
 }
 
 /// The credentials a header's value comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeaderCredentials {
     /// Stored credentials, of kind `token` or `https` (its token or password is used).
@@ -208,7 +211,7 @@ impl From<&str> for HeaderValue {
 }
 
 /// `expectJson: { path: "$.status", equals: ok }`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JsonExpectation {
     /// A JSONPath of the supported subset; every match must equal `equals`.
@@ -218,7 +221,7 @@ pub struct JsonExpectation {
 }
 
 /// HTTP methods an `http` action may use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// `GET`
@@ -237,7 +240,7 @@ pub enum HttpMethod {
 }
 
 /// `argocd: { health: Healthy, sync: Synced, timeout: 15m }`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArgoCdCheck {
     /// The health to wait for.
@@ -256,7 +259,7 @@ pub struct ArgoCdCheck {
 }
 
 /// Argo CD health statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ArgoCdHealth {
     /// `Healthy`
     Healthy,
@@ -304,6 +307,19 @@ impl Serialize for ArgoCdSync {
     }
 }
 
+impl JsonSchema for ArgoCdSync {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ArgoCdSync".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`Synced` waits until the promoted revision is synced; `true` triggers a sync first.",
+            "enum": ["Synced", true]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ArgoCdSync {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -330,7 +346,7 @@ impl<'de> Deserialize<'de> for ArgoCdSync {
 }
 
 /// `workflow: { template: smoke-tests, parameters: { url: "…" }, timeout: 20m }`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowRun {
     /// The WorkflowTemplate to submit.
@@ -347,7 +363,7 @@ pub struct WorkflowRun {
 }
 
 /// `command: { args: ["./smoke.sh", "{env}"], timeout: 5m }` — runs on the server host.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommandRun {
     /// The program and its arguments, run without a shell.
@@ -361,7 +377,7 @@ pub struct CommandRun {
 }
 
 /// `window: { days: [mon, tue, wed, thu], hours: "09:00-17:00", timezone: Europe/Paris }`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Window {
     /// Allowed days; every day when empty.
@@ -384,7 +400,9 @@ impl Window {
 }
 
 /// Days of the week, written `mon` … `sun`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Weekday {
     /// Monday
@@ -463,6 +481,13 @@ impl Serialize for TimeRange {
         serializer.collect_str(self)
     }
 }
+
+crate::schema::string_schema!(
+    TimeRange,
+    "TimeRange",
+    "Hours of the day such as `09:00-17:00`; `22:00-06:00` spans midnight.",
+    "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"
+);
 
 impl<'de> Deserialize<'de> for TimeRange {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -100,6 +100,13 @@ impl Serialize for Duration {
     }
 }
 
+crate::schema::string_schema!(
+    Duration,
+    "Duration",
+    "A duration with the units `d`, `h`, `m` and `s`, largest first: `30m`, `24h`, `1h30m`.",
+    "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+);
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;

@@ -383,6 +383,12 @@ impl Serialize for JsonPath {
     }
 }
 
+crate::schema::string_schema!(
+    JsonPath,
+    "JsonPath",
+    "A JSONPath into the document, such as `$.image.tag`."
+);
+
 impl<'de> Deserialize<'de> for JsonPath {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer)?

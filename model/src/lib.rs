@@ -12,6 +12,7 @@
 //!   describes stored secrets without ever holding one in an answer.
 //! - [`graph::FlowGraph`] answers ordering questions about a flow;
 //!   [`policy::resolve_policy`] merges policies and explains the result.
+//! - [`schema`] gives the JSON Schema of each kind, for editors.
 //! - [`template`] applies a promotion template to in-memory file trees, editing YAML
 //!   and JSON without disturbing anything else; [`diff`] turns the result into the
 //!   preview people see.
@@ -41,6 +42,7 @@ pub mod redact;
 pub mod release;
 pub mod remote;
 pub mod resources;
+pub mod schema;
 pub mod stored;
 pub mod template;
 pub mod validate;

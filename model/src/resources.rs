@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -17,7 +18,7 @@ use crate::path::FieldPath;
 use crate::API_VERSION;
 
 /// Name, labels and annotations of a resource.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Metadata {
     /// Unique per kind; a DNS label (`[a-z0-9-]`, at most 63 characters).
@@ -41,7 +42,9 @@ impl Metadata {
 }
 
 /// The kinds of resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum ResourceKind {
     /// A stage such as `dev` or `prod`.
     Environment,
@@ -79,6 +82,25 @@ impl ResourceKind {
     fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
+
+    /// The names [`ResourceKind::from_name`] knows, for messages.
+    pub const NAMES: &'static str = "environments, products, templates, policies or flows";
+
+    /// The kind a URL or a command names, in any case: the kind (`PromotionFlow`), its
+    /// plural, or the short plural (`environments`, `products`, `templates`, `policies`,
+    /// `flows`).
+    pub fn from_name(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "environments" | "environment" => Some(Self::Environment),
+            "products" | "product" => Some(Self::Product),
+            "templates" | "promotiontemplates" | "promotiontemplate" => {
+                Some(Self::PromotionTemplate)
+            }
+            "policies" | "promotionpolicies" | "promotionpolicy" => Some(Self::PromotionPolicy),
+            "flows" | "promotionflows" | "promotionflow" => Some(Self::PromotionFlow),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ResourceKind {
@@ -88,7 +110,7 @@ impl fmt::Display for ResourceKind {
 }
 
 /// `kind: Environment`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Name and labels.
@@ -98,7 +120,7 @@ pub struct Environment {
 }
 
 /// The spec of an [`Environment`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvironmentSpec {
     /// Production or not; required so that no production environment escapes the
@@ -117,7 +139,7 @@ pub struct EnvironmentSpec {
 }
 
 /// `argocd: { server: https://argocd.example.com, credentials: argocd-prod }`
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArgoCdInstance {
     /// The Argo CD server's URL (its API is under `/api/v1`).
@@ -127,7 +149,7 @@ pub struct ArgoCdInstance {
 }
 
 /// `argoWorkflows: { server: https://argo.example.com, credentials: argo-ci, namespace: ci }`
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArgoWorkflowsInstance {
     /// The Argo Server's URL (its API is under `/api/v1`).
@@ -148,7 +170,9 @@ impl ArgoWorkflowsInstance {
 }
 
 /// Production or not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum EnvironmentKind {
     /// `prod`
@@ -158,7 +182,7 @@ pub enum EnvironmentKind {
 }
 
 /// A CSS hex colour, `#rrggbb` or `#rgb`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Color(String);
 
@@ -189,7 +213,7 @@ impl From<Color> for String {
 }
 
 /// `kind: Product`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     /// Name and labels.
@@ -199,7 +223,7 @@ pub struct Product {
 }
 
 /// The spec of a [`Product`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductSpec {
     /// Where the applications live, unless an application overrides it.
@@ -240,7 +264,7 @@ impl Product {
 }
 
 /// A git repository.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Repository {
     /// Clone URL.
@@ -266,7 +290,7 @@ pub struct Repository {
 
 /// Which kind of git host serves a repository: it decides how pull requests are
 /// opened and watched and where commit statuses go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// GitHub or GitHub Enterprise: pull requests, commit statuses, auto-merge.
@@ -303,7 +327,7 @@ impl Repository {
 }
 
 /// One deployable of a product.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Application {
     /// Unique within the product.
@@ -343,7 +367,7 @@ impl Application {
 }
 
 /// `argocd: { application: "api-{env}" }`
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArgoCdApplication {
     /// The Argo CD Application name; `{env}` is replaced by the environment name.
@@ -358,7 +382,7 @@ impl ArgoCdApplication {
 }
 
 /// Where one environment of an application differs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationOverride {
     /// Another folder (`{env}` is still replaced).
@@ -370,7 +394,7 @@ pub struct ApplicationOverride {
 }
 
 /// A flow a product uses, and what triggers it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductFlow {
     /// The name of the [`PromotionFlow`].
@@ -381,7 +405,7 @@ pub struct ProductFlow {
 }
 
 /// Conditions on a change of the trigger environment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Trigger {
     /// Conditions on the commit message.
@@ -400,7 +424,7 @@ impl Trigger {
 
 /// Patterns where `*` stands for any text and every other character is literal, so
 /// `*[skip promote]*` means the words in brackets, not a glob character class.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TextMatch {
     /// The text must match one of these, when any are given.
@@ -440,7 +464,7 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
 }
 
 /// What a newer release does when one is already running in an environment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Concurrency {
     /// Wait for the running one.
@@ -451,7 +475,7 @@ pub enum Concurrency {
 }
 
 /// `kind: PromotionTemplate`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionTemplate {
     /// Name and labels.
@@ -461,7 +485,7 @@ pub struct PromotionTemplate {
 }
 
 /// The spec of a [`PromotionTemplate`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromotionTemplateSpec {
     /// Where the version number of a release is read.
@@ -473,7 +497,7 @@ pub struct PromotionTemplateSpec {
 }
 
 /// `versionSource: { file: values.yaml, path: "$.image.tag" }`
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VersionSource {
     /// A YAML or JSON file.
@@ -483,7 +507,7 @@ pub struct VersionSource {
 }
 
 /// A file (or glob) a template copies.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateFile {
     /// A path or glob (`*` stays within a folder, `**` crosses folders).
@@ -494,7 +518,7 @@ pub struct TemplateFile {
 }
 
 /// `kind: PromotionPolicy`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionPolicy {
     /// Name and labels.
@@ -504,7 +528,7 @@ pub struct PromotionPolicy {
 }
 
 /// The spec of a [`PromotionPolicy`]: where it applies and the rules it sets.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(from = "PolicySpecFields", into = "PolicySpecFields")]
 pub struct PromotionPolicySpec {
     /// Higher wins, field by field, when several policies match.
@@ -518,7 +542,7 @@ pub struct PromotionPolicySpec {
 /// The YAML shape of [`PromotionPolicySpec`], whose rules sit next to `priority` and
 /// `selector`. serde's `flatten` would express that but it cannot be combined with
 /// `deny_unknown_fields`, and it loses field paths in errors, hence this flat twin.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PolicySpecFields {
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -569,7 +593,7 @@ impl From<PromotionPolicySpec> for PolicySpecFields {
 
 /// Which products and environments a policy applies to. Every list given must
 /// match (one of its entries); an empty selector matches everything.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Selector {
     /// Product names.
@@ -607,7 +631,7 @@ impl Selector {
 
 /// The rules a policy, or a flow step inline, sets. Absent fields are left to
 /// lower-priority policies; an empty list is a setting (no gates), not an absence.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyRules {
     /// How the change is written.
@@ -625,7 +649,7 @@ pub struct PolicyRules {
 }
 
 /// How a promotion writes to git.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PromotionAction {
     /// A direct commit.
@@ -665,7 +689,7 @@ impl std::str::FromStr for PromotionAction {
 }
 
 /// `pullRequest: { autoMerge: false, labels: [promotion] }`
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PullRequestPolicy {
     /// Merge the pull request once its checks pass.
@@ -689,7 +713,7 @@ pub struct PullRequestPolicy {
 }
 
 /// How a pull request is merged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MergeMethod {
     /// A merge commit.
@@ -713,7 +737,7 @@ impl MergeMethod {
 }
 
 /// `kind: PromotionFlow`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionFlow {
     /// Name, labels and the canvas layout annotation.
@@ -723,7 +747,7 @@ pub struct PromotionFlow {
 }
 
 /// The spec of a [`PromotionFlow`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromotionFlowSpec {
     /// The environment whose changes start releases; it is not a step.
@@ -740,7 +764,7 @@ pub struct PromotionFlowSpec {
 }
 
 /// One environment of a flow.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlowStep {
     /// The environment.
@@ -755,7 +779,7 @@ pub struct FlowStep {
 }
 
 /// `hooks: { onSuccess: [...], onFailure: [...] }`
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Hooks {
     /// After a release succeeds.

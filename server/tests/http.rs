@@ -7,6 +7,8 @@ use promenade_engine::auth::{Principal, Role};
 use promenade_engine::demo::approval_policy;
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::release::GateStatus;
+use promenade_model::resources::ResourceKind;
+use promenade_model::schema;
 use serde_json::Value;
 
 struct TestServer {
@@ -106,6 +108,8 @@ async fn the_openapi_document_describes_the_served_endpoints() {
         "/api/v1/settings",
         "/api/v1/import/argocd",
         "/api/v1/products/{product}/deployed",
+        "/api/v1/schemas",
+        "/api/v1/schemas/{kind}",
     ] {
         assert!(
             paths.contains_key(path),
@@ -114,6 +118,42 @@ async fn the_openapi_document_describes_the_served_endpoints() {
         );
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[tokio::test]
+async fn the_resource_schemas_are_served_to_callers_with_a_token() {
+    let server = start().await;
+    let viewer = server
+        .engine
+        .create_token(&operator(), "editor", Role::Viewer)
+        .await
+        .unwrap();
+    for (path, expected) in [
+        ("/api/v1/schemas", schema::for_all_kinds()),
+        (
+            "/api/v1/schemas/flows",
+            schema::for_kind(ResourceKind::PromotionFlow),
+        ),
+        (
+            "/api/v1/schemas/Environment",
+            schema::for_kind(ResourceKind::Environment),
+        ),
+    ] {
+        let (status, body) = call(&server, reqwest::Method::GET, path, Some(&viewer), None).await;
+        assert_eq!((status, body), (200, expected), "{path}");
+        let (status, _) = call(&server, reqwest::Method::GET, path, None, None).await;
+        assert_eq!(status, 401, "{path}");
+    }
+    let (status, body) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/schemas/pipelines",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod extract;
 mod import;
 mod releases;
 mod resources;
+mod schemas;
 mod webhooks;
 
 use axum::routing::{get, post};
@@ -33,6 +34,8 @@ use crate::{health, AppState};
         resources::list,
         resources::get,
         resources::delete,
+        schemas::all,
+        schemas::one,
         releases::promote,
         releases::status,
         releases::deployed,
@@ -92,6 +95,8 @@ pub fn routes() -> Router<AppState> {
         .route("/apply", post(resources::apply))
         .route("/import/argocd", post(import::argocd))
         .route("/audit", get(audit::list))
+        .route("/schemas", get(schemas::all))
+        .route("/schemas/{kind}", get(schemas::one))
         .route("/events", get(releases::all_events))
         .route("/releases", get(releases::list))
         .route("/releases/{id}", get(releases::get))

@@ -120,21 +120,11 @@ pub async fn delete(
 
 /// The URL names of kinds: the plural most people type, or the kind itself.
 pub fn parse_kind(text: &str) -> Result<ResourceKind, ApiError> {
-    let kind = match text.to_ascii_lowercase().as_str() {
-        "environments" | "environment" => Some(ResourceKind::Environment),
-        "products" | "product" => Some(ResourceKind::Product),
-        "templates" | "promotiontemplates" | "promotiontemplate" => {
-            Some(ResourceKind::PromotionTemplate)
-        }
-        "policies" | "promotionpolicies" | "promotionpolicy" => Some(ResourceKind::PromotionPolicy),
-        "flows" | "promotionflows" | "promotionflow" => Some(ResourceKind::PromotionFlow),
-        _ => None,
-    };
-    kind.ok_or_else(|| {
+    ResourceKind::from_name(text).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no resource kind {text:?}: use environments, products, templates, policies or flows"),
+            format!("no resource kind {text:?}: use {}", ResourceKind::NAMES),
         )
     })
 }
