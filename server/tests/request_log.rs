@@ -4,37 +4,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
-use serde_json::Value;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use promenade_testkit::log::CapturedLog;
 
 #[tokio::test]
 async fn every_request_is_one_line_naming_who_asked_and_its_id() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // As `--log-format json` sets it up.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = CapturedLog::install();
 
     let data = tempfile::tempdir().unwrap();
     let database = promenade_testkit::postgres::test_database_url();
@@ -74,13 +50,9 @@ async fn every_request_is_one_line_naming_who_asked_and_its_id() {
     assert_eq!(generated.len(), 32, "{generated}");
     assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
 
-    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let output = captured.text();
     assert!(!output.contains(&token), "the token is not logged");
-    let lines: Vec<Value> = output
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .filter(|line: &Value| line["target"] == "promenade::request")
-        .collect();
+    let lines = captured.lines_on("promenade::request");
     let line = |id: &str| {
         lines
             .iter()

@@ -14,6 +14,7 @@
 pub mod argo_workflows;
 pub mod argocd;
 pub mod hosts;
+pub mod log;
 pub mod postgres;
 
 use std::net::{TcpListener, TcpStream};

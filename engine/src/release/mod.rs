@@ -30,7 +30,7 @@ use promenade_model::template::CompiledTemplate;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, info_span, Instrument};
+use tracing::{debug, error, info, info_span, Instrument};
 
 pub use plan::{PromotionRequest, SourceRef};
 pub use promenade_model::release::RepositoryResult;
@@ -49,7 +49,7 @@ use crate::store::{
     ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord,
 };
 use crate::{Checkpoint, Engine, EngineError, Result};
-use promenade_model::release::{Gate, LogLine, ReleaseStatus, StepDetail, StepStatus};
+use promenade_model::release::{EventChange, Gate, LogLine, ReleaseStatus, StepDetail, StepStatus};
 use promenade_model::validate::ResourceSet;
 
 /// What a release froze at creation: the source commits and the resources it was
@@ -625,7 +625,6 @@ impl Engine {
                     };
                     let event = self.store().set_release_status(id, status).await?;
                     self.publish(event);
-                    info!(%status, "release finished");
                     self.run_hooks(id, &snapshot, status).await?;
                     return Ok(());
                 }
@@ -914,6 +913,7 @@ impl Engine {
     }
 
     pub(crate) fn publish(&self, event: EventRecord) {
+        log_change(&event);
         // No subscriber is fine: nobody is watching.
         let _ = self.events().send(event);
     }
@@ -979,6 +979,53 @@ impl RepoJob<'_> {
                 self.sources,
             )
         })
+    }
+}
+
+/// The log target of release and step state changes: one info line each (and per
+/// approval), so the log tells every release's story without its event stream. Gate
+/// progress, which repeats while a gate waits, is debug.
+const RELEASE_LOG: &str = "promenade::release";
+
+fn log_change(event: &EventRecord) {
+    let release = event.release_id.as_str();
+    let environment = event.environment.as_deref().unwrap_or_default();
+    match &event.change {
+        EventChange::Release(change) => info!(
+            target: RELEASE_LOG,
+            release,
+            seq = event.seq,
+            status = change.status.as_str(),
+            "release {}",
+            change.status.as_str()
+        ),
+        EventChange::Step(change) => info!(
+            target: RELEASE_LOG,
+            release,
+            seq = event.seq,
+            environment,
+            status = change.status.as_str(),
+            error = change.detail.as_ref().and_then(|d| d.error.as_deref()),
+            "step {environment} {}",
+            change.status.as_str()
+        ),
+        EventChange::Approval(change) => info!(
+            target: RELEASE_LOG,
+            release,
+            seq = event.seq,
+            environment,
+            gate = change.gate,
+            by = %format_args!("{} {}", change.kind.as_str(), change.user),
+            "gate {} of {environment} approved",
+            change.gate
+        ),
+        EventChange::Gate(_) => debug!(
+            target: RELEASE_LOG,
+            release,
+            seq = event.seq,
+            environment,
+            "gate progress"
+        ),
     }
 }
 
