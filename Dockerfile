@@ -24,16 +24,21 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /data promenade \
- && mkdir -p /data && chown promenade /data
+ && groupadd --system --gid 10001 promenade \
+ && useradd --system --uid 10001 --gid 10001 --home /data promenade \
+ && mkdir -p /data && chown 10001:10001 /data
 COPY --from=build /src/target/release/promenade /usr/local/bin/promenade
 COPY --from=build /src/target/site-release /usr/share/promenade/site
-USER promenade
+# Numeric, so Kubernetes' runAsNonRoot can verify it (deploy/kubernetes/).
+USER 10001:10001
 ENV PROMENADE_ADDR=0.0.0.0:3000 \
     PROMENADE_DATA_DIR=/data \
     LEPTOS_SITE_ROOT=/usr/share/promenade/site \
     PROMENADE_LOG_FORMAT=json
 EXPOSE 3000
 VOLUME /data
+# Asks /healthz on PROMENADE_ADDR, reached on loopback.
+HEALTHCHECK --interval=30s --timeout=6s --start-period=30s \
+  CMD ["/usr/local/bin/promenade", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/promenade"]
 CMD ["serve"]

@@ -80,6 +80,17 @@ pub enum Command {
         #[arg(short = 'f', long = "filename", required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Ask the server on this machine whether it is up (`/healthz`) or ready (`/readyz`):
+    /// exit 0 when it is, 1 when not. For container health checks.
+    Healthcheck {
+        /// Where the server listens, as `serve --addr` (`PROMENADE_ADDR`); an unspecified
+        /// address (`0.0.0.0`, `::`) is reached on loopback.
+        #[arg(long, env = "PROMENADE_ADDR", default_value = "127.0.0.1:3000")]
+        addr: std::net::SocketAddr,
+        /// Check readiness (the database answers) instead of liveness.
+        #[arg(long)]
+        ready: bool,
+    },
     /// Print the JSON Schema of a resource kind (of every kind without one), for editors:
     /// docs/resources.md shows the `yaml-language-server` modeline.
     Schema {

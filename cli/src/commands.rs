@@ -134,6 +134,39 @@ pub fn validate_files(paths: &[PathBuf], output: Output) -> anyhow::Result<ExitC
     })
 }
 
+/// Probes the local server: no token, no configuration beyond its address, so it works
+/// as a container's `HEALTHCHECK` as is.
+pub async fn healthcheck(mut addr: std::net::SocketAddr, ready: bool) -> anyhow::Result<ExitCode> {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let probe = if ready { "readyz" } else { "healthz" };
+    let url = format!("http://{addr}/{probe}");
+    let answer = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?
+        .get(&url)
+        .send()
+        .await;
+    match answer {
+        Ok(answer) if answer.status().is_success() => {
+            println!("{url}: {}", answer.status());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(answer) => {
+            eprintln!("{url}: {}", answer.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => {
+            eprintln!("{url}: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// Prints a JSON Schema exactly as `docs/schema/` holds it.
 pub fn schema(kind: Option<&str>) -> anyhow::Result<ExitCode> {
     let schema = match kind {

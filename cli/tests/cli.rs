@@ -649,3 +649,30 @@ fn schema_prints_the_committed_json_schemas_offline() {
         text(&unknown)
     );
 }
+
+#[test]
+fn healthcheck_says_whether_the_local_server_is_up_and_ready() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    // As the container image runs it: `PROMENADE_ADDR` is the unspecified address.
+    for args in [
+        vec!["healthcheck", "--addr", addr.as_str()],
+        vec!["healthcheck", "--ready", "--addr", addr.as_str()],
+    ] {
+        let output = run(data.path(), None, &args);
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+    }
+    let unspecified = promenade(data.path(), &["healthcheck", "--ready"])
+        .env("PROMENADE_ADDR", format!("0.0.0.0:{port}"))
+        .output()
+        .unwrap();
+    assert!(unspecified.status.success(), "{}", text(&unspecified));
+    assert!(text(&unspecified).contains(&format!("http://127.0.0.1:{port}/readyz: 200")));
+    drop(server);
+
+    let down = run(data.path(), None, &["healthcheck", "--addr", addr.as_str()]);
+    assert_eq!(down.status.code(), Some(1), "{}", text(&down));
+    assert!(text(&down).contains("/healthz"), "{}", text(&down));
+}

@@ -33,6 +33,7 @@ commands:
                the release bundles, bundle sizes
   e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
   wasm-check   build the `model` crate for wasm32-unknown-unknown
+  manifests    check deploy/kubernetes/ against the Kubernetes schemas (offline)
   bundle-size  build the release browser bundles, run the browser tests tagged
                @release against them, then print their sizes against their
                budgets (fails on a page error or over budget)
@@ -104,6 +105,7 @@ fn main() -> ExitCode {
         "test" => xtask.test(),
         "e2e" => xtask.build().and_then(|()| xtask.e2e(&args)),
         "wasm-check" => xtask.wasm_check(),
+        "manifests" => xtask.check_kubernetes_manifests(),
         "bundle-size" => xtask.check_release_bundles(&["--grep".into(), RELEASE_TAG.into()]),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
@@ -531,9 +533,34 @@ impl Xtask {
             run(test.env("PROMENADE_TEST_DATABASE", "postgres"))
         })?;
         self.server_built = !self.server_release;
+        self.check_kubernetes_manifests()?;
         self.wasm_check()?;
         // Every browser test, once, on what ships: the release bundles.
         self.check_release_bundles(&[])
+    }
+
+    /// `deploy/kubernetes/` against the Kubernetes API's schemas, offline and strict
+    /// (unknown fields are errors), with the pinned kubernetes-validate of tools/venv.
+    fn check_kubernetes_manifests(&mut self) -> Result {
+        let validate = self.root.join("tools/venv/bin/kubernetes-validate");
+        if !validate.is_file() {
+            return Err("tools/venv is missing: run scripts/bootstrap".into());
+        }
+        let folder = self.root.join("deploy/kubernetes");
+        let mut manifests: Vec<PathBuf> = fs::read_dir(&folder)
+            .map_err(|e| format!("{}: {e}", folder.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        manifests.sort();
+        if manifests.is_empty() {
+            return Err(format!("no manifests in {}", folder.display()));
+        }
+        self.step("Kubernetes manifests", |_| {
+            run(Command::new(&validate)
+                .args(["--strict", "--quiet"])
+                .args(&manifests))
+        })
     }
 
     fn wasm_check(&mut self) -> Result {
