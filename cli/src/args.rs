@@ -91,6 +91,9 @@ pub enum Command {
         #[arg(long)]
         ready: bool,
     },
+    /// Print a shell completion script: `source <(promenade completion bash)`, or save
+    /// it where the shell loads completions from (docs/configuration.md).
+    Completion { shell: clap_complete::Shell },
     /// Print the JSON Schema of a resource kind (of every kind without one), for editors:
     /// docs/resources.md shows the `yaml-language-server` modeline.
     Schema {

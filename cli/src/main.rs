@@ -40,6 +40,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Validate { paths } => commands::validate_files(paths, output),
         Command::Schema { kind } => commands::schema(kind.as_deref()),
+        Command::Completion { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "promenade", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Healthcheck { addr, ready } => commands::healthcheck(*addr, *ready).await,
         Command::Apply { paths, dry_run } => {
             commands::apply(&client()?, paths, *dry_run, output).await

@@ -676,3 +676,41 @@ fn healthcheck_says_whether_the_local_server_is_up_and_ready() {
     assert_eq!(down.status.code(), Some(1), "{}", text(&down));
     assert!(text(&down).contains("/healthz"), "{}", text(&down));
 }
+
+#[test]
+fn completion_scripts_complete_the_commands_in_bash_zsh_and_fish() {
+    let data = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = run(data.path(), None, &["completion", shell]);
+        assert!(output.status.success(), "{shell}: {}", text(&output));
+        let script = String::from_utf8_lossy(&output.stdout);
+        for command in ["promote", "releases", "credentials", "schema"] {
+            assert!(script.contains(command), "{shell} does not offer {command}");
+        }
+    }
+    // bash itself loads the script and completes a subcommand.
+    let script = data.path().join("promenade.bash");
+    std::fs::write(
+        &script,
+        run(data.path(), None, &["completion", "bash"]).stdout,
+    )
+    .unwrap();
+    let completed = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            r#"source {}
+COMP_WORDS=(promenade prom); COMP_CWORD=1; COMP_LINE="promenade prom"; COMP_POINT=${{#COMP_LINE}}
+"$(complete -p promenade | sed -E 's/.* -F ([^ ]+) .*/\1/')" promenade prom promenade
+printf '%s\n' "${{COMPREPLY[@]}}""#,
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(completed.status.success(), "{}", text(&completed));
+    assert_eq!(
+        String::from_utf8_lossy(&completed.stdout).trim(),
+        "promote",
+        "{}",
+        text(&completed)
+    );
+}
