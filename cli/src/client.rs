@@ -86,12 +86,13 @@ impl Client {
         self.send(self.http.delete(self.url(path))).await
     }
 
-    /// Opens a server-sent event stream.
-    pub async fn stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
-        let response = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.token)
+    /// Opens a server-sent event stream, resuming after event `after` when it is not 0.
+    pub async fn stream(&self, path: &str, after: i64) -> anyhow::Result<reqwest::Response> {
+        let mut request = self.http.get(self.url(path)).bearer_auth(&self.token);
+        if after > 0 {
+            request = request.header("last-event-id", after.to_string());
+        }
+        let response = request
             .send()
             .await
             .with_context(|| format!("cannot reach {}", self.base))?;

@@ -3,10 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::audit::AuditEntry;
@@ -15,8 +13,7 @@ use promenade_model::discovery::{ImportAnswer, ImportRequest};
 use promenade_model::load;
 use promenade_model::overview::ProductStatus;
 use promenade_model::release::{
-    EventChange, EventRecord, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
-    StepStatus,
+    Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
 };
 use promenade_model::resources::ResourceKind;
 use promenade_model::schema;
@@ -397,7 +394,7 @@ pub async fn promote(
     if output == Output::Text {
         println!("release {id} started; following it (Ctrl+C stops following, not the release)");
     }
-    follow(client, &id, output == Output::Text).await?;
+    crate::follow::follow(client, &id, output).await?;
     let release: ReleaseRecord = client.get(&format!("/releases/{id}")).await?;
     show(output, &release, print_release);
     Ok(match release.status {
@@ -405,70 +402,6 @@ pub async fn promote(
         ReleaseStatus::Terminated => ExitCode::from(3),
         _ => ExitCode::FAILURE,
     })
-}
-
-/// Reads the release's event stream until it ends, showing progress.
-async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<()> {
-    let bar = if progress {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let mut response = client.stream(&format!("/releases/{id}/events")).await?;
-    let mut buffer = String::new();
-    let mut states: Vec<(String, String)> = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .context("the event stream broke off")?
-    {
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
-                continue;
-            };
-            let Ok(event) = serde_json::from_str::<EventRecord>(data.trim()) else {
-                continue;
-            };
-            let EventChange::Step(change) = &event.change else {
-                continue;
-            };
-            let status = change.status.to_string();
-            if let Some(env) = event.environment.as_deref() {
-                match states.iter_mut().find(|(e, _)| e == env) {
-                    Some(entry) => entry.1 = status.clone(),
-                    None => states.push((env.to_string(), status.clone())),
-                }
-                if change.status.is_final() {
-                    bar.println(format!("  {env}: {status}"));
-                }
-                let opened = change
-                    .detail
-                    .iter()
-                    .flat_map(|d| &d.repositories)
-                    .filter_map(|r| r.pull_request.as_ref());
-                if change.status == StepStatus::AwaitingMerge {
-                    for request in opened {
-                        bar.println(format!(
-                            "  {env}: waits for pull request #{} {}",
-                            request.number, request.url
-                        ));
-                    }
-                }
-            }
-            let summary: Vec<String> = states.iter().map(|(e, s)| format!("{e}: {s}")).collect();
-            bar.set_message(summary.join(", "));
-        }
-    }
-    bar.finish_and_clear();
-    Ok(())
 }
 
 fn print_release(r: &ReleaseRecord) {

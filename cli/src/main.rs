@@ -7,6 +7,7 @@
 mod args;
 mod client;
 mod commands;
+mod follow;
 
 use std::process::ExitCode;
 

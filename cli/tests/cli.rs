@@ -79,6 +79,11 @@ fn serve_with(data: &Path, extra: &[&str], log: Option<(&Path, &str)>) -> Server
         .local_addr()
         .unwrap()
         .port();
+    serve_at(data, port, extra, log)
+}
+
+/// [`serve_with`] on `port`.
+fn serve_at(data: &Path, port: u16, extra: &[&str], log: Option<(&Path, &str)>) -> Server {
     let addr = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--addr", &addr, "--poll-interval", "0s"];
     args.extend_from_slice(extra);
@@ -196,7 +201,16 @@ fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
         &["promote", "shop", "--to", "qa", "--wait", "-m", "first"],
     );
     assert_eq!(promote.status.code(), Some(0), "{}", text(&promote));
-    assert!(text(&promote).contains("succeeded"));
+    // Not on a terminal: one line per state change of the step as it happens, then the
+    // release.
+    let followed = String::from_utf8_lossy(&promote.stdout);
+    let qa: Vec<&str> = followed
+        .lines()
+        .filter(|l| l.starts_with("  qa: "))
+        .collect();
+    assert!(qa.len() >= 2, "{followed}");
+    assert_eq!(qa.last(), Some(&"  qa: succeeded"), "{followed}");
+    assert!(followed.contains("succeeded"));
 
     let status = run(
         data.path(),
@@ -227,16 +241,23 @@ fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
     );
 }
 
-#[test]
-fn a_release_waiting_at_an_approval_gate_is_approved_from_the_command_line() {
-    let data = tempfile::tempdir().unwrap();
-    assert!(run(data.path(), None, &["demo"]).status.success());
-    let policy = data.path().join("qa-approval.yaml");
+/// Sets up the demo in `data` and writes a policy asking a release manager's approval
+/// before qa, to be applied: its path.
+fn demo_with_qa_approval(data: &Path) -> PathBuf {
+    assert!(run(data, None, &["demo"]).status.success());
+    let policy = data.join("qa-approval.yaml");
     std::fs::write(
         &policy,
         promenade_engine::demo::approval_policy("qa", "{ roles: [release-manager] }"),
     )
     .unwrap();
+    policy
+}
+
+#[test]
+fn a_release_waiting_at_an_approval_gate_is_approved_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let policy = demo_with_qa_approval(data.path());
     let server = serve(data.path());
     let applied = run(
         data.path(),
@@ -712,5 +733,79 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
         "promote",
         "{}",
         text(&completed)
+    );
+}
+
+#[test]
+fn promote_wait_follows_a_release_across_a_server_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let policy = demo_with_qa_approval(data.path());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let flags = ["--allow-local-repositories"];
+    let server = serve_at(data.path(), port, &flags, None);
+    let approver = token(data.path(), "approver", "release-manager");
+    let applied = run(
+        data.path(),
+        Some(&server),
+        &["apply", "-f", policy.to_str().unwrap()],
+    );
+    assert!(applied.status.success(), "{}", text(&applied));
+
+    let follower = promenade(data.path(), &["promote", "shop", "--to", "qa", "--wait"])
+        .env("PROMENADE_SERVER", &server.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The release waits for its approval.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        let listed = run(data.path(), Some(&server), &["releases", "-o", "json"]);
+        let releases: serde_json::Value =
+            serde_json::from_slice(&listed.stdout).unwrap_or_default();
+        if let Some(id) = releases[0]["id"].as_str() {
+            let shown = run(data.path(), Some(&server), &["releases", id, "-o", "json"]);
+            let release: serde_json::Value =
+                serde_json::from_slice(&shown.stdout).unwrap_or_default();
+            if release["steps"][0]["status"] == "gating" {
+                break id.to_string();
+            }
+        }
+        assert!(Instant::now() < deadline, "no release waits at qa's gate");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    // The server goes away while the release waits, and comes back on the same address.
+    drop(server);
+    std::thread::sleep(Duration::from_millis(1500));
+    let server = serve_at(data.path(), port, &flags, None);
+    let approved = run(
+        data.path(),
+        Some(&server),
+        &["--token", &approver, "approve", &id, "qa"],
+    );
+    assert!(approved.status.success(), "{}", text(&approved));
+
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done_tx.send(follower.wait_with_output().unwrap()));
+    let followed = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("promote --wait did not end");
+    assert_eq!(followed.status.code(), Some(0), "{}", text(&followed));
+    let stdout = String::from_utf8_lossy(&followed.stdout);
+    assert!(stdout.contains("  qa: succeeded"), "{stdout}");
+    assert_eq!(
+        stdout.matches("  qa: succeeded").count(),
+        1,
+        "no event shown twice: {stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&followed.stderr).contains("reconnecting"),
+        "{}",
+        text(&followed)
     );
 }
