@@ -59,15 +59,23 @@ pub struct ClientArgs {
     #[arg(long, global = true, env = "PROMENADE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// `text` for people, `json` for scripts.
+    /// `text` for people; `json` or `yaml` (the API's answer) or `name` (one name per
+    /// line) for scripts.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// Tables and sentences.
     Text,
+    /// The API's answer as JSON.
     Json,
+    /// The API's answer as YAML.
+    Yaml,
+    /// What the answer names, one per line: `Kind/name` for resources, the id of
+    /// releases and audit entries, the name of tokens, users and credentials.
+    Name,
 }
 
 #[derive(Debug, Subcommand)]

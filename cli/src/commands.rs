@@ -20,7 +20,7 @@ use promenade_model::schema;
 use promenade_model::stored::{AdminSettings, ApplyResponse, ResourceChange, StoredResource};
 use promenade_model::validate::validate;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::args::{
     AuditArgs, CredentialsCommand, ImportCommand, Output, PromotionArgs, SecretArgs, StoreCommand,
@@ -35,7 +35,45 @@ fn show<T: Serialize>(output: Output, value: &T, text: impl FnOnce(&T)) {
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
         ),
+        Output::Yaml => print!("{}", serde_yaml_ng::to_string(value).unwrap_or_default()),
+        Output::Name => {
+            for name in names(&serde_json::to_value(value).unwrap_or_default()) {
+                println!("{name}");
+            }
+        }
         Output::Text => text(value),
+    }
+}
+
+/// What `-o name` prints of an answer, found by its fields: `Kind/name` for resources
+/// (and each change `apply` reports), a release's or an audit entry's `id`, the `name` of
+/// tokens, users, credentials and applications.
+fn names(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(names).collect(),
+        Value::Object(fields) => {
+            let text = |key: &str| fields.get(key).and_then(value_text);
+            match (text("kind"), text("name"), text("id")) {
+                (Some(kind), Some(name), _) => vec![format!("{kind}/{name}")],
+                (_, _, Some(id)) => vec![id],
+                (_, Some(name), _) => vec![name],
+                // A wrapper such as `{dryRun, changes: [...]}`: what its lists name.
+                _ => fields
+                    .values()
+                    .filter(|v| v.is_array())
+                    .flat_map(names)
+                    .collect(),
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
     }
 }
 
@@ -115,15 +153,12 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
 pub fn validate_files(paths: &[PathBuf], output: Output) -> anyhow::Result<ExitCode> {
     let files = collect_files(paths)?;
     let validation = validate(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-    match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&validation)?),
-        Output::Text => {
-            for diagnostic in &validation.diagnostics {
-                println!("{diagnostic}");
-            }
-            println!("{}", validation.summary);
+    show(output, &validation, |validation| {
+        for diagnostic in &validation.diagnostics {
+            println!("{diagnostic}");
         }
-    }
+        println!("{}", validation.summary);
+    });
     Ok(if validation.is_valid() {
         ExitCode::SUCCESS
     } else {

@@ -141,7 +141,7 @@ impl Followed {
 }
 
 /// Where progress goes: a spinner on a terminal, plain lines elsewhere, nothing when the
-/// output is JSON (standard output is then the release's JSON alone).
+/// output is for scripts (standard output is then the release's JSON, YAML or id alone).
 enum View {
     Spinner(ProgressBar),
     Lines,
@@ -151,7 +151,7 @@ enum View {
 impl View {
     fn new(output: Output) -> View {
         match output {
-            Output::Json => View::Quiet,
+            Output::Json | Output::Yaml | Output::Name => View::Quiet,
             Output::Text if std::io::stdout().is_terminal() => {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(

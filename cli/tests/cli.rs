@@ -220,6 +220,40 @@ fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["applications"][0]["cells"]["qa"]["version"], "1.5.0");
 
+    // Scripts read names, YAML or JSON.
+    let names = run(
+        data.path(),
+        Some(&server),
+        &["get", "environments", "-o", "name"],
+    );
+    let names = String::from_utf8_lossy(&names.stdout).to_string();
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Environment/dev",
+            "Environment/prod",
+            "Environment/qa",
+            "Environment/staging-eu",
+            "Environment/staging-us"
+        ]
+    );
+    let ids = run(data.path(), Some(&server), &["releases", "-o", "name"]);
+    let listed = run(data.path(), Some(&server), &["releases", "-o", "json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ids.stdout),
+        format!("{}\n", listed[0]["id"].as_str().unwrap())
+    );
+    let yaml = run(
+        data.path(),
+        Some(&server),
+        &["status", "shop", "-o", "yaml"],
+    );
+    let yaml: serde_json::Value = serde_yaml_ng::from_slice(&yaml.stdout).unwrap();
+    assert_eq!(yaml["applications"][0]["cells"]["qa"]["version"], "1.5.0");
+
     let releases = text(&run(data.path(), Some(&server), &["releases"]));
     assert!(
         releases.contains("succeeded") && releases.contains("first"),
