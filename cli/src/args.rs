@@ -117,6 +117,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Show what `apply` would change, resource by resource, as unified diffs of the
+    /// stored YAML; exit 0 when nothing would change, 1 when something would, 2 on error.
+    Diff {
+        /// Files or folders (YAML files in folders are read recursively).
+        #[arg(short = 'f', long = "filename", required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// List resources of a kind, or show one as YAML.
     Get {
         /// environments, products, templates, policies or flows.

@@ -29,7 +29,7 @@ use crate::args::{
 use crate::client::Client;
 
 /// Prints `value` as the API's JSON, or as text through `text`.
-fn show<T: Serialize>(output: Output, value: &T, text: impl FnOnce(&T)) {
+pub fn show<T: Serialize>(output: Output, value: &T, text: impl FnOnce(&T)) {
     match output {
         Output::Json => println!(
             "{}",
@@ -124,7 +124,7 @@ async fn local_engine(
 }
 
 /// Every YAML file named, folders read recursively, in a stable order.
-fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for path in paths {
         let meta =

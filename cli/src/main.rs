@@ -7,6 +7,7 @@
 mod args;
 mod client;
 mod commands;
+mod diff;
 mod follow;
 
 use std::process::ExitCode;
@@ -50,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply { paths, dry_run } => {
             commands::apply(&client()?, paths, *dry_run, output).await
         }
+        Command::Diff { paths } => diff::diff(&client()?, paths, output).await,
         Command::Get { kind, name } => {
             commands::get(&client()?, kind, name.as_deref(), output).await
         }

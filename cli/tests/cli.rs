@@ -843,3 +843,82 @@ fn promote_wait_follows_a_release_across_a_server_restart() {
         text(&followed)
     );
 }
+
+#[test]
+fn diff_shows_what_apply_would_change_and_exits_like_diff() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(run(data.path(), None, &["demo"]).status.success());
+    let server = serve(data.path());
+    let folder = data.path().join("demo");
+    let files = folder.to_str().unwrap();
+
+    let same = run(data.path(), Some(&server), &["diff", "-f", files]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    assert!(
+        String::from_utf8_lossy(&same.stdout).ends_with("0 to create, 0 to change, 9 unchanged\n"),
+        "{}",
+        text(&same)
+    );
+
+    let resources = folder.join("resources.yaml");
+    let yaml = std::fs::read_to_string(&resources).unwrap();
+    let labelled = yaml.replacen(
+        "metadata: { name: qa }",
+        "metadata: { name: qa, labels: { tier: test } }",
+        1,
+    );
+    assert_ne!(labelled, yaml);
+    std::fs::write(&resources, labelled).unwrap();
+    std::fs::write(
+        folder.join("perf.yaml"),
+        "apiVersion: promenade.dev/v1alpha1\nkind: Environment\nmetadata: { name: perf }\nspec: { kind: non-prod }\n",
+    )
+    .unwrap();
+    let differ = run(data.path(), Some(&server), &["diff", "-f", files]);
+    assert_eq!(differ.status.code(), Some(1), "{}", text(&differ));
+    let shown = String::from_utf8_lossy(&differ.stdout);
+    assert!(shown.contains("b/Environment/qa"), "{shown}");
+    assert!(shown.contains("+  labels:\n+    tier: test\n"), "{shown}");
+    assert!(shown.contains("b/Environment/perf"), "{shown}");
+    assert!(
+        shown.ends_with("1 to create, 1 to change, 8 unchanged\n"),
+        "{shown}"
+    );
+    let json = run(
+        data.path(),
+        Some(&server),
+        &["diff", "-f", files, "-o", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    // Files in name order: perf.yaml, then resources.yaml.
+    let changes: Vec<(String, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["change"] != "unchanged")
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().into(),
+                d["change"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("perf".to_string(), "created".to_string()),
+            ("qa".into(), "changed".into())
+        ]
+    );
+    // Nothing was applied.
+    let again = run(
+        data.path(),
+        Some(&server),
+        &["get", "environments", "-o", "name"],
+    );
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("perf"));
+
+    std::fs::write(folder.join("broken.yaml"), "kind: Environment\nspec: [\n").unwrap();
+    let broken = run(data.path(), Some(&server), &["diff", "-f", files]);
+    assert_eq!(broken.status.code(), Some(2), "{}", text(&broken));
+}
