@@ -15,7 +15,7 @@ use promenade_model::overview::ProductStatus;
 use promenade_model::release::{
     Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
 };
-use promenade_model::resources::ResourceKind;
+use promenade_model::resources::{Resource, ResourceKind};
 use promenade_model::schema;
 use promenade_model::stored::{AdminSettings, ApplyResponse, ResourceChange, StoredResource};
 use promenade_model::validate::validate;
@@ -211,6 +211,30 @@ pub fn schema(kind: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads every file offline, so that syntax and shape errors name the real files; prints
+/// each problem and fails, saying `outcome`, when there is one. References are the
+/// server's to check: these files may name environments, templates or flows stored there.
+pub fn read_offline(files: &[(String, String)], outcome: &str) -> anyhow::Result<Vec<Resource>> {
+    let mut resources = Vec::new();
+    let mut unreadable = Vec::new();
+    for (name, text) in files {
+        let (loaded, diagnostics) = load(name, text);
+        resources.extend(loaded.into_iter().map(|l| l.resource));
+        unreadable.extend(diagnostics.into_iter().filter(|d| d.is_error()));
+    }
+    if !unreadable.is_empty() {
+        for diagnostic in &unreadable {
+            eprintln!("{diagnostic}");
+        }
+        bail!(
+            "{outcome}: {} error{} reading the files",
+            unreadable.len(),
+            if unreadable.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(resources)
+}
+
 pub async fn apply(
     client: &Client,
     paths: &[PathBuf],
@@ -218,24 +242,7 @@ pub async fn apply(
     output: Output,
 ) -> anyhow::Result<ExitCode> {
     let files = collect_files(paths)?;
-    // Read every file offline first, so syntax and shape errors name the real files.
-    // References are the server's to check: these files may name environments,
-    // templates or flows that are stored there already.
-    let unreadable: Vec<_> = files
-        .iter()
-        .flat_map(|(name, text)| load(name, text).1)
-        .filter(|d| d.is_error())
-        .collect();
-    if !unreadable.is_empty() {
-        for diagnostic in &unreadable {
-            eprintln!("{diagnostic}");
-        }
-        bail!(
-            "nothing applied: {} error{} reading the files",
-            unreadable.len(),
-            if unreadable.len() == 1 { "" } else { "s" }
-        );
-    }
+    read_offline(&files, "nothing applied")?;
     let stream = files
         .iter()
         .map(|(_, text)| text.as_str())

@@ -8,17 +8,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use promenade_model::canonical;
 use promenade_model::diff::diff_file;
-use promenade_model::load;
 use promenade_model::resources::ResourceKind;
 use promenade_model::stored::StoredResource;
 use serde::Serialize;
 
 use crate::args::Output;
 use crate::client::Client;
-use crate::commands::{collect_files, show};
+use crate::commands::{collect_files, read_offline, show};
 
 /// What applying one resource would do.
 #[derive(Serialize)]
@@ -58,19 +56,7 @@ pub async fn diff(client: &Client, paths: &[PathBuf], output: Output) -> anyhow:
 }
 
 async fn compare(client: &Client, paths: &[PathBuf]) -> anyhow::Result<Vec<ResourceDiff>> {
-    let mut local = Vec::new();
-    let mut problems = Vec::new();
-    for (file, text) in collect_files(paths)? {
-        let (resources, diagnostics) = load(&file, &text);
-        problems.extend(diagnostics.into_iter().filter(|d| d.is_error()));
-        local.extend(resources.into_iter().map(|loaded| loaded.resource));
-    }
-    if !problems.is_empty() {
-        for problem in &problems {
-            eprintln!("{problem}");
-        }
-        bail!("{} error(s) reading the files", problems.len());
-    }
+    let local = read_offline(&collect_files(paths)?, "nothing compared")?;
     // One request per kind the files hold.
     let mut stored: BTreeMap<ResourceKind, Vec<StoredResource>> = BTreeMap::new();
     for resource in &local {
