@@ -81,7 +81,7 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: web UI, REST API and the release engine.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check resource files offline: every problem as file:line:col.
     Validate {
         /// Files or folders (YAML files in folders are read recursively).

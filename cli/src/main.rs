@@ -37,7 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let database = cli.database_url.as_deref();
     let client = || Client::new(&cli.client, data_dir);
     match &cli.command {
-        Command::Serve(args) => serve(args.clone(), data_dir, database)
+        Command::Serve(args) => serve((**args).clone(), data_dir, database)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Validate { paths } => commands::validate_files(paths, output),

@@ -143,7 +143,7 @@ async fn main() {
     };
     // Follow the release through its events, as the API does, rather than polling the
     // store (which would compete with the engine for the database).
-    let mut events = engine.subscribe();
+    let mut events = engine.subscribe().await.unwrap();
     let started = Instant::now();
     let release = engine
         .promote(&promoter("bench"), "shop", &to_qa)

@@ -405,7 +405,12 @@ impl Store {
         if count > 0 {
             return Ok(None);
         }
-        let secret = self.create_token("admin", Role::Admin).await?;
+        let secret = match self.create_token("admin", Role::Admin).await {
+            Ok(secret) => secret,
+            // Another replica starting at the same time got there first.
+            Err(EngineError::Conflict { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         write_private(file, &secret).map_err(|source| EngineError::DataDir {
             path: file.display().to_string(),
             source,
@@ -542,7 +547,12 @@ impl Store {
             return Ok(None);
         }
         let password = Alphanumeric.sample_string(&mut rand::rng(), 20);
-        self.create_user("admin", &password, Role::Admin).await?;
+        match self.create_user("admin", &password, Role::Admin).await {
+            Ok(()) => {}
+            // Another replica starting at the same time got there first.
+            Err(EngineError::Conflict { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        }
         write_private(file, &password).map_err(|source| EngineError::DataDir {
             path: file.display().to_string(),
             source,

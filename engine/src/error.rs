@@ -70,6 +70,9 @@ pub enum EngineError {
     /// The release stopped because it was terminated or the engine is shutting down.
     #[error("stopped")]
     Stopped,
+    /// This replica cannot do its share now (it stopped renewing its leases).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("database error: {0}")]
@@ -102,6 +105,7 @@ impl EngineError {
             EngineError::CheckFailed(_) => (502, "check_failed"),
             EngineError::Database(_) => (503, "database_unavailable"),
             EngineError::Stopped => (503, "stopping"),
+            EngineError::Unavailable(_) => (503, "unavailable"),
             EngineError::UnsupportedDatabase { .. }
             | EngineError::DataDir { .. }
             | EngineError::Migration(_)

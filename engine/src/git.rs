@@ -435,6 +435,9 @@ impl Repo {
     /// fast-forward.
     #[instrument(skip(self), fields(url = %redact::url(&self.url)))]
     pub fn push(&self, commit: Oid, branch: &str) -> Result<PushOutcome> {
+        if let Some(path) = local_path(&self.url) {
+            return self.push_to_disk(Path::new(path), commit, branch);
+        }
         // A local ref to push from; the remote's answer per ref arrives in a callback.
         let local = format!("refs/promenade/outgoing/{branch}");
         self.repo
@@ -462,16 +465,73 @@ impl Repo {
             Err(e) => return Err(self.error("push", e)),
         }
         drop(options);
-        Ok(match rejection {
-            Some(reason) => PushOutcome::Rejected(reason),
-            None => {
-                // Our tracking ref now knows the remote's new tip without another fetch.
-                self.repo
-                    .reference(&tracking_ref(branch), commit, true, "promenade: pushed")
-                    .map_err(|e| self.error("push", e))?;
-                PushOutcome::Pushed
+        match rejection {
+            Some(reason) => Ok(PushOutcome::Rejected(reason)),
+            None => self.pushed(commit, branch),
+        }
+    }
+
+    /// Our tracking ref learns the remote's new tip without another fetch.
+    fn pushed(&self, commit: Oid, branch: &str) -> Result<PushOutcome> {
+        self.repo
+            .reference(&tracking_ref(branch), commit, true, "promenade: pushed")
+            .map_err(|e| self.error("push", e))?;
+        Ok(PushOutcome::Pushed)
+    }
+
+    /// A push to a repository on this machine's disk. libgit2's own moves the branch
+    /// without checking where it stood (a forced update), so of two writers at once —
+    /// two replicas, or someone's `git push` — one could drop the other's commit. This
+    /// copies the new objects and then moves the branch only from the tip the commit
+    /// was built on, under the ref's lock, as `git receive-pack` does.
+    fn push_to_disk(&self, path: &Path, commit: Oid, branch: &str) -> Result<PushOutcome> {
+        let failed = |e: git2::Error| self.error("push", e);
+        let remote = Repository::open(path).map_err(failed)?;
+        let reference = format!("refs/heads/{branch}");
+        let old = remote.refname_to_id(&reference).ok();
+        if let Some(old) = old {
+            let fast_forward = old == commit
+                || (self.repo.odb().map_err(failed)?.exists(old)
+                    && self.repo.graph_descendant_of(commit, old).map_err(failed)?);
+            if !fast_forward {
+                return Ok(PushOutcome::Rejected(format!(
+                    "{reference} moved on: not a fast-forward"
+                )));
             }
-        })
+        }
+        let source = self.repo.odb().map_err(failed)?;
+        let target = remote.odb().map_err(failed)?;
+        let mut walk = self.repo.revwalk().map_err(failed)?;
+        walk.push(commit).map_err(failed)?;
+        if let Some(old) = old {
+            walk.hide(old).map_err(failed)?;
+        }
+        for id in walk {
+            let id = id.map_err(failed)?;
+            let tree = self.repo.find_commit(id).map_err(failed)?.tree_id();
+            copy_tree(&self.repo, &target, tree).map_err(failed)?;
+            copy_object(&source, &target, id).map_err(failed)?;
+        }
+        let moved = match old {
+            Some(old) => {
+                remote.reference_matching(&reference, commit, true, old, "promenade: push")
+            }
+            None => remote.reference(&reference, commit, false, "promenade: push"),
+        };
+        match moved {
+            Ok(_) => self.pushed(commit, branch),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    git2::ErrorCode::Modified | git2::ErrorCode::Exists | git2::ErrorCode::Locked
+                ) =>
+            {
+                Ok(PushOutcome::Rejected(format!(
+                    "{reference} moved on meanwhile"
+                )))
+            }
+            Err(e) => Err(failed(e)),
+        }
     }
 
     /// For each folder, the newest commit on the first-parent history of `tip` (looking
@@ -570,6 +630,48 @@ fn commit_time(commit: &git2::Commit) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// The folder of a repository on this machine's disk (`file://…` or a path); `None`
+/// for remotes reached over the network.
+fn local_path(url: &str) -> Option<&str> {
+    let remote = promenade_model::remote::RemoteUrl::parse(url).ok()?;
+    (remote.transport == promenade_model::remote::Transport::Local)
+        .then(|| url.strip_prefix("file://").unwrap_or(url))
+}
+
+/// Copies a tree and everything under it that `target` lacks. A subtree `target` has
+/// is complete there, so it is not walked.
+fn copy_tree(
+    repo: &Repository,
+    target: &git2::Odb,
+    tree: Oid,
+) -> std::result::Result<(), git2::Error> {
+    if target.exists(tree) {
+        return Ok(());
+    }
+    let source = repo.odb()?;
+    for entry in repo.find_tree(tree)?.iter() {
+        match entry.kind() {
+            Some(ObjectType::Tree) => copy_tree(repo, target, entry.id())?,
+            Some(ObjectType::Blob) if !target.exists(entry.id()) => {
+                copy_object(&source, target, entry.id())?
+            }
+            // Present already, or a submodule's commit, which lives elsewhere.
+            _ => {}
+        }
+    }
+    copy_object(&source, target, tree)
+}
+
+fn copy_object(
+    source: &git2::Odb,
+    target: &git2::Odb,
+    id: Oid,
+) -> std::result::Result<(), git2::Error> {
+    let object = source.read(id)?;
+    target.write(object.kind(), object.data())?;
+    Ok(())
 }
 
 fn tracking_ref(branch: &str) -> String {

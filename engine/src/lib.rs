@@ -7,6 +7,7 @@ mod argo_workflows;
 mod argocd;
 mod audit;
 pub mod auth;
+mod bus;
 pub mod credentials;
 pub mod demo;
 mod deployed;
@@ -17,6 +18,7 @@ mod hosting;
 pub mod outbound;
 pub mod overview;
 pub mod release;
+mod replica;
 pub mod resources;
 mod settings;
 pub mod store;
@@ -35,6 +37,7 @@ use tokio::sync::broadcast;
 pub use error::{EngineError, Result};
 pub use promenade_model::release::EventRecord;
 pub use promenade_model::release::{ReleaseStatus, StepStatus};
+pub use replica::default_replica_name;
 pub use store::{DatabaseKind, SessionPool, Store};
 pub use streams::Subscription;
 
@@ -77,6 +80,11 @@ pub struct EngineConfig {
     /// The Argo Workflows that runs `workflow` hooks, and `workflow` gates of
     /// environments that name none (`--argo-workflows-server`).
     pub argo_workflows: Option<promenade_model::resources::ArgoWorkflowsInstance>,
+    /// This server's name among the replicas on its database (`--replica-name`).
+    pub replica_name: String,
+    /// How long a replica's leases outlive its last renewal (`--lease-timeout`): how
+    /// soon others take over the releases of a replica that died.
+    pub lease_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -98,6 +106,8 @@ impl EngineConfig {
             max_file_size: git::DEFAULT_MAX_FILE_SIZE,
             argocd: None,
             argo_workflows: None,
+            replica_name: replica::default_replica_name(),
+            lease_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -152,6 +162,8 @@ struct Inner {
     streams: streams::OpenStreams,
     /// The credentials cipher, once the key is read.
     cipher: std::sync::OnceLock<chacha20poly1305::XChaCha20Poly1305>,
+    replica: replica::Replica,
+    bus: bus::Bus,
 }
 
 impl std::fmt::Debug for Engine {
@@ -193,6 +205,8 @@ impl Engine {
                 deployed_cache: Default::default(),
                 streams: Default::default(),
                 cipher: Default::default(),
+                replica: Default::default(),
+                bus: Default::default(),
             }),
         }
     }
@@ -240,9 +254,11 @@ impl Engine {
         &self.inner.config
     }
 
-    /// Every release event from now on, as it is persisted.
-    pub fn subscribe(&self) -> broadcast::Receiver<EventRecord> {
-        self.inner.events.subscribe()
+    /// Every release event persisted from now on, by this replica or any other, in
+    /// order.
+    pub async fn subscribe(&self) -> Result<broadcast::Receiver<EventRecord>> {
+        self.follow().await?;
+        Ok(self.inner.events.subscribe())
     }
 
     fn events(&self) -> &broadcast::Sender<EventRecord> {

@@ -42,7 +42,7 @@ impl Drop for Slot {
 impl Engine {
     /// Every release event from now on, for a stream `who` opens; refused while `who`
     /// holds as many streams as allowed.
-    pub fn subscribe_as(&self, who: &Principal) -> Result<Subscription> {
+    pub async fn subscribe_as(&self, who: &Principal) -> Result<Subscription> {
         let open = &self.inner.streams;
         let holder = who.to_string();
         let limit = self.config().max_streams;
@@ -56,12 +56,14 @@ impl Engine {
             }
             *count += 1;
         }
+        // Counted first, so the slot is given back if following fails.
+        let slot = Slot {
+            open: open.clone(),
+            holder,
+        };
         Ok(Subscription {
-            events: self.subscribe(),
-            _slot: Slot {
-                open: open.clone(),
-                holder,
-            },
+            events: self.subscribe().await?,
+            _slot: slot,
         })
     }
 }

@@ -61,6 +61,9 @@ struct Observation {
     message: String,
 }
 
+/// The lease naming the replica whose turn it is to poll the trigger environments.
+const POLL_TURN: &str = "trigger-poll";
+
 impl Engine {
     /// Looks at every product flow's trigger environment now and starts a release for
     /// each that changed since the last look, as `who` asks. The first look only records
@@ -87,6 +90,17 @@ impl Engine {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
+                    match engine.poll_turn(interval).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            debug!("another replica polls this time");
+                            continue;
+                        }
+                        Err(error) => {
+                            warn!(%error, "cannot take the poll's turn");
+                            continue;
+                        }
+                    }
                     if let Err(error) = engine.trigger_round(&Scope::default()).await {
                         warn!(%error, "trigger poll failed");
                     }
@@ -94,6 +108,16 @@ impl Engine {
             }
             .instrument(info_span!("trigger-poller")),
         );
+    }
+
+    /// Whether this replica polls now: of the replicas on one database, the first whose
+    /// timer fires once the last poll's turn is over takes the next, so the trigger
+    /// environments are polled about once per interval however many replicas run. The
+    /// turn lasts most of an interval, leaving slack for timers that drift.
+    async fn poll_turn(&self, interval: Duration) -> Result<bool> {
+        self.store()
+            .take_turn(POLL_TURN, self.replica_name(), interval.mul_f64(0.8))
+            .await
     }
 
     /// One round over the product flows in `scope`.

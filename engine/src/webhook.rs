@@ -118,7 +118,7 @@ impl Engine {
         verify(receiver, delivery, secret.as_bytes())?;
         if about_pull_requests(receiver, delivery) {
             // Steps waiting for a merge look at their requests at once.
-            self.runtime().merge_changes.notify_waiters();
+            self.signal(crate::bus::Signal::Merge).await;
         }
         let event = parse(receiver, delivery)?;
         let id = match receiver {

@@ -138,31 +138,3 @@ async fn an_installation_moves_to_another_database_with_everything_in_it() {
     let first_new = moved.release_events(&who, &next.id, 0).await.unwrap()[0].seq;
     assert!(first_new > last_copied, "{first_new} > {last_copied}");
 }
-
-#[tokio::test]
-async fn one_server_claims_a_postgresql_database_at_a_time() {
-    let url = promenade_testkit::postgres::fresh_database();
-    let dir = tempfile::tempdir().unwrap();
-    let first = Store::open(Some(&url), dir.path()).await.unwrap();
-    let second = Store::open(Some(&url), dir.path()).await.unwrap();
-    let claim = first.claim().await.unwrap();
-    assert!(claim.is_some());
-    let refused = second.claim().await.unwrap_err().to_string();
-    assert!(
-        refused.contains("another promenade server is running on this database"),
-        "{refused}"
-    );
-    drop(claim);
-    // The lock goes with its connection: the next server may start.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while second.claim().await.is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the claim was not released"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    // SQLite needs no claim.
-    let sqlite = Store::open(None, dir.path()).await.unwrap();
-    assert!(sqlite.claim().await.unwrap().is_none());
-}

@@ -128,6 +128,17 @@ pub struct ServeArgs {
     )]
     pub argo_workflows_namespace: String,
 
+    /// This server's name among the replicas on one PostgreSQL database; each replica
+    /// needs its own. A server restarted under its old name takes its releases back at
+    /// once. The host name by default.
+    #[arg(long, env = "PROMENADE_REPLICA_NAME", value_name = "NAME")]
+    pub replica_name: Option<String>,
+
+    /// How long after a replica's last renewal the others take its releases over
+    /// (`30s`); it renews every third of this.
+    #[arg(long, env = "PROMENADE_LEASE_TIMEOUT", default_value = "30s", value_parser = parse_lease_timeout)]
+    pub lease_timeout: std::time::Duration,
+
     /// Folder holding the browser bundle (`pkg/`) and static assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -214,8 +225,6 @@ pub async fn serve(
     let store = Store::open(database_url, data_dir)
         .await
         .context("cannot open the database")?;
-    // Held until the process ends.
-    let _claim = store.claim().await.context("cannot claim the database")?;
     if let Some(file) = &args.ca_file {
         promenade_engine::transport::trust_ca_file(file)?;
     }
@@ -245,6 +254,10 @@ pub async fn serve(
         });
     (config.committer_name, config.committer_email) = args.git_author.clone();
     config.secret_key = SecretKeySource::from_env_or(data_dir);
+    if let Some(name) = &args.replica_name {
+        config.replica_name = name.clone();
+    }
+    config.lease_timeout = args.lease_timeout;
     let engine = Engine::new(store, config);
     engine
         .check_secret_key()
@@ -265,10 +278,11 @@ pub async fn serve(
     let resumed = engine
         .resume()
         .await
-        .context("cannot resume running releases")?;
-    if resumed > 0 {
-        info!(resumed, "resumed running releases");
-    }
+        .context("cannot start driving releases")?;
+    info!(
+        replica = engine.replica_name(),
+        resumed, "driving releases as replica"
+    );
     if args.poll_interval.is_zero() {
         info!("polling is off: releases start from webhooks, the UI, the API and the CLI");
         engine.start_polling(None);
@@ -317,6 +331,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("the HTTP server stopped")?;
+    engine.retire().await;
     engine.close().await;
     info!("stopped");
     Ok(())
@@ -344,6 +359,14 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     text.parse::<promenade_model::duration::Duration>()
         .map(|d| d.to_std())
         .map_err(|e| e.to_string())
+}
+
+fn parse_lease_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let timeout = parse_positive_interval(text)?;
+    if timeout < std::time::Duration::from_secs(3) {
+        return Err("a lease timeout under 3s leaves no room for a slow database".into());
+    }
+    Ok(timeout)
 }
 
 fn parse_positive_interval(text: &str) -> Result<std::time::Duration, String> {

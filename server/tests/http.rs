@@ -16,6 +16,8 @@ struct TestServer {
     engine: Engine,
     admin: String,
     data: tempfile::TempDir,
+    /// The PostgreSQL database, when the suite runs on one.
+    database: Option<String>,
 }
 
 async fn start() -> TestServer {
@@ -41,6 +43,7 @@ async fn start_with(configure: impl FnOnce(&mut EngineConfig)) -> TestServer {
         engine,
         admin,
         data,
+        database,
     }
 }
 
@@ -79,6 +82,37 @@ async fn probes_report_liveness_and_database_readiness() {
         .contains("database"));
     // Liveness does not depend on the database.
     assert_eq!(get(&server, "/healthz").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_replica_whose_name_another_server_took_turns_unready() {
+    let server = start_with(|config| {
+        config.replica_name = "twin".into();
+        config.lease_timeout = std::time::Duration::from_secs(3);
+    })
+    .await;
+    assert_eq!(get(&server, "/readyz").await.0, 200);
+
+    // A second server wrongly started under the same name, on the same database.
+    let store = Store::open(server.database.as_deref(), server.data.path())
+        .await
+        .unwrap();
+    let mut config = EngineConfig::new(server.data.path());
+    config.replica_name = "twin".into();
+    let twin = Engine::new(store, config);
+    twin.resume().await.unwrap();
+
+    // The first one notices at its next renewal (a third of the lease timeout).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (status, body) = get(&server, "/readyz").await;
+        if status == 503 {
+            assert_eq!(body["error"]["code"], "unavailable", "{body}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still ready: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

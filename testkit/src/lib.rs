@@ -35,36 +35,59 @@ pub fn commit_to_remote(
     let repo = git2::Repository::open_bare(path)
         .unwrap_or_else(|_| git2::Repository::init_bare(path).expect("init the remote"));
     let reference = format!("refs/heads/{branch}");
-    let parent = repo
-        .refname_to_id(&reference)
-        .ok()
-        .map(|id| repo.find_commit(id).expect("the branch's commit"));
-    let base = match &parent {
-        Some(commit) => commit.tree().expect("its tree"),
-        None => repo
+    // Again on the new tip when someone pushed meanwhile (the engine, in tests that
+    // commit while releases run), as a person would pull and push again.
+    loop {
+        let parent = repo
+            .refname_to_id(&reference)
+            .ok()
+            .map(|id| repo.find_commit(id).expect("the branch's commit"));
+        let base = match &parent {
+            Some(commit) => commit.tree().expect("its tree"),
+            None => repo
+                .find_tree(
+                    repo.treebuilder(None)
+                        .and_then(|b| b.write())
+                        .expect("an empty tree"),
+                )
+                .expect("the empty tree"),
+        };
+        let mut builder = git2::build::TreeUpdateBuilder::new();
+        for (file, content) in entries {
+            let blob = repo.blob(content.as_bytes()).expect("write a blob");
+            builder.upsert(file.as_str(), blob, git2::FileMode::Blob);
+        }
+        let tree = repo
             .find_tree(
-                repo.treebuilder(None)
-                    .and_then(|b| b.write())
-                    .expect("an empty tree"),
+                builder
+                    .create_updated(&repo, &base)
+                    .expect("build the tree"),
             )
-            .expect("the empty tree"),
-    };
-    let mut builder = git2::build::TreeUpdateBuilder::new();
-    for (file, content) in entries {
-        let blob = repo.blob(content.as_bytes()).expect("write a blob");
-        builder.upsert(file.as_str(), blob, git2::FileMode::Blob);
+            .expect("the new tree");
+        let who = git2::Signature::now("Someone Else", "someone@example.com").expect("a signature");
+        let parents: Vec<_> = parent.iter().collect();
+        let id = repo
+            .commit(None, &who, &who, message, &tree, &parents)
+            .expect("commit");
+        // Moved only from the parent we built on, under the ref's lock: a push landing
+        // meanwhile is kept, never overwritten.
+        let moved = match &parent {
+            Some(parent) => repo.reference_matching(&reference, id, true, parent.id(), message),
+            None => repo.reference(&reference, id, false, message),
+        };
+        match moved {
+            Ok(_) => return id,
+            Err(e)
+                if matches!(
+                    e.code(),
+                    git2::ErrorCode::Modified | git2::ErrorCode::Exists | git2::ErrorCode::Locked
+                ) =>
+            {
+                continue
+            }
+            Err(e) => panic!("move {reference}: {e}"),
+        }
     }
-    let tree = repo
-        .find_tree(
-            builder
-                .create_updated(&repo, &base)
-                .expect("build the tree"),
-        )
-        .expect("the new tree");
-    let who = git2::Signature::now("Someone Else", "someone@example.com").expect("a signature");
-    let parents: Vec<_> = parent.iter().collect();
-    repo.commit(Some(&reference), &who, &who, message, &tree, &parents)
-        .expect("commit")
 }
 
 /// The content of `file` on `branch` of the bare repository at `path`, if it is there.

@@ -540,7 +540,8 @@ impl Xtask {
     }
 
     /// `deploy/kubernetes/` against the Kubernetes API's schemas, offline and strict
-    /// (unknown fields are errors), with the pinned kubernetes-validate of tools/venv.
+    /// (unknown fields are errors), with the pinned kubernetes-validate of tools/venv;
+    /// then `deploy/compose.yaml` and its proxy's configuration (`nginx -t`).
     fn check_kubernetes_manifests(&mut self) -> Result {
         let validate = self.root.join("tools/venv/bin/kubernetes-validate");
         if !validate.is_file() {
@@ -560,6 +561,11 @@ impl Xtask {
             run(Command::new(&validate)
                 .args(["--strict", "--quiet"])
                 .args(&manifests))
+        })?;
+        let root = self.root.clone();
+        self.step("Compose file", |_| {
+            run(Command::new(root.join("tools/venv/bin/python"))
+                .arg(root.join("deploy/compose/check.py")))
         })
     }
 

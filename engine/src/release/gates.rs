@@ -234,7 +234,7 @@ impl Engine {
                 diagnostics: Vec::new(),
             });
         };
-        self.publish(event);
+        self.publish(event).await;
         let approved = Record::by(who, AuditAction::GateApproved, id)
             .detail(format!("{environment}, gate {}", index + 1));
         self.audit(approved).await?;
@@ -535,7 +535,7 @@ impl Engine {
             .store()
             .update_step_detail(&job.release, &job.environment, &detail)
             .await?;
-        self.publish(event);
+        self.publish(event).await;
         self.checkpoint(Checkpoint::Persisted)
     }
 }

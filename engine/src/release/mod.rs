@@ -30,7 +30,7 @@ use promenade_model::template::CompiledTemplate;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, info_span, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 pub use plan::{PromotionRequest, SourceRef};
 pub use promenade_model::release::RepositoryResult;
@@ -42,6 +42,7 @@ use self::plan::{Plan, ServerArgo};
 use self::promote::{RepoJob, RepoOutcome};
 use crate::audit::Record;
 use crate::auth::{allow, Principal, Role};
+use crate::bus::Signal;
 use crate::credentials::Keyring;
 use crate::git::CommitInfo;
 use crate::hosting::StatusState;
@@ -84,19 +85,15 @@ impl Snapshot {
     }
 }
 
-/// One lock per (product, environment): releases of a product queue for each
-/// environment instead of writing to it at the same time.
-type EnvironmentLocks = HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>;
-
 /// Per-engine state of running releases.
 #[derive(Default)]
 pub(crate) struct Runtime {
+    /// The releases this replica drives.
     running: Mutex<HashMap<String, CancellationToken>>,
-    environment_locks: Mutex<EnvironmentLocks>,
     /// Set by the fault-injection hook: the engine behaves as a killed process would.
-    dead: AtomicBool,
+    pub(crate) dead: AtomicBool,
     /// Woken when a gate may have opened (an approval arrived).
-    gate_changes: tokio::sync::Notify,
+    pub(crate) gate_changes: tokio::sync::Notify,
     /// Woken when a git host reports a change to a pull request (its webhook).
     pub(crate) merge_changes: tokio::sync::Notify,
 }
@@ -245,12 +242,12 @@ impl Engine {
                 .collect(),
         };
         let event = self.store().create_release(&release).await?;
-        self.publish(event);
+        self.publish(event).await;
         info!(release = %id, product, by = %who, "release created");
         if plan.product.spec.concurrency == Concurrency::Terminate {
             self.terminate_older(product, &id).await?;
         }
-        self.spawn(id.clone(), Some(Arc::new(trees)));
+        self.spawn(id.clone(), Some(Arc::new(trees))).await?;
         self.load_release(&id).await
     }
 
@@ -289,14 +286,14 @@ impl Engine {
                 .store()
                 .set_step_status(id, &step.environment, StepStatus::Pending, None)
                 .await?;
-            self.publish(event);
+            self.publish(event).await;
         }
         let event = self
             .store()
             .set_release_status(id, ReleaseStatus::Running)
             .await?;
-        self.publish(event);
-        self.spawn(id.to_string(), None);
+        self.publish(event).await;
+        self.spawn(id.to_string(), None).await?;
         self.audit(Record::by(who, AuditAction::ReleaseRetried, id))
             .await?;
         self.load_release(id).await
@@ -342,13 +339,13 @@ impl Engine {
                 .store()
                 .set_step_status(id, environment, StepStatus::Terminated, None)
                 .await?;
-            self.publish(event);
+            self.publish(event).await;
         }
         let event = self
             .store()
             .set_release_status(id, ReleaseStatus::Terminated)
             .await?;
-        self.publish(event);
+        self.publish(event).await;
         info!(release = %id, "release terminated");
         self.close_pull_requests(&release, reason).await;
         // Read again: a workflow submitted just before the cancel is saved by now, or
@@ -410,28 +407,18 @@ impl Engine {
         self.store().last_event_seq().await
     }
 
-    /// Picks up every release that was running when the engine last stopped.
-    pub async fn resume(&self) -> Result<usize> {
-        let ids = self
-            .store()
-            .releases_with_status(ReleaseStatus::Running)
-            .await?;
-        for id in &ids {
-            info!(release = %id, "resuming release");
-            self.spawn(id.clone(), None);
-        }
-        Ok(ids.len())
-    }
-
+    /// Terminates the product's releases started before `newer` (its `terminate`
+    /// concurrency). The database decides which are older, so two releases started at
+    /// once on two replicas never terminate each other.
     async fn terminate_older(&self, product: &str, newer: &str) -> Result<()> {
-        let running = self
-            .store()
-            .releases_with_status(ReleaseStatus::Running)
-            .await?;
-        for id in running.iter().filter(|id| id.as_str() != newer) {
-            if self.load_release(id).await?.product == product {
-                self.terminate_release(id, &format!("the newer release {newer} replaces it"))
-                    .await?;
+        for id in self.store().running_before(product, newer).await? {
+            match self
+                .terminate_release(&id, &format!("the newer release {newer} replaces it"))
+                .await
+            {
+                // Ended meanwhile: nothing left to stop.
+                Ok(_) | Err(EngineError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -447,9 +434,13 @@ impl Engine {
         Ok(snapshot_of(&release).ok().map(|s| s.source))
     }
 
-    /// Runs the release in the background. `trees` is the frozen source's content when
-    /// the caller has just read it; otherwise it is read from git again.
-    fn spawn(&self, id: String, trees: Option<Arc<SourceTrees>>) {
+    /// Runs the release in the background, under its lease; false when another
+    /// replica holds the lease (and drives it). `trees` is the frozen source's content
+    /// when the caller has just read it; otherwise it is read from git again.
+    pub(crate) async fn spawn(&self, id: String, trees: Option<Arc<SourceTrees>>) -> Result<bool> {
+        if !self.lease_release(&id).await? {
+            return Ok(false);
+        }
         let token = CancellationToken::new();
         {
             let mut running = self
@@ -458,7 +449,7 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             if running.contains_key(&id) {
-                return;
+                return Ok(true);
             }
             running.insert(id.clone(), token.clone());
         }
@@ -475,9 +466,12 @@ impl Engine {
                             .set_release_status(&id, ReleaseStatus::Failed)
                             .await
                         {
-                            engine.publish(event);
+                            engine.publish(event).await;
                         }
                     }
+                }
+                if engine.alive().is_ok() {
+                    engine.free_release(&id).await;
                 }
                 engine
                     .runtime()
@@ -488,6 +482,7 @@ impl Engine {
             }
             .instrument(span),
         );
+        Ok(true)
     }
 
     /// Runs the release's steps as their dependencies allow until none is left.
@@ -575,7 +570,7 @@ impl Engine {
                             .store()
                             .set_step_status(id, &step.environment, StepStatus::Waiting, None)
                             .await?;
-                        self.publish(event);
+                        self.publish(event).await;
                     }
                 }
             }
@@ -612,7 +607,7 @@ impl Engine {
                                     Some(&detail),
                                 )
                                 .await?;
-                            self.publish(event);
+                            self.publish(event).await;
                         }
                     }
                 }
@@ -624,7 +619,7 @@ impl Engine {
                         ReleaseStatus::Succeeded
                     };
                     let event = self.store().set_release_status(id, status).await?;
-                    self.publish(event);
+                    self.publish(event).await;
                     self.run_hooks(id, &snapshot, status).await?;
                     return Ok(());
                 }
@@ -640,11 +635,14 @@ impl Engine {
 
     async fn step(&self, job: &StepJob) -> Result<()> {
         let product = job.snapshot.product.metadata.name.clone();
-        let lock = self.environment_lock(&product, &job.environment);
-        let _guard = tokio::select! {
-            guard = lock.lock() => guard,
-            () = job.cancel.cancelled() => return Err(EngineError::Stopped),
-        };
+        self.wait_for_turn(job, &product).await?;
+        let outcome = self.step_in_turn(job, &product).await;
+        self.leave_turn(job, &product).await;
+        outcome
+    }
+
+    /// The step itself, once it is its release's turn in the environment.
+    async fn step_in_turn(&self, job: &StepJob, product: &str) -> Result<()> {
         let id = &job.release;
         if !job.resume_merge_wait {
             self.set_step(id, &job.environment, StepStatus::Gating, None)
@@ -896,26 +894,83 @@ impl Engine {
             .store()
             .set_step_status(id, environment, status, detail.as_ref())
             .await?;
-        self.publish(event);
+        self.publish(event).await;
         self.checkpoint(Checkpoint::Persisted)
     }
 
-    fn environment_lock(&self, product: &str, environment: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .runtime()
-            .environment_locks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        locks
-            .entry((product.to_string(), environment.to_string()))
-            .or_default()
-            .clone()
+    /// Waits until the release's step is first in the environment's queue, which the
+    /// database keeps: releases of a product take each environment in turn, whichever
+    /// replica drives them. The place is kept across a takeover.
+    async fn wait_for_turn(&self, job: &StepJob, product: &str) -> Result<()> {
+        loop {
+            // Armed before looking, so a place given up meanwhile is not missed.
+            let changed = self.queue_changes().notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self
+                .store()
+                .queue_turn(product, &job.environment, &job.release)
+                .await?
+            {
+                return Ok(());
+            }
+            tokio::select! {
+                () = &mut changed => {}
+                // Covers a wake-up lost between replicas.
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+            }
+        }
     }
 
-    pub(crate) fn publish(&self, event: EventRecord) {
+    /// Gives the step's place in the environment's queue up, so the next release's
+    /// step there starts.
+    async fn leave_turn(&self, job: &StepJob, product: &str) {
+        if self.alive().is_err() {
+            // A dead process writes nothing; whoever takes over keeps the place.
+            return;
+        }
+        match self
+            .store()
+            .leave_queue(product, &job.environment, &job.release)
+            .await
+        {
+            Ok(()) => self.signal(Signal::Queue).await,
+            Err(error) => {
+                warn!(release = %job.release, environment = %job.environment, %error, "cannot leave the environment's queue; the next release waits for the next look")
+            }
+        }
+    }
+
+    /// Whether this replica drives the release now.
+    pub(crate) fn is_driving(&self, id: &str) -> bool {
+        self.runtime()
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(id)
+    }
+
+    /// Stops driving the releases `which` picks: each stops at its next wait.
+    pub(crate) fn stop_driving(&self, which: impl Fn(&str) -> bool) {
+        for (id, token) in self
+            .runtime()
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            if which(id) {
+                token.cancel();
+            }
+        }
+    }
+
+    /// Announces a persisted change: logs it and wakes the followers of the event
+    /// table, this replica's and the others' (who hand it to live streams).
+    pub(crate) async fn publish(&self, event: EventRecord) {
         log_change(&event);
-        // No subscriber is fine: nobody is watching.
-        let _ = self.events().send(event);
+        self.signal(Signal::Events).await;
     }
 
     /// A fault-injection point: after each persisted change and after each push the
@@ -930,7 +985,7 @@ impl Engine {
         self.alive()
     }
 
-    fn alive(&self) -> Result<()> {
+    pub(crate) fn alive(&self) -> Result<()> {
         if self.runtime().dead.load(Ordering::SeqCst) {
             Err(EngineError::Stopped)
         } else {

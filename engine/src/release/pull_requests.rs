@@ -214,7 +214,7 @@ impl Engine {
                         },
                     )
                     .await?;
-                self.publish(event);
+                self.publish(event).await;
             }
             let hosted_done = results
                 .iter()

@@ -17,6 +17,7 @@ use tracing::info;
 
 use crate::{EngineError, Result};
 
+mod coordination;
 mod copy;
 mod releases;
 
@@ -30,8 +31,8 @@ pub use releases::{
 /// are short, so a wait this long only expires when something is really stuck.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The advisory lock a server holds on its PostgreSQL database ("PROMENAD" in ASCII).
-const SERVER_LOCK: i64 = 0x50524f4d454e4144;
+/// The advisory lock that orders event writes on PostgreSQL ("PROMEVNT" in ASCII).
+const EVENT_ORDER_LOCK: i64 = 0x50524f4d45564e54;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -157,31 +158,21 @@ impl Store {
         })
     }
 
-    /// Claims the database for this server process. On PostgreSQL that is a session
-    /// advisory lock held by the returned connection, so a second `promenade serve` on
-    /// the same database refuses to start: releases are driven, queued and woken inside
-    /// one process, and two would both drive them. SQLite is one machine's file and
-    /// needs no claim (`None`).
-    pub async fn claim(&self) -> Result<Option<sqlx::PgConnection>> {
+    /// A connection for `LISTEN` (PostgreSQL only): how replicas hear of each other's
+    /// changes at once.
+    pub(crate) async fn listener(&self) -> Result<Option<sqlx::postgres::PgListener>> {
         let SessionPool::Postgres(pool) = &self.sessions else {
             return Ok(None);
         };
         let options = pool.connect_options();
-        let mut connection = sqlx::ConnectOptions::connect(&*options).await?;
-        let (claimed,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-            .bind(SERVER_LOCK)
-            .fetch_one(&mut connection)
-            .await?;
-        if !claimed {
-            return Err(EngineError::Conflict {
-                message: "another promenade server is running on this database; one server \
-                          per database for now (several replicas need lease coordination, \
-                          which this version does not have)"
-                    .into(),
-                diagnostics: Vec::new(),
-            });
-        }
-        Ok(Some(connection))
+        let listen = PgPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with((*options).clone());
+        Ok(Some(
+            sqlx::postgres::PgListener::connect_with(&listen).await?,
+        ))
     }
 
     /// The pool web sessions use: the same database, typed for `tower-sessions`.

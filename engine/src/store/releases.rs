@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 use promenade_model::access::PrincipalKind;
 use promenade_model::audit::AuditAction;
 
-use super::{now, Store};
+use super::{now, DatabaseKind, Store};
 use crate::audit;
 use crate::{EngineError, Result};
 pub use promenade_model::release::{
@@ -105,6 +105,16 @@ impl Store {
             }))
             .execute(&mut *tx)
             .await?;
+            // In line for the environment from the start: releases of a product reach
+            // each environment in the order they were started.
+            sqlx::query(
+                "INSERT INTO environment_queue (product, environment, release_id) VALUES ($1, $2, $3)",
+            )
+            .bind(&release.product)
+            .bind(&step.environment)
+            .bind(&release.id)
+            .execute(&mut *tx)
+            .await?;
             for application in &step.applications {
                 sqlx::query(
                     "INSERT INTO release_applications (release_id, environment, application, status)
@@ -122,7 +132,9 @@ impl Store {
             status: release.status,
             product: Some(release.product.clone()),
         });
-        let event = append_event(&mut tx, &release.id, None, change).await?;
+        let event = self
+            .append_event(&mut tx, &release.id, None, change)
+            .await?;
         let environments: Vec<&str> = release
             .steps
             .iter()
@@ -248,16 +260,6 @@ impl Store {
         rows.iter().map(release_from_row).collect()
     }
 
-    /// Ids of releases in `status`, oldest first: what a restarted engine resumes.
-    pub(crate) async fn releases_with_status(&self, status: ReleaseStatus) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM releases WHERE status = $1 ORDER BY created_at, id")
-                .bind(status.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
     pub(crate) async fn set_release_status(
         &self,
         id: &str,
@@ -275,7 +277,7 @@ impl Store {
             status,
             product: None,
         });
-        let event = append_event(&mut tx, id, None, change).await?;
+        let event = self.append_event(&mut tx, id, None, change).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -320,7 +322,9 @@ impl Store {
             status,
             detail: detail.cloned(),
         });
-        let event = append_event(&mut tx, id, Some(environment), change).await?;
+        let event = self
+            .append_event(&mut tx, id, Some(environment), change)
+            .await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -347,7 +351,9 @@ impl Store {
         let change = EventChange::Gate(GateChange {
             detail: detail.clone(),
         });
-        let event = append_event(&mut tx, id, Some(environment), change).await?;
+        let event = self
+            .append_event(&mut tx, id, Some(environment), change)
+            .await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -527,13 +533,14 @@ impl Store {
             user: approval.user.to_string(),
             kind: approval.kind,
         });
-        let event = append_event(
-            &mut tx,
-            approval.release,
-            Some(approval.environment),
-            change,
-        )
-        .await?;
+        let event = self
+            .append_event(
+                &mut tx,
+                approval.release,
+                Some(approval.environment),
+                change,
+            )
+            .await?;
         tx.commit().await?;
         Ok(Some(event))
     }
@@ -567,35 +574,48 @@ impl Store {
     }
 }
 
-async fn append_event(
-    tx: &mut Transaction<'_, Any>,
-    release_id: &str,
-    environment: Option<&str>,
-    change: EventChange,
-) -> Result<EventRecord> {
-    let at = now();
-    // Stored as the change's two JSON fields: the kind in a column, the data in another.
-    let data = serde_json::to_value(&change).map_err(|e| EngineError::Internal(e.to_string()))?
-        ["data"]
-        .take();
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO release_events (release_id, at, kind, environment, data) VALUES ($1, $2, $3, $4, $5)
-         RETURNING seq",
-    )
-    .bind(release_id)
-    .bind(&at)
-    .bind(change.kind().as_str())
-    .bind(environment)
-    .bind(data.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(EventRecord {
-        seq,
-        release_id: release_id.to_string(),
-        at,
-        environment: environment.map(str::to_string),
-        change,
-    })
+impl Store {
+    /// Writes the event of a change inside the change's transaction. On PostgreSQL the
+    /// writes take turns (an advisory lock held to the commit), so events become
+    /// visible in `seq` order and a replica following the table never skips one that
+    /// commits late; SQLite has one writer at a time anyway.
+    async fn append_event(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        release_id: &str,
+        environment: Option<&str>,
+        change: EventChange,
+    ) -> Result<EventRecord> {
+        if self.kind() == DatabaseKind::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(super::EVENT_ORDER_LOCK)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let at = now();
+        // Stored as the change's two JSON fields: the kind in a column, the data in another.
+        let data = serde_json::to_value(&change)
+            .map_err(|e| EngineError::Internal(e.to_string()))?["data"]
+            .take();
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO release_events (release_id, at, kind, environment, data) VALUES ($1, $2, $3, $4, $5)
+             RETURNING seq",
+        )
+        .bind(release_id)
+        .bind(&at)
+        .bind(change.kind().as_str())
+        .bind(environment)
+        .bind(data.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(EventRecord {
+            seq,
+            release_id: release_id.to_string(),
+            at,
+            environment: environment.map(str::to_string),
+            change,
+        })
+    }
 }
 
 fn release_from_row(row: &sqlx::any::AnyRow) -> Result<ReleaseRecord> {
@@ -813,14 +833,6 @@ mod tests {
             .collect();
         assert_eq!(running.len(), 2);
         assert!(!running.contains(&"r1".to_string()));
-        assert_eq!(
-            store
-                .releases_with_status(ReleaseStatus::Running)
-                .await
-                .unwrap()
-                .len(),
-            2
-        );
 
         let done = store.release("r1").await.unwrap().unwrap();
         assert!(done.finished_at.is_some());

@@ -190,6 +190,25 @@ impl World {
         };
     }
 
+    /// Another server on the same database, as replica `name` with a short lease
+    /// timeout, started (driving releases).
+    pub async fn replica(&self, name: &str, fault: Option<FaultHook>) -> Engine {
+        let store = Store::open(self.database.as_deref(), &self.dir.path().join("data"))
+            .await
+            .unwrap();
+        let mut config = config(self.dir.path());
+        config.replica_name = name.into();
+        config.lease_timeout = Duration::from_secs(3);
+        // Each server has its own data folder, and so its own clones.
+        config.git_cache = self.dir.path().join(format!("replica-{name}")).join("git");
+        let engine = match fault {
+            Some(fault) => Engine::with_fault_hook(store, config, fault),
+            None => Engine::new(store, config),
+        };
+        engine.resume().await.unwrap();
+        engine
+    }
+
     /// The problems that make applying `yaml` (as file `file`) fail, as printed.
     pub async fn refusals(&self, file: &str, yaml: &str) -> Vec<String> {
         let error = self

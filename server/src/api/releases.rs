@@ -259,7 +259,7 @@ pub async fn events(
         finished: release.status.is_final(),
     };
     // Subscribed before replaying, so nothing persisted in between is missed.
-    let live = state.engine.subscribe_as(&caller.0)?;
+    let live = state.engine.subscribe_as(&caller.0).await?;
     Ok(stream(
         state.engine.clone(),
         caller.0,
@@ -302,7 +302,7 @@ pub async fn all_events(
             resumed
         }
     };
-    let live = state.engine.subscribe_as(&caller.0)?;
+    let live = state.engine.subscribe_as(&caller.0).await?;
     Ok(stream(
         state.engine.clone(),
         caller.0,

@@ -10,6 +10,8 @@ use promenade_server::{router, AppState};
 
 /// Serves `engine` (pages from `site_root`) until the runtime ends; its address.
 pub async fn spawn(engine: Engine, site_root: &Path) -> SocketAddr {
+    // As `promenade serve` does: the replica starts driving releases.
+    engine.resume().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let leptos_options = LeptosOptions::builder()
