@@ -185,14 +185,6 @@ impl Engine {
                 .is_some_and(|at| at.elapsed() < self.config().lease_timeout)
     }
 
-    /// The replicas that renewed their registration within the lease timeout.
-    pub async fn live_replicas(&self, who: &crate::auth::Principal) -> Result<Vec<String>> {
-        crate::auth::allow(who, crate::auth::Role::Viewer, "reading server information")?;
-        self.store()
-            .live_replicas(self.config().lease_timeout)
-            .await
-    }
-
     /// Stops driving every release and gives the leases up, so other replicas take the
     /// releases over at once: the end of a graceful shutdown.
     pub async fn retire(&self) {

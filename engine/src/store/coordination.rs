@@ -72,19 +72,6 @@ impl Store {
         Ok(())
     }
 
-    /// The replicas that renewed their row within `within`, by name.
-    pub(crate) async fn live_replicas(&self, within: Duration) -> Result<Vec<String>> {
-        let sql = format!(
-            "SELECT name FROM replicas WHERE seen_ms > {clock} - $1 ORDER BY name",
-            clock = self.clock_ms()
-        );
-        let rows: Vec<(String,)> = sqlx::query_as(&sql)
-            .bind(millis(within))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(name,)| name).collect())
-    }
-
     /// Takes the lease `name` for `holder` until `ttl` from now, when it is free, has
     /// run out, or is `holder`'s already; false when someone else holds it.
     pub(crate) async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {
