@@ -23,9 +23,10 @@ impl Drop for Server {
     }
 }
 
+static DATABASES: Mutex<Option<HashMap<PathBuf, Option<String>>>> = Mutex::new(None);
+
 /// The database of the installation in `data`: the same for every command run on it.
 fn database(data: &Path) -> Option<String> {
-    static DATABASES: Mutex<Option<HashMap<PathBuf, Option<String>>>> = Mutex::new(None);
     let mut databases = DATABASES.lock().unwrap();
     databases
         .get_or_insert_with(HashMap::new)
@@ -74,12 +75,7 @@ fn text(output: &Output) -> String {
 /// Starts `promenade serve` on a free port with `extra` flags; its log (at `RUST_LOG`'s
 /// level, `warn` by default) goes to `log` when given.
 fn serve_with(data: &Path, extra: &[&str], log: Option<(&Path, &str)>) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    serve_at(data, port, extra, log)
+    serve_at(data, free_port(), extra, log)
 }
 
 /// [`serve_with`] on `port`.
@@ -107,6 +103,28 @@ fn serve_at(data: &Path, port: u16, extra: &[&str], log: Option<(&Path, &str)>) 
         std::thread::sleep(Duration::from_millis(50));
     }
     Server { child, url }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The whole answer, head and body, to a plain GET on loopback.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 /// The server the demo runs on: its repository is on this disk.
@@ -180,7 +198,17 @@ fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
     assert!(valid.status.success(), "{}", text(&valid));
     assert!(text(&valid).contains("0 errors"), "{}", text(&valid));
 
-    let server = serve(data.path());
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let server = serve_with(
+        data.path(),
+        &[
+            "--allow-local-repositories",
+            "--metrics-addr",
+            &metrics_addr,
+        ],
+        None,
+    );
     let preview = run(
         data.path(),
         Some(&server),
@@ -211,6 +239,17 @@ fn a_newcomer_sets_up_the_demo_previews_and_promotes_from_the_command_line() {
     assert!(qa.len() >= 2, "{followed}");
     assert_eq!(qa.last(), Some(&"  qa: succeeded"), "{followed}");
     assert!(followed.contains("succeeded"));
+
+    // What a scraper on the metrics address sees, without a token.
+    let metrics = http_get(metrics_port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for series in [
+        "promenade_releases_started_total{product=\"shop\"} 1",
+        "promenade_releases_ended_total{product=\"shop\",outcome=\"succeeded\"} 1",
+        "promenade_step_duration_seconds_count{environment=\"qa\",action=\"commit\",outcome=\"succeeded\"} 1",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from:\n{metrics}");
+    }
 
     let status = run(
         data.path(),
@@ -774,11 +813,7 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
 fn promote_wait_follows_a_release_across_a_server_restart() {
     let data = tempfile::tempdir().unwrap();
     let policy = demo_with_qa_approval(data.path());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let flags = ["--allow-local-repositories"];
     let server = serve_at(data.path(), port, &flags, None);
     let approver = token(data.path(), "approver", "release-manager");
@@ -921,4 +956,115 @@ fn diff_shows_what_apply_would_change_and_exits_like_diff() {
     std::fs::write(folder.join("broken.yaml"), "kind: Environment\nspec: [\n").unwrap();
     let broken = run(data.path(), Some(&server), &["diff", "-f", files]);
     assert_eq!(broken.status.code(), Some(2), "{}", text(&broken));
+}
+
+/// Makes the installations in `data` share one fresh PostgreSQL database, as replicas
+/// of one installation do, whichever database the suite runs on.
+fn share_postgres(data: &[&Path]) {
+    let url = promenade_testkit::postgres::fresh_database();
+    let mut databases = DATABASES.lock().unwrap();
+    let databases = databases.get_or_insert_with(HashMap::new);
+    for folder in data {
+        databases.insert(folder.to_path_buf(), Some(url.clone()));
+    }
+}
+
+/// The JSON of `releases ID` as one replica sees it.
+fn release_json(data: &Path, server: &Server, id: &str) -> serde_json::Value {
+    let shown = run(data, Some(server), &["releases", id, "-o", "json"]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    serde_json::from_slice(&shown.stdout).unwrap()
+}
+
+#[test]
+fn a_replica_killed_while_it_drives_a_release_is_replaced_and_the_release_commits_once() {
+    let folders = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let [a, b, c] = folders.each_ref().map(|f| f.path());
+    share_postgres(&[a, b, c]);
+    let policy = demo_with_qa_approval(a);
+    let replica = |data: &Path, name: &str| {
+        serve_with(
+            data,
+            &[
+                "--allow-local-repositories",
+                "--replica-name",
+                name,
+                "--lease-timeout",
+                "3s",
+            ],
+            None,
+        )
+    };
+    let driver = replica(a, "a");
+    let approver_side = replica(b, "b");
+    let watcher = replica(c, "c");
+    let applied = run(
+        a,
+        Some(&approver_side),
+        &["apply", "-f", policy.to_str().unwrap()],
+    );
+    assert!(applied.status.success(), "{}", text(&applied));
+
+    // Started through replica a, so a drives it; it stops at qa's approval gate.
+    let started = run(
+        a,
+        Some(&driver),
+        &["promote", "shop", "--to", "qa", "-o", "json"],
+    );
+    assert!(started.status.success(), "{}", text(&started));
+    let release: serde_json::Value = serde_json::from_slice(&started.stdout).unwrap();
+    let id = release["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = release_json(a, &watcher, &id);
+        if seen["steps"][0]["detail"]["gates"][0]["status"] == "waiting" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{seen:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // kill -9: no goodbye, no lease given back.
+    let killed_at = Instant::now();
+    drop(driver);
+    let manager = token(a, "rita", "release-manager");
+    let approved = run(
+        a,
+        Some(&approver_side),
+        &["--token", &manager, "approve", &id, "qa"],
+    );
+    assert!(approved.status.success(), "{}", text(&approved));
+    let done = loop {
+        let seen = release_json(a, &watcher, &id);
+        if seen["status"] != "running" {
+            break seen;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(30),
+            "not taken over: {seen:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    // Taken over once the 3 s lease ran out (renewals every second), not much later.
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        killed_at.elapsed()
+    );
+
+    let log = Command::new("git")
+        .arg("--git-dir")
+        .arg(a.join("demo/gitops.git"))
+        .args(["log", "--format=%B%x00", "main"])
+        .output()
+        .unwrap();
+    assert!(log.status.success());
+    let log = String::from_utf8_lossy(&log.stdout);
+    let promotions: Vec<&str> = log
+        .split('\0')
+        .filter(|message| message.contains(&format!("Promenade-Release: {id}")))
+        .collect();
+    assert_eq!(promotions.len(), 1, "one commit to qa: {promotions:#?}");
+    assert!(promotions[0].contains("Promenade-Environment: qa"));
 }

@@ -9,50 +9,16 @@
 //! and prints the ratio engine / script. Run with
 //! `cargo bench -p promenade-engine --bench promote` (`-- 200` for another size).
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, Repository, Signature};
 use promenade_engine::auth::{Principal, Role};
-use promenade_engine::demo::{self, values, values_path};
+use promenade_engine::demo::{self, values};
 use promenade_engine::release::PromotionRequest;
 use promenade_engine::{Engine, EngineConfig, ReleaseStatus, Store};
-
-fn build_remote(path: &Path, apps: usize) {
-    let repo = Repository::init_bare(path).unwrap();
-    let empty = repo.treebuilder(None).unwrap().write().unwrap();
-    let base = repo.find_tree(empty).unwrap();
-    let mut builder = TreeUpdateBuilder::new();
-    for i in 0..apps {
-        let app = format!("app-{i:04}");
-        for env in demo::environments() {
-            let tag = if env == "dev" { "2.0.0" } else { "1.0.0" };
-            let blob = repo.blob(values(&app, env, tag).as_bytes()).unwrap();
-            builder.upsert(values_path(&app, env), blob, FileMode::Blob);
-        }
-    }
-    let tree = repo
-        .find_tree(builder.create_updated(&repo, &base).unwrap())
-        .unwrap();
-    let who = Signature::now("bench", "bench@example.com").unwrap();
-    repo.commit(Some("refs/heads/main"), &who, &who, "layout", &tree, &[])
-        .unwrap();
-    repo.set_head("refs/heads/main").unwrap();
-}
-
-/// The demo's resources over `apps` applications, every environment by commit.
-fn resources(url: &str, apps: usize) -> String {
-    demo::resources(
-        url,
-        &demo::Shape {
-            applications: (0..apps).map(|i| format!("app-{i:04}")).collect(),
-            prod_action: "commit".into(),
-            ..Default::default()
-        },
-    )
-}
 
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
@@ -91,8 +57,8 @@ async fn main() {
     let engine_remote = dir.path().join("engine.git");
     let script_remote = dir.path().join("script.git");
     let started = Instant::now();
-    build_remote(&engine_remote, apps);
-    build_remote(&script_remote, apps);
+    support::build_remote(&engine_remote, apps);
+    support::build_remote(&script_remote, apps);
     println!(
         "  set-up (two remotes)        {}",
         seconds(started.elapsed())
@@ -107,7 +73,7 @@ async fn main() {
         .apply(
             &Principal::user("bench", Role::Admin),
             "bench.yaml",
-            &resources(&url, apps),
+            &support::resources(&url, apps),
             &Default::default(),
         )
         .await

@@ -15,7 +15,7 @@ use tracing::warn;
 
 use crate::audit::Record;
 use crate::store::{now, Store};
-use crate::{Engine, EngineError, Result};
+use crate::{telemetry, Engine, EngineError, Result};
 
 pub use promenade_model::access::{Principal, PrincipalKind, Role, SessionUser};
 
@@ -39,7 +39,11 @@ pub fn allow(who: &Principal, role: Role, what: &str) -> Result<()> {
 impl Engine {
     /// The token's principal, if the secret is a valid token.
     pub async fn authenticate_token(&self, secret: &str) -> Result<Option<Principal>> {
-        self.store().authenticate(secret).await
+        let principal = self.store().authenticate(secret).await?;
+        if principal.is_none() {
+            telemetry::sign_in_failed("token");
+        }
+        Ok(principal)
     }
 
     /// The user, when the password is right.
@@ -137,6 +141,7 @@ impl Engine {
             self.store().verify_password(name, password).await?
         };
         let Some(principal) = verified else {
+            telemetry::sign_in_failed("password");
             self.audit(failure_record(name, from)).await?;
             if let Some(closed) = self.inner.sign_ins.failed(name, from) {
                 warn!(user = name, address = ?from, "sign-ins refused for a while after repeated failures");

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
@@ -17,7 +18,7 @@ use tracing::{debug, instrument};
 
 use crate::credentials::{Access, Keyring};
 use crate::transport::callbacks;
-use crate::{EngineError, Result};
+use crate::{telemetry, EngineError, Result};
 
 /// Files of one folder: paths relative to the folder, `/`-separated, to contents.
 pub type FileTree = BTreeMap<String, Vec<u8>>;
@@ -191,6 +192,13 @@ impl Repo {
     /// Fetches `branch` from the remote and returns its tip.
     #[instrument(skip(self), fields(url = %redact::url(&self.url)))]
     pub fn fetch(&self, branch: &str) -> Result<Oid> {
+        let started = Instant::now();
+        let tip = self.fetch_tip(branch);
+        telemetry::git_operation("fetch", tip.is_ok(), started.elapsed());
+        tip
+    }
+
+    fn fetch_tip(&self, branch: &str) -> Result<Oid> {
         let mut remote = self
             .repo
             .remote_anonymous(&self.url)
@@ -435,6 +443,16 @@ impl Repo {
     /// fast-forward.
     #[instrument(skip(self), fields(url = %redact::url(&self.url)))]
     pub fn push(&self, commit: Oid, branch: &str) -> Result<PushOutcome> {
+        let started = Instant::now();
+        let outcome = self.send(commit, branch);
+        telemetry::git_operation("push", outcome.is_ok(), started.elapsed());
+        if let Ok(sent) = &outcome {
+            telemetry::push_ended(matches!(sent, PushOutcome::Pushed));
+        }
+        outcome
+    }
+
+    fn send(&self, commit: Oid, branch: &str) -> Result<PushOutcome> {
         if let Some(path) = local_path(&self.url) {
             return self.push_to_disk(Path::new(path), commit, branch);
         }

@@ -23,6 +23,7 @@ pub mod resources;
 mod settings;
 pub mod store;
 mod streams;
+pub mod telemetry;
 mod throttle;
 pub mod transport;
 pub mod trigger;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::auth::Principal;
-use crate::{Engine, EngineError, EventRecord, Result};
+use crate::{telemetry, Engine, EngineError, EventRecord, Result};
 
 /// Open streams by principal (`user ada`, `token ci`).
 #[derive(Clone, Default)]
@@ -29,6 +29,7 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        telemetry::stream_closed();
         let mut counts = self.open.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = counts.get_mut(&self.holder) {
             *count -= 1;
@@ -57,6 +58,7 @@ impl Engine {
             *count += 1;
         }
         // Counted first, so the slot is given back if following fails.
+        telemetry::stream_opened();
         let slot = Slot {
             open: open.clone(),
             holder,

@@ -7,6 +7,7 @@
 
 pub mod api;
 mod health;
+pub mod prometheus;
 pub mod request_log;
 mod serve;
 pub mod telemetry;

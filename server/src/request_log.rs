@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use promenade_app::session::RequestPrincipal;
@@ -37,16 +37,31 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
     let method = request.method().clone();
-    let route = match request.extensions().get::<MatchedPath>() {
-        Some(matched) => matched.as_str().to_owned(),
-        None => request.uri().path().to_owned(),
-    };
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let route = matched
+        .clone()
+        .unwrap_or_else(|| request.uri().path().to_owned());
     let principal = RequestPrincipal::default();
     request.extensions_mut().insert(principal.clone());
     let span = info_span!("request", id = %id);
     let started = Instant::now();
     async move {
         let mut response = next.run(request).await;
+        // Series labels take bounded values: a route's pattern, not the path a client
+        // made up; a standard method, not any token.
+        crate::prometheus::record_request(
+            if is_standard(&method) {
+                method.as_str()
+            } else {
+                "other"
+            },
+            matched.as_deref().unwrap_or("unmatched"),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
         info!(
             target: "promenade::request",
             method = %method,
@@ -63,6 +78,19 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+fn is_standard(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ]
+    .contains(method)
 }
 
 /// Records who made the request whose extensions these are.

@@ -139,6 +139,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PROMENADE_LEASE_TIMEOUT", default_value = "30s", value_parser = parse_lease_timeout)]
     pub lease_timeout: std::time::Duration,
 
+    /// A second address serving `/metrics` without authentication, for a scraper on a
+    /// private network; on the main address `/metrics` needs an API token.
+    #[arg(long, env = "PROMENADE_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Folder holding the browser bundle (`pkg/`) and static assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -160,6 +165,7 @@ impl FromRef<AppState> for LeptosOptions {
 /// The whole HTTP surface: probes, the API, the UI with its server functions, static
 /// files; sessions, the sign-in gate and the same-origin check around them.
 pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Router> {
+    crate::prometheus::install();
     let routes = generate_route_list(App);
     let engine = state.engine.clone();
     let options = state.leptos_options.clone();
@@ -170,6 +176,7 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::prometheus::metrics))
         .nest("/api/v1", api::routes())
         .leptos_routes_with_context(
             &state,
@@ -220,6 +227,8 @@ pub async fn serve(
     data_dir: &Path,
     database_url: Option<&str>,
 ) -> anyhow::Result<()> {
+    // First, so that releases resumed at start are counted too.
+    crate::prometheus::install();
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     let store = Store::open(database_url, data_dir)
@@ -315,6 +324,22 @@ pub async fn serve(
         "Promenade {} listening on http://{local}",
         env!("CARGO_PKG_VERSION")
     );
+
+    if let Some(addr) = args.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+        info!(
+            "metrics open to anyone who reaches http://{}/metrics",
+            listener.local_addr()?
+        );
+        let metrics = crate::prometheus::open_router(engine.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, metrics).await {
+                warn!(%error, "the metrics listener stopped");
+            }
+        });
+    }
 
     let app = router(
         AppState {

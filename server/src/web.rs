@@ -173,8 +173,10 @@ pub async fn require_sign_in(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let public = matches!(path, "/login" | "/healthz" | "/readyz" | "/favicon.svg")
-        || path.starts_with("/pkg/")
+    let public = matches!(
+        path,
+        "/login" | "/healthz" | "/readyz" | "/metrics" | "/favicon.svg"
+    ) || path.starts_with("/pkg/")
         || path.starts_with("/api/");
     if public || !matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;

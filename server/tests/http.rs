@@ -126,6 +126,7 @@ async fn the_openapi_document_describes_the_served_endpoints() {
     for path in [
         "/healthz",
         "/readyz",
+        "/metrics",
         "/api/v1/openapi.json",
         "/api/v1/apply",
         "/api/v1/{kind}/{name}",

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
@@ -152,6 +152,9 @@ struct Xtask {
     /// `cargo build` after it would compile the workspace again, because dev-dependencies
     /// turn on features of shared crates (a minute or two of every test run).
     server_built: bool,
+    /// Native builds of the workspace's crates go through clippy-driver with its lints
+    /// as errors, so the test build is the lint run too (see [`Xtask::test`]).
+    lint: bool,
     wasm: WasmToolchain,
     timings: Vec<(String, Duration)>,
 }
@@ -178,6 +181,7 @@ impl Xtask {
             release,
             server_release: release,
             server_built: false,
+            lint: false,
             timings: Vec::new(),
         })
     }
@@ -495,12 +499,17 @@ impl Xtask {
             run(&mut x.cargo(&["fmt", "--all", "--check"]))
         })?;
         let exclude_frontends = BUNDLES.iter().flat_map(|b| ["--exclude", b.package]);
-        self.step("cargo clippy", |x| {
-            let mut clippy = x.cargo(&["clippy", "--workspace"]);
-            clippy
-                .args(exclude_frontends.clone())
-                .args(["--all-targets", "--", "-D", "warnings"]);
-            run(&mut clippy)
+        // One compilation of the workspace instead of two: `cargo clippy` would check
+        // every dependency on its own (minutes on a fresh machine) only to lint the
+        // crates the test build compiles anyway.
+        run(Command::new("clippy-driver")
+            .arg("-V")
+            .stdout(Stdio::null()))
+        .map_err(|e| format!("clippy is missing (`rustup component add clippy`): {e}"))?;
+        self.lint = true;
+        self.step("cargo clippy and test build", |x| {
+            let mut build = x.cargo(&["test", "--workspace", "--all-targets", "--no-run"]);
+            run(build.args(exclude_frontends.clone()))
         })?;
         // Natively, so it works with every toolchain: this lints the front ends and the
         // `app` crate's hydrate-only code (with and without the designer), which the
@@ -541,7 +550,8 @@ impl Xtask {
 
     /// `deploy/kubernetes/` against the Kubernetes API's schemas, offline and strict
     /// (unknown fields are errors), with the pinned kubernetes-validate of tools/venv;
-    /// then `deploy/compose.yaml` and its proxy's configuration (`nginx -t`).
+    /// then the ServiceMonitor against those manifests (its CRD's schema is not
+    /// shipped), and `deploy/compose.yaml` with its proxy's configuration (`nginx -t`).
     fn check_kubernetes_manifests(&mut self) -> Result {
         let validate = self.root.join("tools/venv/bin/kubernetes-validate");
         if !validate.is_file() {
@@ -562,11 +572,15 @@ impl Xtask {
                 .args(["--strict", "--quiet"])
                 .args(&manifests))
         })?;
-        let root = self.root.clone();
-        self.step("Compose file", |_| {
-            run(Command::new(root.join("tools/venv/bin/python"))
-                .arg(root.join("deploy/compose/check.py")))
-        })
+        let python = self.root.join("tools/venv/bin/python");
+        for (name, check) in [
+            ("ServiceMonitor", "deploy/kubernetes/monitoring/check.py"),
+            ("Compose file", "deploy/compose/check.py"),
+        ] {
+            let check = self.root.join(check);
+            self.step(name, |_| run(Command::new(&python).arg(&check)))?;
+        }
+        Ok(())
     }
 
     fn wasm_check(&mut self) -> Result {
@@ -606,7 +620,7 @@ impl Xtask {
         let mut demo = Command::new(&binary);
         demo.args(["demo", "--output", "json"])
             .env("PROMENADE_DATA_DIR", &data)
-            .stdout(std::process::Stdio::null());
+            .stdout(Stdio::null());
         run(&mut demo)?;
         let bundles = if self.release { "release" } else { "debug" };
         let outcome = self.step(
@@ -635,16 +649,33 @@ impl Xtask {
 
     /// A native cargo command: the same cargo (and toolchain) that runs this xtask.
     fn cargo(&self, args: &[&str]) -> Command {
+        let mut cargo = self.plain_cargo(args);
+        if self.lint {
+            // What `cargo clippy -- -D warnings` sets up, on any cargo command: cargo
+            // hands the workspace's crates (not the dependencies) to clippy-driver,
+            // which compiles them as rustc does and lints them. `CLIPPY_ARGS` is how
+            // cargo-clippy passes lint flags to the driver.
+            cargo.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver").env(
+                "CLIPPY_ARGS",
+                "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+            );
+        }
+        cargo
+    }
+
+    /// A native cargo command whatever [`Xtask::lint`] says.
+    fn plain_cargo(&self, args: &[&str]) -> Command {
         let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         cargo.args(args).current_dir(&self.root);
         cargo
     }
 
     /// A cargo command for the wasm32 target, with whatever this machine needs for it.
+    /// Not linted: the front ends' own clippy runs lint their code natively.
     fn wasm_cargo(&self, args: &[&str]) -> Command {
         match self.wasm {
             WasmToolchain::Rustup => {
-                let mut cargo = self.cargo(args);
+                let mut cargo = self.plain_cargo(args);
                 cargo.args(["--target", WASM_TARGET]);
                 cargo
             }
@@ -821,7 +852,7 @@ spec:
 fn secret_into(command: &mut Command, secret: &str) -> Result {
     use std::io::Write;
     let mut child = command
-        .stdin(std::process::Stdio::piped())
+        .stdin(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
     if let Some(mut stdin) = child.stdin.take() {

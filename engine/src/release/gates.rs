@@ -15,6 +15,8 @@ use promenade_model::hosting::provider_of;
 use promenade_model::policy::PullRequestSettings;
 use promenade_model::release::{Gate, GateStatus, StepDetail, StepStatus};
 use promenade_model::resources::{ArgoWorkflowsInstance, PromotionAction, Provider};
+use std::time::Instant;
+
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tracing::{info_span, Instrument};
@@ -25,7 +27,7 @@ use super::StepJob;
 use crate::audit::Record;
 use crate::auth::{allow, Principal, Role};
 use crate::store::{NewApproval, ReleaseRecord, StepRecord};
-use crate::{Checkpoint, Engine, EngineError, Result};
+use crate::{telemetry, Checkpoint, Engine, EngineError, Result};
 
 /// The gate kinds this engine runs. Others are refused when a release is planned:
 /// promoting past a gate nobody checks would be worse than not promoting.
@@ -290,50 +292,57 @@ impl Engine {
             }
             let span = info_span!("action", phase = phase.key(), kind = %actions[index].action.kind(), index);
             let at = Position { phase, index };
-            match actions[index].action.clone() {
+            let kind = actions[index].action.kind();
+            let started = Instant::now();
+            let ran = match actions[index].action.clone() {
                 Action::Approval(approval) if phase == Phase::Gates => {
                     self.await_approvals(job, &mut actions, index, &approval)
                         .instrument(span)
-                        .await?
+                        .await
                 }
                 Action::Soak(soak) => {
                     self.soak(job, &release, &mut actions, at, &soak)
                         .instrument(span)
-                        .await?
+                        .await
                 }
                 Action::Http(check) => {
                     self.http(job, &mut actions, at, &check)
                         .instrument(span)
-                        .await?
+                        .await
                 }
                 Action::Command(command) => {
                     self.command(job, &mut actions, at, &command)
                         .instrument(span)
-                        .await?
+                        .await
                 }
                 Action::Argocd(check) => {
                     self.argocd(job, &release, &mut actions, at, &check)
                         .instrument(span)
-                        .await?
+                        .await
                 }
                 Action::Workflow(run) => {
                     self.workflow(job, &mut actions, at, &run)
                         .instrument(span)
-                        .await?
+                        .await
                 }
                 Action::Window(window) if phase == Phase::Gates => {
                     self.window(job, &mut actions, at, &window)
                         .instrument(span)
-                        .await?
+                        .await
                 }
-                other => {
-                    return Err(EngineError::BadRequest(format!(
-                        "`{}` is not run in {} by this version of Promenade",
-                        other.kind(),
-                        phase.key()
-                    )))
-                }
-            }
+                other => Err(EngineError::BadRequest(format!(
+                    "`{}` is not run in {} by this version of Promenade",
+                    other.kind(),
+                    phase.key()
+                ))),
+            };
+            let outcome = match &ran {
+                Ok(()) => "passed",
+                Err(EngineError::Stopped) => "stopped",
+                Err(_) => "failed",
+            };
+            telemetry::gate_ended(phase.key(), kind.as_str(), outcome, started.elapsed());
+            ran?;
             actions[index].status = GateStatus::Passed;
             self.save_actions(job, phase, &actions).await?;
         }

@@ -18,6 +18,7 @@ mod workflow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use promenade_model::audit::AuditAction;
 use promenade_model::diff::EnvironmentDiff;
@@ -49,7 +50,7 @@ use crate::hosting::StatusState;
 use crate::store::{
     ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord,
 };
-use crate::{Checkpoint, Engine, EngineError, Result};
+use crate::{telemetry, Checkpoint, Engine, EngineError, Result};
 use promenade_model::release::{EventChange, Gate, LogLine, ReleaseStatus, StepDetail, StepStatus};
 use promenade_model::validate::ResourceSet;
 
@@ -243,6 +244,7 @@ impl Engine {
         };
         let event = self.store().create_release(&release).await?;
         self.publish(event).await;
+        telemetry::release_started(product);
         info!(release = %id, product, by = %who, "release created");
         if plan.product.spec.concurrency == Concurrency::Terminate {
             self.terminate_older(product, &id).await?;
@@ -288,11 +290,8 @@ impl Engine {
                 .await?;
             self.publish(event).await;
         }
-        let event = self
-            .store()
-            .set_release_status(id, ReleaseStatus::Running)
+        self.set_release_status(id, &release.product, ReleaseStatus::Running)
             .await?;
-        self.publish(event).await;
         self.spawn(id.to_string(), None).await?;
         self.audit(Record::by(who, AuditAction::ReleaseRetried, id))
             .await?;
@@ -341,11 +340,8 @@ impl Engine {
                 .await?;
             self.publish(event).await;
         }
-        let event = self
-            .store()
-            .set_release_status(id, ReleaseStatus::Terminated)
+        self.set_release_status(id, &release.product, ReleaseStatus::Terminated)
             .await?;
-        self.publish(event).await;
         info!(release = %id, "release terminated");
         self.close_pull_requests(&release, reason).await;
         // Read again: a workflow submitted just before the cancel is saved by now, or
@@ -461,12 +457,16 @@ impl Engine {
                     Ok(()) | Err(EngineError::Stopped) => {}
                     Err(e) => {
                         error!(error = %e, "release failed");
-                        if let Ok(event) = engine
-                            .store()
-                            .set_release_status(&id, ReleaseStatus::Failed)
-                            .await
-                        {
-                            engine.publish(event).await;
+                        let failed = match engine.load_release(&id).await {
+                            Ok(release) => {
+                                engine
+                                    .set_release_status(&id, &release.product, ReleaseStatus::Failed)
+                                    .await
+                            }
+                            Err(e) => Err(e),
+                        };
+                        if let Err(error) = failed {
+                            warn!(%error, "cannot record that the release failed; the replica that takes it over next does");
                         }
                     }
                 }
@@ -618,8 +618,8 @@ impl Engine {
                     } else {
                         ReleaseStatus::Succeeded
                     };
-                    let event = self.store().set_release_status(id, status).await?;
-                    self.publish(event).await;
+                    self.set_release_status(id, &snapshot.product.metadata.name, status)
+                        .await?;
                     self.run_hooks(id, &snapshot, status).await?;
                     return Ok(());
                 }
@@ -635,14 +635,24 @@ impl Engine {
 
     async fn step(&self, job: &StepJob) -> Result<()> {
         let product = job.snapshot.product.metadata.name.clone();
+        let queued = Instant::now();
         self.wait_for_turn(job, &product).await?;
+        telemetry::queue_waited(&job.environment, queued.elapsed());
+        let started = Instant::now();
         let outcome = self.step_in_turn(job, &product).await;
+        let ended = match &outcome {
+            Ok(status) => status.as_str(),
+            Err(EngineError::Stopped) => "stopped",
+            Err(_) => StepStatus::Failed.as_str(),
+        };
+        telemetry::step_ended(&job.environment, job.action, ended, started.elapsed());
         self.leave_turn(job, &product).await;
-        outcome
+        outcome.map(drop)
     }
 
-    /// The step itself, once it is its release's turn in the environment.
-    async fn step_in_turn(&self, job: &StepJob, product: &str) -> Result<()> {
+    /// The step itself, once it is its release's turn in the environment; the status it
+    /// ended with.
+    async fn step_in_turn(&self, job: &StepJob, product: &str) -> Result<StepStatus> {
         let id = &job.release;
         if !job.resume_merge_wait {
             self.set_step(id, &job.environment, StepStatus::Gating, None)
@@ -732,7 +742,8 @@ impl Engine {
             ..Default::default()
         };
         self.set_step(id, &job.environment, status, Some(detail))
-            .await
+            .await?;
+        Ok(status)
     }
 
     fn apply_step(
@@ -940,6 +951,28 @@ impl Engine {
                 warn!(release = %job.release, environment = %job.environment, %error, "cannot leave the environment's queue; the next release waits for the next look")
             }
         }
+    }
+
+    /// Sets the release's status, announces it and counts an ending.
+    async fn set_release_status(
+        &self,
+        id: &str,
+        product: &str,
+        status: ReleaseStatus,
+    ) -> Result<()> {
+        let event = self.store().set_release_status(id, status).await?;
+        self.publish(event).await;
+        telemetry::release_status(product, status);
+        Ok(())
+    }
+
+    /// How many releases this replica drives now.
+    pub(crate) fn driving_count(&self) -> usize {
+        self.runtime()
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether this replica drives the release now.

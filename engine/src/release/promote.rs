@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::changes::{compute, AppChange};
 use crate::credentials::Keyring;
 use crate::git::{CommitInfo, GitCache, PushOutcome, Repo};
-use crate::{EngineError, Result};
+use crate::{telemetry, EngineError, Result};
 
 /// Everything one repository of one step needs.
 pub struct RepoJob<'a> {
@@ -72,7 +72,10 @@ impl RepoJob<'_> {
                     }
                     PushOutcome::Rejected(reason) => {
                         warn!(attempt, %reason, "push rejected, the remote moved: fetching and re-applying");
-                        std::thread::sleep(backoff(attempt));
+                        if attempt < self.push_attempts {
+                            telemetry::push_retried();
+                            std::thread::sleep(backoff(attempt));
+                        }
                     }
                 }
             }

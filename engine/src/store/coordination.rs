@@ -200,12 +200,7 @@ impl Store {
         .bind(release)
         .execute(&mut *tx)
         .await?;
-        let ended = StepStatus::ALL
-            .iter()
-            .filter(|s| s.is_final())
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ended = final_step_statuses();
         let prune = format!(
             "DELETE FROM environment_queue WHERE product = $1 AND environment = $2
              AND NOT EXISTS (
@@ -255,6 +250,33 @@ impl Store {
         Ok(())
     }
 
+    /// How many running releases are lined up for each environment without holding
+    /// it: (product, environment, count), for the queue-depth gauge.
+    pub(crate) async fn queue_depths(&self) -> Result<Vec<(String, String, i64)>> {
+        let sql = format!(
+            "SELECT q.product, q.environment, COUNT(*) FROM environment_queue q
+             JOIN releases r ON r.id = q.release_id
+             JOIN release_steps s ON s.release_id = q.release_id AND s.environment = q.environment
+             WHERE q.holding = 0 AND r.status = $1 AND s.status NOT IN ({ended})
+             GROUP BY q.product, q.environment",
+            ended = final_step_statuses()
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ReleaseStatus::Running.as_str())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Running releases per product.
+    pub(crate) async fn running_by_product(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT product, COUNT(*) FROM releases WHERE status = $1 GROUP BY product",
+        )
+        .bind(ReleaseStatus::Running.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Running releases of `product` started before `release` (release ids sort by
     /// creation time).
     pub(crate) async fn running_before(&self, product: &str, release: &str) -> Result<Vec<String>> {
@@ -272,4 +294,14 @@ impl Store {
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The final step statuses as an SQL list: `'succeeded', 'failed', …`.
+fn final_step_statuses() -> String {
+    StepStatus::ALL
+        .iter()
+        .filter(|s| s.is_final())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

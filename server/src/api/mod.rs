@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
+pub use auth::Caller;
 pub use error::{ApiError, ErrorBody};
 
 use crate::{health, AppState};
@@ -29,6 +30,7 @@ use crate::{health, AppState};
     paths(
         health::healthz,
         health::readyz,
+        crate::prometheus::metrics,
         openapi_json,
         resources::apply,
         resources::list,
