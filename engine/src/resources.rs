@@ -235,6 +235,12 @@ impl Store {
                 problems.into_iter().filter(Diagnostic::is_error).collect(),
             ));
         }
+        if loaded.is_empty() {
+            // An empty body, `null`, only comments: most likely the wrong file.
+            return Err(EngineError::BadRequest(format!(
+                "{file} holds no resources: send YAML documents with apiVersion, kind, metadata and spec"
+            )));
+        }
         let refused: Vec<Diagnostic> = loaded.iter().flat_map(|l| remotes.check(l)).collect();
         if !refused.is_empty() {
             return Err(EngineError::Invalid(refused));

@@ -29,11 +29,14 @@ commands:
                synced and healthy at its commit, then a post-action workflow
                (data in ./data-argo)
   test         every check CI runs: fmt, clippy, tests (SQLite, then the integration
-               suites on PostgreSQL), the model for wasm32, every browser test on
-               the release bundles, bundle sizes
+               suites on PostgreSQL), the API against its document, the manifests,
+               every browser test on the release bundles, bundle sizes
   e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
   wasm-check   build the `model` crate for wasm32-unknown-unknown
   manifests    check deploy/kubernetes/ against the Kubernetes schemas (offline)
+  api          the API against its OpenAPI document: generated requests to a live
+               demo server (schemathesis), no server error, undocumented status or
+               answer off its schema
   bundle-size  build the release browser bundles, run the browser tests tagged
                @release against them, then print their sizes against their
                budgets (fails on a page error or over budget)
@@ -106,6 +109,9 @@ fn main() -> ExitCode {
         "e2e" => xtask.build().and_then(|()| xtask.e2e(&args)),
         "wasm-check" => xtask.wasm_check(),
         "manifests" => xtask.check_kubernetes_manifests(),
+        "api" => xtask
+            .build_server()
+            .and_then(|()| xtask.check_api_conformance()),
         "bundle-size" => xtask.check_release_bundles(&["--grep".into(), RELEASE_TAG.into()]),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
@@ -511,10 +517,12 @@ impl Xtask {
             let mut build = x.cargo(&["test", "--workspace", "--all-targets", "--no-run"]);
             run(build.args(exclude_frontends.clone()))
         })?;
-        // Natively, so it works with every toolchain: this lints the front ends and the
-        // `app` crate's hydrate-only code (with and without the designer), which the
-        // workspace run above does not build.
-        for bundle in &BUNDLES {
+        // The front ends and the `app` crate's hydrate-only code (with and without the
+        // designer), which the workspace build above does not compile: with rustup's
+        // toolchain the release bundles' build lints them (see `wasm_cargo`); Debian's
+        // wasm compiler has no clippy, so then natively.
+        let native_front_end_lints = self.wasm != WasmToolchain::Rustup;
+        for bundle in BUNDLES.iter().filter(|_| native_front_end_lints) {
             self.step(&format!("cargo clippy ({})", bundle.package), |x| {
                 run(&mut x.cargo(&[
                     "clippy",
@@ -542,10 +550,62 @@ impl Xtask {
             run(test.env("PROMENADE_TEST_DATABASE", "postgres"))
         })?;
         self.server_built = !self.server_release;
+        self.check_api_conformance()?;
         self.check_kubernetes_manifests()?;
-        self.wasm_check()?;
-        // Every browser test, once, on what ships: the release bundles.
+        // Every browser test, once, on what ships: the release bundles. Building them
+        // also shows that `model` builds for wasm32 (`cargo xtask wasm-check` alone).
         self.check_release_bundles(&[])
+    }
+
+    /// The API against its own OpenAPI document, as the pinned schemathesis of
+    /// tools/venv sees it: requests generated from the document (valid and invalid
+    /// parameters and bodies, a fixed budget and seed) sent to a live demo server with
+    /// an administrator's token. Fails on a server error, a status the document does not
+    /// list, an answer that is not of its documented type or schema, or an invalid
+    /// request accepted. Bodies the document describes loosely (YAML, free-form objects)
+    /// are the engine's to judge, so valid-looking ones answered 422 are not failures.
+    fn check_api_conformance(&mut self) -> Result {
+        let schemathesis = self.root.join("tools/venv/bin/schemathesis");
+        if !schemathesis.is_file() {
+            return Err("tools/venv is missing: run scripts/bootstrap".into());
+        }
+        let binary = self.server_binary();
+        let data = env::temp_dir().join(format!("promenade-api-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&data);
+        run(Command::new(&binary)
+            .args(["demo", "--output", "json"])
+            .env("PROMENADE_DATA_DIR", &data)
+            .stdout(Stdio::null()))?;
+        let port = free_port()?;
+        let mut server = Command::new(&binary)
+            .args([
+                "serve",
+                "--allow-local-repositories",
+                "--poll-interval",
+                "0s",
+            ])
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .env("PROMENADE_DATA_DIR", &data)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let checked = self.step("API conformance", |_| {
+            let token = wait_for_server(port, &data.join("admin-token"))?;
+            run(Command::new(&schemathesis)
+                .arg("run")
+                .arg(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .args(["--checks", API_CHECKS])
+                .args(["--phases", "examples,coverage,fuzzing"])
+                .args(["--max-examples", "4", "--seed", "1", "--workers", "2"])
+                .args(["--no-color", "--output-sanitize", "true"])
+                .current_dir(&data))
+        });
+        let _ = server.kill();
+        let _ = server.wait();
+        let _ = fs::remove_dir_all(&data);
+        checked
     }
 
     /// `deploy/kubernetes/` against the Kubernetes API's schemas, offline and strict
@@ -649,7 +709,8 @@ impl Xtask {
 
     /// A native cargo command: the same cargo (and toolchain) that runs this xtask.
     fn cargo(&self, args: &[&str]) -> Command {
-        let mut cargo = self.plain_cargo(args);
+        let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cargo.args(args).current_dir(&self.root);
         if self.lint {
             // What `cargo clippy -- -D warnings` sets up, on any cargo command: cargo
             // hands the workspace's crates (not the dependencies) to clippy-driver,
@@ -663,19 +724,12 @@ impl Xtask {
         cargo
     }
 
-    /// A native cargo command whatever [`Xtask::lint`] says.
-    fn plain_cargo(&self, args: &[&str]) -> Command {
-        let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        cargo.args(args).current_dir(&self.root);
-        cargo
-    }
-
-    /// A cargo command for the wasm32 target, with whatever this machine needs for it.
-    /// Not linted: the front ends' own clippy runs lint their code natively.
+    /// A cargo command for the wasm32 target, with whatever this machine needs for it;
+    /// linted like [`Xtask::cargo`] with rustup's toolchain.
     fn wasm_cargo(&self, args: &[&str]) -> Command {
         match self.wasm {
             WasmToolchain::Rustup => {
-                let mut cargo = self.plain_cargo(args);
+                let mut cargo = self.cargo(args);
                 cargo.args(["--target", WASM_TARGET]);
                 cargo
             }
@@ -875,6 +929,27 @@ fn wait_for_port(port: u16) -> Result {
         std::thread::sleep(Duration::from_millis(200));
     }
     Ok(())
+}
+
+/// What the API conformance run checks (schemathesis's names).
+const API_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+     response_schema_conformance,negative_data_rejection";
+
+/// Waits until the server answers on `port` and has written its first administrator's
+/// token to `file`; the token.
+fn wait_for_server(port: u16, file: &Path) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(token) = fs::read_to_string(file) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(token.trim().to_string());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the server on port {port} did not start"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn free_port() -> Result<u16> {

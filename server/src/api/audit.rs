@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::Json;
 use promenade_engine::EngineError;
-use promenade_model::audit::{AuditEntry, AuditQuery};
+use promenade_model::audit::{AuditAction, AuditEntry, AuditQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -17,14 +17,20 @@ use crate::AppState;
 pub struct AuditParams {
     /// Only this actor, as recorded (`user ada`, `token ci`).
     actor: Option<String>,
-    /// Only this action (`signed-in`, `sign-in-failed`, `resource-applied`, …).
+    /// Only this action.
+    #[param(schema_with = audit_actions)]
     action: Option<String>,
     /// Only this object, as recorded (`Product/shop`, a release id, a token name).
     object: Option<String>,
     /// Only entries older than this id: the next page.
     before: Option<i64>,
-    /// At most this many (default 100, at most 1,000).
+    /// At most this many (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+}
+
+fn audit_actions() -> utoipa::openapi::Object {
+    super::one_of(AuditAction::ALL.iter().map(|a| a.as_str()))
 }
 
 /// The audit trail, newest first (admins). Page with `before=` the last id seen.
@@ -46,6 +52,12 @@ pub async fn list(
     caller: Caller,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    if params
+        .limit
+        .is_some_and(|limit| !(1..=1000).contains(&limit))
+    {
+        return Err(EngineError::BadRequest("limit must be from 1 to 1000".into()).into());
+    }
     let action = params
         .action
         .map(|a| a.parse())

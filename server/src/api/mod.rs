@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod credentials;
 mod error;
+mod error_answers;
 mod extract;
 mod import;
 mod releases;
@@ -16,8 +17,18 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
+use error_answers::ErrorAnswers;
+
 pub use auth::Caller;
 pub use error::{ApiError, ErrorBody};
+
+/// A string parameter that takes one of `names`, as the document states it.
+fn one_of(names: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .build()
+}
 
 use crate::{health, AppState};
 
@@ -61,7 +72,7 @@ use crate::{health, AppState};
         audit::list,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, health::Probe)),
-    modifiers(&BearerToken)
+    modifiers(&BearerToken, &ErrorAnswers)
 )]
 pub struct ApiDoc;
 

@@ -109,12 +109,17 @@ pub struct ReleaseQuery {
     product: Option<String>,
     /// Releases with a step in this environment.
     environment: Option<String>,
-    /// queued, running, succeeded, failed or terminated.
+    /// Releases in this state.
+    #[param(schema_with = release_states)]
     status: Option<String>,
     #[serde(default)]
     limit: Option<i64>,
     #[serde(default)]
     offset: Option<i64>,
+}
+
+fn release_states() -> utoipa::openapi::Object {
+    super::one_of(ReleaseStatus::ALL.iter().map(|s| s.as_str()))
 }
 
 /// Releases, newest first.
@@ -264,7 +269,7 @@ pub async fn events(
         state.engine.clone(),
         caller.0,
         scope,
-        last_event_id(&headers),
+        last_event_id(&headers)?,
         live,
     ))
 }
@@ -293,7 +298,7 @@ pub async fn all_events(
     Query(query): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let after = match (last_event_id(&headers), query.after) {
+    let after = match (last_event_id(&headers)?, query.after) {
         (0, Some(after)) => after,
         // Without a starting point: what happens from now on, not the whole history.
         (0, None) => state.engine.last_event_seq(&caller.0).await?,
@@ -404,12 +409,21 @@ fn stream(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-fn last_event_id(headers: &HeaderMap) -> i64 {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+/// The `Last-Event-ID` a reconnecting client sends (0 without one): an event's `seq`.
+fn last_event_id(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(0);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|seq| *seq >= 0)
+        .ok_or_else(|| {
+            ApiError::from(EngineError::BadRequest(
+                "Last-Event-ID must be the id of an event the stream sent".into(),
+            ))
+        })
 }
 
 fn sse(event: &EventRecord) -> Event {
