@@ -1,5 +1,7 @@
 //! Every release and step state change is one info line on the `promenade::release`
-//! target, in the order of the release's events. Alone in its file: it installs the
+//! target, carrying its event's `seq`; one step's lines come in its events' order (the
+//! lines of parallel steps may interleave differently from their `seq`, as each is
+//! logged by its own task once its write returned). Alone in its file: it installs the
 //! process's log subscriber.
 
 mod common;
@@ -33,7 +35,7 @@ async fn each_state_change_of_a_release_is_one_log_line_in_event_order() {
             Some((event.seq, environment, status.to_string()))
         })
         .collect();
-    let logged: Vec<(i64, String, String)> = captured
+    let mut logged: Vec<(i64, String, String)> = captured
         .lines_on("promenade::release")
         .iter()
         .filter(|line| line["release"] == release.id.as_str())
@@ -45,6 +47,20 @@ async fn each_state_change_of_a_release_is_one_log_line_in_event_order() {
             )
         })
         .collect();
+    for step in &finished.steps {
+        let seqs: Vec<i64> = logged
+            .iter()
+            .filter(|(_, environment, _)| *environment == step.environment)
+            .map(|(seq, ..)| *seq)
+            .collect();
+        assert!(
+            seqs.is_sorted(),
+            "{}'s lines out of order: {}",
+            step.environment,
+            captured.text()
+        );
+    }
+    logged.sort();
     assert_eq!(logged, expected, "{}", captured.text());
     // The story reads: created running, every step through to succeeded, succeeded.
     assert_eq!(logged.first().map(|l| l.2.as_str()), Some("running"));
