@@ -598,7 +598,9 @@ impl Xtask {
                 .args(["--header", &format!("Authorization: Bearer {token}")])
                 .args(["--checks", API_CHECKS])
                 .args(["--phases", "examples,coverage,fuzzing"])
-                .args(["--max-examples", "4", "--seed", "1", "--workers", "2"])
+                // One worker: hypothesis's lambda introspection is not thread-safe on
+                // Python 3.11 (a run with two failed inside schemathesis, not the API).
+                .args(["--max-examples", "4", "--seed", "1", "--workers", "1"])
                 .args(["--no-color", "--output-sanitize", "true"])
                 .current_dir(&data))
         });
