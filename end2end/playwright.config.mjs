@@ -80,4 +80,10 @@ export default defineConfig({
       stderr: "pipe",
     },
   ],
+  // The accessibility check runs last, so the pages it opens show what the other tests
+  // left (releases, approvals, pull requests) rather than an empty demo.
+  projects: [
+    { name: "app", testIgnore: /accessibility\.spec\.mjs$/ },
+    { name: "accessibility", testMatch: /accessibility\.spec\.mjs$/, dependencies: ["app"] },
+  ],
 });

@@ -3,8 +3,9 @@
 //! The flow designer (its canvas, panels, and the model's YAML reader, writer and
 //! validator) is most of the UI's code, and only `/flows` pages need it. So the browser
 //! gets two builds of this crate: one without the `designer` feature for every other
-//! page, one with it for the designer's pages — and for Settings, which few people visit
-//! and rarely, so its forms need not weigh on every other page. The server renders every
+//! page, one with it for the designer's pages — and for Settings and a product's
+//! delivery figures, which few people visit and rarely, so their forms and charts need
+//! not weigh on every other page. The server renders every
 //! page and names the bundle in the page's scripts; a page reached inside the smaller
 //! bundle by client navigation is fetched from the server instead ([`LoadsOwnBundle`]),
 //! which brings the right bundle along.
@@ -14,7 +15,11 @@ use leptos::prelude::*;
 
 /// Whether a page comes with the flow designer's bundle.
 pub fn in_designer_bundle(path: &str) -> bool {
-    path == "/flows" || path.starts_with("/flows/") || path == "/settings"
+    let delivery = path
+        .strip_prefix("/products/")
+        .and_then(|rest| rest.strip_suffix("/delivery"))
+        .is_some_and(|product| !product.is_empty() && !product.contains('/'));
+    path == "/flows" || path.starts_with("/flows/") || path == "/settings" || delivery
 }
 
 /// The name of the designer's bundle in `pkg/`, given by the server when that bundle
@@ -67,8 +72,14 @@ mod tests {
     use super::in_designer_bundle;
 
     #[test]
-    fn flow_addresses_and_settings_come_with_the_designer() {
-        for path in ["/flows", "/flows/new", "/flows/standard", "/settings"] {
+    fn flow_addresses_settings_and_delivery_figures_come_with_the_designer() {
+        for path in [
+            "/flows",
+            "/flows/new",
+            "/flows/standard",
+            "/settings",
+            "/products/shop/delivery",
+        ] {
             assert!(in_designer_bundle(path), "{path}");
         }
         for path in [
@@ -77,6 +88,8 @@ mod tests {
             "/products/shop",
             "/releases/flows",
             "/settings/x",
+            "/products/delivery",
+            "/products/shop/x/delivery",
         ] {
             assert!(!in_designer_bundle(path), "{path}");
         }

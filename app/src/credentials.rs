@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use promenade_model::credentials::{CredentialInfo, CredentialKind};
 
+use crate::form::{Field, Lines};
 use crate::products::ErrorNote;
 
 /// `2026-12-02 14:03` from an RFC 3339 time (UTC).
@@ -60,42 +61,6 @@ pub async fn delete_credential(name: String) -> Result<(), ServerFnError> {
         .delete_credential(&who, &name)
         .await
         .map_err(crate::session::failed)
-}
-
-/// One text field of the form, bound to `value`.
-#[component]
-fn Field(
-    label: &'static str,
-    id: &'static str,
-    value: RwSignal<String>,
-    #[prop(optional)] secret: bool,
-) -> impl IntoView {
-    view! {
-        <label for=id>{label}</label>
-        <input
-            id=id
-            type=if secret { "password" } else { "text" }
-            autocomplete="off"
-            prop:value=move || value.get()
-            on:input=move |ev| value.set(event_target_value(&ev))
-        />
-    }
-}
-
-/// A multi-line field (keys, known hosts).
-#[component]
-fn Lines(label: &'static str, id: &'static str, value: RwSignal<String>) -> impl IntoView {
-    view! {
-        <label for=id>{label}</label>
-        <textarea
-            id=id
-            rows="4"
-            spellcheck="false"
-            autocomplete="off"
-            prop:value=move || value.get()
-            on:input=move |ev| value.set(event_target_value(&ev))
-        ></textarea>
-    }
 }
 
 #[component]

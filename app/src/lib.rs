@@ -10,13 +10,20 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 #[cfg(feature = "designer")]
+mod accounts;
+#[cfg(feature = "designer")]
 mod audit;
 pub mod bundle;
+mod control;
 #[cfg(feature = "designer")]
 mod credentials;
 #[cfg(feature = "designer")]
+mod delivery;
+#[cfg(feature = "designer")]
 mod designer;
+mod form;
 mod format;
+mod freeze;
 mod layout;
 mod live;
 mod pages;
@@ -34,9 +41,11 @@ use pages::SettingsPage;
 
 #[cfg(not(feature = "designer"))]
 use bundle::{
-    LoadsOwnBundle as FlowPage, LoadsOwnBundle as FlowsPage, LoadsOwnBundle as NewFlowPage,
-    LoadsOwnBundle as SettingsPage,
+    LoadsOwnBundle as DeliveryPage, LoadsOwnBundle as FlowPage, LoadsOwnBundle as FlowsPage,
+    LoadsOwnBundle as NewFlowPage, LoadsOwnBundle as SettingsPage,
 };
+#[cfg(feature = "designer")]
+use delivery::DeliveryPage;
 #[cfg(feature = "designer")]
 use designer::{FlowPage, FlowsPage, NewFlowPage};
 
@@ -113,6 +122,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=products::ProductsPage/>
                     <Route path=path!("/products/:name") view=products::ProductPage/>
+                    <Route path=path!("/products/:name/delivery") view=DeliveryPage/>
                     <Route path=path!("/flows") view=FlowsPage/>
                     <Route path=path!("/flows/new") view=NewFlowPage/>
                     <Route path=path!("/flows/:name") view=FlowPage/>

@@ -10,6 +10,7 @@ use crate::layout::PageTitle;
 #[cfg(feature = "designer")]
 #[component]
 pub fn SettingsPage() -> impl IntoView {
+    use crate::accounts::AccountsPanels;
     use crate::audit::AuditPanel;
     use crate::credentials::CredentialsPanel;
     use crate::profile::ProfilePanel;
@@ -21,6 +22,7 @@ pub fn SettingsPage() -> impl IntoView {
         />
         <ServerCheck/>
         <ProfilePanel/>
+        <AccountsPanels/>
         <CredentialsPanel/>
         <AuditPanel/>
     }

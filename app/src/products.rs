@@ -7,10 +7,15 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
-use promenade_model::overview::{Cell, DeployedCell, DeployedStatus, ProductStatus};
+use leptos_router::hooks::{use_location, use_navigate, use_params_map, use_query_map};
+use leptos_router::params::ParamsMap;
+use leptos_router::NavigateOptions;
+use promenade_model::overview::{
+    DeployedCell, DeployedStatus, RowQuery, RunningRelease, StatusPage, ROWS_PER_PAGE,
+};
 use promenade_model::release::Preview;
 
+use crate::control::LineControl;
 use crate::format::{age, short_commit};
 use crate::layout::PageTitle;
 use crate::live::refresh_on_events;
@@ -25,23 +30,43 @@ pub async fn list_products() -> Result<Vec<String>, ServerFnError> {
     Ok(set.products().map(|p| p.metadata.name.clone()).collect())
 }
 
+/// One page of `product`'s dashboard: the rows matching `filter` (and drifting, with
+/// `drift_only`) from `offset`, and every column's summary over all of them.
 #[server]
-pub async fn load_status(product: String) -> Result<ProductStatus, ServerFnError> {
+pub async fn load_status(
+    product: String,
+    filter: String,
+    drift_only: bool,
+    offset: usize,
+) -> Result<StatusPage, ServerFnError> {
     let (engine, who) = crate::session::caller().await?;
-    engine
+    let status = engine
         .product_status(&who, &product)
         .await
-        .map_err(crate::session::failed)
+        .map_err(crate::session::failed)?;
+    Ok(status.page(&RowQuery {
+        filter,
+        drift_only,
+        offset,
+        limit: ROWS_PER_PAGE,
+    }))
 }
 
-/// What Argo CD runs for each application × environment of `product`.
+/// What Argo CD runs for `applications` of `product`, in each environment.
 #[server]
-pub async fn load_deployed(product: String) -> Result<DeployedStatus, ServerFnError> {
+pub async fn load_deployed(
+    product: String,
+    applications: Vec<String>,
+) -> Result<DeployedStatus, ServerFnError> {
     let (engine, who) = crate::session::caller().await?;
-    engine
+    let mut status = engine
         .deployed_status(&who, &product)
         .await
-        .map_err(crate::session::failed)
+        .map_err(crate::session::failed)?;
+    status
+        .cells
+        .retain(|cell| applications.contains(&cell.application));
+    Ok(status)
 }
 
 #[cfg(feature = "ssr")]
@@ -99,9 +124,9 @@ struct Intent {
     application: Option<String>,
 }
 
-/// A product's status, reloaded whenever `refresh` goes up; `None` when there is no
-/// product to show.
-type StatusResource = Resource<Result<Option<ProductStatus>, ServerFnError>>;
+/// One page of a product's dashboard, reloaded whenever `refresh` goes up or the rows
+/// asked for change; `None` when there is no product to show.
+type StatusResource = Resource<Result<Option<StatusPage>, ServerFnError>>;
 
 /// Which product a dashboard shows.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,17 +136,52 @@ enum Which {
     Named(String),
 }
 
+/// The rows a dashboard shows, read from its address: `?q=` filters by name, `?drift=1`
+/// keeps the drifting ones, `?page=` counts from 1. Kept in the address so a filtered
+/// page can be linked to and reloaded, and its links work before the page hydrates.
+fn rows_from_address() -> Memo<RowQuery> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| RowQuery {
+            filter: q.get("q").unwrap_or_default(),
+            drift_only: q.get_str("drift") == Some("1"),
+            offset: q
+                .get_str("page")
+                .and_then(|page| page.parse::<usize>().ok())
+                .map_or(0, |page| page.saturating_sub(1) * ROWS_PER_PAGE),
+            limit: ROWS_PER_PAGE,
+        })
+    })
+}
+
+/// The address of the dashboard at `path` showing `rows`.
+fn rows_href(path: &str, rows: &RowQuery) -> String {
+    let mut query = ParamsMap::new();
+    if !rows.filter.is_empty() {
+        query.insert("q", rows.filter.clone());
+    }
+    if rows.drift_only {
+        query.insert("drift", "1".to_string());
+    }
+    let page = rows.offset / ROWS_PER_PAGE + 1;
+    if page > 1 {
+        query.insert("page", page.to_string());
+    }
+    format!("{path}{}", query.to_query_string())
+}
+
 /// Pages create this at their top, never inside a branch that appears once other data
 /// has arrived, and it depends on no other resource: a resource made in such a branch,
 /// or reloaded when another one resolves, is serialized for the browser in whatever
 /// order and state the server reached, and the browser then fails to hydrate the page.
 fn status_resource(
     which: impl Fn() -> Which + Send + Sync + 'static,
+    rows: Memo<RowQuery>,
     refresh: RwSignal<u32>,
 ) -> StatusResource {
     Resource::new(
-        move || (which(), refresh.get()),
-        |(which, _)| async move {
+        move || (which(), rows.get(), refresh.get()),
+        |(which, rows, _)| async move {
             let product = match which {
                 Which::Named(product) => product,
                 Which::First => match list_products().await?.into_iter().next() {
@@ -129,7 +189,9 @@ fn status_resource(
                     None => return Ok(None),
                 },
             };
-            load_status(product).await.map(Some)
+            load_status(product, rows.filter, rows.drift_only, rows.offset)
+                .await
+                .map(Some)
         },
     )
 }
@@ -139,12 +201,14 @@ fn status_resource(
 pub fn ProductsPage() -> impl IntoView {
     let products = Resource::new(|| (), |_| list_products());
     let refresh = RwSignal::new(0u32);
-    let status = status_resource(|| Which::First, refresh);
+    let rows = rows_from_address();
+    let status = status_resource(|| Which::First, rows, refresh);
     view! {
         <PageTitle
             title="Products"
             summary="Every application of a product across its environments: versions, drift and running releases."
         />
+        <crate::freeze::FreezeBanner/>
         <Suspense fallback=|| view! { <p class="loading">"Loading products…"</p> }>
             {move || products.get().map(|result| match result {
                 Err(e) => view! { <ErrorNote what="the products" error=e.to_string()/> }.into_any(),
@@ -166,7 +230,7 @@ pub fn ProductsPage() -> impl IntoView {
                                 view! { <A href=href>{name}</A> }
                             }).collect_view()}
                         </nav>
-                        <Dashboard product=first status=status refresh=refresh/>
+                        <Dashboard product=first status=status rows=rows refresh=refresh/>
                     }.into_any()
                 }
             })}
@@ -180,20 +244,50 @@ pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let refresh = RwSignal::new(0u32);
-    let status = status_resource(move || Which::Named(name()), refresh);
+    let rows = rows_from_address();
+    let status = status_resource(move || Which::Named(name()), rows, refresh);
     view! {
         <PageTitle title="Product" summary="Versions, drift and running releases per environment."/>
-        {move || view! { <Dashboard product=name() status=status refresh=refresh/> }}
+        <crate::freeze::FreezeBanner/>
+        {move || view! { <Dashboard product=name() status=status rows=rows refresh=refresh/> }}
     }
 }
 
+/// Where the shared promote menu is open: for which cell, and where on the screen.
+#[derive(Clone, Debug, PartialEq)]
+struct MenuAt {
+    application: String,
+    from: String,
+    /// Viewport coordinates of the opening button's bottom left corner.
+    left: f64,
+    top: f64,
+}
+
 #[component]
-fn Dashboard(product: String, status: StatusResource, refresh: RwSignal<u32>) -> impl IntoView {
-    let filter = RwSignal::new(String::new());
-    let drift_only = RwSignal::new(false);
+fn Dashboard(
+    product: String,
+    status: StatusResource,
+    rows: Memo<RowQuery>,
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
     let intent = RwSignal::new(None::<Intent>);
+    let menu = RwSignal::new(None::<MenuAt>);
     let deployed = Deployed::new(DeployedView::default());
     let product_name = StoredValue::new(product.clone());
+    let location = use_location();
+    let navigate = use_navigate();
+    let show = move |wanted: RowQuery| {
+        let href = rows_href(&location.pathname.get_untracked(), &wanted);
+        navigate(
+            &href,
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    };
+    let filter_to = show.clone();
 
     view! {
         <section class="dashboard" aria-label=format!("Product {product}")>
@@ -201,19 +295,27 @@ fn Dashboard(product: String, status: StatusResource, refresh: RwSignal<u32>) ->
                 <h2>{product.clone()}</h2>
                 <label class="filter">
                     "Application "
+                    // Set once, not bound: the address follows the box, and rebinding
+                    // the box to it while typing would move the caret.
                     <input
                         type="search"
                         placeholder="filter by name"
                         aria-label="Filter applications by name"
-                        prop:value=move || filter.get()
-                        on:input=move |ev| filter.set(event_target_value(&ev))
+                        prop:value=rows.get_untracked().filter
+                        on:input=move |ev| filter_to(RowQuery {
+                            filter: event_target_value(&ev),
+                            ..rows.get_untracked()
+                        }.first_page())
                     />
                 </label>
                 <label class="filter">
                     <input
                         type="checkbox"
-                        prop:checked=move || drift_only.get()
-                        on:change=move |ev| drift_only.set(event_target_checked(&ev))
+                        prop:checked=move || rows.get().drift_only
+                        on:change=move |ev| show(RowQuery {
+                            drift_only: event_target_checked(&ev),
+                            ..rows.get_untracked()
+                        }.first_page())
                     />
                     " Drift only"
                 </label>
@@ -228,19 +330,33 @@ fn Dashboard(product: String, status: StatusResource, refresh: RwSignal<u32>) ->
                 >
                     "Run the flow"
                 </button>
+                <A href=format!("/products/{product}/delivery") attr:class="button secondary" attr:rel="external">"Delivery figures"</A>
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
                 {move || status.get().map(|result| match result {
                     Err(e) => view! { <ErrorNote what="the product status" error=e.to_string()/> }.into_any(),
                     Ok(None) => view! { <p class="loading">"Loading the dashboard…"</p> }.into_any(),
-                    Ok(Some(status)) => view! {
-                        <LiveStatus product=status.product.clone() after=status.last_event refresh=refresh/>
-                        {status.argocd.then(|| view! { <DeployedPoller product=status.product.clone() deployed=deployed/> })}
-                        <DeployedProblems deployed=deployed/>
-                        <StatusTable status=status filter=filter drift_only=drift_only intent=intent deployed=deployed/>
-                    }.into_any(),
+                    Ok(Some(page)) => {
+                        let shown: Vec<String> = page.status.applications.iter().map(|a| a.name.clone()).collect();
+                        view! {
+                            {page.status.argocd.then(|| view! {
+                                <DeployedPoller product=page.status.product.clone() applications=shown deployed=deployed/>
+                            })}
+                            <DeployedProblems deployed=deployed/>
+                            <LineControl
+                                product=page.status.product.clone()
+                                blocked=page.status.blocked.clone()
+                                pauses=page.status.pauses.clone()
+                                environments=page.status.environments.iter().map(|e| e.name.clone()).collect()
+                                refresh=refresh
+                            />
+                            <Pager page=page.clone() rows=rows/>
+                            <StatusTable page=page rows=rows refresh=refresh intent=intent menu=menu deployed=deployed/>
+                        }.into_any()
+                    }
                 })}
             </Transition>
+            <PromoteMenu menu=menu intent=intent status=status/>
             {move || intent.get().map(|chosen| view! {
                 <PreviewModal product=product_name.get_value() intent=chosen on_close=move || intent.set(None)/>
             })}
@@ -248,17 +364,91 @@ fn Dashboard(product: String, status: StatusResource, refresh: RwSignal<u32>) ->
     }
 }
 
-/// Follows the product's events from the one the status was read at, so nothing that
-/// happens while the page loads is missed; re-created (and re-subscribed) with each
-/// reload of the status.
+/// Which rows are shown, and links to the pages before and after.
 #[component]
-fn LiveStatus(product: String, after: i64, refresh: RwSignal<u32>) -> impl IntoView {
+fn Pager(page: StatusPage, rows: Memo<RowQuery>) -> impl IntoView {
+    let location = use_location();
+    let path = location.pathname.get_untracked();
+    let first = page.offset + 1;
+    let last = page.offset + page.status.applications.len();
+    let shown = if page.matching == 0 {
+        "No application matches".to_string()
+    } else {
+        format!("Applications {first}–{last} of {}", page.matching)
+    };
+    let of_total =
+        (page.matching != page.total).then(|| format!(" ({} in the product)", page.total));
+    let current = rows.get_untracked();
+    let previous = (page.offset > 0).then(|| {
+        rows_href(
+            &path,
+            &RowQuery {
+                offset: page.offset.saturating_sub(page.limit),
+                ..current.clone()
+            },
+        )
+    });
+    let next = (last < page.matching).then(|| {
+        rows_href(
+            &path,
+            &RowQuery {
+                offset: page.offset + page.limit,
+                ..current.clone()
+            },
+        )
+    });
+    view! {
+        <nav class="pager" aria-label="Pages of applications">
+            <span data-testid="rows-shown">{shown}{of_total}</span>
+            {previous.map(|href| view! { <A href=href attr:class="button small secondary">"Previous page"</A> })}
+            {next.map(|href| view! { <A href=href attr:class="button small secondary">"Next page"</A> })}
+        </nav>
+    }
+}
+
+/// Follows the product's events from the one the page was read at, so nothing that
+/// happens while it loads is missed, and reads the page again after each burst of them.
+/// When only cells changed they are updated in place (each cell redraws only if its
+/// own value changed); when rows, blocks or pauses changed, the whole page reloads.
+fn follow_product(
+    product: String,
+    current: RwSignal<StatusPage>,
+    rows: Memo<RowQuery>,
+    refresh: RwSignal<u32>,
+) {
+    let events = RwSignal::new(0u32);
+    let after = current.with_untracked(|p| p.status.last_event);
     refresh_on_events(
         format!("/api/v1/events?product={product}&after={after}"),
         false,
         std::time::Duration::from_millis(250),
-        refresh,
+        events,
     );
+    Effect::new(move |seen: Option<u32>| {
+        let now = events.get();
+        if seen.is_some() {
+            let product = product.clone();
+            let wanted = rows.get_untracked();
+            leptos::task::spawn_local(async move {
+                let Ok(fresh) =
+                    load_status(product, wanted.filter, wanted.drift_only, wanted.offset).await
+                else {
+                    return;
+                };
+                let in_place = current.try_with_untracked(|page| page.same_layout(&fresh));
+                match in_place {
+                    Some(true) => {
+                        current.try_set(fresh);
+                    }
+                    Some(false) => {
+                        refresh.try_update(|n| *n += 1);
+                    }
+                    None => {}
+                }
+            });
+        }
+        now
+    });
 }
 
 /// What Argo CD runs, by (application, environment), and the calls that failed.
@@ -275,16 +465,17 @@ type Deployed = RwSignal<DeployedView>;
 #[cfg(feature = "hydrate")]
 const DEPLOYED_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Reads what Argo CD runs now and every [`DEPLOYED_EVERY`] while the dashboard is
-/// shown. Argo CD has no event stream Promenade could follow, so this one view polls.
+/// Reads what Argo CD runs for the page's applications now and every
+/// [`DEPLOYED_EVERY`] while the dashboard is shown. Argo CD has no event stream
+/// Promenade could follow, so this one view polls.
 #[component]
-fn DeployedPoller(product: String, deployed: Deployed) -> impl IntoView {
+fn DeployedPoller(product: String, applications: Vec<String>, deployed: Deployed) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let read = move || {
-            let product = product.clone();
+            let (product, applications) = (product.clone(), applications.clone());
             leptos::task::spawn_local(async move {
-                if let Ok(status) = load_deployed(product).await {
+                if let Ok(status) = load_deployed(product, applications).await {
                     let cells = status
                         .cells
                         .into_iter()
@@ -304,7 +495,7 @@ fn DeployedPoller(product: String, deployed: Deployed) -> impl IntoView {
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (product, deployed);
+        let _ = (product, applications, deployed);
     }
 }
 
@@ -356,23 +547,24 @@ fn DeployedBadge(application: String, environment: String, deployed: Deployed) -
 
 #[component]
 fn StatusTable(
-    status: ProductStatus,
-    filter: RwSignal<String>,
-    drift_only: RwSignal<bool>,
+    page: StatusPage,
+    rows: Memo<RowQuery>,
+    refresh: RwSignal<u32>,
     intent: RwSignal<Option<Intent>>,
+    menu: RwSignal<Option<MenuAt>>,
     deployed: Deployed,
 ) -> impl IntoView {
-    let environments = status.environments.clone();
-    let now = status.generated_at.clone();
-    let next_of = {
-        let environments = environments.clone();
-        move |env: &str| {
-            environments
-                .iter()
-                .find(|e| e.upstream.as_deref() == Some(env))
-                .map(|e| e.name.clone())
-        }
-    };
+    let environments = page.status.environments.clone();
+    let applications: Vec<String> = page
+        .status
+        .applications
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    let product = page.status.product.clone();
+    let current = RwSignal::new(page);
+    follow_product(product, current, rows, refresh);
+
     let header = environments
         .iter()
         .map(|env| {
@@ -395,7 +587,7 @@ fn StatusTable(
                         view! {
                             <button
                                 class="button small"
-                                aria-label=format!("Promote everything to {to}")
+                                aria-label=format!("Promote here: everything to {to}")
                                 on:click=move |_| intent.set(Some(Intent {
                                     title: format!("Promote {from} → {to}"),
                                     from: Some(from.clone()),
@@ -412,71 +604,51 @@ fn StatusTable(
         })
         .collect_view();
 
-    let summary = environments
-        .iter()
-        .map(|env| {
-            let cells: Vec<&Cell> = status.applications.iter().filter_map(|a| a.cells.get(&env.name)).collect();
-            let (version, count) = most_common_version(&cells);
-            let drifting = cells.iter().filter(|c| c.drift).count();
-            let running = cells.iter().find_map(|c| c.release.clone());
+    let summary = (0..environments.len())
+        .map(|column| {
+            let mine = Memo::new(move |_| current.with(|p| p.summary.get(column).cloned()));
             view! {
                 <td class="summary">
-                    <div class="summary-cell">
-                    <span>{format!("{count}/{} at {}", cells.len(), version.unwrap_or_else(|| "—".into()))}</span>
-                    {(drifting > 0).then(|| view! { <span class="badge drift">{format!("{drifting} drift")}</span> })}
-                    {running.map(|r| view! {
-                        <A href=format!("/releases/{}", r.id) attr:class=format!("state state-{}", r.status.as_str())>
-                            {r.status.as_str()}
-                        </A>
-                        {r.pull_request.map(pull_request_link)}
+                    {move || mine.get().map(|summary| view! {
+                        <div class="summary-cell">
+                            <span>{format!(
+                                "{}/{} at {}",
+                                summary.at_version,
+                                summary.cells,
+                                summary.version.unwrap_or_else(|| "—".into())
+                            )}</span>
+                            {(summary.drifting > 0).then(|| view! {
+                                <span class="badge drift">{format!("{} drift", summary.drifting)}</span>
+                            })}
+                            {summary.release.map(running_release)}
+                        </div>
                     })}
-                    </div>
                 </td>
             }
         })
         .collect_view();
 
-    let rows = status
-        .applications
-        .iter()
-        .map(|app| {
-            let name = app.name.clone();
-            let visible = {
-                let name = name.clone();
-                let drifting = app.cells.values().any(|c| c.drift);
-                move || {
-                    let wanted = filter.get().to_lowercase();
-                    (wanted.is_empty() || name.to_lowercase().contains(&wanted))
-                        && (!drift_only.get() || drifting)
-                }
-            };
+    let body = applications
+        .into_iter()
+        .map(|name| {
             let cells = environments
                 .iter()
                 .map(|env| {
-                    let cell = app.cells.get(&env.name).cloned().unwrap_or_default();
-                    let next = next_of(&env.name);
-                    let others: Vec<String> = environments
-                        .iter()
-                        .map(|e| e.name.clone())
-                        .filter(|e| e != &env.name)
-                        .collect();
                     view! {
                         <CellView
                             application=name.clone()
                             environment=env.name.clone()
                             prod=env.prod
-                            cell=cell
-                            now=now.clone()
-                            next=next
-                            others=others
+                            current=current
                             intent=intent
+                            menu=menu
                             deployed=deployed
                         />
                     }
                 })
                 .collect_view();
             view! {
-                <tr class:hidden=move || !visible()>
+                <tr>
                     <th scope="row" class="app-name">{name.clone()}</th>
                     {cells}
                 </tr>
@@ -502,108 +674,262 @@ fn StatusTable(
                         <th scope="row">"Product"</th>
                         {summary}
                     </tr>
-                    {rows}
+                    {body}
                 </tbody>
             </table>
         </div>
     }
 }
 
+/// A release's state linking to it, with its pull request and break-glass.
+fn running_release(release: RunningRelease) -> impl IntoView {
+    view! {
+        <A href=format!("/releases/{}", release.id) attr:class=format!("state state-{}", release.status.as_str())>
+            {release.status.as_str()}
+        </A>
+        {release.pull_request.map(pull_request_link)}
+        {release.break_glass.map(|glass| view! {
+            <span class="badge break-glass" title=glass.describe()>"break-glass"</span>
+        })}
+    }
+}
+
+/// One application in one environment. It watches only its own cell of the page, so a
+/// live update redraws the cells that changed and leaves the others alone. Its one
+/// control opens the dashboard's shared promote menu (its visible word is part of its
+/// accessible name, which says which cell).
 #[component]
-#[allow(clippy::too_many_arguments)]
 fn CellView(
     application: String,
     environment: String,
     prod: bool,
-    cell: Cell,
-    now: String,
-    next: Option<String>,
-    others: Vec<String>,
+    current: RwSignal<StatusPage>,
     intent: RwSignal<Option<Intent>>,
+    menu: RwSignal<Option<MenuAt>>,
     deployed: Deployed,
 ) -> impl IntoView {
+    let mine = {
+        let (application, environment) = (application.clone(), environment.clone());
+        Memo::new(move |_| {
+            current.with(|page| {
+                let cell = page
+                    .cell(&application, &environment)
+                    .cloned()
+                    .unwrap_or_default();
+                let blocked = cell
+                    .version
+                    .as_deref()
+                    .and_then(|v| page.status.block_on(v))
+                    .map(|b| format!("Blocked by {}: {}", b.blocked_by, b.reason));
+                (cell, blocked)
+            })
+        })
+    };
     let payload = format!("{application}\n{environment}");
     let drop_target = environment.clone();
     let label = format!("{application} in {environment}");
     let menu_label = format!("Promote {application} from {environment} to…");
-    let from = environment.clone();
-    let app_for_menu = application.clone();
-    let promote_next = next.map(|to| {
-        let (app, from) = (application.clone(), environment.clone());
-        view! {
-            <button
-                class="button small"
-                aria-label=format!("Promote {app} from {from} to {to}")
-                on:click=move |_| intent.set(Some(Intent {
-                    title: format!("Promote {app}: {from} → {to}"),
-                    from: Some(from.clone()),
-                    to: Some(to.clone()),
-                    application: Some(app.clone()),
-                }))
-            >
-                {format!("→ {to}")}
-            </button>
-        }
-    });
+    let opener = (application.clone(), environment.clone());
     view! {
         <td
             class=if prod { "cell prod" } else { "cell" }
+            class:blocked=move || mine.with(|(_, blocked)| blocked.is_some())
             data-application=application.clone()
             data-environment=environment.clone()
             on:dragover=move |ev| ev.prevent_default()
             on:drop=move |ev| drop_version(ev, &drop_target, intent)
         >
-            <div
-                class="version"
-                draggable="true"
-                aria-label=label
-                title="Drag onto another environment to promote this version there"
-                on:dragstart=move |ev| {
-                    if let Some(transfer) = ev.data_transfer() {
-                        let _ = transfer.set_data("text/plain", &payload);
-                    }
+            {move || {
+                let (cell, blocked) = mine.get();
+                let now = current.with_untracked(|p| p.status.generated_at.clone());
+                view! {
+                    <div
+                        class="version"
+                        draggable="true"
+                        aria-label=label.clone()
+                        title="Drag onto another environment to promote this version there"
+                        on:dragstart={
+                            let payload = payload.clone();
+                            move |ev| {
+                                if let Some(transfer) = ev.data_transfer() {
+                                    let _ = transfer.set_data("text/plain", &payload);
+                                }
+                            }
+                        }
+                    >
+                        <strong>{cell.version.clone().unwrap_or_else(|| "—".into())}</strong>
+                        {cell.commit.as_deref().map(|c| view! { <code class="commit">{short_commit(c).to_string()}</code> })}
+                    </div>
+                    <div class="meta">
+                        {cell.committed_at.as_deref().map(|at| view! { <span class="age">{age(at, &now)}</span> })}
+                        {cell.drift.then(|| view! { <span class="badge drift" title="Differs from the upstream environment">"drift"</span> })}
+                        {blocked.map(|why| view! { <span class="badge blocked" title=why>"blocked"</span> })}
+                        {cell.release.clone().map(running_release)}
+                        {cell.error.clone().map(|e| view! { <span class="badge error-badge" title=e>"unreadable"</span> })}
+                    </div>
+                }
+            }}
+            <DeployedBadge application=application.clone() environment=environment.clone() deployed=deployed/>
+            <button
+                class="button small secondary promote-to"
+                aria-label=menu_label
+                aria-haspopup="menu"
+                on:click=move |ev| {
+                    let (left, top) = below(&ev);
+                    menu.set(Some(MenuAt { application: opener.0.clone(), from: opener.1.clone(), left, top }));
                 }
             >
-                <strong>{cell.version.clone().unwrap_or_else(|| "—".into())}</strong>
-                {cell.commit.as_deref().map(|c| view! { <code class="commit">{short_commit(c).to_string()}</code> })}
-            </div>
-            <div class="meta">
-                {cell.committed_at.as_deref().map(|at| {
-                    let text = age(at, &now);
-                    view! { <span class="age">{text}</span> }
-                })}
-                {cell.drift.then(|| view! { <span class="badge drift" title="Differs from the upstream environment">"drift"</span> })}
-                {cell.release.clone().map(|r| view! {
-                    <A href=format!("/releases/{}", r.id) attr:class=format!("state state-{}", r.status.as_str())>
-                        {r.status.as_str()}
-                    </A>
-                    {r.pull_request.map(pull_request_link)}
-                })}
-                {cell.error.clone().map(|e| view! { <span class="badge error-badge" title=e>"unreadable"</span> })}
-            </div>
-            <DeployedBadge application=application.clone() environment=environment.clone() deployed=deployed/>
-            <div class="actions">
-                {promote_next}
-                <select
-                    class="promote-to"
-                    aria-label=menu_label
-                    on:change=move |ev| {
-                        let to = event_target_value(&ev);
-                        if !to.is_empty() {
+                "Promote"
+            </button>
+        </td>
+    }
+}
+
+/// Where a menu opened by the clicked element goes: under it, in viewport coordinates.
+fn below(ev: &leptos::ev::MouseEvent) -> (f64, f64) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(element) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
+            let rect = element.get_bounding_client_rect();
+            return (rect.left(), rect.bottom());
+        }
+    }
+    let _ = ev;
+    (0.0, 0.0)
+}
+
+/// The dashboard's one promote menu, opened by any cell's "Promote" button: every
+/// other environment of the flow, the next one first. Arrow keys move through it,
+/// Escape closes it.
+#[component]
+fn PromoteMenu(
+    menu: RwSignal<Option<MenuAt>>,
+    intent: RwSignal<Option<Intent>>,
+    status: StatusResource,
+) -> impl IntoView {
+    let list = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if menu.with(Option::is_some) {
+            #[cfg(feature = "hydrate")]
+            if let Some(first) = list
+                .get()
+                .and_then(|list| list.query_selector("button").ok().flatten())
+            {
+                use wasm_bindgen::JsCast;
+                if let Ok(first) = first.dyn_into::<web_sys::HtmlElement>() {
+                    let _ = first.focus();
+                }
+            }
+        }
+    });
+    move || {
+        let at = menu.get()?;
+        let environments = status
+            .get_untracked()
+            .and_then(|r| r.ok().flatten())
+            .map(|page| page.status.environments)
+            .unwrap_or_default();
+        let next: Vec<&str> = environments
+            .iter()
+            .filter(|e| e.upstream.as_deref() == Some(at.from.as_str()))
+            .map(|e| e.name.as_str())
+            .collect();
+        let mut targets: Vec<String> = environments
+            .iter()
+            .filter(|e| e.name != at.from)
+            .map(|e| e.name.clone())
+            .collect();
+        targets.sort_by_key(|name| !next.contains(&name.as_str()));
+        let items = targets
+            .into_iter()
+            .map(|to| {
+                let (application, from) = (at.application.clone(), at.from.clone());
+                let label = if next.contains(&to.as_str()) {
+                    format!("{to} (next)")
+                } else {
+                    to.clone()
+                };
+                view! {
+                    <button
+                        role="menuitem"
+                        class="menu-item"
+                        on:click=move |_| {
+                            menu.set(None);
                             intent.set(Some(Intent {
-                                title: format!("Promote {app_for_menu}: {from} → {to}"),
+                                title: format!("Promote {application}: {from} → {to}"),
                                 from: Some(from.clone()),
-                                to: Some(to),
-                                application: Some(app_for_menu.clone()),
+                                to: Some(to.clone()),
+                                application: Some(application.clone()),
                             }));
                         }
-                    }
-                >
-                    <option value="">"Promote to…"</option>
-                    {others.into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
-                </select>
+                    >
+                        {label}
+                    </button>
+                }
+            })
+            .collect_view();
+        Some(view! {
+            <div class="menu-backdrop" on:click=move |_| menu.set(None)></div>
+            <div
+                class="promote-menu"
+                role="menu"
+                aria-label=format!("Promote {} from {} to", at.application, at.from)
+                style=format!("left: {}px; top: {}px", at.left, at.top)
+                node_ref=list
+                on:keydown=move |ev| menu_keys(&ev, menu)
+            >
+                {items}
             </div>
-        </td>
+        })
+    }
+}
+
+/// Arrow keys move between a menu's items; Escape and Tab close it, Escape handing the
+/// focus back to the button that opened it.
+fn menu_keys(ev: &leptos::ev::KeyboardEvent, menu: RwSignal<Option<MenuAt>>) {
+    match ev.key().as_str() {
+        "Tab" => menu.set(None),
+        "Escape" => {
+            #[cfg(feature = "hydrate")]
+            if let Some(at) = menu.get_untracked() {
+                use wasm_bindgen::JsCast;
+                let opener = format!(
+                    "td.cell[data-application=\"{}\"][data-environment=\"{}\"] button.promote-to",
+                    at.application, at.from
+                );
+                if let Some(button) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.query_selector(&opener).ok().flatten())
+                    .and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok())
+                {
+                    let _ = button.focus();
+                }
+            }
+            menu.set(None);
+        }
+        #[cfg(feature = "hydrate")]
+        key @ ("ArrowDown" | "ArrowUp") => {
+            use wasm_bindgen::JsCast;
+            ev.prevent_default();
+            let focused = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.active_element());
+            let sibling = focused.and_then(|item| {
+                if key == "ArrowDown" {
+                    item.next_element_sibling()
+                } else {
+                    item.previous_element_sibling()
+                }
+            });
+            if let Some(item) = sibling.and_then(|s| s.dyn_into::<web_sys::HtmlElement>().ok()) {
+                let _ = item.focus();
+            }
+        }
+        _ => {}
     }
 }
 
@@ -628,20 +954,6 @@ fn drop_version(ev: leptos::ev::DragEvent, target: &str, intent: RwSignal<Option
         to: Some(target.to_string()),
         application: Some(application.to_string()),
     }));
-}
-
-fn most_common_version(cells: &[&Cell]) -> (Option<String>, usize) {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for version in cells.iter().filter_map(|c| c.version.clone()) {
-        match counts.iter_mut().find(|(v, _)| *v == version) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((version, 1)),
-        }
-    }
-    counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map_or((None, 0), |(v, n)| (Some(v), n))
 }
 
 #[component]

@@ -12,6 +12,9 @@ use promenade_model::release::{
 use serde::{Deserialize, Serialize};
 
 use crate::format::{age, elapsed, short_commit};
+use crate::freeze::{
+    break_glass, BreakGlassAction, BreakGlassDialog, GlassTarget, LetThroughButton,
+};
 use crate::layout::PageTitle;
 use crate::live::refresh_on_events;
 use crate::products::ErrorNote;
@@ -26,6 +29,8 @@ pub struct ReleaseDetail {
     pub events: Vec<EventRecord>,
     /// Environments whose waiting approval gate the signed-in user may approve.
     pub approvable: Vec<String>,
+    /// Whether the signed-in user may let the release through a freeze.
+    pub may_break_glass: bool,
     /// Each environment's gates and verification in words, with their status
     /// (`pending`, `waiting`, `passed`): described on the server, so the browser bundle
     /// carries no gate types.
@@ -96,6 +101,7 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
     let logs = engine.release_logs(&who, &id).await.map_err(failed)?;
     let events = engine.release_events(&who, &id, 0).await.map_err(failed)?;
     let approvable = engine.approvable(&who, &release);
+    let may_break_glass = who.has(promenade_engine::auth::Role::ReleaseManager);
     let gates = release
         .steps
         .iter()
@@ -124,6 +130,7 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
         logs,
         events,
         approvable,
+        may_break_glass,
         gates,
         now: now(),
     })
@@ -310,8 +317,16 @@ fn ReleaseView(id: String) -> impl IntoView {
     let approve = Action::new(|(id, environment): &(String, String)| {
         approve_gate(id.clone(), environment.clone())
     });
+    let glass_target: GlassTarget = RwSignal::new(None);
+    let glass: BreakGlassAction =
+        Action::new(|(id, environment, reason): &(String, String, String)| {
+            break_glass(id.clone(), environment.clone(), reason.clone())
+        });
     Effect::new(move |_| {
-        if retry.version().get() > 0 || terminate.version().get() > 0 || approve.version().get() > 0
+        if retry.version().get() > 0
+            || terminate.version().get() > 0
+            || approve.version().get() > 0
+            || glass.version().get() > 0
         {
             refresh.update(|n| *n += 1);
         }
@@ -320,9 +335,10 @@ fn ReleaseView(id: String) -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading the release…"</p> }>
             {move || detail.get().map(|result| match result {
                 Err(e) => view! { <ErrorNote what="this release" error=e.to_string()/> }.into_any(),
-                Ok(detail) => view! { <ReleaseBody detail=detail retry=retry terminate=terminate approve=approve/> }.into_any(),
+                Ok(detail) => view! { <ReleaseBody detail=detail retry=retry terminate=terminate approve=approve glass=glass glass_target=glass_target/> }.into_any(),
             })}
         </Transition>
+        <BreakGlassDialog id=id target=glass_target action=glass/>
     }
 }
 
@@ -332,9 +348,12 @@ fn ReleaseBody(
     retry: Action<String, Result<(), ServerFnError>>,
     terminate: Action<String, Result<(), ServerFnError>>,
     approve: Action<(String, String), Result<(), ServerFnError>>,
+    glass: BreakGlassAction,
+    glass_target: GlassTarget,
 ) -> impl IntoView {
     let release = detail.release;
     let approvable = detail.approvable;
+    let may_break_glass = detail.may_break_glass;
     let gates = detail.gates;
     let now = detail.now;
     let id = release.id.clone();
@@ -345,6 +364,7 @@ fn ReleaseBody(
             retry.value().get(),
             terminate.value().get(),
             approve.value().get(),
+            glass.value().get(),
         ]
         .into_iter()
         .flatten()
@@ -382,6 +402,13 @@ fn ReleaseBody(
                 {format!("Release {} along {}, started {} by {}", release.id, release.flow, age(&release.created_at, &now), release.created_by)}
             </p>
             {(!release.message.is_empty()).then(|| view! { <p>{release.message.clone()}</p> })}
+            {release.superseded_by.clone().map(|newer| view! {
+                <p data-testid="superseded-by">
+                    "Superseded by the newer release "
+                    <a href=format!("/releases/{newer}")>{newer.clone()}</a>
+                    " while it waited for an environment."
+                </p>
+            })}
             <div class="toolbar">
                 {(status == ReleaseStatus::Failed).then(|| view! {
                     <button class="button" disabled=move || retry.pending().get() on:click=move |_| { retry.dispatch(retry_id.clone()); }>"Retry"</button>
@@ -407,7 +434,9 @@ fn ReleaseBody(
                                 .find(|(env, _)| *env == step.environment)
                                 .map(|(_, lines)| lines.clone())
                                 .unwrap_or_default();
-                            view! { <StepNode step=step gates=lines now=now.clone() approve=approve_here/> }
+                            let glass_here = (may_break_glass && step.status == StepStatus::Frozen)
+                                .then_some(glass_target);
+                            view! { <StepNode step=step gates=lines now=now.clone() approve=approve_here glass=glass_here/> }
                         }).collect_view()}
                     </li>
                 }).collect_view()}
@@ -504,6 +533,7 @@ fn StepNode(
     gates: Vec<GateLine>,
     now: String,
     approve: ApproveHere,
+    glass: Option<GlassTarget>,
 ) -> impl IntoView {
     let status = step.status;
     let took = elapsed(
@@ -514,6 +544,12 @@ fn StepNode(
     let repositories = step.detail.repositories.clone();
     let error = step.detail.error.clone();
     let environment = step.environment.clone();
+    let frozen = step
+        .detail
+        .frozen
+        .clone()
+        .filter(|_| status == StepStatus::Frozen);
+    let broken = step.detail.break_glass.clone();
     view! {
         <div
             class=format!("node state-{}", status.as_str())
@@ -561,6 +597,9 @@ fn StepNode(
                     {format!("Approve {}", step.environment)}
                 </button>
             })}
+            {frozen.map(|held| view! { <div class="node-frozen" data-testid="frozen">{format!("❄ {}", held.describe())}</div> })}
+            {broken.map(|glass| view! { <div class="node-break-glass" data-testid="break-glass">{glass.describe()}</div> })}
+            {glass.map(|target| view! { <LetThroughButton environment=step.environment.clone() target=target/> })}
             {error.map(|e| view! { <div class="error">{e}</div> })}
         </div>
     }
@@ -588,12 +627,14 @@ fn icon(status: StepStatus) -> &'static str {
     match status {
         StepStatus::Pending => "○",
         StepStatus::Waiting => "◔",
+        StepStatus::Frozen => "❄",
         StepStatus::Gating | StepStatus::Applying | StepStatus::Verifying => "◐",
         StepStatus::AwaitingMerge => "⇄",
         StepStatus::Succeeded => "✔",
         StepStatus::Unchanged => "＝",
         StepStatus::Failed => "✖",
         StepStatus::Terminated => "■",
+        StepStatus::Superseded => "⤼",
         StepStatus::Skipped => "↷",
     }
 }

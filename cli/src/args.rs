@@ -45,22 +45,27 @@ pub struct Cli {
 /// How client commands reach a server.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// The server's base URL.
-    #[arg(
-        long,
-        global = true,
-        env = "PROMENADE_SERVER",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub server: String,
+    /// The server's base URL [default: the context's, else http://127.0.0.1:3000].
+    #[arg(long, global = true, env = "PROMENADE_SERVER")]
+    pub server: Option<String>,
 
-    /// API token. Defaults to the administrator token a local server wrote to
-    /// `<data-dir>/admin-token`.
+    /// API token. Defaults to the context's token file, else the administrator token a
+    /// local server wrote to `<data-dir>/admin-token`.
     #[arg(long, global = true, env = "PROMENADE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// `text` for people; `json` or `yaml` (the API's answer) or `name` (one name per
-    /// line) for scripts.
+    /// The context (server and token file, `promenade context add`) to use instead of
+    /// the current one.
+    #[arg(long, global = true, env = "PROMENADE_CONTEXT")]
+    pub context: Option<String>,
+
+    /// The file contexts are kept in [default: $XDG_CONFIG_HOME/promenade/config.yaml,
+    /// or ~/.config/promenade/config.yaml].
+    #[arg(long, global = true, env = "PROMENADE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// `text` or `wide` (more columns) for people; `json` or `yaml` (the API's answer)
+    /// or `name` (one name per line) for scripts.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -69,6 +74,9 @@ pub struct ClientArgs {
 pub enum Output {
     /// Tables and sentences.
     Text,
+    /// Text, with more columns in tables: who started a release and when it ended, what
+    /// a resource says, the commit of each cell of `status`.
+    Wide,
     /// The API's answer as JSON.
     Json,
     /// The API's answer as YAML.
@@ -76,6 +84,13 @@ pub enum Output {
     /// What the answer names, one per line: `Kind/name` for resources, the id of
     /// releases and audit entries, the name of tokens, users and credentials.
     Name,
+}
+
+impl Output {
+    /// For people rather than scripts.
+    pub fn is_text(self) -> bool {
+        matches!(self, Output::Text | Output::Wide)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +149,14 @@ pub enum Command {
     Delete { kind: String, name: String },
     /// Every application × environment of a product: version, commit, drift.
     Status { product: String },
+    /// A product's delivery figures (the four DORA keys): deployments to production per
+    /// day, lead time, change failure rate, time to restore.
+    Delivery {
+        product: String,
+        /// The window, in days up to now.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
     /// Show what a promotion would change, as unified diffs; changes nothing.
     Preview(PromotionArgs),
     /// Start a release.
@@ -144,7 +167,7 @@ pub enum Command {
         #[arg(long, short = 'm')]
         message: Option<String>,
         /// Follow the release until it ends; the exit code says how it ended
-        /// (0 succeeded, 1 failed, 3 terminated).
+        /// (0 succeeded, 1 failed, 3 terminated, 4 superseded).
         #[arg(long)]
         wait: bool,
     },
@@ -154,7 +177,7 @@ pub enum Command {
         id: Option<String>,
         #[arg(long)]
         product: Option<String>,
-        /// queued, running, succeeded, failed or terminated.
+        /// queued, running, succeeded, failed, terminated or superseded.
         #[arg(long)]
         status: Option<String>,
         #[arg(long, default_value_t = 20)]
@@ -170,6 +193,56 @@ pub enum Command {
         id: String,
         /// The environment whose gate to approve.
         environment: String,
+    },
+    /// Stop the line: block a version of a product. No release carrying it starts, and
+    /// running ones stop before they write again (promoters and up).
+    Block {
+        product: String,
+        /// The version, as the product's template reads it (`1.5.0`).
+        #[arg(value_name = "VERSION")]
+        blocked: String,
+        /// Why; shown wherever the block stops something.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let a blocked version through again (release managers and up).
+    Unblock {
+        product: String,
+        #[arg(value_name = "VERSION")]
+        blocked: String,
+    },
+    /// List a product's blocked versions.
+    Blocked { product: String },
+    /// Pause a product, or one environment: releases hold before their next step there;
+    /// steps under way finish (release managers and up).
+    Pause {
+        product: String,
+        /// Only this environment (every environment of the product when absent).
+        #[arg(long)]
+        environment: Option<String>,
+        /// Why; shown on the dashboard and in the log of every release it holds.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a pause; the releases it held go on (release managers and up).
+    Resume {
+        product: String,
+        /// The environment's pause (the whole product's when absent).
+        #[arg(long)]
+        environment: Option<String>,
+    },
+    /// Freezes: times when releases may not enter some environments (docs/resources.md,
+    /// "Freezes").
+    #[command(subcommand)]
+    Freeze(FreezeCommand),
+    /// Let a release through the freeze that holds it in an environment, with a reason
+    /// everyone sees (release managers and up).
+    BreakGlass {
+        release: String,
+        environment: String,
+        /// Why; recorded in the audit trail and shown on the release and the dashboard.
+        #[arg(long)]
+        reason: String,
     },
     /// Read the audit trail, newest first (admins): sign-ins, resource changes with
     /// their diffs, release actions, tokens, credentials, users and settings.
@@ -198,6 +271,29 @@ pub enum Command {
     /// Propose resources from another system, as YAML to review and apply.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Name the servers this CLI talks to, each with a token file, and pick one
+    /// (docs/configuration.md).
+    #[command(subcommand)]
+    Context(ContextCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Add a context, or change one: the server named by `--server` and the file holding
+    /// its API token (the token itself is never written to the configuration). The first
+    /// context becomes the current one.
+    Add {
+        name: String,
+        /// A file holding the API token, read each time a command runs.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
+    /// Make a context the current one.
+    Use { name: String },
+    /// List the contexts; `*` marks the current one.
+    List,
+    /// Remove a context.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +321,63 @@ pub enum ImportCommand {
         #[arg(long)]
         flow: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FreezeCommand {
+    /// List freezes: those holding now, those beginning within `--days`, then the rest.
+    List {
+        /// How far ahead a freeze counts as upcoming.
+        #[arg(long, default_value_t = 7)]
+        days: u16,
+    },
+    /// Create a freeze, or replace the one of that name (release managers and up):
+    /// once with `--from`/`--until`, or recurring with `--start`, `--rrule` and
+    /// `--duration`.
+    Create(Box<FreezeArgs>),
+    /// End a freeze that holds now; it stays, with `endedAt`, as a record (release
+    /// managers and up).
+    End { name: String },
+}
+
+/// What `freeze create` writes into the Freeze resource.
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    pub name: String,
+    /// Why; shown wherever the freeze holds a release.
+    #[arg(long)]
+    pub reason: String,
+    /// A one-off freeze begins: a local date-time (`2026-12-21T00:00`) in `--timezone`,
+    /// or an RFC 3339 instant.
+    #[arg(long, requires = "until", conflicts_with_all = ["start", "rrule", "duration"])]
+    pub from: Option<String>,
+    /// …and ends.
+    #[arg(long, requires = "from")]
+    pub until: Option<String>,
+    /// A recurring freeze's first occurrence, a local date-time in `--timezone`.
+    #[arg(long, requires_all = ["rrule", "duration"])]
+    pub start: Option<String>,
+    /// Its RFC 5545 recurrence rule, e.g. `FREQ=WEEKLY;BYDAY=FR`.
+    #[arg(long, requires = "start")]
+    pub rrule: Option<String>,
+    /// How long each occurrence lasts, e.g. `62h`.
+    #[arg(long, requires = "start")]
+    pub duration: Option<String>,
+    /// The IANA time zone the times are read in (UTC when absent).
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Only these products (every product when absent); repeatable.
+    #[arg(long = "product", value_name = "PRODUCT")]
+    pub products: Vec<String>,
+    /// Only these environments; repeatable.
+    #[arg(long = "environment", value_name = "ENVIRONMENT")]
+    pub environments: Vec<String>,
+    /// Only environments of this kind (`prod`, `non-prod`); repeatable.
+    #[arg(long = "environment-kind", value_name = "KIND")]
+    pub environment_kinds: Vec<String>,
+    /// Only environments with this label; repeatable, all must match.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -356,7 +509,20 @@ pub enum UsersCommand {
     List,
     /// Remove a user; their sessions end with their next request.
     Remove { name: String },
+    /// Give a user another role (viewer, promoter, release-manager or admin), from their
+    /// next request on.
+    SetRole { name: String, role: String },
     /// Set a user's password, read from standard input (first line). Setting `admin`'s
     /// removes the first-start password file.
     Passwd { name: String },
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks every subcommand's definition (duplicate names, conflicting ids) only
+    /// when that subcommand is used; this checks them all.
+    #[test]
+    fn every_command_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

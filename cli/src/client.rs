@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::args::ClientArgs;
+use crate::context;
 
 pub struct Client {
     http: reqwest::Client,
@@ -17,24 +18,37 @@ pub struct Client {
 }
 
 impl Client {
+    /// The server and token from the flags (or their environment variables), else from
+    /// the chosen context, else the local server with the administrator token it wrote.
     pub fn new(args: &ClientArgs, data_dir: &Path) -> anyhow::Result<Self> {
-        let token = match &args.token {
-            Some(token) => token.clone(),
+        let context = context::chosen(args)?;
+        let token = match (&args.token, &context) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(context)) => context.token()?,
+            (None, None) => None,
+        };
+        let token = match token {
+            Some(token) => token,
             None => {
                 let file = admin_token_file(data_dir);
                 std::fs::read_to_string(&file)
                     .map(|t| t.trim().to_string())
                     .map_err(|_| {
                         anyhow!(
-                            "no API token: pass --token or PROMENADE_TOKEN (a local server writes one to {})",
+                            "no API token: pass --token or PROMENADE_TOKEN, or add a context with a token file (a local server writes one to {})",
                             file.display()
                         )
                     })?
             }
         };
+        let base = match (&args.server, &context) {
+            (Some(server), _) => server.clone(),
+            (None, Some(context)) => context.server.clone(),
+            (None, None) => context::LOCAL_SERVER.to_string(),
+        };
         Ok(Self {
             http: reqwest::Client::new(),
-            base: args.server.trim_end_matches('/').to_string(),
+            base: base.trim_end_matches('/').to_string(),
             token,
         })
     }

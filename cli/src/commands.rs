@@ -9,11 +9,12 @@ use promenade_engine::auth::{Principal, Role};
 use promenade_engine::{Engine, EngineConfig, Store};
 use promenade_model::audit::AuditEntry;
 use promenade_model::credentials::{CredentialInfo, CredentialInput, CredentialKind};
+use promenade_model::delivery::DeliveryFigures;
 use promenade_model::discovery::{ImportAnswer, ImportRequest};
 use promenade_model::load;
 use promenade_model::overview::ProductStatus;
 use promenade_model::release::{
-    Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
+    BlockedVersion, Pause, Preview, PromotionRequest, ReleaseRecord, ReleaseStatus, SourceRef,
 };
 use promenade_model::resources::{Resource, ResourceKind};
 use promenade_model::schema;
@@ -41,22 +42,23 @@ pub fn show<T: Serialize>(output: Output, value: &T, text: impl FnOnce(&T)) {
                 println!("{name}");
             }
         }
-        Output::Text => text(value),
+        Output::Text | Output::Wide => text(value),
     }
 }
 
 /// What `-o name` prints of an answer, found by its fields: `Kind/name` for resources
 /// (and each change `apply` reports), a release's or an audit entry's `id`, the `name` of
-/// tokens, users, credentials and applications.
+/// tokens, users, credentials and applications, a blocked version.
 fn names(value: &Value) -> Vec<String> {
     match value {
         Value::Array(items) => items.iter().flat_map(names).collect(),
         Value::Object(fields) => {
             let text = |key: &str| fields.get(key).and_then(value_text);
-            match (text("kind"), text("name"), text("id")) {
-                (Some(kind), Some(name), _) => vec![format!("{kind}/{name}")],
-                (_, _, Some(id)) => vec![id],
-                (_, Some(name), _) => vec![name],
+            match (text("kind"), text("name"), text("id"), text("version")) {
+                (Some(kind), Some(name), _, _) => vec![format!("{kind}/{name}")],
+                (_, _, Some(id), _) => vec![id],
+                (_, Some(name), _, _) => vec![name],
+                (_, _, _, Some(version)) => vec![version],
                 // A wrapper such as `{dryRun, changes: [...]}`: what its lists name.
                 _ => fields
                     .values()
@@ -77,25 +79,36 @@ fn value_text(value: &Value) -> Option<String> {
     }
 }
 
-/// A text table: one `(header, width)` per column (width 0: the last, unpadded column),
-/// then the rows' cells in that order.
-fn table(columns: &[(&str, usize)], rows: impl IntoIterator<Item = Vec<String>>) {
-    let line = |cells: Vec<String>| {
-        let text: Vec<String> = cells
-            .into_iter()
-            .zip(columns)
-            .map(|(cell, (_, width))| format!("{cell:<width$}"))
-            .collect();
-        println!("{}", text.join(" ").trim_end());
-    };
-    line(
-        columns
+/// A text table for people, each column as wide as its widest cell. The `wide` columns
+/// follow the others and are shown with `-o wide`; every row has cells for all of them.
+pub fn table(
+    output: Output,
+    columns: &[&str],
+    wide: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) {
+    let shown = columns.len()
+        + if output == Output::Wide {
+            wide.len()
+        } else {
+            0
+        };
+    let header = columns.iter().chain(wide).map(|h| h.to_string()).collect();
+    let mut lines: Vec<Vec<String>> = std::iter::once(header).chain(rows).collect();
+    let mut widths = vec![0; shown];
+    for line in &mut lines {
+        line.truncate(shown);
+        for (width, cell) in widths.iter_mut().zip(line.iter()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for line in lines {
+        let cells: Vec<String> = line
             .iter()
-            .map(|(header, _)| header.to_string())
-            .collect(),
-    );
-    for row in rows {
-        line(row);
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
     }
 }
 
@@ -281,18 +294,18 @@ pub async fn get(
             let list: Vec<StoredResource> = client.get(&format!("/{kind}")).await?;
             show(output, &list, |list| {
                 table(
-                    &[
-                        ("NAME", 30),
-                        ("REVISION", 8),
-                        ("UPDATED", 25),
-                        ("UPDATED BY", 0),
-                    ],
+                    output,
+                    &["NAME", "REVISION", "UPDATED", "UPDATED BY"],
+                    &["LABELS", "SUMMARY"],
                     list.iter().map(|r| {
+                        let (labels, summary) = describe(&r.document);
                         vec![
                             r.name.clone(),
                             r.revision.to_string(),
                             r.updated_at.clone(),
                             r.updated_by.clone(),
+                            labels,
+                            summary,
                         ]
                     }),
                 )
@@ -300,6 +313,83 @@ pub async fn get(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stored resource's labels (`key=value,…`) and a line saying what it does, for
+/// `get -o wide`.
+fn describe(document: &str) -> (String, String) {
+    let (loaded, _) = load("", document);
+    let Some(resource) = loaded.into_iter().next().map(|l| l.resource) else {
+        return ("-".into(), "-".into());
+    };
+    let labels: Vec<String> = resource
+        .metadata()
+        .labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    let summary = match &resource {
+        Resource::Environment(e) => format!("{} environment", word(&e.spec.kind)),
+        Resource::Product(p) => format!(
+            "{} applications in {} ({}), flows {}",
+            p.spec.applications.len(),
+            p.spec.repository.url,
+            p.spec.repository.branch(),
+            p.spec
+                .flows
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Resource::PromotionTemplate(t) => format!(
+            "{} file rules, version from {}",
+            t.spec.files.len(),
+            t.spec
+                .version_source
+                .as_ref()
+                .map_or("nowhere", |v| v.file.as_str())
+        ),
+        Resource::PromotionPolicy(p) => format!(
+            "priority {}, action {}, {} gates, {} checks",
+            p.spec.priority,
+            p.spec.rules.action.as_ref().map_or("-".into(), word),
+            p.spec.rules.gates.as_ref().map_or(0, Vec::len),
+            p.spec.rules.verify.as_ref().map_or(0, Vec::len)
+        ),
+        Resource::PromotionFlow(f) => format!(
+            "from {}, {} steps",
+            f.spec.trigger_environment,
+            f.spec.steps.len()
+        ),
+        Resource::Freeze(f) => {
+            let when = match (&f.spec.period, &f.spec.schedule) {
+                (Some(p), _) => format!("{} to {}", p.start, p.end),
+                (_, Some(s)) => format!("{} from {}, {} each", s.rrule, s.start, s.duration),
+                _ => "-".into(),
+            };
+            let ended = f.spec.ended_at.as_ref().map(|at| format!(", ended {at}"));
+            format!(
+                "{}: {when}{}",
+                f.spec.scope.describe(),
+                ended.unwrap_or_default()
+            )
+        }
+    };
+    let labels = if labels.is_empty() {
+        "-".into()
+    } else {
+        labels.join(",")
+    };
+    (labels, summary)
+}
+
+/// A value as the API writes it (`prod`, `non-prod`, `pr`).
+fn word(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(text)) => text,
+        _ => "-".into(),
+    }
 }
 
 pub async fn delete(
@@ -318,26 +408,82 @@ pub async fn delete(
 pub async fn status(client: &Client, product: &str, output: Output) -> anyhow::Result<ExitCode> {
     let status: ProductStatus = client.get(&format!("/products/{product}/status")).await?;
     show(output, &status, |s| {
-        print!("{:<20}", "APPLICATION");
-        for env in &s.environments {
-            print!(" {:<16}", env.name);
+        for pause in &s.pauses {
+            println!(
+                "paused in {} by {}: {}",
+                pause.scope(),
+                pause.paused_by,
+                pause.reason
+            );
         }
-        println!();
-        for app in &s.applications {
-            print!("{:<20}", app.name);
-            for env in &s.environments {
+        for block in &s.blocked {
+            println!(
+                "blocked: {} by {}: {}",
+                block.version, block.blocked_by, block.reason
+            );
+        }
+        let mut columns = vec!["APPLICATION"];
+        columns.extend(s.environments.iter().map(|e| e.name.as_str()));
+        let rows = s.applications.iter().map(|app| {
+            let mut row = vec![app.name.clone()];
+            row.extend(s.environments.iter().map(|env| {
                 let here = app.cells.get(&env.name);
                 let mut text = cell(here.and_then(|c| c.version.as_deref()));
+                if output == Output::Wide {
+                    if let Some(commit) = here.and_then(|c| c.commit.as_deref()) {
+                        let short: String = commit.chars().take(7).collect();
+                        text.push_str(&format!(" @{short}"));
+                    }
+                }
                 if here.is_some_and(|c| c.drift) {
                     text.push_str(" (drift)");
                 }
                 if let Some(running) = here.and_then(|c| c.release.as_ref()) {
                     text.push_str(&format!(" [{}]", running.status));
                 }
-                print!(" {text:<16}");
-            }
-            println!();
-        }
+                text
+            }));
+            row
+        });
+        table(output, &columns, &[], rows);
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn delivery(
+    client: &Client,
+    product: &str,
+    days: u32,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let figures: DeliveryFigures = client
+        .get(&format!("/products/{product}/delivery?days={days}"))
+        .await?;
+    show(output, &figures, |f| {
+        let hours = |seconds: Option<f64>| {
+            seconds.map_or("-".to_string(), |s| format!("{:.1} h", s / 3600.0))
+        };
+        println!("{} over the last {} days", f.product, f.days);
+        println!(
+            "  deployments to production  {} ({:.2} a day)",
+            f.deployments, f.deployments_per_day
+        );
+        println!(
+            "  lead time (median)         {}",
+            hours(f.lead_time_seconds)
+        );
+        println!(
+            "  change failure rate        {}",
+            f.change_failure_rate.map_or("-".to_string(), |r| format!(
+                "{:.0} % ({} failed)",
+                r * 100.0,
+                f.failures
+            ))
+        );
+        println!(
+            "  time to restore (median)   {}",
+            hours(f.time_to_restore_seconds)
+        );
     });
     Ok(ExitCode::SUCCESS)
 }
@@ -433,7 +579,7 @@ pub async fn promote(
         show(output, &release, |r| println!("release {} started", r.id));
         return Ok(ExitCode::SUCCESS);
     }
-    if output == Output::Text {
+    if output.is_text() {
         println!("release {id} started; following it (Ctrl+C stops following, not the release)");
     }
     crate::follow::follow(client, &id, output).await?;
@@ -442,6 +588,7 @@ pub async fn promote(
     Ok(match release.status {
         ReleaseStatus::Succeeded => ExitCode::SUCCESS,
         ReleaseStatus::Terminated => ExitCode::from(3),
+        ReleaseStatus::Superseded => ExitCode::from(4),
         _ => ExitCode::FAILURE,
     })
 }
@@ -451,6 +598,9 @@ fn print_release(r: &ReleaseRecord) {
         "release {}  {}  {}  by {}",
         r.id, r.product, r.status, r.created_by
     );
+    if let Some(newer) = &r.superseded_by {
+        println!("  superseded by release {newer}");
+    }
     for step in &r.steps {
         let error = step
             .detail
@@ -464,6 +614,12 @@ fn print_release(r: &ReleaseRecord) {
             step.status.as_str(),
             step.action
         );
+        if let Some(frozen) = step.detail.frozen.as_ref() {
+            println!("  {:<16} frozen: {}", "", frozen.describe());
+        }
+        if let Some(glass) = step.detail.break_glass.as_ref() {
+            println!("  {:<16} break-glass: {}", "", glass.describe());
+        }
         for gate in &step.detail.gates {
             println!("  {:<16} gate: {}", "", gate.describe());
         }
@@ -519,20 +675,23 @@ pub async fn releases(
     let list: Vec<ReleaseRecord> = client.get(&query).await?;
     show(output, &list, |list| {
         table(
-            &[
-                ("ID", 28),
-                ("PRODUCT", 12),
-                ("STATUS", 11),
-                ("CREATED", 22),
-                ("MESSAGE", 0),
-            ],
+            output,
+            &["ID", "PRODUCT", "STATUS", "CREATED", "MESSAGE"],
+            &["FLOW", "STARTED BY", "FINISHED"],
             list.iter().map(|r| {
                 vec![
                     r.id.clone(),
                     r.product.clone(),
                     r.status.to_string(),
                     r.created_at.clone(),
-                    r.message.clone(),
+                    cell(
+                        Some(&r.message)
+                            .filter(|m| !m.is_empty())
+                            .map(|m| m.as_str()),
+                    ),
+                    r.flow.clone(),
+                    r.created_by.clone(),
+                    cell(r.finished_at.as_deref()),
                 ]
             }),
         )
@@ -554,6 +713,102 @@ pub async fn release_action(
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn block(
+    client: &Client,
+    product: &str,
+    version: &str,
+    reason: &str,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let blocked: BlockedVersion = client
+        .post(
+            &format!("/products/{product}/blocked"),
+            &json!({ "version": version, "reason": reason }),
+        )
+        .await?;
+    show(output, &blocked, |b| {
+        println!("{} {} blocked: {}", b.product, b.version, b.reason)
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn unblock(
+    client: &Client,
+    product: &str,
+    version: &str,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    client
+        .delete::<()>(&format!("/products/{product}/blocked/{version}"))
+        .await?;
+    show(
+        output,
+        &json!({ "product": product, "version": version, "blocked": false }),
+        |_| println!("{product} {version} unblocked"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn blocked(client: &Client, product: &str, output: Output) -> anyhow::Result<ExitCode> {
+    let list: Vec<BlockedVersion> = client.get(&format!("/products/{product}/blocked")).await?;
+    show(output, &list, |list| {
+        table(
+            output,
+            &["VERSION", "BLOCKED BY", "AT", "REASON"],
+            &[],
+            list.iter().map(|b| {
+                vec![
+                    b.version.clone(),
+                    b.blocked_by.clone(),
+                    b.blocked_at.clone(),
+                    b.reason.clone(),
+                ]
+            }),
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn pause(
+    client: &Client,
+    product: &str,
+    environment: Option<&str>,
+    reason: &str,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let pause: Pause = client
+        .post(
+            &format!("/products/{product}/pause"),
+            &json!({ "environment": environment, "reason": reason }),
+        )
+        .await?;
+    show(output, &pause, |p| {
+        println!("{} paused in {}: {}", p.product, p.scope(), p.reason)
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn resume(
+    client: &Client,
+    product: &str,
+    environment: Option<&str>,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    client
+        .post::<()>(
+            &format!("/products/{product}/resume"),
+            &json!({ "environment": environment }),
+        )
+        .await?;
+    let scope = environment.unwrap_or("every environment");
+    show(
+        output,
+        &json!({ "product": product, "environment": environment, "paused": false }),
+        |_| println!("{product} resumed in {scope}"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn audit(client: &Client, args: &AuditArgs, output: Output) -> anyhow::Result<ExitCode> {
     let entries: Vec<AuditEntry> = client.get_with("/audit", args).await?;
     show(output, &entries, |entries| {
@@ -568,14 +823,9 @@ pub async fn audit(client: &Client, args: &AuditArgs, output: Output) -> anyhow:
             return;
         }
         table(
-            &[
-                ("ID", 6),
-                ("AT", 21),
-                ("ACTOR", 16),
-                ("ACTION", 20),
-                ("OBJECT", 28),
-                ("DETAIL", 0),
-            ],
+            output,
+            &["ID", "AT", "ACTOR", "ACTION", "OBJECT", "DETAIL"],
+            &[],
             entries.iter().map(|e| {
                 let detail = e.detail.as_deref().unwrap_or_default();
                 vec![
@@ -658,12 +908,9 @@ pub async fn tokens(
             let tokens = engine.list_tokens(&operator).await?;
             show(output, &tokens, |list| {
                 table(
-                    &[
-                        ("NAME", 24),
-                        ("ROLE", 16),
-                        ("CREATED", 25),
-                        ("LAST USED", 0),
-                    ],
+                    output,
+                    &["NAME", "ROLE", "CREATED", "LAST USED"],
+                    &[],
                     list.iter().map(|t| {
                         vec![
                             t.name.clone(),
@@ -677,7 +924,7 @@ pub async fn tokens(
         }
         TokensCommand::Revoke { name } => {
             engine.revoke_token(&operator, name).await?;
-            if output == Output::Text {
+            if output.is_text() {
                 println!("token {name:?} revoked");
             }
         }
@@ -688,7 +935,7 @@ pub async fn tokens(
 
 /// A password from standard input's first line, prompting on a terminal.
 fn read_password(name: &str, output: Output) -> anyhow::Result<String> {
-    if output == Output::Text && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+    if output.is_text() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprint!("password for {name}: ");
     }
     let mut password = String::new();
@@ -710,7 +957,7 @@ pub async fn users(
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             let password = read_password(name, output)?;
             engine.create_user(&operator, name, &password, role).await?;
-            if output == Output::Text {
+            if output.is_text() {
                 println!("user {name:?} ({role}) added");
             }
         }
@@ -718,7 +965,9 @@ pub async fn users(
             let users = engine.list_users(&operator).await?;
             show(output, &users, |list| {
                 table(
-                    &[("NAME", 24), ("ROLE", 16), ("CREATED", 0)],
+                    output,
+                    &["NAME", "ROLE", "CREATED"],
+                    &[],
                     list.iter()
                         .map(|u| vec![u.name.clone(), u.role.to_string(), u.created_at.clone()]),
                 )
@@ -726,14 +975,21 @@ pub async fn users(
         }
         UsersCommand::Remove { name } => {
             engine.remove_user(&operator, name).await?;
-            if output == Output::Text {
+            if output.is_text() {
                 println!("user {name:?} removed");
+            }
+        }
+        UsersCommand::SetRole { name, role } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            engine.set_role(&operator, name, role).await?;
+            if output.is_text() {
+                println!("user {name:?} is now {role}");
             }
         }
         UsersCommand::Passwd { name } => {
             let password = read_password(name, output)?;
             engine.set_password(&operator, name, &password).await?;
-            if output == Output::Text {
+            if output.is_text() {
                 println!("password of {name:?} changed");
             }
         }
@@ -806,13 +1062,9 @@ pub async fn credentials(
             let list: Vec<CredentialInfo> = client.get("/credentials").await?;
             show(output, &list, |list| {
                 table(
-                    &[
-                        ("NAME", 24),
-                        ("KIND", 6),
-                        ("CREATED BY", 16),
-                        ("ROTATED", 25),
-                        ("LAST USED", 0),
-                    ],
+                    output,
+                    &["NAME", "KIND", "CREATED BY", "ROTATED", "LAST USED"],
+                    &["CREATED", "ROTATED BY"],
                     list.iter().map(|c| {
                         vec![
                             c.name.clone(),
@@ -820,6 +1072,8 @@ pub async fn credentials(
                             c.created_by.clone(),
                             c.rotated_at.clone(),
                             cell(c.last_used_at.as_deref()),
+                            c.created_at.clone(),
+                            c.rotated_by.clone(),
                         ]
                     }),
                 )

@@ -152,7 +152,7 @@ impl View {
     fn new(output: Output) -> View {
         match output {
             Output::Json | Output::Yaml | Output::Name => View::Quiet,
-            Output::Text if std::io::stdout().is_terminal() => {
+            Output::Text | Output::Wide if std::io::stdout().is_terminal() => {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} {elapsed} {msg}")
@@ -161,7 +161,7 @@ impl View {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 View::Spinner(bar)
             }
-            Output::Text => View::Lines,
+            Output::Text | Output::Wide => View::Lines,
         }
     }
 

@@ -7,8 +7,10 @@
 mod args;
 mod client;
 mod commands;
+mod context;
 mod diff;
 mod follow;
+mod freeze;
 
 use std::process::ExitCode;
 
@@ -57,6 +59,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Delete { kind, name } => commands::delete(&client()?, kind, name, output).await,
         Command::Status { product } => commands::status(&client()?, product, output).await,
+        Command::Delivery { product, days } => {
+            commands::delivery(&client()?, product, *days, output).await
+        }
         Command::Preview(args) => commands::preview(&client()?, args, output).await,
         Command::Promote {
             promotion,
@@ -89,6 +94,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let body = json!({ "environment": environment });
             commands::release_action(&client()?, id, "approve", &body, output).await
         }
+        Command::Block {
+            product,
+            blocked,
+            reason,
+        } => commands::block(&client()?, product, blocked, reason, output).await,
+        Command::Unblock { product, blocked } => {
+            commands::unblock(&client()?, product, blocked, output).await
+        }
+        Command::Blocked { product } => commands::blocked(&client()?, product, output).await,
+        Command::Pause {
+            product,
+            environment,
+            reason,
+        } => commands::pause(&client()?, product, environment.as_deref(), reason, output).await,
+        Command::Resume {
+            product,
+            environment,
+        } => commands::resume(&client()?, product, environment.as_deref(), output).await,
+        Command::Freeze(command) => freeze::run(&client()?, command, output).await,
+        Command::BreakGlass {
+            release,
+            environment,
+            reason,
+        } => freeze::break_glass(&client()?, release, environment, reason, output).await,
         Command::Audit(args) => commands::audit(&client()?, args, output).await,
         Command::Tokens(command) => commands::tokens(data_dir, database, command, output).await,
         Command::Users(command) => commands::users(data_dir, database, command, output).await,
@@ -99,5 +128,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo => commands::demo(data_dir, database, output).await,
         Command::Store(command) => commands::store(data_dir, command, output).await,
         Command::Import(command) => commands::import(&client()?, command, output).await,
+        Command::Context(command) => context::run(&cli.client, command, output),
     }
 }

@@ -40,6 +40,9 @@ fn promenade(data: &Path, args: &[&str]) -> Command {
     command
         .args(args)
         .env("PROMENADE_DATA_DIR", data)
+        // Contexts of this installation only, never the user's.
+        .env("PROMENADE_CONFIG", data.join("cli-config.yaml"))
+        .env_remove("PROMENADE_CONTEXT")
         .env_remove("PROMENADE_TOKEN")
         .env_remove("PROMENADE_SERVER");
     match database(data) {
@@ -339,21 +342,12 @@ fn a_release_waiting_at_an_approval_gate_is_approved_from_the_command_line() {
     );
     assert!(applied.status.success(), "{}", text(&applied));
 
-    let started = run(
-        data.path(),
-        Some(&server),
-        &["promote", "shop", "--to", "qa", "-o", "json"],
-    );
-    assert!(started.status.success(), "{}", text(&started));
-    let release: serde_json::Value = serde_json::from_slice(&started.stdout).unwrap();
-    let id = release["id"].as_str().unwrap().to_string();
-
+    let id = promote_to_qa(data.path(), &server);
     let show = || text(&run(data.path(), Some(&server), &["releases", &id]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !show().contains("gate: waiting for approval: 0 of 1 (release-manager)") {
-        assert!(Instant::now() < deadline, "{}", show());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until_shown(
+        &show,
+        "gate: waiting for approval: 0 of 1 (release-manager)",
+    );
     // Four eyes: the administrator token started the release, so it may not approve it.
     let own = run(data.path(), Some(&server), &["approve", &id, "qa"]);
     assert_eq!(own.status.code(), Some(1), "{}", text(&own));
@@ -370,10 +364,7 @@ fn a_release_waiting_at_an_approval_gate_is_approved_from_the_command_line() {
         "{}",
         text(&approved)
     );
-    while !show().contains("succeeded") {
-        assert!(Instant::now() < deadline, "{}", show());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until_shown(&show, "succeeded");
     let again = run(data.path(), Some(&server), &["approve", &id, "qa"]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(
@@ -840,7 +831,8 @@ fn promote_wait_follows_a_release_across_a_server_restart() {
             let shown = run(data.path(), Some(&server), &["releases", id, "-o", "json"]);
             let release: serde_json::Value =
                 serde_json::from_slice(&shown.stdout).unwrap_or_default();
-            if release["steps"][0]["status"] == "gating" {
+            let qa = &release["steps"][0];
+            if qa["status"] == "gating" && qa["detail"]["gates"][0]["status"] == "waiting" {
                 break id.to_string();
             }
         }
@@ -956,6 +948,406 @@ fn diff_shows_what_apply_would_change_and_exits_like_diff() {
     std::fs::write(folder.join("broken.yaml"), "kind: Environment\nspec: [\n").unwrap();
     let broken = run(data.path(), Some(&server), &["diff", "-f", files]);
     assert_eq!(broken.status.code(), Some(2), "{}", text(&broken));
+}
+
+#[test]
+fn contexts_point_client_commands_at_a_server_with_a_token_file() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(run(data.path(), None, &["demo"]).status.success());
+    let server = serve(data.path());
+    let secret = token(data.path(), "reader", "viewer");
+    let token_file = data.path().join("reader.token");
+    std::fs::write(&token_file, format!("{secret}\n")).unwrap();
+    let token_path = token_file.to_str().unwrap();
+
+    let none = run(data.path(), None, &["context", "list"]);
+    assert_eq!(text(&none).trim(), "CURRENT  NAME  SERVER  TOKEN FILE");
+    let added = run(
+        data.path(),
+        None,
+        &[
+            "context",
+            "add",
+            "local",
+            "--server",
+            &server.url,
+            "--token-file",
+            token_path,
+        ],
+    );
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(
+        text(&added).contains("it is the current one"),
+        "{}",
+        text(&added)
+    );
+    // Others may read the file: the CLI says so.
+    assert!(
+        text(&added).contains("may be read by other users"),
+        "{}",
+        text(&added)
+    );
+
+    // No --server, no --token: the context's server, with the viewer's token from its
+    // file rather than the administrator token in the data folder.
+    let listed = run(data.path(), None, &["get", "environments", "-o", "name"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 5);
+    let refused = run(data.path(), None, &["promote", "shop", "--to", "qa"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("promoter role"),
+        "{}",
+        text(&refused)
+    );
+    let config = std::fs::read_to_string(data.path().join("cli-config.yaml")).unwrap();
+    assert!(config.contains(token_path), "{config}");
+    assert!(!config.contains(&secret), "{config}");
+
+    let other = run(
+        data.path(),
+        None,
+        &["context", "add", "other", "--server", "http://127.0.0.1:9"],
+    );
+    assert!(other.status.success(), "{}", text(&other));
+    let json = run(data.path(), None, &["context", "list", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json[0]["name"], "local");
+    assert_eq!(json[0]["current"], true);
+    assert_eq!(json[1]["server"], "http://127.0.0.1:9");
+    assert_eq!(json[1]["current"], false);
+    let unreachable = run(
+        data.path(),
+        None,
+        &["--context", "other", "get", "products"],
+    );
+    assert!(
+        text(&unreachable).contains("http://127.0.0.1:9"),
+        "{}",
+        text(&unreachable)
+    );
+
+    assert!(run(data.path(), None, &["context", "use", "other"])
+        .status
+        .success());
+    assert!(!run(data.path(), None, &["get", "products"])
+        .status
+        .success());
+    let named = run(
+        data.path(),
+        None,
+        &["--context", "local", "get", "products"],
+    );
+    assert!(named.status.success(), "{}", text(&named));
+    let both = run(
+        data.path(),
+        Some(&server),
+        &["--context", "local", "get", "products"],
+    );
+    assert!(text(&both).contains("pass one of them"), "{}", text(&both));
+    let unknown = run(data.path(), None, &["context", "use", "nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        text(&unknown).contains("no context `nope`"),
+        "{}",
+        text(&unknown)
+    );
+    let add_bad = |how: &[&str]| {
+        let mut args = vec!["context", "add", "bad", "--server", &server.url];
+        args.extend_from_slice(how);
+        text(&run(data.path(), None, &args))
+    };
+    let missing = add_bad(&["--token-file", "/nonexistent/token"]);
+    assert!(missing.contains("cannot read the token file"), "{missing}");
+    let with_token = add_bad(&["--token", &secret]);
+    assert!(with_token.contains("--token-file"), "{with_token}");
+    assert!(run(data.path(), None, &["context", "remove", "other"])
+        .status
+        .success());
+    let names = run(data.path(), None, &["context", "list", "-o", "name"]);
+    assert_eq!(String::from_utf8_lossy(&names.stdout), "local\n");
+
+    // A broken configuration is an error that says where.
+    std::fs::write(
+        data.path().join("cli-config.yaml"),
+        "current: local\ncontexts:\n  - { name: local, srv: x }\n",
+    )
+    .unwrap();
+    let broken = run(data.path(), None, &["get", "products"]);
+    assert_eq!(broken.status.code(), Some(1));
+    let broken = text(&broken);
+    assert!(
+        broken.contains("cli-config.yaml")
+            && broken.contains("unknown field `srv`")
+            && broken.contains("line 3"),
+        "{broken}"
+    );
+}
+
+#[test]
+fn wide_output_adds_columns_for_people() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(run(data.path(), None, &["demo"]).status.success());
+    let server = serve(data.path());
+    let promote = run(
+        data.path(),
+        Some(&server),
+        &["promote", "shop", "--to", "qa", "--wait"],
+    );
+    assert_eq!(promote.status.code(), Some(0), "{}", text(&promote));
+
+    let narrow = text(&run(data.path(), Some(&server), &["get", "environments"]));
+    assert!(!narrow.contains("SUMMARY"), "{narrow}");
+    let wide = text(&run(
+        data.path(),
+        Some(&server),
+        &["get", "environments", "-o", "wide"],
+    ));
+    let prod = wide
+        .lines()
+        .find(|l| l.starts_with("prod "))
+        .unwrap_or_default();
+    assert!(
+        wide.lines().next().unwrap().ends_with("LABELS  SUMMARY"),
+        "{wide}"
+    );
+    assert!(prod.ends_with("-       prod environment"), "{wide}");
+    let products = text(&run(
+        data.path(),
+        Some(&server),
+        &["get", "products", "-o", "wide"],
+    ));
+    assert!(products.contains("3 applications in "), "{products}");
+    assert!(products.contains("(main), flows standard"), "{products}");
+
+    let releases = text(&run(
+        data.path(),
+        Some(&server),
+        &["releases", "-o", "wide"],
+    ));
+    let header = releases.lines().next().unwrap();
+    assert!(
+        header.ends_with("FLOW      STARTED BY  FINISHED"),
+        "{releases}"
+    );
+    assert!(
+        releases.lines().nth(1).unwrap().contains("standard  admin"),
+        "{releases}"
+    );
+
+    // Each cell's commit, in wide status only.
+    let status = run(
+        data.path(),
+        Some(&server),
+        &["status", "shop", "-o", "json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let commit = status["applications"][0]["cells"]["qa"]["commit"]
+        .as_str()
+        .unwrap();
+    let wide = text(&run(
+        data.path(),
+        Some(&server),
+        &["status", "shop", "-o", "wide"],
+    ));
+    assert!(wide.contains(&format!("1.5.0 @{}", &commit[..7])), "{wide}");
+    let narrow = text(&run(data.path(), Some(&server), &["status", "shop"]));
+    assert!(!narrow.contains('@'), "{narrow}");
+}
+
+#[test]
+fn a_blocked_version_is_refused_from_the_command_line_until_unblocked() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(run(data.path(), None, &["demo"]).status.success());
+    let server = serve(data.path());
+    let blocked = run(
+        data.path(),
+        Some(&server),
+        &["block", "shop", "1.5.0", "--reason", "breaks checkout"],
+    );
+    assert!(blocked.status.success(), "{}", text(&blocked));
+    let listed = run(
+        data.path(),
+        Some(&server),
+        &["blocked", "shop", "-o", "name"],
+    );
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "1.5.0\n");
+
+    let refused = run(
+        data.path(),
+        Some(&server),
+        &["promote", "shop", "--to", "qa"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("version 1.5.0 of shop is blocked by admin (breaks checkout)"),
+        "{}",
+        text(&refused)
+    );
+    let status = text(&run(
+        data.path(),
+        Some(&server),
+        &["status", "shop", "-o", "json"],
+    ));
+    assert!(status.contains("\"blocked\""), "{status}");
+
+    let unblocked = run(data.path(), Some(&server), &["unblock", "shop", "1.5.0"]);
+    assert!(unblocked.status.success(), "{}", text(&unblocked));
+    let promoted = run(
+        data.path(),
+        Some(&server),
+        &["promote", "shop", "--to", "qa", "--wait"],
+    );
+    assert_eq!(promoted.status.code(), Some(0), "{}", text(&promoted));
+
+    // qa is not production: nothing to count yet.
+    let delivery = run(
+        data.path(),
+        Some(&server),
+        &["delivery", "shop", "--days", "7", "-o", "json"],
+    );
+    let delivery: serde_json::Value = serde_json::from_slice(&delivery.stdout).unwrap();
+    assert_eq!(delivery["deployments"], 0);
+    assert_eq!(delivery["daily"].as_array().unwrap().len(), 7);
+    let text_figures = text(&run(data.path(), Some(&server), &["delivery", "shop"]));
+    assert!(
+        text_figures.contains("shop over the last 30 days"),
+        "{text_figures}"
+    );
+    let refused = run(
+        data.path(),
+        Some(&server),
+        &["delivery", "shop", "--days", "0"],
+    );
+    assert!(
+        text(&refused).contains("days must be from 1 to 365"),
+        "{}",
+        text(&refused)
+    );
+}
+
+#[test]
+fn a_freeze_made_from_the_command_line_holds_a_release_until_the_glass_is_broken() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(run(data.path(), None, &["demo"]).status.success());
+    let server = serve(data.path());
+    let created = run(
+        data.path(),
+        Some(&server),
+        &[
+            "freeze",
+            "create",
+            "audit-week",
+            "--reason",
+            "audit week",
+            "--from",
+            "2020-01-06",
+            "--until",
+            "2100-01-01T00:00",
+            "--timezone",
+            "Europe/Paris",
+            "--product",
+            "shop",
+            "--environment",
+            "qa",
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(
+        text(&created).contains("Freeze/audit-week created (revision 1)"),
+        "{}",
+        text(&created)
+    );
+    let listed = text(&run(data.path(), Some(&server), &["freeze", "list"]));
+    assert!(listed.contains("audit-week"), "{listed}");
+    assert!(listed.contains("active"), "{listed}");
+    assert!(listed.contains("shop in qa"), "{listed}");
+    // Freezes are resources like any other.
+    let got = text(&run(
+        data.path(),
+        Some(&server),
+        &["get", "freezes", "-o", "name"],
+    ));
+    assert_eq!(got.trim(), "Freeze/audit-week");
+
+    let id = promote_to_qa(data.path(), &server);
+    let show = || text(&run(data.path(), Some(&server), &["releases", &id]));
+    until_shown(
+        &show,
+        "frozen: freeze audit-week until 2099-12-31T23:00:00Z: audit week",
+    );
+    let broken = run(
+        data.path(),
+        Some(&server),
+        &["break-glass", &id, "qa", "--reason", "the fix for checkout"],
+    );
+    assert!(broken.status.success(), "{}", text(&broken));
+    let status = || release_json(data.path(), &server, &id)["status"].to_string();
+    until_shown(&status, "\"succeeded\"");
+    assert!(
+        show().contains("break-glass: let through the freeze by admin: the fix for checkout"),
+        "{}",
+        show()
+    );
+
+    let ended = run(data.path(), Some(&server), &["freeze", "end", "audit-week"]);
+    assert!(ended.status.success(), "{}", text(&ended));
+    let listed = text(&run(
+        data.path(),
+        Some(&server),
+        &["freeze", "list", "-o", "json"],
+    ));
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["state"], "inactive");
+
+    let refused = run(
+        data.path(),
+        Some(&server),
+        &[
+            "freeze",
+            "create",
+            "sometimes",
+            "--reason",
+            "r",
+            "--start",
+            "2026-12-04T18:00",
+            "--rrule",
+            "FREQ=SOMETIMES",
+            "--duration",
+            "1h",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("not an RFC 5545 recurrence rule"),
+        "{}",
+        text(&refused)
+    );
+}
+
+/// Starts a promotion of the demo's shop to qa; the release's id.
+fn promote_to_qa(data: &Path, server: &Server) -> String {
+    let started = run(
+        data,
+        Some(server),
+        &["promote", "shop", "--to", "qa", "-o", "json"],
+    );
+    assert!(started.status.success(), "{}", text(&started));
+    let release: serde_json::Value = serde_json::from_slice(&started.stdout).unwrap();
+    release["id"].as_str().unwrap().to_string()
+}
+
+/// Waits up to 30 s until what `show` prints says `wanted`.
+fn until_shown(show: &dyn Fn() -> String, wanted: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = show();
+        if shown.contains(wanted) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never said {wanted:?}: {shown}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Makes the installations in `data` share one fresh PostgreSQL database, as replicas

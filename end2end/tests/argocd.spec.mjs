@@ -1,14 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test, expect, RELEASE, signIn } from "./support.mjs";
+import { test, expect, RELEASE, authorization, signIn } from "./support.mjs";
 
 /** The stand-in for Argo CD the browser tests start (`fake-argo`). */
 const ARGOCD = `http://127.0.0.1:${process.env.PROMENADE_FAKE_ARGOCD_PORT}`;
-
-function authorization() {
-  const token = readFileSync(join(process.env.PROMENADE_E2E_DATA, "admin-token"), "utf8").trim();
-  return { Authorization: `Bearer ${token}` };
-}
 
 async function argoReports(request, application, state) {
   const set = await request.post(`${ARGOCD}/_fake/applications/${application}`, { data: state });

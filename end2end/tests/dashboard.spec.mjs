@@ -10,6 +10,13 @@ async function dashboardLive(page) {
   await expect(page.locator(".table-scroll[data-live]")).toHaveCount(1);
 }
 
+/** Opens the dashboard's "Pause or stop the line" forms (whether or not they are). */
+async function openForms(control) {
+  await control.locator("details").evaluate((details) => {
+    details.open = true;
+  });
+}
+
 const cell = (page, app, env) =>
   page.locator(`td.cell[data-application="${app}"][data-environment="${env}"]`);
 
@@ -24,9 +31,26 @@ test("the dashboard shows every application in every environment, prod apart", R
   await expect(cell(page, "web", "qa").locator(".version strong")).toHaveText("1.4.0");
   await expect(cell(page, "api", "qa").locator(".badge.drift")).toBeVisible();
 
-  await page.getByLabel("Filter applications by name").fill("work");
-  await expect(page.locator("tbody tr:not(.hidden) th.app-name")).toHaveText(["worker"]);
+  await expect(page.getByTestId("rows-shown")).toHaveText("Applications 1–3 of 3");
+  await page.getByLabel("Filter applications by name").fill("WORK");
+  await expect(page.locator("tbody th.app-name")).toHaveText(["worker"]);
+  await expect(page.getByTestId("rows-shown")).toHaveText("Applications 1–1 of 1 (3 in the product)");
+  // The filter is in the address: a reload, or a link, shows the same rows.
+  await expect(page).toHaveURL(/\?q=WORK$/);
+  await page.reload();
+  await dashboardLive(page);
+  await expect(page.locator("tbody th.app-name")).toHaveText(["worker"]);
+  await expect(page.getByLabel("Filter applications by name")).toHaveValue("WORK");
   await page.getByLabel("Filter applications by name").fill("");
+  await expect(page.locator("tbody th.app-name")).toHaveText(["web", "api", "worker"]);
+  await page.getByLabel("Drift only").check();
+  await expect(page).toHaveURL(/\?drift=1$/);
+  await expect(page.locator("tbody th.app-name")).toContainText(["api"]);
+  for (const row of await page.locator("tbody tr:not(.summary-row)").all()) {
+    await expect(row.locator(".badge.drift").first()).toBeVisible();
+  }
+  await page.getByLabel("Drift only").uncheck();
+  await expect(page.locator("tbody th.app-name")).toHaveText(["web", "api", "worker"]);
   await page.screenshot({ path: testInfo.outputPath("dashboard.png"), fullPage: true });
 
   await page.setViewportSize({ width: 390, height: 844 });
@@ -48,7 +72,7 @@ test("promote with the preview, then watch the release and the dashboard update 
   await dashboardLive(watcher);
   await expect(cell(watcher, "web", "qa").locator(".version strong")).toHaveText("1.4.0");
 
-  await page.getByRole("button", { name: "Promote everything to qa" }).click();
+  await page.getByRole("button", { name: "Promote here: everything to qa" }).click();
   const dialog = page.getByRole("dialog");
   await expect(dialog.getByRole("heading", { name: "Promote dev → qa" })).toBeVisible();
   const qa = dialog.locator('.preview-env[data-environment="qa"]');
@@ -86,10 +110,25 @@ test("dragging a version onto another environment promotes it there", async ({ p
     timeout: 20_000,
   });
 
-  // The keyboard path to the same thing: the "Promote to…" menu.
+  // The keyboard path to the same thing: the dashboard's one promote menu, the next
+  // environments first.
   await page.goto("/");
   await dashboardLive(page);
-  await cell(page, "api", "qa").getByLabel("Promote api from qa to…").selectOption("staging-eu");
+  await expect(page.getByRole("menu")).toHaveCount(0);
+  await cell(page, "api", "qa").getByRole("button", { name: "Promote api from qa to…" }).press("Enter");
+  const menu = page.getByRole("menu", { name: "Promote api from qa to" });
+  await expect(menu.getByRole("menuitem")).toHaveText(["staging-eu (next)", "staging-us (next)", "dev", "prod"]);
+  await expect(menu.getByRole("menuitem").first()).toBeFocused();
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("menu")).toHaveCount(0);
+  await expect(cell(page, "api", "qa").getByRole("button", { name: "Promote api from qa to…" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(menu.getByRole("menuitem").first()).toBeFocused();
+  await page.keyboard.press("ArrowDown");
+  await expect(menu.getByRole("menuitem", { name: "staging-us (next)" })).toBeFocused();
+  await page.keyboard.press("ArrowUp");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("menu")).toHaveCount(0);
   await expect(page.getByRole("dialog").getByRole("heading", { name: "Promote api: qa → staging-eu" })).toBeVisible();
   await page.getByRole("button", { name: "Cancel" }).click();
   await expect(page.getByRole("dialog")).toHaveCount(0);
@@ -112,4 +151,51 @@ test("a running release can be terminated from its page", async ({ page }, testI
 
   await page.goto("/releases?status=terminated");
   await expect(page.locator(".release-table tbody tr")).toHaveCount(1);
+});
+
+test("stop the line: a blocked version is marked, cannot be promoted, and is let through again; a pause is lifted", async ({ page }) => {
+  await signIn(page, "/");
+  await dashboardLive(page);
+  const blocked = page.getByTestId("line-control");
+  await openForms(blocked);
+  await blocked.getByLabel("Version", { exact: true }).fill("1.5.0");
+  await blocked.getByLabel("Reason", { exact: true }).fill("breaks checkout");
+  await blocked.getByRole("button", { name: "Block" }).click();
+  await expect(blocked.locator('li[data-version="1.5.0"]')).toContainText("breaks checkout");
+  await expect(cell(page, "web", "dev").locator(".badge.blocked")).toBeVisible();
+  await expect(cell(page, "web", "dev")).toHaveClass(/blocked/);
+
+  await page.getByRole("button", { name: "Promote here: everything to qa" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("button", { name: "Confirm and promote" }).click();
+  await expect(dialog.getByRole("alert")).toContainText("version 1.5.0 of shop is blocked by admin (breaks checkout)");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+
+  await blocked.getByRole("button", { name: "Unblock 1.5.0" }).click();
+  await expect(blocked.locator("li")).toHaveCount(0);
+  await expect(page.locator(".cell .badge.blocked")).toHaveCount(0);
+
+  // Pausing the product, then resuming it.
+  await openForms(blocked);
+  await blocked.getByLabel("Where", { exact: true }).selectOption("prod");
+  await blocked.getByLabel("Why", { exact: true }).fill("change window");
+  await blocked.getByRole("button", { name: "Pause", exact: true }).click();
+  await expect(blocked.locator('li[data-paused="prod"]')).toContainText("change window");
+  await blocked.getByRole("button", { name: "Resume prod" }).click();
+  await expect(blocked.locator("li")).toHaveCount(0);
+});
+
+test("the delivery page shows the four figures and a chart per day", async ({ page }) => {
+  await signIn(page, "/");
+  await dashboardLive(page);
+  await page.getByRole("link", { name: "Delivery figures" }).click();
+  await expect(page).toHaveURL(/\/products\/shop\/delivery$/);
+  const figures = page.getByTestId("delivery-figures");
+  for (const name of ["Deployments to production", "Lead time (median)", "Change failure rate", "Time to restore (median)"]) {
+    await expect(figures.getByText(name)).toBeVisible();
+  }
+  await expect(page.getByRole("img", { name: /Deployments per day/ }).locator("g")).toHaveCount(30);
+  await page.getByRole("link", { name: "7 days" }).click();
+  await expect(page).toHaveURL(/days=7$/);
+  await expect(page.getByRole("img", { name: /Deployments per day/ }).locator("g")).toHaveCount(7);
 });

@@ -338,6 +338,35 @@ test("a save over someone else's newer save is caught and can overwrite it", asy
   await other.close();
 });
 
+test("leaving a flow with unsaved changes asks first, by link or by closing the page", async ({ page }) => {
+  await openDesigner(page, "/flows/standard");
+  // Nothing to lose: a link just leaves.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Releases" }).click();
+  await expect(page).toHaveURL(/\/releases$/);
+
+  await openDesigner(page, "/flows/standard");
+  await node(page, "qa").focus();
+  await page.keyboard.press("ArrowDown");
+  await expect(page.getByTestId("save-status")).toHaveText("Unsaved changes");
+  const asked = [];
+  page.once("dialog", (dialog) => {
+    asked.push(dialog.message());
+    dialog.dismiss();
+  });
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Releases" }).click();
+  await expect.poll(() => asked).toEqual(["Leave this flow? Its unsaved changes will be lost."]);
+  await expect(page).toHaveURL(/\/flows\/standard$/);
+  await expect(page.getByTestId("save-status")).toHaveText("Unsaved changes");
+
+  // Closing the tab asks the browser's own question.
+  const unloading = new Promise((resolve) => page.once("dialog", (dialog) => {
+    resolve(dialog.type());
+    dialog.accept();
+  }));
+  await page.close({ runBeforeUnload: true });
+  expect(await unloading).toBe("beforeunload");
+});
+
 test("pans, zooms, selects with a rubber band, and edits an inline policy", async ({ page }, testInfo) => {
   test.setTimeout(90_000);
   const errors = await openDesigner(page, "/flows/standard");

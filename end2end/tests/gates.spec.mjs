@@ -1,12 +1,4 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { test, expect, RELEASE, signIn } from "./support.mjs";
-
-/** The administrator's API token the server wrote on its first start. */
-function authorization() {
-  const token = readFileSync(join(process.env.PROMENADE_E2E_DATA, "admin-token"), "utf8").trim();
-  return { Authorization: `Bearer ${token}` };
-}
+import { test, expect, RELEASE, authorization, signIn } from "./support.mjs";
 
 const POLICY = `apiVersion: promenade.dev/v1alpha1
 kind: PromotionPolicy

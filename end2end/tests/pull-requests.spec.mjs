@@ -1,14 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test, expect, RELEASE, signIn } from "./support.mjs";
+import { test, expect, RELEASE, authorization, signIn } from "./support.mjs";
 
 /** The stand-in for GitHub's API the browser tests start (`fake-git-host`). */
 const GITHUB = `http://127.0.0.1:${process.env.PROMENADE_FAKE_HOST_PORT}`;
-
-function authorization() {
-  const token = readFileSync(join(process.env.PROMENADE_E2E_DATA, "admin-token"), "utf8").trim();
-  return { Authorization: `Bearer ${token}` };
-}
 
 test("a promotion to prod opens a pull request on GitHub and its merge finishes the release live", RELEASE, async ({ page, request }, testInfo) => {
   const demo = readFileSync(join(process.env.PROMENADE_E2E_DATA, "demo", "resources.yaml"), "utf8");

@@ -13,6 +13,8 @@ test("pages need a signed-in user; a wrong password is refused", RELEASE, async 
   await page.goto("/settings");
   await expect(page).toHaveURL(/\/login\?next=\/settings$/);
   await expect(page.getByRole("heading", { name: "Sign in to Promenade" })).toBeVisible();
+  // Typed into once the page runs in the browser, so the refusal is the app's answer.
+  await hydrated(page);
 
   await page.getByLabel("User name").fill("admin");
   await page.getByLabel("Password").fill("not the password");
@@ -95,6 +97,55 @@ test("an admin stores credentials on the settings page and never sees the secret
   await expect(audit.locator("tbody tr", { hasText: "ci-token" }).first()).toContainText("user admin");
   await page.screenshot({ path: testInfo.outputPath("audit.png"), fullPage: true });
   expect(await page.content()).not.toContain(secret);
+});
+
+test("an admin manages users and API tokens on the settings page; a token's secret is shown once", RELEASE, async ({ page, request }, testInfo) => {
+  await signIn(page, "/settings");
+  const users = page.getByTestId("users");
+  await expect(users.getByRole("button", { name: "Add user" })).toBeEnabled();
+  await users.getByLabel("User name").fill("e2e-user");
+  await users.getByLabel("Role", { exact: true }).selectOption("promoter");
+  await users.getByLabel("Password (12 characters or more)").fill("a long enough password");
+  await users.getByRole("button", { name: "Add user" }).click();
+  await expect(users.getByTestId("users-status")).toHaveText("Added e2e-user.");
+  await expect(users.getByLabel("Role of e2e-user")).toHaveValue("promoter");
+  await users.getByLabel("Role of e2e-user").selectOption("release-manager");
+  await users.getByRole("button", { name: "Set role of e2e-user" }).click();
+  await expect(users.getByTestId("users-status")).toHaveText("Role changed.");
+  await page.reload();
+  await expect(users.getByLabel("Role of e2e-user")).toHaveValue("release-manager");
+  await expect(users.getByRole("button", { name: "Set role of admin" })).toBeEnabled();
+  // The only administrator stays one.
+  await users.getByLabel("Role of admin").selectOption("viewer");
+  await users.getByRole("button", { name: "Set role of admin" }).click();
+  await expect(users.getByTestId("users-status")).toContainText("the last administrator");
+  await users.getByLabel("New password for e2e-user").fill("another long password");
+  await users.getByRole("button", { name: "Reset password of e2e-user" }).click();
+  await expect(users.getByTestId("users-status")).toHaveText("Password set; that user's sessions have ended.");
+  await users.getByRole("button", { name: "Remove e2e-user" }).click();
+  await expect(users.getByTestId("users-status")).toHaveText("Removed.");
+  await expect(users.getByRole("row", { name: /e2e-user/ })).toHaveCount(0);
+
+  const tokens = page.getByTestId("tokens");
+  await tokens.getByLabel("Token name").fill("e2e-ci");
+  await tokens.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await tokens.getByRole("button", { name: "Create token" }).click();
+  const shown = tokens.getByTestId("new-token");
+  await expect(shown).toContainText("The secret of e2e-ci, shown only now");
+  const secret = (await shown.locator("code").textContent()).trim();
+  expect(secret).toMatch(/^pmd_/);
+  await expect(tokens.getByRole("row", { name: /e2e-ci/ })).toContainText("viewer");
+  await page.screenshot({ path: testInfo.outputPath("users-and-tokens.png"), fullPage: true });
+  const withToken = { Authorization: `Bearer ${secret}` };
+  expect((await request.get("/api/v1/products", { headers: withToken })).status()).toBe(200);
+  await page.reload();
+  await expect(tokens.getByRole("row", { name: /e2e-ci/ })).toBeVisible();
+  expect(await page.content()).not.toContain(secret);
+  await expect(tokens.getByRole("button", { name: "Revoke e2e-ci" })).toBeEnabled();
+  await tokens.getByRole("button", { name: "Revoke e2e-ci" }).click();
+  await expect(tokens.getByTestId("tokens-status")).toHaveText("Revoked.");
+  await expect(tokens.getByRole("row", { name: /e2e-ci/ })).toHaveCount(0);
+  expect((await request.get("/api/v1/products", { headers: withToken })).status()).toBe(401);
 });
 
 test("the settings page says who is signed in and refuses a password change without the current one", RELEASE, async ({ page }) => {

@@ -36,6 +36,13 @@ export function adminPassword() {
   return readFileSync(join(process.env.PROMENADE_E2E_DATA, "admin-password"), "utf8").trim();
 }
 
+/** Headers that authenticate an API request as the administrator, with the API token
+ * the server wrote on its first start. */
+export function authorization() {
+  const token = readFileSync(join(process.env.PROMENADE_E2E_DATA, "admin-token"), "utf8").trim();
+  return { Authorization: `Bearer ${token}` };
+}
+
 /** Waits until the wasm bundle has taken over the server-rendered page. */
 export async function hydrated(page) {
   await expect(page.locator("body[data-hydrated]")).toHaveCount(1);

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use rand::distr::{Alphanumeric, SampleString};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -17,7 +16,9 @@ use crate::audit::Record;
 use crate::store::{now, Store};
 use crate::{telemetry, Engine, EngineError, Result};
 
-pub use promenade_model::access::{Principal, PrincipalKind, Role, SessionUser};
+pub use promenade_model::access::{
+    Principal, PrincipalKind, Role, SessionUser, TokenInfo, UserInfo,
+};
 
 /// How long a web session lasts however active it is; the idle timeout ends it sooner.
 pub const SESSION_LIFETIME: time::Duration = time::Duration::days(7);
@@ -226,6 +227,21 @@ impl Engine {
         Ok(())
     }
 
+    /// Gives a user another role (admins), from their next request on. The last
+    /// administrator keeps the role: nobody could manage users after.
+    pub async fn set_role(&self, who: &Principal, name: &str, role: Role) -> Result<()> {
+        allow(who, Role::Admin, "changing roles")?;
+        let before = self.store().set_role(name, role).await?;
+        if before != role {
+            self.audit(
+                Record::by(who, AuditAction::RoleChanged, name)
+                    .detail(format!("role {before} → {role}")),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Sets a user's password (admins, or the operator at the server's shell); the
     /// user's sessions end.
     pub async fn set_password(&self, who: &Principal, name: &str, password: &str) -> Result<()> {
@@ -272,16 +288,6 @@ fn failure_record(name: &str, from: Option<std::net::IpAddr>) -> Record {
     }
 }
 
-/// A token as listed: never the secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenInfo {
-    pub name: String,
-    pub role: Role,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-}
-
 /// Every token starts with this, so secret scanners recognise leaked ones.
 const TOKEN_PREFIX: &str = "pmd_";
 const TOKEN_LENGTH: usize = 40;
@@ -295,15 +301,6 @@ pub fn admin_token_file(data_dir: &Path) -> PathBuf {
 /// The file `promenade serve` writes the first administrator's password to.
 pub fn admin_password_file(data_dir: &Path) -> PathBuf {
     data_dir.join("admin-password")
-}
-
-/// A user as listed: never the password hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserInfo {
-    pub name: String,
-    pub role: Role,
-    pub created_at: String,
 }
 
 const MIN_PASSWORD_LENGTH: usize = 12;
@@ -531,14 +528,49 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn remove_user(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM users WHERE name = $1")
+    /// Sets `name`'s role in one transaction with the check that an administrator
+    /// remains; the role it had.
+    pub(crate) async fn set_role(&self, name: &str, role: Role) -> Result<Role> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
+        let Some(before) = before else {
             return Err(EngineError::NotFound(format!("no user named {name:?}")));
+        };
+        let before: Role = before
+            .parse()
+            .map_err(|e: String| EngineError::Internal(e))?;
+        sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
+            .bind(role.as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if before == Role::Admin {
+            refuse_without_admin(&mut tx, "demoting").await?;
         }
+        tx.commit().await?;
+        Ok(before)
+    }
+
+    pub(crate) async fn remove_user(&self, name: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(role) = role else {
+            return Err(EngineError::NotFound(format!("no user named {name:?}")));
+        };
+        sqlx::query("DELETE FROM users WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if role == Role::Admin.as_str() {
+            refuse_without_admin(&mut tx, "removing").await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -617,6 +649,24 @@ pub(crate) fn write_private(file: &Path, secret: &str) -> std::io::Result<()> {
     options
         .open(file)?
         .write_all(format!("{secret}\n").as_bytes())
+}
+
+/// Refuses a change to an administrator that leaves no administrator who can sign in
+/// (API tokens aside: they are not people).
+async fn refuse_without_admin(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    doing: &str,
+) -> Result<()> {
+    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+        .fetch_one(&mut **tx)
+        .await?;
+    if admins == 0 {
+        return Err(EngineError::Conflict {
+            message: format!("{doing} the last administrator would leave nobody to manage users"),
+            diagnostics: Vec::new(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -720,6 +770,96 @@ mod tests {
                 .await
                 .unwrap(),
             None
+        );
+    }
+
+    #[tokio::test]
+    async fn roles_change_from_the_next_request_and_an_administrator_always_remains() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let engine = Engine::new(store, crate::EngineConfig::new(dir.path()));
+        let operator = Principal::system("operator", Role::Admin);
+        let password = "correct horse battery";
+        for (name, role) in [("root", Role::Admin), ("ada", Role::Viewer)] {
+            engine
+                .create_user(&operator, name, password, role)
+                .await
+                .unwrap();
+        }
+        let viewer = Principal::user("ada", Role::Viewer);
+        let refused = engine
+            .set_role(&viewer, "ada", Role::Admin)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, EngineError::Forbidden(_)), "{refused}");
+
+        engine
+            .set_role(&operator, "ada", Role::ReleaseManager)
+            .await
+            .unwrap();
+        let signed_in = engine
+            .store()
+            .verify_password("ada", password)
+            .await
+            .unwrap();
+        assert_eq!(
+            signed_in,
+            Some(Principal::user("ada", Role::ReleaseManager))
+        );
+
+        // root is the only administrator: neither demoted nor removed…
+        for refused in [
+            engine.set_role(&operator, "root", Role::Viewer).await,
+            engine.remove_user(&operator, "root").await,
+        ] {
+            let refused = refused.unwrap_err();
+            assert!(
+                refused.to_string().contains("the last administrator"),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            engine
+                .store()
+                .user("root")
+                .await
+                .unwrap()
+                .map(|u| u.principal.role),
+            Some(Role::Admin)
+        );
+        // …until there is another.
+        engine
+            .set_role(&operator, "ada", Role::Admin)
+            .await
+            .unwrap();
+        engine
+            .set_role(&operator, "root", Role::Viewer)
+            .await
+            .unwrap();
+        engine.remove_user(&operator, "root").await.unwrap();
+        let missing = engine
+            .set_role(&operator, "root", Role::Admin)
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, EngineError::NotFound(_)), "{missing}");
+        let changes = engine
+            .audit_trail(
+                &operator,
+                &promenade_model::audit::AuditQuery {
+                    action: Some(AuditAction::RoleChanged),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let details: Vec<_> = changes.iter().filter_map(|e| e.detail.as_deref()).collect();
+        assert_eq!(
+            details,
+            [
+                "role admin → viewer",
+                "role release-manager → admin",
+                "role viewer → release-manager"
+            ]
         );
     }
 

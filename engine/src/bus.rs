@@ -174,7 +174,10 @@ impl Engine {
                 self.bus().queue_changes.notify_waiters();
                 // Terminated by another replica (this one's own terminations stop the
                 // driver directly).
-                if change.status == ReleaseStatus::Terminated && self.is_driving(&event.release_id)
+                if matches!(
+                    change.status,
+                    ReleaseStatus::Terminated | ReleaseStatus::Superseded
+                ) && self.is_driving(&event.release_id)
                 {
                     // Read again: a retry may have restarted it since.
                     let ended = self

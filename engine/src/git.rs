@@ -552,6 +552,15 @@ impl Repo {
         }
     }
 
+    /// When `commit` was made (RFC 3339).
+    pub fn committed_at(&self, commit: Oid) -> Result<String> {
+        let found = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| self.error("read history", e))?;
+        Ok(commit_time(&found))
+    }
+
     /// For each folder, the newest commit on the first-parent history of `tip` (looking
     /// back at most `depth` commits) that changed it, with its time (RFC 3339). A folder
     /// unchanged in that window maps to the oldest commit looked at.

@@ -7,16 +7,21 @@ mod argo_workflows;
 mod argocd;
 mod audit;
 pub mod auth;
+mod blocked;
 mod bus;
+pub mod clock;
 pub mod credentials;
+mod delivery;
 pub mod demo;
 mod deployed;
 mod discovery;
 mod error;
+mod freeze;
 pub mod git;
 mod hosting;
 pub mod outbound;
 pub mod overview;
+mod pause;
 pub mod release;
 mod replica;
 pub mod resources;
@@ -86,6 +91,8 @@ pub struct EngineConfig {
     /// How long a replica's leases outlive its last renewal (`--lease-timeout`): how
     /// soon others take over the releases of a replica that died.
     pub lease_timeout: Duration,
+    /// The wall clock freezes and `window` gates read; the system's outside tests.
+    pub clock: clock::Clock,
 }
 
 impl EngineConfig {
@@ -109,6 +116,7 @@ impl EngineConfig {
             argo_workflows: None,
             replica_name: replica::default_replica_name(),
             lease_timeout: Duration::from_secs(30),
+            clock: clock::Clock::default(),
         }
     }
 }

@@ -234,6 +234,8 @@ impl Engine {
             applications,
             generated_at: crate::store::now(),
             last_event,
+            blocked: self.store().blocked_versions(Some(product)).await?,
+            pauses: self.store().pauses(product).await?,
         })
     }
 
@@ -279,6 +281,7 @@ impl Engine {
                                 .repositories
                                 .iter()
                                 .find_map(|r| r.pull_request.clone()),
+                            break_glass: step.detail.break_glass.clone(),
                         },
                     );
                 }

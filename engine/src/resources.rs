@@ -241,7 +241,15 @@ impl Store {
                 "{file} holds no resources: send YAML documents with apiVersion, kind, metadata and spec"
             )));
         }
-        let refused: Vec<Diagnostic> = loaded.iter().flat_map(|l| remotes.check(l)).collect();
+        let refused: Vec<Diagnostic> = loaded
+            .iter()
+            .flat_map(|l| {
+                remotes
+                    .check(l)
+                    .into_iter()
+                    .chain(crate::freeze::check_times(l))
+            })
+            .collect();
         if !refused.is_empty() {
             return Err(EngineError::Invalid(refused));
         }

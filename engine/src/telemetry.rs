@@ -32,6 +32,13 @@ pub const GIT_DURATION: &str = "promenade_git_operation_seconds";
 pub const LEASES_HELD: &str = "promenade_leases_held";
 pub const SSE_CLIENTS: &str = "promenade_sse_clients";
 pub const SIGN_IN_FAILURES: &str = "promenade_sign_in_failures_total";
+pub const DELIVERY_DEPLOYMENTS: &str = "promenade_delivery_deployments_per_day";
+pub const DELIVERY_LEAD_TIME: &str = "promenade_delivery_lead_time_seconds";
+pub const DELIVERY_FAILURE_RATE: &str = "promenade_delivery_change_failure_ratio";
+pub const DELIVERY_RESTORE_TIME: &str = "promenade_delivery_time_to_restore_seconds";
+
+/// The window the delivery gauges cover.
+pub const DELIVERY_DAYS: u32 = 30;
 
 /// Every series the engine records.
 pub const NAMES: &[&str] = &[
@@ -48,6 +55,10 @@ pub const NAMES: &[&str] = &[
     LEASES_HELD,
     SSE_CLIENTS,
     SIGN_IN_FAILURES,
+    DELIVERY_DEPLOYMENTS,
+    DELIVERY_LEAD_TIME,
+    DELIVERY_FAILURE_RATE,
+    DELIVERY_RESTORE_TIME,
 ];
 
 /// Gives each series its help text; called once the recorder is installed.
@@ -95,6 +106,24 @@ pub fn describe() {
         "Latency of git fetches and pushes, by operation and outcome (ok, error)."
     );
     describe_gauge!(LEASES_HELD, "Releases this replica drives now.");
+    describe_gauge!(
+        DELIVERY_DEPLOYMENTS,
+        "Deployments to production per day over the last 30 days, by product (read from the database when scraped)."
+    );
+    describe_gauge!(
+        DELIVERY_LEAD_TIME,
+        Unit::Seconds,
+        "Median time from the frozen commit to production over the last 30 days, by product; NaN without deployments."
+    );
+    describe_gauge!(
+        DELIVERY_FAILURE_RATE,
+        "Share of changes to production that failed or were rolled back over the last 30 days, by product; NaN without changes."
+    );
+    describe_gauge!(
+        DELIVERY_RESTORE_TIME,
+        Unit::Seconds,
+        "Median time from a failed change to the next deployment over the last 30 days, by product; NaN without one."
+    );
     describe_gauge!(SSE_CLIENTS, "Live event streams open on this replica.");
     describe_counter!(
         SIGN_IN_FAILURES,
@@ -195,6 +224,23 @@ impl Engine {
         report(&RUNNING_REPORTED, running, |product, count| {
             gauge!(RELEASES_RUNNING, "product" => product.clone()).set(count as f64);
         });
+        let until = time::OffsetDateTime::now_utc();
+        let set = self.store().resource_set().await?;
+        for product in set.products() {
+            let name = &product.metadata.name;
+            let figures = self
+                .delivery_until(&set, name, DELIVERY_DAYS, until)
+                .await?;
+            let label = [("product", name.clone())];
+            gauge!(DELIVERY_DEPLOYMENTS, &label).set(figures.deployments_per_day);
+            for (name, value) in [
+                (DELIVERY_LEAD_TIME, figures.lead_time_seconds),
+                (DELIVERY_FAILURE_RATE, figures.change_failure_rate),
+                (DELIVERY_RESTORE_TIME, figures.time_to_restore_seconds),
+            ] {
+                gauge!(name, &label).set(value.unwrap_or(f64::NAN));
+            }
+        }
         Ok(())
     }
 }

@@ -41,14 +41,6 @@ async fn world_with(apps: usize, policy: &str) -> World {
     world
 }
 
-fn prod_commits(world: &World, release: &str) -> usize {
-    world
-        .promotion_commits()
-        .iter()
-        .filter(|(env, id)| env == "prod" && id == release)
-        .count()
-}
-
 #[tokio::test]
 async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve() {
     let mut world = world_with(
@@ -70,7 +62,7 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
     assert_eq!(step(&waiting, "prod").status, StepStatus::Gating);
     assert_eq!(step(&waiting, "staging-eu").status, StepStatus::Succeeded);
     assert_eq!(
-        prod_commits(&world, &id),
+        world.commits_of(&id, "prod"),
         0,
         "nothing is written before the gate"
     );
@@ -119,7 +111,7 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
     let gate = &gates(&resumed, "prod")[0];
     assert_eq!(gate.approvals.len(), 1, "{gate:?}");
     assert_eq!(gate.approvals_missing(), Some(1));
-    assert_eq!(prod_commits(&world, &id), 0);
+    assert_eq!(world.commits_of(&id, "prod"), 0);
 
     // Administrators may approve any gate.
     world
@@ -132,7 +124,7 @@ async fn an_approval_gate_holds_prod_until_enough_people_with_the_role_approve()
     let gate = &gates(&done, "prod")[0];
     assert_eq!(gate.status, GateStatus::Passed);
     assert_eq!(gate.describe(), "approved by rita, ada");
-    assert_eq!(prod_commits(&world, &id), 1);
+    assert_eq!(world.commits_of(&id, "prod"), 1);
 }
 
 #[tokio::test]

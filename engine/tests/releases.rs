@@ -10,7 +10,7 @@ use common::{commit_to_remote, promoter, values, values_path, viewer, Options, W
 use git2::{Repository, Signature};
 use promenade_engine::release::{PromotionRequest, SourceRef};
 use promenade_engine::{Checkpoint, ReleaseStatus, StepStatus};
-use promenade_model::release::EventChange;
+use promenade_model::release::{EventChange, GateStatus};
 
 fn whole_flow() -> PromotionRequest {
     PromotionRequest::default()
@@ -867,6 +867,79 @@ async fn with_terminate_concurrency_a_newer_release_terminates_the_running_one()
 }
 
 #[tokio::test]
+async fn with_supersede_concurrency_only_the_newest_waiting_release_goes_on() {
+    let world = World::new(Options {
+        apps: 1,
+        prod_action: "pr",
+        concurrency: "supersede",
+    })
+    .await;
+    let start = |tag: &'static str| {
+        let world = &world;
+        async move {
+            world.release_in("dev", tag);
+            world
+                .engine
+                .promote(&promoter("a"), "shop", &whole_flow())
+                .await
+                .unwrap()
+        }
+    };
+    let first = start("12.0.0").await;
+    world
+        .wait_until(&first.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+    // The second release gets to prod and waits there for the first, which holds it;
+    // nothing newer is in line, so it keeps waiting.
+    let second = start("12.0.1").await;
+    world
+        .wait_until(&second.id, |r| {
+            step_status(r, "staging-us").is_final() && step_status(r, "staging-eu").is_final()
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let waiting = world.engine.release(&viewer(), &second.id).await.unwrap();
+    assert_eq!(waiting.status, ReleaseStatus::Running);
+
+    // A third one replaces the second; the first, at work in prod, is left alone.
+    let third = start("12.0.2").await;
+    let second = world.wait(&second.id).await;
+    assert_eq!(second.status, ReleaseStatus::Superseded);
+    assert_eq!(second.superseded_by.as_deref(), Some(third.id.as_str()));
+    assert_eq!(step_status(&second, "prod"), StepStatus::Superseded);
+    assert_eq!(step_status(&second, "qa"), StepStatus::Succeeded);
+    let first_now = world.engine.release(&viewer(), &first.id).await.unwrap();
+    assert_eq!(first_now.status, ReleaseStatus::Running);
+    assert_eq!(step_status(&first_now, "prod"), StepStatus::AwaitingMerge);
+
+    // Merged once the third release waits at prod too: nothing else writes to main.
+    world
+        .wait_until(&third.id, |r| {
+            step_status(r, "staging-us").is_final() && step_status(r, "staging-eu").is_final()
+        })
+        .await;
+    merge_pull_request(&world, &format!("promenade/shop/prod/{}", first.id));
+    assert_eq!(world.wait(&first.id).await.status, ReleaseStatus::Succeeded);
+    world
+        .wait_until(&third.id, |r| {
+            step_status(r, "prod") == StepStatus::AwaitingMerge
+        })
+        .await;
+    merge_pull_request(&world, &format!("promenade/shop/prod/{}", third.id));
+    assert_eq!(world.wait(&third.id).await.status, ReleaseStatus::Succeeded);
+    assert_eq!(
+        world.read("main", &values_path("app-000", "prod")),
+        values("app-000", "prod", "12.0.2")
+    );
+    // The superseded release never wrote to prod.
+    assert!(!world
+        .promotion_commits()
+        .contains(&("prod".to_string(), second.id.clone())));
+}
+
+#[tokio::test]
 async fn the_poller_starts_a_release_within_one_interval_of_a_commit() {
     let world = World::new(Options {
         apps: 2,
@@ -916,4 +989,264 @@ async fn the_poller_starts_a_release_within_one_interval_of_a_commit() {
         1,
         "its own promotions trigger nothing"
     );
+}
+
+#[tokio::test]
+async fn a_blocked_version_is_not_promoted_and_a_running_release_carrying_it_stops_before_writing()
+{
+    use common::person;
+    use promenade_engine::auth::Role;
+    use promenade_engine::EngineError;
+
+    let world = World::new(Options::default()).await;
+    world.require_qa_approval().await;
+    let manager = person("rm", Role::ReleaseManager);
+
+    // A release carrying 13.0.0 waits at qa's approval gate.
+    let running = world.promote_version("13.0.0").await;
+    world
+        .wait_until(&running.id, |r| {
+            common::step(r, "qa").gates().first().map(|g| g.status) == Some(GateStatus::Waiting)
+        })
+        .await;
+
+    let refused = world
+        .engine
+        .block_version(&viewer(), "shop", "13.0.0", "breaks checkout")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, EngineError::Forbidden(_)), "{refused}");
+    let missing = world
+        .engine
+        .block_version(&promoter("bob"), "shop", "13.0.0", " ")
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, EngineError::BadRequest(_)), "{missing}");
+    let blocked = world
+        .engine
+        .block_version(&promoter("bob"), "shop", "13.0.0", "breaks checkout")
+        .await
+        .unwrap();
+    assert_eq!(blocked.blocked_by, "bob");
+
+    // Nobody may start a release carrying it…
+    let again = world
+        .engine
+        .promote(&promoter("alice"), "shop", &whole_flow())
+        .await
+        .unwrap_err();
+    let message = again.to_string();
+    assert!(matches!(again, EngineError::Conflict { .. }), "{message}");
+    assert!(
+        message.contains("version 13.0.0 of shop is blocked by bob (breaks checkout)"),
+        "{message}"
+    );
+    // …and the waiting one stops once its gate opens, before it writes.
+    let commits = world.commit_count();
+    world
+        .engine
+        .approve(&manager, &running.id, "qa")
+        .await
+        .unwrap();
+    let stopped = world.wait(&running.id).await;
+    assert_eq!(stopped.status, ReleaseStatus::Failed);
+    assert_eq!(step_status(&stopped, "qa"), StepStatus::Failed);
+    let qa = stopped
+        .steps
+        .iter()
+        .find(|s| s.environment == "qa")
+        .unwrap();
+    assert!(
+        qa.detail
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("blocked by bob")),
+        "{:?}",
+        qa.detail.error
+    );
+    assert_eq!(world.commit_count(), commits, "nothing was committed");
+    let status = world
+        .engine
+        .product_status(&viewer(), "shop")
+        .await
+        .unwrap();
+    assert_eq!(status.blocked.len(), 1);
+    assert!(status.block_on("13.0.0").is_some());
+
+    // Unblocking is a release manager's decision; then the release may go on.
+    let refused = world
+        .engine
+        .unblock_version(&promoter("bob"), "shop", "13.0.0")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, EngineError::Forbidden(_)), "{refused}");
+    world
+        .engine
+        .unblock_version(&manager, "shop", "13.0.0")
+        .await
+        .unwrap();
+    let twice = world
+        .engine
+        .unblock_version(&manager, "shop", "13.0.0")
+        .await
+        .unwrap_err();
+    assert!(matches!(twice, EngineError::NotFound(_)), "{twice}");
+    // The approval is kept: the retried step goes straight on.
+    world
+        .engine
+        .retry(&promoter("alice"), &running.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        world.wait(&running.id).await.status,
+        ReleaseStatus::Succeeded
+    );
+
+    let trail = world
+        .engine
+        .audit_trail(&common::admin(), &Default::default())
+        .await
+        .unwrap();
+    let actions: Vec<String> = trail.iter().map(|e| e.action.to_string()).collect();
+    assert!(
+        actions.contains(&"version-blocked".to_string()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"version-unblocked".to_string()),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_product_or_environment_holds_releases_until_resumed() {
+    use common::person;
+    use promenade_engine::auth::Role;
+    use promenade_engine::EngineError;
+
+    let world = World::new(Options::default()).await;
+    let manager = person("rm", Role::ReleaseManager);
+    let refused = world
+        .engine
+        .pause_releases(&promoter("bob"), "shop", None, "quarter close")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, EngineError::Forbidden(_)), "{refused}");
+    world
+        .engine
+        .pause_releases(&manager, "shop", None, "quarter close")
+        .await
+        .unwrap();
+
+    // A new release is created and holds before its first step.
+    let release = world.promote_version("14.0.0").await;
+    let commits = world.commit_count();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let held = world.engine.release(&viewer(), &release.id).await.unwrap();
+    assert_eq!(held.status, ReleaseStatus::Running);
+    assert!(
+        matches!(
+            step_status(&held, "qa"),
+            StepStatus::Pending | StepStatus::Waiting
+        ),
+        "{:?}",
+        step_status(&held, "qa")
+    );
+    assert_eq!(world.commit_count(), commits);
+    let logs = world
+        .engine
+        .release_logs(&viewer(), &release.id)
+        .await
+        .unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.message == "held: shop is paused in every environment by rm: quarter close"),
+        "{logs:?}"
+    );
+
+    // Only prod paused: the release goes as far as prod and holds there.
+    world
+        .engine
+        .pause_releases(&manager, "shop", Some("prod"), "change window")
+        .await
+        .unwrap();
+    world
+        .engine
+        .resume_releases(&manager, "shop", None)
+        .await
+        .unwrap();
+    world
+        .wait_until(&release.id, |r| {
+            step_status(r, "staging-us").is_final() && step_status(r, "staging-eu").is_final()
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let held = world.engine.release(&viewer(), &release.id).await.unwrap();
+    assert_eq!(held.status, ReleaseStatus::Running);
+    assert!(!step_status(&held, "prod").is_final());
+    let status = world
+        .engine
+        .product_status(&viewer(), "shop")
+        .await
+        .unwrap();
+    assert_eq!(status.pauses.len(), 1);
+    assert_eq!(status.pauses[0].environment.as_deref(), Some("prod"));
+
+    world
+        .engine
+        .resume_releases(&manager, "shop", Some("prod"))
+        .await
+        .unwrap();
+    assert_eq!(
+        world.wait(&release.id).await.status,
+        ReleaseStatus::Succeeded
+    );
+    let twice = world
+        .engine
+        .resume_releases(&manager, "shop", Some("prod"))
+        .await
+        .unwrap_err();
+    assert!(matches!(twice, EngineError::NotFound(_)), "{twice}");
+    let unknown = world
+        .engine
+        .pause_releases(&manager, "shop", Some("nowhere"), "typo")
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, EngineError::NotFound(_)), "{unknown}");
+
+    let trail = world
+        .engine
+        .audit_trail(&common::admin(), &Default::default())
+        .await
+        .unwrap();
+    let paused = trail
+        .iter()
+        .filter(|e| e.action.as_str() == "releases-paused")
+        .count();
+    assert_eq!(paused, 2);
+    assert!(trail
+        .iter()
+        .any(|e| e.action.as_str() == "releases-resumed"));
+}
+
+#[tokio::test]
+async fn a_release_reaching_prod_counts_in_the_delivery_figures() {
+    let world = World::new(Options::default()).await;
+    let before = world.engine.delivery(&viewer(), "shop", 7).await.unwrap();
+    assert_eq!(before.deployments, 0);
+    assert_eq!(before.change_failure_rate, None);
+    let release = world.promote_version("15.0.0").await;
+    assert_eq!(
+        world.wait(&release.id).await.status,
+        ReleaseStatus::Succeeded
+    );
+    let after = world.engine.delivery(&viewer(), "shop", 7).await.unwrap();
+    assert_eq!(after.deployments, 1);
+    assert_eq!(after.daily.len(), 7);
+    assert_eq!(after.daily[6].deployments, 1, "today");
+    assert_eq!(after.change_failure_rate, Some(0.0));
+    let lead = after.lead_time_seconds.unwrap();
+    assert!((0.0..60.0).contains(&lead), "{lead}");
+    let refused = world.engine.delivery(&viewer(), "shop", 0).await;
+    assert!(refused.is_err());
 }

@@ -232,12 +232,7 @@ async fn a_replica_dying_mid_step_loses_its_release_to_another_that_commits_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_through_one_replica_opens_the_gate_another_drives_within_a_second() {
     let world = World::new(Options::default()).await;
-    world
-        .apply(&promenade_engine::demo::approval_policy(
-            "qa",
-            "{ roles: [release-manager] }",
-        ))
-        .await;
+    world.require_qa_approval().await;
     let a = world.replica("a", None).await;
     let b = world.replica("b", None).await;
     world.release_in("dev", "4.0.0");

@@ -43,15 +43,16 @@ impl Role {
         }
     }
 
-    /// The role needed to create, change or delete a resource of `kind`. Policies, flows
-    /// and templates are the guard rails promoters work under, so promoters may not
-    /// change them.
+    /// The role needed to create, change or delete a resource of `kind`. Policies, flows,
+    /// templates and freezes are the guard rails promoters work under, so promoters may
+    /// not change them.
     pub fn to_change(kind: ResourceKind) -> Role {
         match kind {
             ResourceKind::Environment | ResourceKind::Product => Role::Promoter,
             ResourceKind::PromotionTemplate
             | ResourceKind::PromotionPolicy
-            | ResourceKind::PromotionFlow => Role::ReleaseManager,
+            | ResourceKind::PromotionFlow
+            | ResourceKind::Freeze => Role::ReleaseManager,
         }
     }
 }
@@ -222,6 +223,32 @@ pub fn approval_refusal(
     None
 }
 
+/// A user as listed: never the password hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    /// The name they sign in with.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// An API token as listed: never the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    /// The token's name, which the audit trail records.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `None` when never used.
+    pub last_used_at: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,13 +296,14 @@ mod tests {
     }
 
     #[test]
-    fn policies_flows_and_templates_need_a_release_manager() {
+    fn policies_flows_templates_and_freezes_need_a_release_manager() {
         assert_eq!(Role::to_change(ResourceKind::Product), Role::Promoter);
         assert_eq!(Role::to_change(ResourceKind::Environment), Role::Promoter);
         for kind in [
             ResourceKind::PromotionPolicy,
             ResourceKind::PromotionFlow,
             ResourceKind::PromotionTemplate,
+            ResourceKind::Freeze,
         ] {
             assert_eq!(Role::to_change(kind), Role::ReleaseManager);
         }

@@ -48,11 +48,26 @@ pub enum AuditAction {
     PasswordChanged,
     /// Server-wide settings were changed.
     SettingsChanged,
+    /// A version of a product was blocked (the detail holds the version and reason).
+    VersionBlocked,
+    /// A blocked version was let through again.
+    VersionUnblocked,
+    /// A product or one of its environments was paused (the detail says which, and why).
+    ReleasesPaused,
+    /// A pause was lifted.
+    ReleasesResumed,
+    /// A release was let through a freeze (the detail holds the environment, the
+    /// freeze and the reason).
+    FreezeBroken,
+    /// A freeze was ended early.
+    FreezeEnded,
+    /// A user's role was changed (the detail holds the old and new role).
+    RoleChanged,
 }
 
 impl AuditAction {
     /// Every action, in the order above.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
         AuditAction::SignInLocked,
@@ -71,6 +86,13 @@ impl AuditAction {
         AuditAction::UserRemoved,
         AuditAction::PasswordChanged,
         AuditAction::SettingsChanged,
+        AuditAction::VersionBlocked,
+        AuditAction::VersionUnblocked,
+        AuditAction::ReleasesPaused,
+        AuditAction::ReleasesResumed,
+        AuditAction::FreezeBroken,
+        AuditAction::FreezeEnded,
+        AuditAction::RoleChanged,
     ];
 
     /// The action's name in the API, the store and the logs.
@@ -94,6 +116,13 @@ impl AuditAction {
             AuditAction::UserRemoved => "user-removed",
             AuditAction::PasswordChanged => "password-changed",
             AuditAction::SettingsChanged => "settings-changed",
+            AuditAction::VersionBlocked => "version-blocked",
+            AuditAction::VersionUnblocked => "version-unblocked",
+            AuditAction::ReleasesPaused => "releases-paused",
+            AuditAction::ReleasesResumed => "releases-resumed",
+            AuditAction::FreezeBroken => "freeze-broken",
+            AuditAction::FreezeEnded => "freeze-ended",
+            AuditAction::RoleChanged => "role-changed",
         }
     }
 }

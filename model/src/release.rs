@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::access::PrincipalKind;
 use crate::action::Action;
 use crate::diff::EnvironmentDiff;
+use crate::freeze::{BreakGlass, FrozenBy};
 use crate::graph::FlowGraph;
 use crate::resources::{FlowStep, PromotionAction, PromotionFlowSpec};
 
@@ -65,6 +66,7 @@ status_enum!(
     /// Where one environment of a release stands.
     StepStatus, default Pending, {
         Waiting = "waiting",
+        Frozen = "frozen",
         Gating = "gating",
         Applying = "applying",
         AwaitingMerge = "awaiting-merge",
@@ -74,6 +76,7 @@ status_enum!(
         Terminated = "terminated",
         Skipped = "skipped",
         Unchanged = "unchanged",
+        Superseded = "superseded",
     }
 );
 
@@ -84,6 +87,7 @@ status_enum!(
         Succeeded = "succeeded",
         Failed = "failed",
         Terminated = "terminated",
+        Superseded = "superseded",
     }
 );
 
@@ -92,7 +96,12 @@ impl StepStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Succeeded | Self::Failed | Self::Terminated | Self::Skipped | Self::Unchanged
+            Self::Succeeded
+                | Self::Failed
+                | Self::Terminated
+                | Self::Skipped
+                | Self::Unchanged
+                | Self::Superseded
         )
     }
 
@@ -104,6 +113,12 @@ impl StepStatus {
         )
     }
 
+    /// The step has not started: it waits for the steps it depends on, or for a freeze
+    /// to end.
+    pub fn is_unstarted(self) -> bool {
+        matches!(self, Self::Pending | Self::Waiting | Self::Frozen)
+    }
+
     /// Steps that depend on this one may start.
     pub fn lets_dependents_start(self) -> bool {
         matches!(self, Self::Succeeded | Self::Unchanged)
@@ -113,7 +128,10 @@ impl StepStatus {
 impl ReleaseStatus {
     /// The release will not change again unless retried.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Terminated)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Terminated | Self::Superseded
+        )
     }
 }
 
@@ -176,6 +194,9 @@ pub struct SourceApplication {
     pub folder: String,
     /// Commit id.
     pub commit: String,
+    /// When that commit was made (RFC 3339): where a release's lead time starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<String>,
     /// Read through the template's `versionSource`, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -196,6 +217,57 @@ impl Source {
             [one] => Some(one.to_string()),
             many => Some(format!("{} versions", many.len())),
         }
+    }
+}
+
+impl Source {
+    /// Whether some application carries `version`.
+    pub fn carries(&self, version: &str) -> bool {
+        self.applications
+            .iter()
+            .any(|a| a.version.as_deref() == Some(version))
+    }
+}
+
+/// A version of a product marked bad (`promenade block`): no release carrying it is
+/// started, and running ones stop before they write again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedVersion {
+    /// Product name.
+    pub product: String,
+    /// The version, as the template's `versionSource` reads it.
+    pub version: String,
+    /// Why, in the words of whoever blocked it.
+    pub reason: String,
+    /// Who blocked it (a user's or token's name).
+    pub blocked_by: String,
+    /// RFC 3339.
+    pub blocked_at: String,
+}
+
+/// A product, or one of its environments, paused (`promenade pause`): releases hold
+/// before their next step there until it is resumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pause {
+    /// Product name.
+    pub product: String,
+    /// The environment paused; every environment of the product when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Why, in the words of whoever paused it.
+    pub reason: String,
+    /// Who paused it (a user's or token's name).
+    pub paused_by: String,
+    /// RFC 3339.
+    pub paused_at: String,
+}
+
+impl Pause {
+    /// `prod` or `every environment`, for messages.
+    pub fn scope(&self) -> &str {
+        self.environment.as_deref().unwrap_or("every environment")
     }
 }
 
@@ -258,6 +330,10 @@ pub struct ReleaseRecord {
     pub created_at: String,
     /// RFC 3339, once final.
     pub finished_at: Option<String>,
+    /// The newer release that replaced this one while it waited for an environment
+    /// (`concurrency: supersede`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     /// In topological order; empty in lists.
     pub steps: Vec<StepRecord>,
 }
@@ -312,9 +388,12 @@ impl ReleaseRecord {
 
     /// The version promoted, read from the snapshot.
     pub fn version(&self) -> Option<String> {
-        serde_json::from_value::<Source>(self.source["source"].clone())
-            .ok()
-            .and_then(|s| s.version())
+        self.frozen_source().and_then(|s| s.version())
+    }
+
+    /// The source the release froze, read from the snapshot.
+    pub fn frozen_source(&self) -> Option<Source> {
+        serde_json::from_value::<Source>(self.source["source"].clone()).ok()
     }
 }
 
@@ -372,6 +451,12 @@ pub struct StepDetail {
     /// Why the step failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The freeze that holds the step, or last held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<FrozenBy>,
+    /// Who let the step through a freeze, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlass>,
 }
 
 /// What a step did in one repository.
@@ -832,6 +917,7 @@ mod tests {
             created_by_kind: PrincipalKind::User,
             created_at: String::new(),
             finished_at: None,
+            superseded_by: None,
             steps,
         };
         release

@@ -1,4 +1,4 @@
-//! The five resource kinds of `promenade.dev/v1alpha1` (`docs/resources.md`).
+//! The six resource kinds of `promenade.dev/v1alpha1` (`docs/resources.md`).
 //!
 //! Every struct refuses unknown fields so a typo is an error with a position, never a
 //! silently ignored setting. Optional fields are `Option` or default to empty and are
@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::action::Action;
 use crate::duration::Duration;
+use crate::freeze::Freeze;
 use crate::path::FieldPath;
 use crate::API_VERSION;
 
@@ -56,16 +57,19 @@ pub enum ResourceKind {
     PromotionPolicy,
     /// Where and in what order promotions go.
     PromotionFlow,
+    /// When releases may not enter some environments.
+    Freeze,
 }
 
 impl ResourceKind {
     /// Every kind, in the order they are usually written.
-    pub const ALL: [ResourceKind; 5] = [
+    pub const ALL: [ResourceKind; 6] = [
         Self::Environment,
         Self::Product,
         Self::PromotionTemplate,
         Self::PromotionPolicy,
         Self::PromotionFlow,
+        Self::Freeze,
     ];
 
     /// The `kind:` value.
@@ -76,6 +80,7 @@ impl ResourceKind {
             Self::PromotionTemplate => "PromotionTemplate",
             Self::PromotionPolicy => "PromotionPolicy",
             Self::PromotionFlow => "PromotionFlow",
+            Self::Freeze => "Freeze",
         }
     }
 
@@ -84,11 +89,11 @@ impl ResourceKind {
     }
 
     /// The names [`ResourceKind::from_name`] knows, for messages.
-    pub const NAMES: &'static str = "environments, products, templates, policies or flows";
+    pub const NAMES: &'static str = "environments, products, templates, policies, flows or freezes";
 
     /// The kind a URL or a command names, in any case: the kind (`PromotionFlow`), its
     /// plural, or the short plural (`environments`, `products`, `templates`, `policies`,
-    /// `flows`).
+    /// `flows`, `freezes`).
     pub fn from_name(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "environments" | "environment" => Some(Self::Environment),
@@ -98,6 +103,7 @@ impl ResourceKind {
             }
             "policies" | "promotionpolicies" | "promotionpolicy" => Some(Self::PromotionPolicy),
             "flows" | "promotionflows" | "promotionflow" => Some(Self::PromotionFlow),
+            "freezes" | "freeze" => Some(Self::Freeze),
             _ => None,
         }
     }
@@ -472,6 +478,9 @@ pub enum Concurrency {
     Queue,
     /// Terminate the running one.
     Terminate,
+    /// Wait for the running one, and replace older releases waiting for the same
+    /// environment: they end `superseded`.
+    Supersede,
 }
 
 /// `kind: PromotionTemplate`
@@ -611,7 +620,7 @@ pub struct Selector {
 }
 
 impl Selector {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self == &Self::default()
     }
 
@@ -809,6 +818,8 @@ pub enum Resource {
     PromotionPolicy(PromotionPolicy),
     /// `kind: PromotionFlow`
     PromotionFlow(PromotionFlow),
+    /// `kind: Freeze`
+    Freeze(Freeze),
 }
 
 impl Resource {
@@ -820,6 +831,7 @@ impl Resource {
             Self::PromotionTemplate(_) => ResourceKind::PromotionTemplate,
             Self::PromotionPolicy(_) => ResourceKind::PromotionPolicy,
             Self::PromotionFlow(_) => ResourceKind::PromotionFlow,
+            Self::Freeze(_) => ResourceKind::Freeze,
         }
     }
 
@@ -831,6 +843,7 @@ impl Resource {
             Self::PromotionTemplate(r) => &r.metadata,
             Self::PromotionPolicy(r) => &r.metadata,
             Self::PromotionFlow(r) => &r.metadata,
+            Self::Freeze(r) => &r.metadata,
         }
     }
 
@@ -924,6 +937,7 @@ impl Resource {
             ResourceKind::PromotionTemplate => Resource::PromotionTemplate(decode(body)?),
             ResourceKind::PromotionPolicy => Resource::PromotionPolicy(decode(body)?),
             ResourceKind::PromotionFlow => Resource::PromotionFlow(decode(body)?),
+            ResourceKind::Freeze => Resource::Freeze(decode(body)?),
         })
     }
 }
@@ -1007,6 +1021,7 @@ impl Serialize for Resource {
             }
             Self::PromotionPolicy(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
             Self::PromotionFlow(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
+            Self::Freeze(r) => document(kind, &r.metadata, &r.spec).serialize(serializer),
         }
     }
 }

@@ -10,6 +10,7 @@ use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 
+use crate::freeze::FreezeSpec;
 use crate::resources::{
     EnvironmentSpec, Metadata, ProductSpec, PromotionFlowSpec, PromotionPolicySpec,
     PromotionTemplateSpec, ResourceKind,
@@ -67,6 +68,7 @@ fn document(kind: ResourceKind, generator: &mut SchemaGenerator) -> Map<String, 
         ResourceKind::PromotionTemplate => generator.subschema_for::<PromotionTemplateSpec>(),
         ResourceKind::PromotionPolicy => generator.subschema_for::<PromotionPolicySpec>(),
         ResourceKind::PromotionFlow => generator.subschema_for::<PromotionFlowSpec>(),
+        ResourceKind::Freeze => generator.subschema_for::<FreezeSpec>(),
     };
     let document = json!({
         "description": kind_description(kind),
@@ -93,6 +95,7 @@ fn kind_description(kind: ResourceKind) -> &'static str {
         ResourceKind::PromotionTemplate => "What a promotion copies from one environment's folder to the next.",
         ResourceKind::PromotionPolicy => "How a promotion happens in the environments it selects: commit or pull request, gates, verification.",
         ResourceKind::PromotionFlow => "Where promotions go, and in what order.",
+        ResourceKind::Freeze => "When releases may not enter the environments it scopes: once or on a recurring schedule, with a reason.",
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::action::{Action, HeaderValue, SoakStart};
 use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::freeze::Freeze;
 use crate::graph::{FlowGraph, FlowProblem};
 use crate::jsonpath::JsonPath;
 use crate::layout::{parse_layout, LAYOUT_ANNOTATION};
@@ -17,7 +18,8 @@ use crate::path::FieldPath;
 use crate::policy::{resolve_policy, EffectivePolicy};
 use crate::redact::looks_secret;
 use crate::resources::{
-    Environment, Product, PromotionFlow, PromotionPolicy, PromotionTemplate, Resource, ResourceKind,
+    Environment, Product, PromotionFlow, PromotionPolicy, PromotionTemplate, Resource,
+    ResourceKind, Selector,
 };
 use crate::template::{check_glob, check_relative_path};
 
@@ -85,6 +87,7 @@ impl ResourceSet {
         PromotionTemplate: PromotionTemplate => templates, template;
         PromotionPolicy: PromotionPolicy => policies, policy;
         PromotionFlow: PromotionFlow => flows, flow;
+        Freeze: Freeze => freezes, freeze;
     }
 
     /// The policy in effect for a product in an environment, following `flow`'s step
@@ -232,6 +235,7 @@ pub fn check(set: &ResourceSet) -> Vec<Diagnostic> {
             Resource::PromotionTemplate(template) => checker.template(&at, template),
             Resource::PromotionPolicy(policy) => checker.policy(&at, policy),
             Resource::PromotionFlow(flow) => checker.flow(&at, flow),
+            Resource::Freeze(freeze) => checker.freeze(&at, freeze),
         }
     }
     checker.diagnostics
@@ -448,24 +452,7 @@ impl Checker<'_> {
     }
 
     fn policy(&mut self, at: &Site, policy: &PromotionPolicy) {
-        let selector = spec().key("selector");
-        for (index, environment) in policy.spec.selector.environments.iter().enumerate() {
-            self.environment_exists(at, selector.key("environments").index(index), environment);
-        }
-        for (index, product) in policy.spec.selector.products.iter().enumerate() {
-            if self.set.product(product).is_none() {
-                let hint = suggestion(
-                    product,
-                    self.set.products().map(|p| p.metadata.name.as_str()),
-                );
-                self.error(
-                    at,
-                    selector.key("products").index(index),
-                    Code::UnknownProduct,
-                    format!("unknown product `{product}`{hint}"),
-                );
-            }
-        }
+        self.selector(at, spec().key("selector"), &policy.spec.selector);
         let rules = &policy.spec.rules;
         self.actions(
             at,
@@ -479,6 +466,59 @@ impl Checker<'_> {
             rules.verify.as_deref(),
             Placement::Verify,
         );
+    }
+
+    /// What needs no calendar: a reason, and exactly one of `period` and `schedule`.
+    /// The engine reads the times themselves (`freeze` in docs/resources.md).
+    fn freeze(&mut self, at: &Site, freeze: &Freeze) {
+        let spec_path = spec();
+        let spec = &freeze.spec;
+        self.selector(at, spec_path.key("scope"), &spec.scope);
+        if spec.reason.trim().is_empty() {
+            self.error(
+                at,
+                spec_path.key("reason"),
+                Code::InvalidValue,
+                "a freeze needs a reason: it is shown wherever the freeze holds a release"
+                    .to_string(),
+            );
+        }
+        match (&spec.period, &spec.schedule) {
+            (Some(_), Some(_)) => self.error(
+                at,
+                spec_path.key("schedule"),
+                Code::InvalidValue,
+                "a freeze has either a `period` or a `schedule`, not both".to_string(),
+            ),
+            (None, None) => self.error(
+                at,
+                spec_path,
+                Code::MissingField,
+                "a freeze needs a `period` (once) or a `schedule` (recurring)".to_string(),
+            ),
+            _ => {}
+        }
+    }
+
+    /// A selector's products and environments must exist.
+    fn selector(&mut self, at: &Site, selector: FieldPath, names: &Selector) {
+        for (index, environment) in names.environments.iter().enumerate() {
+            self.environment_exists(at, selector.key("environments").index(index), environment);
+        }
+        for (index, product) in names.products.iter().enumerate() {
+            if self.set.product(product).is_none() {
+                let hint = suggestion(
+                    product,
+                    self.set.products().map(|p| p.metadata.name.as_str()),
+                );
+                self.error(
+                    at,
+                    selector.key("products").index(index),
+                    Code::UnknownProduct,
+                    format!("unknown product `{product}`{hint}"),
+                );
+            }
+        }
     }
 
     fn flow(&mut self, at: &Site, flow: &PromotionFlow) {

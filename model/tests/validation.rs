@@ -72,7 +72,7 @@ fn documents_must_be_resources() {
     );
     assert_eq!(
         check("apiVersion: promenade.dev/v1alpha1\nkind: Enviroment\nmetadata: {name: x}\n"),
-        ["test.yaml:2:7: unknown kind `Enviroment`, expected one of `Environment`, `Product`, `PromotionTemplate`, `PromotionPolicy`, `PromotionFlow` [unknown-kind]"]
+        ["test.yaml:2:7: unknown kind `Enviroment`, expected one of `Environment`, `Product`, `PromotionTemplate`, `PromotionPolicy`, `PromotionFlow`, `Freeze` [unknown-kind]"]
     );
     assert_eq!(
         check("kind: Environment\n"),

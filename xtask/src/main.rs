@@ -33,13 +33,17 @@ commands:
                every browser test on the release bundles, bundle sizes
   e2e [ARGS]   build, then run the browser tests only (ARGS go to Playwright)
   wasm-check   build the `model` crate for wasm32-unknown-unknown
-  manifests    check deploy/kubernetes/ against the Kubernetes schemas (offline)
+  manifests    check the Dockerfile (hadolint, pinned images and tools) and deploy/
+               (Kubernetes schemas, ServiceMonitor, compose file), offline
   api          the API against its OpenAPI document: generated requests to a live
                demo server (schemathesis), no server error, undocumented status or
                answer off its schema
   bundle-size  build the release browser bundles, run the browser tests tagged
                @release against them, then print their sizes against their
                budgets (fails on a page error or over budget)
+  bench-ui [N] the dashboard of a product of N applications (default 1000) × 6
+               environments in headless Chromium, on the optimised server and
+               bundles: HTML size, time to usable, filter, live update
 
 options:
   --release    optimised server and size-optimised browser bundle (wasm-opt)
@@ -92,7 +96,9 @@ impl Bundle {
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = env::args().skip(1).collect();
-    let release = take_flag(&mut args, "--release");
+    // Benchmarks measure what ships: the optimised server and bundles.
+    let release =
+        take_flag(&mut args, "--release") || args.first().is_some_and(|c| c == "bench-ui");
     let Some(command) = (!args.is_empty()).then(|| args.remove(0)) else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
@@ -108,11 +114,12 @@ fn main() -> ExitCode {
         "test" => xtask.test(),
         "e2e" => xtask.build().and_then(|()| xtask.e2e(&args)),
         "wasm-check" => xtask.wasm_check(),
-        "manifests" => xtask.check_kubernetes_manifests(),
+        "manifests" => xtask.check_deployment(),
         "api" => xtask
             .build_server()
             .and_then(|()| xtask.check_api_conformance()),
         "bundle-size" => xtask.check_release_bundles(&["--grep".into(), RELEASE_TAG.into()]),
+        "bench-ui" => xtask.build().and_then(|()| xtask.bench_ui(&args)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -551,7 +558,7 @@ impl Xtask {
         })?;
         self.server_built = !self.server_release;
         self.check_api_conformance()?;
-        self.check_kubernetes_manifests()?;
+        self.check_deployment()?;
         // Every browser test, once, on what ships: the release bundles. Building them
         // also shows that `model` builds for wasm32 (`cargo xtask wasm-check` alone).
         self.check_release_bundles(&[])
@@ -610,15 +617,32 @@ impl Xtask {
         checked
     }
 
-    /// `deploy/kubernetes/` against the Kubernetes API's schemas, offline and strict
-    /// (unknown fields are errors), with the pinned kubernetes-validate of tools/venv;
-    /// then the ServiceMonitor against those manifests (its CRD's schema is not
-    /// shipped), and `deploy/compose.yaml` with its proxy's configuration (`nginx -t`).
-    fn check_kubernetes_manifests(&mut self) -> Result {
+    /// What can be known offline of how Promenade is deployed: the Dockerfile (an image
+    /// cannot be built without a container runtime), then `deploy/kubernetes/` against
+    /// the Kubernetes API's schemas, strict (unknown fields are errors), with the pinned
+    /// kubernetes-validate of tools/venv; then the ServiceMonitor against those
+    /// manifests (its CRD's schema is not shipped), and `deploy/compose.yaml` with its
+    /// proxy's configuration (`nginx -t`).
+    fn check_deployment(&mut self) -> Result {
         let validate = self.root.join("tools/venv/bin/kubernetes-validate");
-        if !validate.is_file() {
-            return Err("tools/venv is missing: run scripts/bootstrap".into());
+        let hadolint = self.root.join("tools/venv/bin/hadolint");
+        if !validate.is_file() || !hadolint.is_file() {
+            return Err("tools/venv is missing or old: run scripts/bootstrap".into());
         }
+        self.step("Dockerfile", |x| {
+            run(Command::new(&hadolint)
+                .arg("--config")
+                .arg(x.root.join(".hadolint.yaml"))
+                .arg(x.root.join("Dockerfile")))?;
+            let file = x.root.join("Dockerfile");
+            let text = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let problems = dockerfile_problems(&text, &locked_version(&x.root, "wasm-bindgen")?);
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("\n"))
+            }
+        })?;
         let folder = self.root.join("deploy/kubernetes");
         let mut manifests: Vec<PathBuf> = fs::read_dir(&folder)
             .map_err(|e| format!("{}: {e}", folder.display()))?
@@ -648,6 +672,20 @@ impl Xtask {
     fn wasm_check(&mut self) -> Result {
         self.step("model for wasm32", |x| {
             run(&mut x.wasm_cargo(&["build", "-p", MODEL]))
+        })
+    }
+
+    /// `end2end/bench/dashboard.mjs` against the binary and bundles of this build.
+    fn bench_ui(&mut self, args: &[String]) -> Result {
+        let end2end = self.root.join("end2end");
+        let (binary, site) = (self.server_binary(), self.site_root());
+        self.step("dashboard benchmark (Chromium)", |_| {
+            run(Command::new("node")
+                .arg("bench/dashboard.mjs")
+                .args(args)
+                .env("PROMENADE_BIN", &binary)
+                .env("PROMENADE_SITE_ROOT", &site)
+                .current_dir(&end2end))
         })
     }
 
@@ -713,6 +751,7 @@ impl Xtask {
     fn cargo(&self, args: &[&str]) -> Command {
         let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         cargo.args(args).current_dir(&self.root);
+        without_run_variables(&mut cargo);
         if self.lint {
             // What `cargo clippy -- -D warnings` sets up, on any cargo command: cargo
             // hands the workspace's crates (not the dependencies) to clippy-driver,
@@ -739,6 +778,7 @@ impl Xtask {
                 // Through the rustup proxy, so `+debweb` selects Debian's compiler for this
                 // build and everything it spawns.
                 let mut cargo = Command::new("cargo");
+                without_run_variables(&mut cargo);
                 cargo
                     .arg("+debweb")
                     .args(args)
@@ -772,6 +812,28 @@ impl Xtask {
         }
         let total: Duration = self.timings.iter().map(|(_, t)| *t).sum();
         println!("  {:>7.1}s  total", total.as_secs_f64());
+    }
+}
+
+/// Leaves out what `cargo run` told this xtask about itself (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_NAME`, …). Build scripts such as ring's ask cargo to rerun them when those
+/// change, and cargo compares its own environment: a build started from here would
+/// otherwise redo them, and every crate above them, after any plain `cargo build` (or
+/// the Dockerfile's dependency layers) and the other way round.
+fn without_run_variables(command: &mut Command) {
+    for (name, _) in env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+            )
+        {
+            command.env_remove(name);
+        }
     }
 }
 
@@ -833,6 +895,67 @@ fn check_wasm_bindgen(root: &Path) -> Result {
             other.unwrap_or("(unknown)")
         )),
     }
+}
+
+/// What hadolint does not check in the Dockerfile: every base image pinned to an exact
+/// version (`rust:1.95.0-bookworm`, `debian:12.12-slim`, or a digest; not `rust:1` or
+/// `debian:bookworm-slim`, which move under the build), and the wasm-bindgen CLI it
+/// installs being the version Cargo.lock has (another one generates glue the bundle
+/// does not fit).
+fn dockerfile_problems(dockerfile: &str, wasm_bindgen: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut stages: Vec<&str> = Vec::new();
+    let mut installs_wasm_bindgen = false;
+    for (number, line) in dockerfile.lines().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["FROM", image, rest @ ..] => {
+                if !stages.contains(image) && !pinned(image) {
+                    problems.push(format!(
+                        "Dockerfile:{}: `{image}` is not pinned to an exact version",
+                        number + 1
+                    ));
+                }
+                if let [as_, stage] = rest {
+                    if as_.eq_ignore_ascii_case("as") {
+                        stages.push(*stage);
+                    }
+                }
+            }
+            ["ARG", argument] => {
+                if let Some(version) = argument.strip_prefix("WASM_BINDGEN_VERSION=") {
+                    installs_wasm_bindgen = true;
+                    if version != wasm_bindgen {
+                        problems.push(format!(
+                            "Dockerfile:{}: WASM_BINDGEN_VERSION={version}, Cargo.lock has wasm-bindgen {wasm_bindgen}",
+                            number + 1
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !installs_wasm_bindgen {
+        problems.push("Dockerfile: no `ARG WASM_BINDGEN_VERSION=…`".into());
+    }
+    problems
+}
+
+/// `image@sha256:…`, or a tag starting with a version of at least two parts.
+fn pinned(image: &str) -> bool {
+    if image.contains("@sha256:") {
+        return true;
+    }
+    let Some((_, tag)) = image.rsplit_once(':') else {
+        return false;
+    };
+    let version = tag.split('-').next().unwrap_or_default();
+    let parts: Vec<&str> = version.split('.').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn locked_version(root: &Path, package: &str) -> Result<String> {
@@ -992,4 +1115,32 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_images_must_be_pinned_and_wasm_bindgen_must_match_the_lock() {
+        let good = "FROM rust:1.95.0-bookworm AS tools\nARG WASM_BINDGEN_VERSION=0.2.130\n\
+                    FROM tools AS build\nFROM debian:12.12-slim\nFROM nginx@sha256:abc\n";
+        assert_eq!(dockerfile_problems(good, "0.2.130"), Vec::<String>::new());
+        let bad = "FROM rust:1-bookworm AS tools\nARG WASM_BINDGEN_VERSION=0.2.129\n\
+                   FROM debian:bookworm-slim\nFROM alpine\nFROM node:latest\n";
+        assert_eq!(
+            dockerfile_problems(bad, "0.2.130"),
+            [
+                "Dockerfile:1: `rust:1-bookworm` is not pinned to an exact version",
+                "Dockerfile:2: WASM_BINDGEN_VERSION=0.2.129, Cargo.lock has wasm-bindgen 0.2.130",
+                "Dockerfile:3: `debian:bookworm-slim` is not pinned to an exact version",
+                "Dockerfile:4: `alpine` is not pinned to an exact version",
+                "Dockerfile:5: `node:latest` is not pinned to an exact version",
+            ]
+        );
+        assert_eq!(
+            dockerfile_problems("FROM debian:12.12-slim\n", "0.2.130"),
+            ["Dockerfile: no `ARG WASM_BINDGEN_VERSION=…`"]
+        );
+    }
 }

@@ -662,8 +662,12 @@ fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
     };
 
     let test_id = format!("node-{name}");
+    // The node's name is what it shows (WCAG 2.5.3: speech input finds it by that); the
+    // rest (what it waits for, its problems) is its description.
+    let description_id = format!("fd-node-about-{name}");
     let title = name.clone();
     view! {
+        <span id=description_id.clone() class="fd-visually-hidden">{label}</span>
         <div
             class="fd-node"
             class:fd-selected=move || selected.get()
@@ -683,7 +687,7 @@ fn NodeView(ui: Ui, name: String, gestures: NodeGestures) -> impl IntoView {
             tabindex="0"
             aria-roledescription="flow node"
             aria-pressed=move || selected.get().to_string()
-            aria-label=label
+            aria-describedby=description_id
             data-node=name.clone()
             data-testid=test_id
             on:pointerdown=on_pointerdown

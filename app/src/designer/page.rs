@@ -233,6 +233,7 @@ pub fn FlowsPage() -> impl IntoView {
             title="Flows"
             summary="Promotion flows: which environments a version visits, and in what order."
         />
+        <crate::freeze::FreezeBanner/>
         <p class="fd-list-actions">
             <a class="button" href="/flows/new" data-testid="new-flow">"New flow"</a>
         </p>
@@ -516,6 +517,7 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
         None => "New flow".to_owned(),
     };
     let dirty = Memo::new(move |_| editor.with(Editor::is_dirty));
+    dom::warn_before_leaving(move || dirty.get_untracked());
     let locked = Memo::new(move |_| editor.with(Editor::is_locked));
     let status = move || {
         if locked.get() {
@@ -656,6 +658,7 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
                     </button>
                 </div>
             </header>
+            <crate::freeze::FreezeBanner/>
             <Show when=move || conflict.get().is_some()>
                 <div class="fd-banner fd-conflict" role="alert" data-testid="save-conflict">
                     <p>{move || conflict.get().map(|(message, _)| format!("Not saved: {message}."))}</p>

@@ -137,10 +137,12 @@ pub(super) fn Palette(ui: Ui) -> impl IntoView {
                         let label = {
                             let name = name.clone();
                             move || {
+                                // Starts with the visible text, so speech input finds
+                                // the button by what it shows (WCAG 2.5.3).
                                 if used.get() {
-                                    format!("{name}, {kind}: already in the flow")
+                                    format!("{name} {kind}: already in the flow")
                                 } else {
-                                    format!("Add {name}, {kind}, to the flow")
+                                    format!("{name} {kind}: add to the flow")
                                 }
                             }
                         };
@@ -166,6 +168,7 @@ pub(super) fn Palette(ui: Ui) -> impl IntoView {
                                         aria-hidden="true"
                                     ></span>
                                     <span class="fd-palette-name">{name.clone()}</span>
+                                    " "
                                     <span class="fd-palette-kind">{kind}</span>
                                 </button>
                             </li>

@@ -200,13 +200,7 @@ impl Engine {
     ) -> Result<ReleaseRecord> {
         allow(who, Role::Viewer, "approving")?;
         let release = self.load_release(id).await?;
-        let step = release
-            .steps
-            .iter()
-            .find(|s| s.environment == environment)
-            .ok_or_else(|| {
-                EngineError::NotFound(format!("release {id} has no environment {environment:?}"))
-            })?;
+        let step = super::step_in(&release, environment)?;
         let Some((index, gate)) = waiting_approval(step) else {
             return Err(EngineError::Conflict {
                 message: format!(
@@ -480,7 +474,7 @@ impl Engine {
             .check_interval
             .min(std::time::Duration::from_secs(30));
         loop {
-            let now = jiff::Timestamp::now().to_zoned(zone.clone());
+            let now = self.config().clock.now().to_zoned(zone.clone());
             let minute = u16::try_from(now.hour()).unwrap_or(0) * 60
                 + u16::try_from(now.minute()).unwrap_or(0);
             let day = weekday(now.weekday());

@@ -48,7 +48,7 @@ use crate::credentials::Keyring;
 use crate::git::CommitInfo;
 use crate::hosting::StatusState;
 use crate::store::{
-    ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord,
+    ApplicationResult, EventRecord, NewRelease, NewStep, ReleaseFilter, ReleaseRecord, Turn,
 };
 use crate::{telemetry, Checkpoint, Engine, EngineError, Result};
 use promenade_model::release::{EventChange, Gate, LogLine, ReleaseStatus, StepDetail, StepStatus};
@@ -218,6 +218,8 @@ impl Engine {
             argocd: plan.argocd.clone(),
             argo_workflows: plan.argo_workflows.clone(),
         };
+        self.refuse_blocked(product, &snapshot.source, "no release may carry it")
+            .await?;
         let id = new_release_id();
         let release = NewRelease {
             id: id.clone(),
@@ -290,7 +292,7 @@ impl Engine {
                 .await?;
             self.publish(event).await;
         }
-        self.set_release_status(id, &release.product, ReleaseStatus::Running)
+        self.set_release_status(id, &release.product, ReleaseStatus::Running, None)
             .await?;
         self.spawn(id.to_string(), None).await?;
         self.audit(Record::by(who, AuditAction::ReleaseRetried, id))
@@ -311,6 +313,13 @@ impl Engine {
 
     /// Stops a release; `reason` goes into the comment that closes its pull requests.
     async fn terminate_release(&self, id: &str, reason: &str) -> Result<ReleaseRecord> {
+        self.stop_release(id, reason, Stop::Terminated).await
+    }
+
+    /// Ends a release before its end: its working steps (and, when superseded, the step
+    /// that waited) take the ending's status, pending ones stay pending, its pull
+    /// requests are closed with `reason` and its workflows stopped.
+    async fn stop_release(&self, id: &str, reason: &str, stop: Stop<'_>) -> Result<ReleaseRecord> {
         let release = self.load_release(id).await?;
         if release.status.is_final() {
             return Err(EngineError::Conflict {
@@ -327,22 +336,40 @@ impl Engine {
         {
             token.cancel();
         }
+        let (step_status, release_status, superseded_by, waited) = match stop {
+            Stop::Terminated => (
+                StepStatus::Terminated,
+                ReleaseStatus::Terminated,
+                None,
+                None,
+            ),
+            Stop::Superseded { by, environment } => (
+                StepStatus::Superseded,
+                ReleaseStatus::Superseded,
+                Some(by),
+                Some(environment),
+            ),
+        };
         let stopped: Vec<&str> = release
             .steps
             .iter()
-            .filter(|s| s.status.is_working() || s.status == StepStatus::Waiting)
+            .filter(|s| {
+                s.status.is_working()
+                    || matches!(s.status, StepStatus::Waiting | StepStatus::Frozen)
+                    || Some(s.environment.as_str()) == waited
+            })
             .map(|s| s.environment.as_str())
             .collect();
         for environment in &stopped {
             let event = self
                 .store()
-                .set_step_status(id, environment, StepStatus::Terminated, None)
+                .set_step_status(id, environment, step_status, None)
                 .await?;
             self.publish(event).await;
         }
-        self.set_release_status(id, &release.product, ReleaseStatus::Terminated)
+        self.set_release_status(id, &release.product, release_status, superseded_by)
             .await?;
-        info!(release = %id, "release terminated");
+        info!(release = %id, superseded_by, "release {release_status}");
         self.close_pull_requests(&release, reason).await;
         // Read again: a workflow submitted just before the cancel is saved by now, or
         // its step stops it itself.
@@ -350,8 +377,12 @@ impl Engine {
             self.stop_workflows(&current, reason).await;
         }
         if let Ok(snapshot) = snapshot_of(&release) {
+            let description = match stop {
+                Stop::Terminated => "Terminated".to_string(),
+                Stop::Superseded { by, .. } => format!("Superseded by {by}"),
+            };
             for environment in stopped {
-                self.report_status(id, &snapshot, environment, StatusState::Error, "Terminated")
+                self.report_status(id, &snapshot, environment, StatusState::Error, &description)
                     .await;
             }
         }
@@ -460,7 +491,12 @@ impl Engine {
                         let failed = match engine.load_release(&id).await {
                             Ok(release) => {
                                 engine
-                                    .set_release_status(&id, &release.product, ReleaseStatus::Failed)
+                                    .set_release_status(
+                                        &id,
+                                        &release.product,
+                                        ReleaseStatus::Failed,
+                                        None,
+                                    )
                                     .await
                             }
                             Err(e) => Err(e),
@@ -542,7 +578,7 @@ impl Engine {
             let failed = state.values().any(|s| *s == StepStatus::Failed);
             if !failed {
                 for step in &release.steps {
-                    let ready = matches!(step.status, StepStatus::Pending | StepStatus::Waiting)
+                    let ready = step.status.is_unstarted()
                         || (step.status.is_working() && !in_flight.contains(&step.environment));
                     let deps_done = step.depends_on.iter().all(|d| {
                         state
@@ -556,6 +592,7 @@ impl Engine {
                             environment: step.environment.clone(),
                             action: step.action,
                             resume_merge_wait: step.status == StepStatus::AwaitingMerge,
+                            fresh: step.status.is_unstarted(),
                             verifies: !step.verification().is_empty(),
                             snapshot: snapshot.clone(),
                             template: template.clone(),
@@ -618,7 +655,7 @@ impl Engine {
                     } else {
                         ReleaseStatus::Succeeded
                     };
-                    self.set_release_status(id, &snapshot.product.metadata.name, status)
+                    self.set_release_status(id, &snapshot.product.metadata.name, status, None)
                         .await?;
                     self.run_hooks(id, &snapshot, status).await?;
                     return Ok(());
@@ -636,6 +673,11 @@ impl Engine {
     async fn step(&self, job: &StepJob) -> Result<()> {
         let product = job.snapshot.product.metadata.name.clone();
         let queued = Instant::now();
+        if job.fresh {
+            self.hold_while_paused(job, &product).await?;
+            self.hold_while_frozen(&job.release, &job.environment, &product, &job.cancel)
+                .await?;
+        }
         self.wait_for_turn(job, &product).await?;
         telemetry::queue_waited(&job.environment, queued.elapsed());
         let started = Instant::now();
@@ -655,6 +697,9 @@ impl Engine {
     async fn step_in_turn(&self, job: &StepJob, product: &str) -> Result<StepStatus> {
         let id = &job.release;
         if !job.resume_merge_wait {
+            let source = &job.snapshot.source;
+            self.refuse_blocked(product, source, "the release stopped before this step")
+                .await?;
             self.set_step(id, &job.environment, StepStatus::Gating, None)
                 .await?;
             self.report_status(
@@ -666,6 +711,9 @@ impl Engine {
             )
             .await;
             self.run_actions(job, Phase::Gates).await?;
+            // Gates may have waited long (an approval): the line may have stopped since.
+            self.refuse_blocked(product, source, "the release stopped before writing")
+                .await?;
             self.set_step(id, &job.environment, StepStatus::Applying, None)
                 .await?;
         }
@@ -912,22 +960,75 @@ impl Engine {
     /// Waits until the release's step is first in the environment's queue, which the
     /// database keeps: releases of a product take each environment in turn, whichever
     /// replica drives them. The place is kept across a takeover.
+    /// With `concurrency: supersede`, a release waiting while a newer one is in line
+    /// for the same environment ends `superseded` instead.
     async fn wait_for_turn(&self, job: &StepJob, product: &str) -> Result<()> {
+        let supersede = job.snapshot.product.spec.concurrency == Concurrency::Supersede;
         loop {
             // Armed before looking, so a place given up meanwhile is not missed.
             let changed = self.queue_changes().notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if self
+            match self
                 .store()
-                .queue_turn(product, &job.environment, &job.release)
+                .queue_turn(product, &job.environment, &job.release, supersede)
                 .await?
             {
-                return Ok(());
+                Turn::Taken => return Ok(()),
+                Turn::Waiting => {}
+                Turn::Superseded(newer) => {
+                    let stop = Stop::Superseded {
+                        by: &newer,
+                        environment: &job.environment,
+                    };
+                    let reason = format!("the newer release {newer} replaces it");
+                    return match self.stop_release(&job.release, &reason, stop).await {
+                        // Ended meanwhile (terminated): stopped all the same.
+                        Ok(_) | Err(EngineError::Conflict { .. }) => Err(EngineError::Stopped),
+                        Err(e) => Err(e),
+                    };
+                }
             }
             tokio::select! {
                 () = &mut changed => {}
                 // Covers a wake-up lost between replicas.
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                () = job.cancel.cancelled() => return Err(EngineError::Stopped),
+            }
+        }
+    }
+
+    /// Holds a step that has not started while its product or environment is paused,
+    /// saying so once in the release's log; a resume anywhere wakes it.
+    async fn hold_while_paused(&self, job: &StepJob, product: &str) -> Result<()> {
+        let mut told = false;
+        loop {
+            let changed = self.queue_changes().notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let Some(pause) = self.pause_on(product, &job.environment).await? else {
+                if told {
+                    self.store()
+                        .append_log(&job.release, &job.environment, "info", "resumed")
+                        .await?;
+                }
+                return Ok(());
+            };
+            if !told {
+                let line = format!(
+                    "held: {product} is paused in {} by {}: {}",
+                    pause.scope(),
+                    pause.paused_by,
+                    pause.reason
+                );
+                info!(release = %job.release, environment = %job.environment, "{line}");
+                self.store()
+                    .append_log(&job.release, &job.environment, "info", &line)
+                    .await?;
+                told = true;
+            }
+            tokio::select! {
+                () = &mut changed => {}
                 () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                 () = job.cancel.cancelled() => return Err(EngineError::Stopped),
             }
@@ -959,8 +1060,12 @@ impl Engine {
         id: &str,
         product: &str,
         status: ReleaseStatus,
+        superseded_by: Option<&str>,
     ) -> Result<()> {
-        let event = self.store().set_release_status(id, status).await?;
+        let event = self
+            .store()
+            .set_release_status(id, status, superseded_by)
+            .await?;
         self.publish(event).await;
         telemetry::release_status(product, status);
         Ok(())
@@ -1034,6 +1139,9 @@ struct StepJob {
     environment: String,
     action: PromotionAction,
     resume_merge_wait: bool,
+    /// The step has not started yet (a pause or a freeze holds it); a step under way
+    /// finishes.
+    fresh: bool,
     /// Whether the step has verification to run after its change.
     verifies: bool,
     snapshot: Arc<Snapshot>,
@@ -1141,6 +1249,33 @@ fn describe(result: &RepositoryResult) -> Option<String> {
 }
 
 /// Time-ordered, unique across replicas: a millisecond timestamp and random bits.
+/// How a release ends before its end.
+#[derive(Clone, Copy)]
+enum Stop<'a> {
+    /// Someone terminated it, or a newer release did (`concurrency: terminate`).
+    Terminated,
+    /// A newer release (`by`) took its place while its step in `environment` waited
+    /// for the environment (`concurrency: supersede`).
+    Superseded { by: &'a str, environment: &'a str },
+}
+
 fn new_release_id() -> String {
     ulid::Ulid::new().to_string().to_lowercase()
+}
+
+/// The release's step in `environment`; not found is an error that names both.
+pub(crate) fn step_in<'a>(
+    release: &'a ReleaseRecord,
+    environment: &str,
+) -> Result<&'a crate::store::StepRecord> {
+    release
+        .steps
+        .iter()
+        .find(|s| s.environment == environment)
+        .ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "release {} has no environment {environment:?}",
+                release.id
+            ))
+        })
 }

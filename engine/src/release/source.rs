@@ -110,6 +110,7 @@ pub fn freeze(
             branch: key.1,
             folder,
             commit: commit.to_string(),
+            committed_at: Some(repo.committed_at(commit)?),
             version,
         });
         trees.insert(app.name.clone(), files);

@@ -174,13 +174,15 @@ impl Store {
     /// line: nobody holds the turn and no older release waits for it. Puts the step in
     /// line first when it is not (a retried step), keeping its place otherwise, and
     /// drops places nobody will use (releases no longer running, steps that ended).
-    /// True when the step holds the turn.
+    /// With `supersede`, a step that does not get the turn while a newer release is in
+    /// line is told which one.
     pub(crate) async fn queue_turn(
         &self,
         product: &str,
         environment: &str,
         release: &str,
-    ) -> Result<bool> {
+        supersede: bool,
+    ) -> Result<Turn> {
         let mut tx = self.pool.begin().await?;
         if self.kind() == DatabaseKind::Postgres {
             // One decision at a time per environment: two replicas' steps must not both
@@ -228,8 +230,24 @@ impl Store {
         .bind(release)
         .execute(&mut *tx)
         .await?;
+        let turn = if taken.rows_affected() == 1 {
+            Turn::Taken
+        } else if supersede {
+            let newest: Option<String> = sqlx::query_scalar(
+                "SELECT MAX(release_id) FROM environment_queue
+                 WHERE product = $1 AND environment = $2 AND release_id > $3",
+            )
+            .bind(product)
+            .bind(environment)
+            .bind(release)
+            .fetch_one(&mut *tx)
+            .await?;
+            newest.map_or(Turn::Waiting, Turn::Superseded)
+        } else {
+            Turn::Waiting
+        };
         tx.commit().await?;
-        Ok(taken.rows_affected() == 1)
+        Ok(turn)
     }
 
     /// Takes the release's step out of the environment's line.
@@ -294,6 +312,17 @@ impl Store {
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Where a step stands in its environment's queue.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// It holds the environment.
+    Taken,
+    /// Another release holds it, or an older one is in line first.
+    Waiting,
+    /// It waits, and this newer release is in line too (`concurrency: supersede`).
+    Superseded(String),
 }
 
 /// The final step statuses as an SQL list: `'succeeded', 'failed', …`.

@@ -55,6 +55,7 @@ const TABLES: &[(&str, &[(&str, Type)])] = &[
             ("created_at", Text),
             ("finished_at", Text),
             ("created_by_kind", Text),
+            ("superseded_by", Text),
         ],
     ),
     (
@@ -191,6 +192,26 @@ const TABLES: &[(&str, &[(&str, Type)])] = &[
             ("detail", Text),
         ],
     ),
+    (
+        "blocked_versions",
+        &[
+            ("product", Text),
+            ("version", Text),
+            ("reason", Text),
+            ("blocked_by", Text),
+            ("blocked_at", Text),
+        ],
+    ),
+    (
+        "pauses",
+        &[
+            ("product", Text),
+            ("environment", Text),
+            ("reason", Text),
+            ("paused_by", Text),
+            ("paused_at", Text),
+        ],
+    ),
 ];
 
 /// Columns numbered by the database: PostgreSQL's identity sequences must continue after
@@ -269,4 +290,46 @@ fn bind<'q>(
         Integer => query.bind(row.try_get::<Option<i64>, _>(index)?),
         Bytes => query.bind(row.try_get::<Option<Vec<u8>>, _>(index)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tables not copied: how running servers coordinate (who drives which release, who
+    /// is in line for an environment, which servers live). A stopped installation has
+    /// none of that; its releases take leases and places in line again when a server
+    /// starts.
+    const LIVE_STATE: &[&str] = &["environment_queue", "leases", "replicas"];
+
+    /// A column added by a migration and forgotten here would be lost by every copy.
+    #[tokio::test]
+    async fn every_table_and_column_the_migrations_build_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, dir.path()).await.unwrap();
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let mut listed: Vec<&str> = TABLES.iter().map(|(name, _)| *name).collect();
+        listed.extend(LIVE_STATE);
+        listed.sort_unstable();
+        let live: Vec<&str> = tables.iter().map(|(name,)| name.as_str()).collect();
+        assert_eq!(listed, live, "tables");
+        for (table, columns) in TABLES {
+            let rows: Vec<(String,)> =
+                sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .fetch_all(&store.pool)
+                    .await
+                    .unwrap();
+            let mut live: Vec<&str> = rows.iter().map(|(name,)| name.as_str()).collect();
+            let mut copied: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+            live.sort_unstable();
+            copied.sort_unstable();
+            assert_eq!(copied, live, "columns of {table}");
+        }
+    }
 }

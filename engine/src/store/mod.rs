@@ -21,6 +21,7 @@ mod coordination;
 mod copy;
 mod releases;
 
+pub(crate) use coordination::Turn;
 pub use copy::CopyReport;
 pub use releases::{
     ApplicationRecord, ApplicationResult, EventRecord, NewApproval, NewRelease, NewStep,
@@ -102,11 +103,20 @@ impl Store {
             .busy_timeout(SQLITE_BUSY_TIMEOUT);
         // Creates the file, turns WAL on (it stays on) and migrates, with sqlx's own
         // SQLite options; the shared pool then opens the same file through `Any`.
+        // Migrations run on a connection of their own with foreign keys off: a table
+        // others refer to can only be rebuilt (SQLite's way to change a constraint)
+        // without them cascading the old table's drop.
+        let migrating = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone().foreign_keys(false))
+            .await?;
+        let migrated = SQLITE_MIGRATIONS.run(&migrating).await;
+        migrating.close().await;
+        migrated?;
         let sessions = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options.clone())
             .await?;
-        SQLITE_MIGRATIONS.run(&sessions).await?;
         let url = format!("sqlite://{}", options.get_filename().display());
         let timeout = SQLITE_BUSY_TIMEOUT.as_millis();
         let pool = AnyPoolOptions::new()
@@ -262,6 +272,70 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use promenade_model::release::ReleaseStatus;
+
+    /// The releases table was rebuilt by a migration (0012): an installation made before
+    /// keeps its releases, the rows that refer to them, and the cascade between them.
+    #[tokio::test]
+    async fn upgrading_keeps_releases_and_what_refers_to_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let older = dir.path().join("older-migrations");
+        std::fs::create_dir_all(&older).unwrap();
+        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/sqlite");
+        for entry in std::fs::read_dir(&all).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().as_ref() < "0012" {
+                std::fs::copy(entry.path(), older.join(entry.file_name())).unwrap();
+            }
+        }
+        let before = sqlx::migrate::Migrator::new(older.as_path()).await.unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(data.join("promenade.db"))
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .unwrap();
+        before.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO releases (id, product, flow, status, source, created_by, created_at)
+             VALUES ('r1', 'shop', 'standard', 'running', '{}', 'alice', '2026-01-01T00:00:00Z')",
+            "INSERT INTO release_steps (release_id, environment, position, depends_on, status, action)
+             VALUES ('r1', 'qa', 0, '[]', 'pending', 'commit')",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(None, &data).await.unwrap();
+        let release = store.release("r1").await.unwrap().unwrap();
+        assert_eq!(release.steps.len(), 1);
+        assert_eq!(release.created_by, "alice");
+        store
+            .set_release_status("r1", ReleaseStatus::Superseded, Some("r2"))
+            .await
+            .unwrap();
+        let release = store.release("r1").await.unwrap().unwrap();
+        assert_eq!(release.status, ReleaseStatus::Superseded);
+        assert_eq!(release.superseded_by.as_deref(), Some("r2"));
+        let (problems,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM pragma_foreign_key_check")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(problems, 0);
+        sqlx::query("DELETE FROM releases WHERE id = 'r1'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let (steps,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM release_steps")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(steps, 0, "a release's steps still go with it");
+    }
 
     #[tokio::test]
     async fn first_start_creates_the_data_folder_and_applies_migrations() {

@@ -177,7 +177,8 @@ impl Store {
         with_applications: bool,
     ) -> Result<Option<ReleaseRecord>> {
         let Some(row) = sqlx::query(
-            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at
+            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at,
+                    superseded_by
              FROM releases WHERE id = $1",
         )
         .bind(id)
@@ -243,7 +244,8 @@ impl Store {
     /// Releases newest first, without their steps.
     pub(crate) async fn list_releases(&self, filter: &ReleaseFilter) -> Result<Vec<ReleaseRecord>> {
         let rows = sqlx::query(
-            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at
+            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at,
+                    superseded_by
              FROM releases
              WHERE ($1 IS NULL OR product = $1) AND ($2 IS NULL OR status = $2)
                AND ($5 IS NULL OR EXISTS (SELECT 1 FROM release_steps s
@@ -260,19 +262,27 @@ impl Store {
         rows.iter().map(release_from_row).collect()
     }
 
+    /// Sets the release's status; `superseded_by` names the release that replaced it
+    /// (kept as it was when `None`).
     pub(crate) async fn set_release_status(
         &self,
         id: &str,
         status: ReleaseStatus,
+        superseded_by: Option<&str>,
     ) -> Result<EventRecord> {
         let mut tx = self.pool.begin().await?;
         let finished = status.is_final().then(now);
-        sqlx::query("UPDATE releases SET status = $1, finished_at = $2 WHERE id = $3")
-            .bind(status.as_str())
-            .bind(finished)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE releases SET status = $1, finished_at = $2,
+                 superseded_by = COALESCE($3, superseded_by)
+             WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(finished)
+        .bind(superseded_by)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let change = EventChange::Release(ReleaseChange {
             status,
             product: None,
@@ -630,6 +640,7 @@ fn release_from_row(row: &sqlx::any::AnyRow) -> Result<ReleaseRecord> {
         created_by_kind: principal_kind(row.try_get("created_by_kind")?)?,
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
+        superseded_by: row.try_get("superseded_by")?,
         steps: Vec::new(),
     })
 }
@@ -802,7 +813,7 @@ mod tests {
         store.create_release(&planned("r2", "shop")).await.unwrap();
         store.create_release(&planned("r3", "blog")).await.unwrap();
         store
-            .set_release_status("r1", ReleaseStatus::Succeeded)
+            .set_release_status("r1", ReleaseStatus::Succeeded, None)
             .await
             .unwrap();
 

@@ -132,6 +132,12 @@ impl World {
         }
     }
 
+    /// Holds qa at an approval gate a release manager opens.
+    pub async fn require_qa_approval(&self) {
+        self.apply(&demo::approval_policy("qa", "{ roles: [release-manager] }"))
+            .await;
+    }
+
     /// Applies resources as an administrator (replacing those of the same names).
     pub async fn apply(&self, yaml: &str) {
         self.engine
@@ -302,6 +308,14 @@ impl World {
             Some((get("Promenade-Environment")?, get("Promenade-Release")?))
         })
         .collect()
+    }
+
+    /// How many commits `release` made to `environment`.
+    pub fn commits_of(&self, release: &str, environment: &str) -> usize {
+        self.promotion_commits()
+            .iter()
+            .filter(|(env, id)| env == environment && id == release)
+            .count()
     }
 
     pub fn commit_count(&self) -> usize {

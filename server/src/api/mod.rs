@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod control;
 mod credentials;
 mod error;
 mod error_answers;
@@ -13,7 +14,7 @@ mod resources;
 mod schemas;
 mod webhooks;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -52,6 +53,7 @@ use crate::{health, AppState};
         releases::promote,
         releases::status,
         releases::deployed,
+        releases::delivery,
         releases::list,
         releases::get,
         releases::retry,
@@ -59,6 +61,14 @@ use crate::{health, AppState};
         releases::approve,
         releases::events,
         releases::all_events,
+        control::blocked,
+        control::block,
+        control::unblock,
+        control::pause,
+        control::resume,
+        control::freeze_status,
+        control::end_freeze,
+        control::break_glass,
         webhooks::github,
         webhooks::gitlab,
         webhooks::git,
@@ -117,6 +127,9 @@ pub fn routes() -> Router<AppState> {
         .route("/releases/{id}/retry", post(releases::retry))
         .route("/releases/{id}/terminate", post(releases::terminate))
         .route("/releases/{id}/approve", post(releases::approve))
+        .route("/releases/{id}/break-glass", post(control::break_glass))
+        .route("/freeze-status", get(control::freeze_status))
+        .route("/freezes/{name}/end", post(control::end_freeze))
         .route("/webhooks/github", post(webhooks::github))
         .route("/webhooks/gitlab", post(webhooks::gitlab))
         .route("/webhooks/git", post(webhooks::git))
@@ -133,7 +146,18 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/products/{product}/status", get(releases::status))
         .route("/products/{product}/deployed", get(releases::deployed))
+        .route("/products/{product}/delivery", get(releases::delivery))
         .route("/products/{product}/promotions", post(releases::promote))
+        .route(
+            "/products/{product}/blocked",
+            get(control::blocked).post(control::block),
+        )
+        .route(
+            "/products/{product}/blocked/{version}",
+            delete(control::unblock),
+        )
+        .route("/products/{product}/pause", post(control::pause))
+        .route("/products/{product}/resume", post(control::resume))
         .route("/{kind}", get(resources::list))
         .route(
             "/{kind}/{name}",

@@ -45,7 +45,8 @@ pub struct PromotionBody {
         (status = 200, description = "Preview (dry run)", body = Object),
         (status = 201, description = "The release", body = Object),
         (status = 400, body = super::ErrorBody),
-        (status = 404, body = super::ErrorBody)
+        (status = 404, body = super::ErrorBody),
+        (status = 409, description = "The version is blocked", body = super::ErrorBody)
     ),
     security(("token" = []))
 )]
@@ -102,6 +103,34 @@ pub async fn deployed(
     Path(product): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.engine.deployed_status(&caller.0, &product).await?).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DeliveryQuery {
+    /// The window, in days up to now (30 when absent).
+    #[param(minimum = 1, maximum = 365)]
+    days: Option<u32>,
+}
+
+/// The product's delivery figures (the four DORA keys) over the last `days` days:
+/// deployments to production per day, median lead time from commit to production,
+/// change failure rate, median time to restore, and deployments and failures per day.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{product}/delivery",
+    tag = "releases",
+    params(("product" = String, Path), DeliveryQuery),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(product): Path<String>,
+    Query(query): Query<DeliveryQuery>,
+) -> Result<Response, ApiError> {
+    let days = query.days.unwrap_or(30);
+    Ok(Json(state.engine.delivery(&caller.0, &product, days).await?).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
