@@ -1080,20 +1080,30 @@ fn PreviewBody(preview: Preview) -> impl IntoView {
                     {diff.applications.into_iter().map(|app| view! {
                         <details class="preview-app" open=true>
                             <summary>{format!("{} — {} files, +{} −{}", app.application, app.files.len(), app.added, app.removed)}</summary>
-                            {app.files.into_iter().map(|file| view! {
-                                <pre class="diff" aria-label=format!("Changes to {}", file.path)>
-                                    {file.unified.lines().map(|line| {
-                                        let class = diff_line_class(line);
-                                        view! { <span class=class>{format!("{line}\n")}</span> }
-                                    }).collect_view()}
-                                </pre>
-                            }).collect_view()}
+                            {file_diffs(app.files)}
                         </details>
                     }).collect_view()}
                 </section>
             }
         }).collect_view()}
     }
+}
+
+/// Unified diffs of files, coloured line by line.
+pub(crate) fn file_diffs(files: Vec<promenade_model::diff::FileDiff>) -> impl IntoView {
+    files
+        .into_iter()
+        .map(|file| {
+            view! {
+                <pre class="diff" aria-label=format!("Changes to {}", file.path)>
+                    {file.unified.lines().map(|line| {
+                        let class = diff_line_class(line);
+                        view! { <span class=class>{format!("{line}\n")}</span> }
+                    }).collect_view()}
+                </pre>
+            }
+        })
+        .collect_view()
 }
 
 fn diff_line_class(line: &str) -> &'static str {

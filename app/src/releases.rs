@@ -5,9 +5,10 @@
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
+use promenade_model::diff::ApplicationDiff;
 use promenade_model::release::{
-    EventChange, EventRecord, LogLine, PullRequestRecord, ReleaseRecord, ReleaseStatus, StepRecord,
-    StepStatus,
+    ApplicationRecord, EventChange, EventRecord, LogLine, PullRequestRecord, ReleaseRecord,
+    ReleaseStatus, StepRecord, StepStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +18,11 @@ use crate::freeze::{
 };
 use crate::layout::PageTitle;
 use crate::live::refresh_on_events;
-use crate::products::ErrorNote;
+use crate::products::{file_diffs, ErrorNote};
 
 const PAGE_SIZE: i64 = 20;
+/// Rows of a release's applications table shown at once.
+const APPLICATION_ROWS: usize = 50;
 
 /// A release with what its page shows besides.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,6 +148,20 @@ pub async fn approve_gate(id: String, environment: String) -> Result<(), ServerF
         .await
         .map_err(failed)?;
     Ok(())
+}
+
+/// The change `application` received in `environment` from release `id`.
+#[server]
+pub async fn load_received(
+    id: String,
+    environment: String,
+    application: String,
+) -> Result<ApplicationDiff, ServerFnError> {
+    let (engine, who) = crate::session::caller().await?;
+    engine
+        .received_change(&who, &id, &environment, &application)
+        .await
+        .map_err(failed)
 }
 
 #[server]
@@ -318,6 +335,12 @@ fn ReleaseView(id: String) -> impl IntoView {
         approve_gate(id.clone(), environment.clone())
     });
     let glass_target: GlassTarget = RwSignal::new(None);
+    // Kept across the refreshes live events cause, so the table stays where it was.
+    let table = TableState {
+        state: RwSignal::new(String::new()),
+        page: RwSignal::new(0),
+        shown: RwSignal::new(None),
+    };
     let glass: BreakGlassAction =
         Action::new(|(id, environment, reason): &(String, String, String)| {
             break_glass(id.clone(), environment.clone(), reason.clone())
@@ -335,7 +358,7 @@ fn ReleaseView(id: String) -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading the release…"</p> }>
             {move || detail.get().map(|result| match result {
                 Err(e) => view! { <ErrorNote what="this release" error=e.to_string()/> }.into_any(),
-                Ok(detail) => view! { <ReleaseBody detail=detail retry=retry terminate=terminate approve=approve glass=glass glass_target=glass_target/> }.into_any(),
+                Ok(detail) => view! { <ReleaseBody detail=detail retry=retry terminate=terminate approve=approve glass=glass glass_target=glass_target table=table/> }.into_any(),
             })}
         </Transition>
         <BreakGlassDialog id=id target=glass_target action=glass/>
@@ -350,6 +373,7 @@ fn ReleaseBody(
     approve: Action<(String, String), Result<(), ServerFnError>>,
     glass: BreakGlassAction,
     glass_target: GlassTarget,
+    table: TableState,
 ) -> impl IntoView {
     let release = detail.release;
     let approvable = detail.approvable;
@@ -377,18 +401,6 @@ fn ReleaseBody(
         .into_iter()
         .map(|level| level.into_iter().cloned().collect())
         .collect();
-    let environments: Vec<String> = release
-        .steps
-        .iter()
-        .map(|s| s.environment.clone())
-        .collect();
-    let mut applications: Vec<String> = release
-        .steps
-        .iter()
-        .flat_map(|s| s.applications.iter().map(|a| a.application.clone()))
-        .collect();
-    applications.sort();
-    applications.dedup();
     let (retry_id, terminate_id) = (id.clone(), id.clone());
     view! {
         <leptos_meta::Title text=format!("Release {} · Promenade", release.id)/>
@@ -443,35 +455,7 @@ fn ReleaseBody(
             </ol>
         </section>
 
-        <section class="card" aria-label="Applications">
-            <h2>"Applications"</h2>
-            <div class="table-scroll">
-                <table class="status-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Application"</th>
-                            {environments.iter().map(|e| view! { <th scope="col">{e.clone()}</th> }).collect_view()}
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {applications.into_iter().map(|app| {
-                            let cells = release.steps.iter().map(|step| {
-                                let record = step.applications.iter().find(|a| a.application == app).cloned();
-                                view! {
-                                    <td>
-                                        {record.map(|r| view! {
-                                            <span class=format!("state state-{}", r.status.as_str())>{r.status.as_str()}</span>
-                                            {r.commit.map(|c| view! { " " <code class="commit">{short_commit(&c).to_string()}</code> })}
-                                        })}
-                                    </td>
-                                }
-                            }).collect_view();
-                            view! { <tr><th scope="row">{app.clone()}</th>{cells}</tr> }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        </section>
+        <ApplicationsTable id=release.id.clone() steps=release.steps.clone() table=table/>
 
         <div class="two-columns">
             <section class="card" aria-label="Logs">
@@ -521,6 +505,184 @@ fn ReleaseBody(
                 </ol>
             </section>
         </div>
+    }
+}
+
+/// Where the applications table stands: the state it shows, its page, and the change
+/// opened below it (environment, application).
+#[derive(Clone, Copy)]
+struct TableState {
+    state: RwSignal<String>,
+    page: RwSignal<usize>,
+    shown: RwSignal<Option<(String, String)>>,
+}
+
+/// Every application × environment of the release, a page at a time, filtered by
+/// state; a commit opens the change it made below the table.
+#[component]
+fn ApplicationsTable(id: String, steps: Vec<StepRecord>, table: TableState) -> impl IntoView {
+    let environments: Vec<String> = steps.iter().map(|s| s.environment.clone()).collect();
+    let mut by_app: std::collections::BTreeMap<String, Vec<Option<ApplicationRecord>>> =
+        Default::default();
+    for (index, step) in steps.iter().enumerate() {
+        for record in &step.applications {
+            by_app
+                .entry(record.application.clone())
+                .or_insert_with(|| vec![None; steps.len()])[index] = Some(record.clone());
+        }
+    }
+    let mut states: Vec<&'static str> = by_app
+        .values()
+        .flatten()
+        .flatten()
+        .map(|r| r.status.as_str())
+        .collect();
+    states.sort_unstable();
+    states.dedup();
+    let rows = StoredValue::new(by_app.into_iter().collect::<Vec<_>>());
+    let columns = StoredValue::new(environments.clone());
+    let TableState { state, page, shown } = table;
+    let matching = Memo::new(move |_| {
+        let wanted = state.get();
+        rows.with_value(|rows| {
+            rows.iter()
+                .enumerate()
+                .filter(|(_, (_, cells))| {
+                    wanted.is_empty() || cells.iter().flatten().any(|r| r.status.as_str() == wanted)
+                })
+                .map(|(index, _)| index)
+                .collect::<Vec<usize>>()
+        })
+    });
+    let total = rows.with_value(Vec::len);
+    let summary = move || {
+        let matching = matching.with(Vec::len);
+        let first = page.get() * APPLICATION_ROWS;
+        let last = (first + APPLICATION_ROWS).min(matching);
+        let of_total = (matching != total).then(|| format!(" ({total} in the release)"));
+        if matching == 0 {
+            format!(
+                "No application in this state{}",
+                of_total.unwrap_or_default()
+            )
+        } else {
+            format!(
+                "Applications {}–{last} of {matching}{}",
+                first + 1,
+                of_total.unwrap_or_default()
+            )
+        }
+    };
+    let id = StoredValue::new(id);
+    view! {
+        <section class="card" aria-label="Applications">
+            <h2>"Applications"</h2>
+            <div class="pager">
+                <label>
+                    "Show applications in state "
+                    <select prop:value=move || state.get() on:change=move |ev| {
+                        state.set(event_target_value(&ev));
+                        page.set(0);
+                    }>
+                        <option value="">"any"</option>
+                        {states.into_iter().map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                    </select>
+                </label>
+                <span data-testid="release-rows-shown">{summary}</span>
+                <button class="button small secondary" disabled=move || page.get() == 0
+                    on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous page"</button>
+                <button class="button small secondary"
+                    disabled=move || (page.get() + 1) * APPLICATION_ROWS >= matching.with(Vec::len)
+                    on:click=move |_| page.update(|p| *p += 1)>"Next page"</button>
+            </div>
+            <div class="table-scroll">
+                <table class="status-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Application"</th>
+                            {environments.iter().map(|e| view! { <th scope="col">{e.clone()}</th> }).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || {
+                            let start = page.get() * APPLICATION_ROWS;
+                            let indices: Vec<usize> =
+                                matching.with(|m| m.iter().skip(start).take(APPLICATION_ROWS).copied().collect());
+                            rows.with_value(|rows| {
+                                indices.into_iter().map(|index| {
+                                    let (app, cells) = rows[index].clone();
+                                    let cells = cells.into_iter().enumerate().map(|(column, record)| {
+                                        let env = columns.with_value(|c| c[column].clone());
+                                        view! { <td>{record.map(|r| received_cell(r, &app, &env, shown))}</td> }
+                                    }).collect_view();
+                                    view! { <tr><th scope="row">{app}</th>{cells}</tr> }
+                                }).collect_view()
+                            })
+                        }}
+                    </tbody>
+                </table>
+            </div>
+            {move || shown.get().map(|(environment, application)| view! {
+                <ReceivedChange id=id.get_value() environment=environment application=application shown=shown/>
+            })}
+        </section>
+    }
+}
+
+/// One application's state in one environment, with its commit as a button opening
+/// the change.
+fn received_cell(
+    record: ApplicationRecord,
+    app: &str,
+    env: &str,
+    shown: RwSignal<Option<(String, String)>>,
+) -> impl IntoView {
+    let at = (env.to_string(), app.to_string());
+    view! {
+        <span class=format!("state state-{}", record.status.as_str())>{record.status.as_str()}</span>
+        {record.commit.map(|commit| {
+            let short = short_commit(&commit).to_string();
+            let label = format!("{short}: the change to {app} in {env}");
+            view! {
+                " "
+                <button class="link-button commit" aria-label=label
+                    on:click=move |_| shown.set(Some(at.clone()))>{short}</button>
+            }
+        })}
+    }
+}
+
+/// The diff of the folder that the release's commit changed, read from git.
+#[component]
+fn ReceivedChange(
+    id: String,
+    environment: String,
+    application: String,
+    shown: RwSignal<Option<(String, String)>>,
+) -> impl IntoView {
+    let title = format!("Change to {application} in {environment}");
+    let label = title.clone();
+    let diff = Resource::new(
+        move || (id.clone(), environment.clone(), application.clone()),
+        |(id, environment, application)| load_received(id, environment, application),
+    );
+    view! {
+        <section class="received" aria-label=label>
+            <header class="received-head">
+                <h3>{title}</h3>
+                <button class="button small secondary" on:click=move |_| shown.set(None)>"Close"</button>
+            </header>
+            <Transition fallback=|| view! { <p class="loading">"Reading the change…"</p> }>
+                {move || diff.get().map(|result| match result {
+                    Err(e) => view! { <ErrorNote what="this change" error=e.to_string()/> }.into_any(),
+                    Ok(diff) if diff.files.is_empty() => view! { <p class="muted">"No file changed."</p> }.into_any(),
+                    Ok(diff) => view! {
+                        <p class="muted">{format!("{} files, +{} −{}", diff.files.len(), diff.added, diff.removed)}</p>
+                        {file_diffs(diff.files)}
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }
 

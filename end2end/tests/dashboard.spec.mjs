@@ -90,6 +90,19 @@ test("promote with the preview, then watch the release and the dashboard update 
   await expect(page.getByTestId("timeline")).toContainText("qa → succeeded");
   await page.screenshot({ path: testInfo.outputPath("release.png"), fullPage: true });
 
+  // Each application links to the change it received, read back from git.
+  const applications = page.getByRole("region", { name: "Applications" });
+  await expect(applications.getByTestId("release-rows-shown")).toHaveText("Applications 1–3 of 3");
+  await applications.getByLabel("Show applications in state").selectOption("succeeded");
+  await expect(applications.getByRole("row")).toHaveCount(4);
+  await applications.getByLabel("Show applications in state").selectOption("");
+  await applications.getByRole("button", { name: /the change to web in qa$/ }).click();
+  const change = page.getByRole("region", { name: "Change to web in qa" });
+  await expect(change.locator("pre.diff .add").first()).toHaveText('+  tag: "1.5.0"  # the version running here');
+  await expect(change.locator("pre.diff .del").first()).toHaveText('-  tag: "1.4.0"  # the version running here');
+  await change.getByRole("button", { name: "Close" }).click();
+  await expect(change).toHaveCount(0);
+
   // The other tab was never reloaded.
   await expect(cell(watcher, "web", "qa").locator(".version strong")).toHaveText("1.5.0", { timeout: 15_000 });
   await watcher.close();

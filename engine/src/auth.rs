@@ -547,10 +547,7 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        if before == Role::Admin {
-            refuse_without_admin(&mut tx, "demoting").await?;
-        }
-        tx.commit().await?;
+        commit_keeping_an_admin(tx, before == Role::Admin, "demoting").await?;
         Ok(before)
     }
 
@@ -567,11 +564,7 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        if role == Role::Admin.as_str() {
-            refuse_without_admin(&mut tx, "removing").await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        commit_keeping_an_admin(tx, role == Role::Admin.as_str(), "removing").await
     }
 
     /// On a fresh installation, creates the user `admin` with a random password written
@@ -651,21 +644,29 @@ pub(crate) fn write_private(file: &Path, secret: &str) -> std::io::Result<()> {
         .write_all(format!("{secret}\n").as_bytes())
 }
 
-/// Refuses a change to an administrator that leaves no administrator who can sign in
-/// (API tokens aside: they are not people).
-async fn refuse_without_admin(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Commits a change that touched an administrator (`touched_admin`) unless it leaves no administrator
+/// who can sign in (API tokens aside: they are not people); then it is rolled back at
+/// once, so the write lock it holds is not left to a later connection's turn.
+async fn commit_keeping_an_admin(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    touched_admin: bool,
     doing: &str,
 ) -> Result<()> {
-    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
-        .fetch_one(&mut **tx)
-        .await?;
-    if admins == 0 {
-        return Err(EngineError::Conflict {
-            message: format!("{doing} the last administrator would leave nobody to manage users"),
-            diagnostics: Vec::new(),
-        });
+    if touched_admin {
+        let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+            .fetch_one(&mut *tx)
+            .await?;
+        if admins == 0 {
+            tx.rollback().await?;
+            return Err(EngineError::Conflict {
+                message: format!(
+                    "{doing} the last administrator would leave nobody to manage users"
+                ),
+                diagnostics: Vec::new(),
+            });
+        }
     }
+    tx.commit().await?;
     Ok(())
 }
 

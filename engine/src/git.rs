@@ -245,15 +245,57 @@ impl Repo {
     /// The tree id of `folder` at `commit` (`None` when it does not exist): equal ids
     /// mean equal contents.
     pub fn folder_id(&self, commit: Oid, folder: &str) -> Result<Option<Oid>> {
-        let tree = self
+        Ok(self.folder_trees(commit, &[folder])?.remove(0))
+    }
+
+    /// The tree ids of `folders` at `commit`, in their order.
+    pub fn folder_trees(&self, commit: Oid, folders: &[&str]) -> Result<Vec<Option<Oid>>> {
+        let commit = self
             .repo
             .find_commit(commit)
-            .and_then(|c| c.tree())
             .map_err(|e| self.error("read commit", e))?;
-        Ok(tree
-            .get_path(Path::new(folder.trim_matches('/')))
-            .ok()
-            .map(|e| e.id()))
+        self.tree_ids(&commit, folders)
+    }
+
+    fn tree_ids(&self, commit: &git2::Commit, folders: &[&str]) -> Result<Vec<Option<Oid>>> {
+        let tree = commit.tree().map_err(|e| self.error("read commit", e))?;
+        Ok(folders
+            .iter()
+            .map(|f| {
+                tree.get_path(Path::new(f.trim_matches('/')))
+                    .ok()
+                    .map(|e| e.id())
+            })
+            .collect())
+    }
+
+    /// The commits on the first-parent history of `tip` after `since`, newest first;
+    /// `None` when `since` is not among the `limit` commits before `tip` (a rewritten
+    /// branch, or too many commits to be worth walking).
+    pub fn commits_since(&self, tip: Oid, since: Oid, limit: usize) -> Result<Option<Vec<Oid>>> {
+        let fail = |e| self.error("read history", e);
+        let mut commits = Vec::new();
+        let mut commit = self.repo.find_commit(tip).map_err(fail)?;
+        while commit.id() != since {
+            if commits.len() == limit {
+                return Ok(None);
+            }
+            commits.push(commit.id());
+            match commit.parents().next() {
+                Some(parent) => commit = parent,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(commits))
+    }
+
+    /// The first parent of `commit`, `None` for a root commit.
+    pub fn first_parent(&self, commit: Oid) -> Result<Option<Oid>> {
+        let commit = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| self.error("read commit", e))?;
+        Ok(commit.parent_ids().next())
     }
 
     /// The full message of `commit`.
@@ -571,17 +613,7 @@ impl Repo {
         depth: usize,
     ) -> Result<HashMap<String, (Oid, String)>> {
         let fail = |e| self.error("read history", e);
-        let folder_ids = |commit: &git2::Commit| -> Result<Vec<Option<Oid>>> {
-            let tree = commit.tree().map_err(fail)?;
-            Ok(folders
-                .iter()
-                .map(|f| {
-                    tree.get_path(Path::new(f.trim_matches('/')))
-                        .ok()
-                        .map(|e| e.id())
-                })
-                .collect())
-        };
+        let folder_ids = |commit: &git2::Commit| self.tree_ids(commit, folders);
         let mut found: HashMap<String, (Oid, String)> = HashMap::new();
         let mut commit = self.repo.find_commit(tip).map_err(fail)?;
         let mut ids = folder_ids(&commit)?;

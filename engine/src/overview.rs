@@ -2,14 +2,19 @@
 //! version, the commit that last changed its folder, drift against the upstream
 //! environment, and the release working on it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use git2::Oid;
 
 use promenade_model::graph::FlowGraph;
-use promenade_model::resources::Product;
+use promenade_model::resources::{Product, PromotionTemplateSpec};
 use promenade_model::template::{CompiledTemplate, FileTree};
 use promenade_model::validate::ResourceSet;
 
 use crate::auth::{allow, Principal, Role};
+use crate::credentials::Keyring;
+use crate::git::Repo;
 use crate::store::ReleaseFilter;
 use crate::{Engine, EngineError, Result};
 use promenade_model::overview::{
@@ -67,11 +72,28 @@ fn product_argocd(
             }))
 }
 
-/// The last computed rows of each product, with the key they were computed for.
-pub(crate) type StatusCache = std::collections::HashMap<String, (String, Vec<ApplicationRow>)>;
+/// The git-derived part of one product's status, kept so that the next request reads
+/// only the folders whose tree moved since.
+pub(crate) struct Computed {
+    /// What the cells depend on besides git: see [`resources_key`].
+    resources: String,
+    /// Each repository and branch's tip, or why it could not be fetched.
+    tips: Tips,
+    /// Each application and environment's folder tree id at its tip, and its cell.
+    folders: HashMap<(String, String), (Option<Oid>, Cell)>,
+}
+
+/// The last computed status of each product.
+pub(crate) type StatusCache = HashMap<String, Arc<Computed>>;
+
+type Tips = BTreeMap<(String, String), std::result::Result<Oid, String>>;
 
 /// An application's folder in one environment: (application, environment, path).
 type Folder = (String, String, String);
+
+/// How many new commits on a branch are walked to find the folders they changed; past
+/// that (or after a rewrite) every folder of the branch is read again.
+const INCREMENTAL_DEPTH: usize = 50;
 
 impl Engine {
     /// Every application × environment of a product: version, commit, drift, running
@@ -101,117 +123,8 @@ impl Engine {
         let keyring = self.keyring(&[&product_res]).await?;
         let engine = self.clone();
         let columns = environments.clone();
-        let rows = tokio::task::spawn_blocking(move || -> Result<Vec<ApplicationRow>> {
-            let template = CompiledTemplate::new(&template_spec)
-                .map_err(|e| EngineError::BadRequest(e.to_string()))?;
-            let mut trees: HashMap<(String, String), std::result::Result<FileTree, String>> =
-                HashMap::new();
-            let mut rows: Vec<ApplicationRow> = product_res
-                .spec
-                .applications
-                .iter()
-                .map(|a| ApplicationRow {
-                    name: a.name.clone(),
-                    cells: BTreeMap::new(),
-                })
-                .collect();
-            // One fetch and one history walk per repository and branch.
-            let mut groups: BTreeMap<(String, String), Vec<Folder>> = BTreeMap::new();
-            for app in &product_res.spec.applications {
-                for env in &columns {
-                    let repo = app.repository_for(&env.name, &product_res.spec.repository);
-                    groups
-                        .entry((repo.url.clone(), repo.branch().to_string()))
-                        .or_default()
-                        .push((app.name.clone(), env.name.clone(), app.path_for(&env.name)));
-                }
-            }
-            // One fetch per repository; what the cells show depends only on the tips and
-            // the resources, so an unchanged key reuses the last computation.
-            let mut tips: BTreeMap<(String, String), std::result::Result<git2::Oid, String>> =
-                BTreeMap::new();
-            for (url, branch) in groups.keys() {
-                let lock = engine.git().lock(url);
-                let _guard = lock
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let tip = engine
-                    .git()
-                    .open(url, &keyring)
-                    .and_then(|repo| repo.fetch(branch))
-                    .map_err(|e| e.to_string());
-                tips.insert((url.clone(), branch.clone()), tip);
-            }
-            let key = cache_key(&product_res, &template_spec, &columns, &tips);
-            if let Some(rows) = engine.cached_status(&product_res.metadata.name, &key) {
-                return Ok(rows);
-            }
-            for ((url, branch), folders) in groups {
-                let lock = engine.git().lock(&url);
-                let _guard = lock
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let read = engine.git().open(&url, &keyring).and_then(|repo| {
-                    tips.get(&(url.clone(), branch.clone()))
-                        .cloned()
-                        .unwrap_or_else(|| Err(format!("{url} was not fetched")))
-                        .map_err(EngineError::Internal)
-                        .map(|tip| (repo, tip))
-                });
-                let (repo, tip) = match read {
-                    Ok(found) => found,
-                    Err(e) => {
-                        for (app, env, _) in folders {
-                            trees.insert((app, env), Err(e.to_string()));
-                        }
-                        continue;
-                    }
-                };
-                let paths: Vec<&str> = folders.iter().map(|(_, _, p)| p.as_str()).collect();
-                let changes = repo.last_changes(tip, &paths, HISTORY_DEPTH)?;
-                for (app, env, path) in &folders {
-                    let row = rows
-                        .iter_mut()
-                        .find(|r| &r.name == app)
-                        .map(|r| &mut r.cells);
-                    let tree = repo.read_folder(tip, path).map_err(|e| e.to_string());
-                    if let (Some(cells), Some((commit, at))) = (row, changes.get(path.as_str())) {
-                        cells.insert(
-                            env.clone(),
-                            Cell {
-                                commit: Some(commit.to_string()),
-                                committed_at: Some(at.clone()),
-                                ..Cell::default()
-                            },
-                        );
-                    }
-                    trees.insert((app.clone(), env.clone()), tree);
-                }
-            }
-            for row in &mut rows {
-                for env in &columns {
-                    let cell = row.cells.entry(env.name.clone()).or_default();
-                    match trees.get(&(row.name.clone(), env.name.clone())) {
-                        Some(Ok(tree)) => {
-                            cell.version = template.read_version(tree).ok().flatten();
-                            if let Some(Ok(upstream)) = env
-                                .upstream
-                                .as_ref()
-                                .and_then(|u| trees.get(&(row.name.clone(), u.clone())))
-                            {
-                                cell.drift = template
-                                    .apply(upstream, tree)
-                                    .map(|a| a.changed)
-                                    .unwrap_or(false);
-                            }
-                        }
-                        Some(Err(e)) => cell.error = Some(e.clone()),
-                        None => {}
-                    }
-                }
-            }
-            engine.cache_status(&product_res.metadata.name, key, &rows);
-            Ok(rows)
+        let rows = tokio::task::spawn_blocking(move || {
+            engine.git_rows(&product_res, &template_spec, &columns, &keyring)
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))??;
@@ -239,25 +152,229 @@ impl Engine {
         })
     }
 
-    fn cached_status(&self, product: &str, key: &str) -> Option<Vec<ApplicationRow>> {
+    /// The cells as git shows them: versions, last commits, drift. Only folders whose
+    /// tree moved since the last computation for the same resources are read again,
+    /// with the drift of their neighbours; the rest is reused.
+    fn git_rows(
+        &self,
+        product: &Product,
+        template_spec: &PromotionTemplateSpec,
+        columns: &[EnvironmentColumn],
+        keyring: &Keyring,
+    ) -> Result<Vec<ApplicationRow>> {
+        let template = CompiledTemplate::new(template_spec)
+            .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        // One fetch and one history walk per repository and branch.
+        let mut groups: BTreeMap<(String, String), Vec<Folder>> = BTreeMap::new();
+        for app in &product.spec.applications {
+            for env in columns {
+                let repo = app.repository_for(&env.name, &product.spec.repository);
+                groups
+                    .entry((repo.url.clone(), repo.branch().to_string()))
+                    .or_default()
+                    .push((app.name.clone(), env.name.clone(), app.path_for(&env.name)));
+            }
+        }
+        let mut tips: Tips = BTreeMap::new();
+        for (url, branch) in groups.keys() {
+            let tip = self.with_repo(url, keyring, |repo| repo.fetch(branch));
+            tips.insert(
+                (url.clone(), branch.clone()),
+                tip.map_err(|e| e.to_string()),
+            );
+        }
+        let name = &product.metadata.name;
+        let resources = resources_key(product, template_spec, columns);
+        let previous = self
+            .cached_status(name)
+            .filter(|c| c.resources == resources);
+        if let Some(previous) = previous.as_ref().filter(|c| c.tips == tips) {
+            return Ok(rows_of(product, columns, &previous.folders));
+        }
+
+        // Which folders moved: their tree differs now, or differed at some commit
+        // since the previous tip (a change and its revert still moved the last commit).
+        let mut trees: HashMap<(String, String), Option<Oid>> = HashMap::new();
+        let mut moved: HashSet<(String, String)> = HashSet::new();
+        let mut failed: HashMap<(String, String), String> = HashMap::new();
+        for (key, folders) in &groups {
+            let since = previous
+                .as_ref()
+                .and_then(|p| p.tips.get(key))
+                .and_then(|t| t.as_ref().ok().copied());
+            let found = tips[key]
+                .clone()
+                .map_err(EngineError::Internal)
+                .and_then(|tip| {
+                    self.with_repo(&key.0, keyring, |repo| {
+                        folder_changes(repo, tip, since, folders, previous.as_deref())
+                    })
+                });
+            for (index, (app, env, _)) in folders.iter().enumerate() {
+                let at = (app.clone(), env.clone());
+                match &found {
+                    Ok((ids, changed)) => {
+                        trees.insert(at.clone(), ids[index]);
+                        if changed[index] {
+                            moved.insert(at);
+                        }
+                    }
+                    Err(e) => {
+                        failed.insert(at.clone(), e.to_string());
+                        moved.insert(at);
+                    }
+                }
+            }
+        }
+
+        // A cell's drift compares it with its upstream: it changes when either moved.
+        let mut redrift: HashSet<(String, String)> = HashSet::new();
+        let mut wanted: HashSet<(String, String)> = moved.clone();
+        for app in &product.spec.applications {
+            for env in columns {
+                let Some(upstream) = &env.upstream else {
+                    continue;
+                };
+                let here = (app.name.clone(), env.name.clone());
+                let there = (app.name.clone(), upstream.clone());
+                if moved.contains(&here) || moved.contains(&there) {
+                    wanted.insert(here.clone());
+                    wanted.insert(there);
+                    redrift.insert(here);
+                }
+            }
+        }
+        let mut files: HashMap<(String, String), std::result::Result<FileTree, String>> =
+            HashMap::new();
+        let mut changes: HashMap<(String, String), (Oid, String)> = HashMap::new();
+        for (key, folders) in &groups {
+            let Ok(tip) = tips[key] else {
+                continue;
+            };
+            let to_read: Vec<&Folder> = folders
+                .iter()
+                .filter(|(a, e, _)| {
+                    let at = (a.clone(), e.clone());
+                    wanted.contains(&at) && !failed.contains_key(&at)
+                })
+                .collect();
+            if to_read.is_empty() {
+                continue;
+            }
+            let read = self.with_repo(&key.0, keyring, |repo| {
+                let paths: Vec<&str> = to_read
+                    .iter()
+                    .filter(|(a, e, _)| moved.contains(&(a.clone(), e.clone())))
+                    .map(|(_, _, p)| p.as_str())
+                    .collect();
+                let last = repo.last_changes(tip, &paths, HISTORY_DEPTH)?;
+                for (app, env, path) in &to_read {
+                    let at = (app.clone(), env.clone());
+                    if let Some(change) = last.get(path.as_str()) {
+                        changes.insert(at.clone(), change.clone());
+                    }
+                    files.insert(at, repo.read_folder(tip, path).map_err(|e| e.to_string()));
+                }
+                Ok(())
+            });
+            if let Err(e) = read {
+                for (app, env, _) in to_read {
+                    failed.insert((app.clone(), env.clone()), e.to_string());
+                }
+            }
+        }
+
+        let mut computed: HashMap<(String, String), (Option<Oid>, Cell)> = HashMap::new();
+        for app in &product.spec.applications {
+            for env in columns {
+                let at = (app.name.clone(), env.name.clone());
+                let tree = trees.get(&at).copied().flatten();
+                let mut cell = if let Some(e) = failed.get(&at) {
+                    Cell {
+                        error: Some(e.clone()),
+                        ..Cell::default()
+                    }
+                } else if moved.contains(&at) {
+                    let (commit, committed_at) = changes
+                        .get(&at)
+                        .map(|(c, t)| (Some(c.to_string()), Some(t.clone())))
+                        .unwrap_or_default();
+                    let mut cell = Cell {
+                        commit,
+                        committed_at,
+                        ..Cell::default()
+                    };
+                    match files.get(&at) {
+                        Some(Ok(tree)) => cell.version = template.read_version(tree).ok().flatten(),
+                        Some(Err(e)) => cell.error = Some(e.clone()),
+                        None => {}
+                    }
+                    cell
+                } else {
+                    previous
+                        .as_ref()
+                        .and_then(|p| p.folders.get(&at))
+                        .map(|(_, cell)| cell.clone())
+                        .unwrap_or_default()
+                };
+                if redrift.contains(&at) {
+                    let upstream = env
+                        .upstream
+                        .as_ref()
+                        .and_then(|u| files.get(&(app.name.clone(), u.clone())));
+                    cell.drift = match (upstream, files.get(&at)) {
+                        (Some(Ok(upstream)), Some(Ok(tree))) if cell.error.is_none() => template
+                            .apply(upstream, tree)
+                            .map(|a| a.changed)
+                            .unwrap_or(false),
+                        _ => false,
+                    };
+                }
+                computed.insert(at, (tree, cell));
+            }
+        }
+        let rows = rows_of(product, columns, &computed);
+        self.cache_status(
+            name,
+            Computed {
+                resources,
+                tips,
+                folders: computed,
+            },
+        );
+        Ok(rows)
+    }
+
+    /// Runs `read` on the clone of `url`, holding its lock.
+    fn with_repo<T>(
+        &self,
+        url: &str,
+        keyring: &Keyring,
+        read: impl FnOnce(&Repo) -> Result<T>,
+    ) -> Result<T> {
+        let lock = self.git().lock(url);
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read(&self.git().open(url, keyring)?)
+    }
+
+    fn cached_status(&self, product: &str) -> Option<Arc<Computed>> {
         let cache = self
             .inner
             .status_cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache
-            .get(product)
-            .filter(|(k, _)| k == key)
-            .map(|(_, rows)| rows.clone())
+        cache.get(product).cloned()
     }
 
-    fn cache_status(&self, product: &str, key: String, rows: &[ApplicationRow]) {
+    fn cache_status(&self, product: &str, computed: Computed) {
         let mut cache = self
             .inner
             .status_cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.insert(product.to_string(), (key, rows.to_vec()));
+        cache.insert(product.to_string(), Arc::new(computed));
     }
 
     /// The newest running release's step state per environment.
@@ -291,22 +408,84 @@ impl Engine {
     }
 }
 
-/// What the git-derived part of a product's status depends on: the product, its
-/// template, the environments' order and upstreams, and every repository's tip.
-fn cache_key(
-    product: &promenade_model::resources::Product,
-    template: &promenade_model::resources::PromotionTemplateSpec,
+/// The folders' tree ids at `tip`, and which of them moved since the previous
+/// computation: every one when there is none or `since` is not within reach.
+fn folder_changes(
+    repo: &Repo,
+    tip: Oid,
+    since: Option<Oid>,
+    folders: &[Folder],
+    previous: Option<&Computed>,
+) -> Result<(Vec<Option<Oid>>, Vec<bool>)> {
+    let paths: Vec<&str> = folders.iter().map(|(_, _, p)| p.as_str()).collect();
+    let now = repo.folder_trees(tip, &paths)?;
+    let (Some(since), Some(previous)) = (since, previous) else {
+        return Ok((now, vec![true; folders.len()]));
+    };
+    let Some(commits) = repo.commits_since(tip, since, INCREMENTAL_DEPTH)? else {
+        return Ok((now, vec![true; folders.len()]));
+    };
+    let before: Vec<Option<Option<Oid>>> = folders
+        .iter()
+        .map(|(app, env, _)| {
+            previous
+                .folders
+                .get(&(app.clone(), env.clone()))
+                .map(|(id, _)| *id)
+        })
+        .collect();
+    let mut changed: Vec<bool> = before.iter().map(Option::is_none).collect();
+    for commit in commits {
+        let ids = if commit == tip {
+            now.clone()
+        } else {
+            repo.folder_trees(commit, &paths)?
+        };
+        for (index, id) in ids.into_iter().enumerate() {
+            changed[index] |= before[index] != Some(id);
+        }
+    }
+    Ok((now, changed))
+}
+
+/// The rows of `product` in its applications' order, from the computed cells.
+fn rows_of(
+    product: &Product,
     columns: &[EnvironmentColumn],
-    tips: &BTreeMap<(String, String), std::result::Result<git2::Oid, String>>,
+    cells: &HashMap<(String, String), (Option<Oid>, Cell)>,
+) -> Vec<ApplicationRow> {
+    product
+        .spec
+        .applications
+        .iter()
+        .map(|app| ApplicationRow {
+            name: app.name.clone(),
+            cells: columns
+                .iter()
+                .map(|env| {
+                    let cell = cells
+                        .get(&(app.name.clone(), env.name.clone()))
+                        .map(|(_, cell)| cell.clone())
+                        .unwrap_or_default();
+                    (env.name.clone(), cell)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// What the git-derived part of a product's status depends on besides the tips: the
+/// product, its template, the environments' order and upstreams.
+fn resources_key(
+    product: &Product,
+    template: &PromotionTemplateSpec,
+    columns: &[EnvironmentColumn],
 ) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(serde_json::to_vec(product).unwrap_or_default());
     hasher.update(serde_json::to_vec(template).unwrap_or_default());
     hasher.update(serde_json::to_vec(columns).unwrap_or_default());
-    for ((url, branch), tip) in tips {
-        hasher.update(format!("{url}\n{branch}\n{tip:?}\n"));
-    }
     hasher
         .finalize()
         .iter()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::{commit_to_remote, promoter, values, values_path, viewer, Options, World};
 use git2::{Repository, Signature};
 use promenade_engine::release::{PromotionRequest, SourceRef};
-use promenade_engine::{Checkpoint, ReleaseStatus, StepStatus};
+use promenade_engine::{Checkpoint, EngineError, ReleaseStatus, StepStatus};
 use promenade_model::release::{EventChange, GateStatus};
 
 fn whole_flow() -> PromotionRequest {
@@ -668,6 +668,104 @@ async fn status_shows_versions_commits_and_drift_per_application_and_environment
         again.applications[0].cells["qa"].drift,
         "qa is now behind dev"
     );
+
+    // Later answers read only the folders that moved: a commit to one application's qa
+    // changes its cells and its downstream drift, and leaves every other cell as it was.
+    let other = "app-001".to_string();
+    let qa_commit = commit_to_remote(
+        &world.remote,
+        "main",
+        &[(values_path(&other, "qa"), values(&other, "qa", "2.6.0"))],
+        "qa: app-001 2.6.0",
+    );
+    let moved = world
+        .engine
+        .product_status(&viewer(), "shop")
+        .await
+        .unwrap();
+    assert_eq!(moved.applications[0], again.applications[0]);
+    let cells = &moved.applications[1].cells;
+    assert_eq!(cells["qa"].version.as_deref(), Some("2.6.0"));
+    assert_eq!(
+        cells["qa"].commit.as_deref(),
+        Some(qa_commit.to_string().as_str())
+    );
+    assert!(!cells["qa"].drift, "qa has what dev has again");
+    assert!(cells["staging-eu"].drift, "staging-eu is behind qa");
+    assert_eq!(cells["dev"], again.applications[1].cells["dev"]);
+
+    // A change and its revert leave the folder's content as it was, but its last commit
+    // is the revert.
+    let staging = |tag: &str| {
+        commit_to_remote(
+            &world.remote,
+            "main",
+            &[(
+                values_path(&other, "staging-us"),
+                values(&other, "staging-us", tag),
+            )],
+            &format!("staging-us: app-001 {tag}"),
+        )
+    };
+    staging("9.9.9");
+    let revert = staging("1.0.0");
+    let reverted = world
+        .engine
+        .product_status(&viewer(), "shop")
+        .await
+        .unwrap();
+    let cell = &reverted.applications[1].cells["staging-us"];
+    assert_eq!(cell.version.as_deref(), Some("1.0.0"));
+    assert_eq!(cell.commit.as_deref(), Some(revert.to_string().as_str()));
+    assert_eq!(reverted.applications[0], again.applications[0]);
+}
+
+#[tokio::test]
+async fn a_release_shows_the_change_each_application_received() {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    world.release_in("dev", "2.5.0");
+    let release = world
+        .engine
+        .promote(
+            &promoter("a"),
+            "shop",
+            &PromotionRequest {
+                to: Some("qa".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    world.wait(&release.id).await;
+    // A later commit to the same folder does not change what this release wrote.
+    world.release_in("qa", "3.0.0");
+
+    let diff = world
+        .engine
+        .received_change(&viewer(), &release.id, "qa", "app-001")
+        .await
+        .unwrap();
+    assert_eq!(diff.application, "app-001");
+    let paths: Vec<_> = diff.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, [values_path("app-001", "qa").as_str()]);
+    assert_eq!((diff.added, diff.removed), (1, 1));
+    let unified = &diff.files[0].unified;
+    assert!(unified.contains("-  tag: \"1.0.0\""), "{unified}");
+    assert!(unified.contains("+  tag: \"2.5.0\""), "{unified}");
+    assert!(!unified.contains("3.0.0"), "{unified}");
+
+    for (env, app) in [("prod", "app-001"), ("qa", "nope")] {
+        let refused = world
+            .engine
+            .received_change(&viewer(), &release.id, env, app)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, EngineError::NotFound(_)), "{refused}");
+    }
 }
 
 fn promoted_commit(world: &World, env: &str) -> String {
@@ -996,7 +1094,6 @@ async fn a_blocked_version_is_not_promoted_and_a_running_release_carrying_it_sto
 {
     use common::person;
     use promenade_engine::auth::Role;
-    use promenade_engine::EngineError;
 
     let world = World::new(Options::default()).await;
     world.require_qa_approval().await;
@@ -1122,7 +1219,6 @@ async fn a_blocked_version_is_not_promoted_and_a_running_release_carrying_it_sto
 async fn a_paused_product_or_environment_holds_releases_until_resumed() {
     use common::person;
     use promenade_engine::auth::Role;
-    use promenade_engine::EngineError;
 
     let world = World::new(Options::default()).await;
     let manager = person("rm", Role::ReleaseManager);

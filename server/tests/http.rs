@@ -133,6 +133,7 @@ async fn the_openapi_document_describes_the_served_endpoints() {
         "/api/v1/products/{product}/promotions",
         "/api/v1/products/{product}/status",
         "/api/v1/releases/{id}/events",
+        "/api/v1/releases/{id}/changes/{environment}/{application}",
         "/api/v1/releases/{id}/terminate",
         "/api/v1/releases/{id}/approve",
         "/api/v1/webhooks/git",
@@ -458,6 +459,30 @@ async fn a_promotion_over_http_previews_runs_and_streams_its_events() {
     assert_eq!(status, 200);
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["message"], "ship 1.5.0");
+    let app = done["steps"][0]["applications"][0]["application"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, change) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/releases/{id}/changes/qa/{app}"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{change}");
+    assert_eq!(change["application"], app.as_str());
+    assert!(change["added"].as_u64() > Some(0), "{change}");
+    let (status, _) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/releases/{id}/changes/prod/{app}"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
     let (_, status_view) = call(
         &server,
         reqwest::Method::GET,

@@ -12,6 +12,7 @@ mod http_check;
 mod plan;
 mod promote;
 mod pull_requests;
+mod received;
 mod source;
 mod workflow;
 

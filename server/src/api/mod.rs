@@ -56,6 +56,7 @@ use crate::{health, AppState};
         releases::delivery,
         releases::list,
         releases::get,
+        releases::change,
         releases::retry,
         releases::terminate,
         releases::approve,
@@ -124,6 +125,10 @@ pub fn routes() -> Router<AppState> {
         .route("/releases", get(releases::list))
         .route("/releases/{id}", get(releases::get))
         .route("/releases/{id}/events", get(releases::events))
+        .route(
+            "/releases/{id}/changes/{environment}/{application}",
+            get(releases::change),
+        )
         .route("/releases/{id}/retry", post(releases::retry))
         .route("/releases/{id}/terminate", post(releases::terminate))
         .route("/releases/{id}/approve", post(releases::approve))

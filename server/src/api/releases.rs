@@ -198,6 +198,32 @@ pub async fn get(
     Ok(Json(state.engine.release(&caller.0, &id).await?).into_response())
 }
 
+/// The change one application received in one environment of a release: the diff of
+/// its folder made by the step's commit.
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/changes/{environment}/{application}",
+    tag = "releases",
+    params(
+        ("id" = String, Path),
+        ("environment" = String, Path),
+        ("application" = String, Path)
+    ),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody)),
+    security(("token" = []))
+)]
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, environment, application)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let diff = state
+        .engine
+        .received_change(&caller.0, &id, &environment, &application)
+        .await?;
+    Ok(Json(diff).into_response())
+}
+
 /// Resumes a failed release from its failed steps.
 #[utoipa::path(
     post,
