@@ -7,8 +7,8 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use promenade_model::diff::ApplicationDiff;
 use promenade_model::release::{
-    ApplicationRecord, EventChange, EventRecord, LogLine, PullRequestRecord, ReleaseRecord,
-    ReleaseStatus, StepRecord, StepStatus,
+    ApplicationRecord, EventChange, EventRecord, LogLine, PullRequestRecord, ReleaseComparison,
+    ReleaseRecord, ReleaseStatus, StepRecord, StepStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +160,16 @@ pub async fn load_received(
     let (engine, who) = crate::session::caller().await?;
     engine
         .received_change(&who, &id, &environment, &application)
+        .await
+        .map_err(failed)
+}
+
+/// What changed from release `from` to release `to` of one product.
+#[server]
+pub async fn load_comparison(from: String, to: String) -> Result<ReleaseComparison, ServerFnError> {
+    let (engine, who) = crate::session::caller().await?;
+    engine
+        .compare_releases(&who, &from, &to)
         .await
         .map_err(failed)
 }
@@ -336,10 +346,11 @@ fn ReleaseView(id: String) -> impl IntoView {
     });
     let glass_target: GlassTarget = RwSignal::new(None);
     // Kept across the refreshes live events cause, so the table stays where it was.
-    let table = TableState {
+    let table = ViewState {
         state: RwSignal::new(String::new()),
         page: RwSignal::new(0),
         shown: RwSignal::new(None),
+        compare: RwSignal::new(String::new()),
     };
     let glass: BreakGlassAction =
         Action::new(|(id, environment, reason): &(String, String, String)| {
@@ -373,7 +384,7 @@ fn ReleaseBody(
     approve: Action<(String, String), Result<(), ServerFnError>>,
     glass: BreakGlassAction,
     glass_target: GlassTarget,
-    table: TableState,
+    table: ViewState,
 ) -> impl IntoView {
     let release = detail.release;
     let approvable = detail.approvable;
@@ -456,6 +467,7 @@ fn ReleaseBody(
         </section>
 
         <ApplicationsTable id=release.id.clone() steps=release.steps.clone() table=table/>
+        <CompareReleases id=release.id.clone() product=release.product.clone() with=table.compare/>
 
         <div class="two-columns">
             <section class="card" aria-label="Logs">
@@ -508,19 +520,20 @@ fn ReleaseBody(
     }
 }
 
-/// Where the applications table stands: the state it shows, its page, and the change
-/// opened below it (environment, application).
+/// Where the page stands: the state the applications table shows, its page, the change
+/// opened below it (environment, application), and the release compared with.
 #[derive(Clone, Copy)]
-struct TableState {
+struct ViewState {
     state: RwSignal<String>,
     page: RwSignal<usize>,
     shown: RwSignal<Option<(String, String)>>,
+    compare: RwSignal<String>,
 }
 
 /// Every application × environment of the release, a page at a time, filtered by
 /// state; a commit opens the change it made below the table.
 #[component]
-fn ApplicationsTable(id: String, steps: Vec<StepRecord>, table: TableState) -> impl IntoView {
+fn ApplicationsTable(id: String, steps: Vec<StepRecord>, table: ViewState) -> impl IntoView {
     let environments: Vec<String> = steps.iter().map(|s| s.environment.clone()).collect();
     let mut by_app: std::collections::BTreeMap<String, Vec<Option<ApplicationRecord>>> =
         Default::default();
@@ -541,7 +554,9 @@ fn ApplicationsTable(id: String, steps: Vec<StepRecord>, table: TableState) -> i
     states.dedup();
     let rows = StoredValue::new(by_app.into_iter().collect::<Vec<_>>());
     let columns = StoredValue::new(environments.clone());
-    let TableState { state, page, shown } = table;
+    let ViewState {
+        state, page, shown, ..
+    } = table;
     let matching = Memo::new(move |_| {
         let wanted = state.get();
         rows.with_value(|rows| {
@@ -625,6 +640,72 @@ fn ApplicationsTable(id: String, steps: Vec<StepRecord>, table: TableState) -> i
             {move || shown.get().map(|(environment, application)| view! {
                 <ReceivedChange id=id.get_value() environment=environment application=application shown=shown/>
             })}
+        </section>
+    }
+}
+
+/// This release against another of the product: what its source changes, application
+/// by application.
+#[component]
+fn CompareReleases(id: String, product: String, with: RwSignal<String>) -> impl IntoView {
+    let others = Resource::new(
+        move || product.clone(),
+        |product| list_releases(Some(product), None, None, 0),
+    );
+    let this = StoredValue::new(id);
+    let comparison = Resource::new(
+        move || with.get(),
+        move |other| async move {
+            if other.is_empty() {
+                None
+            } else {
+                Some(load_comparison(other, this.get_value()).await)
+            }
+        },
+    );
+    view! {
+        <section class="card" aria-label="Compare">
+            <h2>"Compare"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading releases…"</p> }>
+                {move || others.get().map(|result| match result {
+                    Err(e) => view! { <ErrorNote what="the product's releases" error=e.to_string()/> }.into_any(),
+                    Ok(page) => view! {
+                        <label class="fd-field">
+                            "What this release changes compared with "
+                            <select prop:value=move || with.get() on:change=move |ev| with.set(event_target_value(&ev))>
+                                <option value="">"(choose a release)"</option>
+                                {page.releases.into_iter().filter(|r| r.id != this.get_value()).map(|r| {
+                                    let text = format!("{} · {} · {}", r.version().unwrap_or_else(|| "—".into()), r.status.as_str(), r.id);
+                                    view! { <option value=r.id.clone()>{text}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                    }.into_any(),
+                })}
+            </Transition>
+            <Transition fallback=|| view! { <p class="loading">"Comparing…"</p> }>
+                {move || comparison.get().flatten().map(|result| match result {
+                    Err(e) => view! { <ErrorNote what="the comparison" error=e.to_string()/> }.into_any(),
+                    Ok(compared) => {
+                        let versions = format!(
+                            "{} → {}",
+                            compared.from_version.unwrap_or_else(|| "—".into()),
+                            compared.to_version.unwrap_or_else(|| "—".into()),
+                        );
+                        view! {
+                            <p data-testid="comparison-summary">
+                                {format!("{versions}: {} applications differ, {} unchanged", compared.applications.len(), compared.unchanged)}
+                            </p>
+                            {compared.applications.into_iter().map(|app| view! {
+                                <details class="preview-app">
+                                    <summary>{format!("{} — {} files, +{} −{}", app.application, app.files.len(), app.added, app.removed)}</summary>
+                                    {file_diffs(app.files)}
+                                </details>
+                            }).collect_view()}
+                        }.into_any()
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

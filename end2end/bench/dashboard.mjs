@@ -4,7 +4,9 @@
 // environments (default 1,000; `cargo xtask bench-ui 5000` for another size) it prints:
 // the page's HTML size, the time until the dashboard is usable (hydrated, controls
 // working), the time a filter takes to show its rows, and the time from promoting one
-// application until its cell shows the new version. docs/performance.md keeps figures.
+// application until its cell shows the new version; then, for a release of every
+// application, the release page's time to usable and the time to show one
+// application's change. docs/performance.md keeps figures.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -206,6 +208,36 @@ try {
     `live update (promote ${app} → its qa cell shows 2.0.0): ${ms(shown - at)}, ` +
       `of which the release itself ${ms(took)}`,
   );
+
+  // The page of a release of every application: usable when its applications table is
+  // hydrated, and one application's change read from git and shown.
+  at = Date.now();
+  const everything = JSON.parse(cli("-o", "json", "promote", "shop", "--from", "dev", "--to", "qa"));
+  await until(
+    () => (record = JSON.parse(cli("-o", "json", "releases", everything.id))).finishedAt,
+    "the release of every application",
+    300_000,
+  );
+  console.log(`release of ${APPS} applications to qa: ${ms(Date.parse(record.finishedAt) - Date.parse(record.createdAt))}`);
+  const releaseHtml = await (await page.request.get(`/releases/${everything.id}`)).text();
+  console.log(`HTML of the release page: ${(releaseHtml.length / 1024).toFixed(0)} KB`);
+  const releaseUsable = [];
+  const changeShown = [];
+  for (let run = 0; run < RUNS; run++) {
+    await page.goto(`/releases/${everything.id}`);
+    const commit = page.getByRole("button", { name: `the change to ${name(run)} in qa`, exact: false });
+    // Hydrated when a click opens the change: retried until the click is handled.
+    await until(async () => {
+      await commit.click({ timeout: 1_000 });
+      return (await page.getByRole("region", { name: `Change to ${name(run)} in qa` }).count()) > 0;
+    }, "the release page to hydrate");
+    releaseUsable.push(await page.evaluate(() => performance.now()));
+    const opened = Date.now();
+    await page.getByRole("region", { name: `Change to ${name(run)} in qa` }).locator("pre.diff").waitFor();
+    changeShown.push(Date.now() - opened);
+  }
+  console.log(`release page, time to usable (navigation start → a commit opens its change): median ${ms(median(releaseUsable))} of ${RUNS}`);
+  console.log(`one application's change read from git and shown: median ${ms(median(changeShown))} of ${RUNS}`);
 } finally {
   await browser?.close();
   server.kill();

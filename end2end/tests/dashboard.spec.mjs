@@ -162,6 +162,13 @@ test("a running release can be terminated from its page", async ({ page }, testI
   await expect(prod).toHaveAttribute("data-status", "terminated");
   await page.screenshot({ path: testInfo.outputPath("terminated.png"), fullPage: true });
 
+  // Compared with the first release, taken from the same dev content: nothing differs.
+  const compare = page.getByRole("region", { name: "Compare" });
+  const others = compare.getByLabel("What this release changes compared with");
+  const oldest = (await others.locator("option").count()) - 1;
+  await others.selectOption({ index: oldest });
+  await expect(compare.getByTestId("comparison-summary")).toHaveText("1.5.0 → 1.5.0: 0 applications differ, 3 unchanged");
+
   await page.goto("/releases?status=terminated");
   await expect(page.locator(".release-table tbody tr")).toHaveCount(1);
 });

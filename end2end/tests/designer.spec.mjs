@@ -439,6 +439,28 @@ test("pans, zooms, selects with a rubber band, and edits an inline policy", asyn
   await expect(yaml(page)).toHaveValue(/      gates:\n      - approval:\n          count: 1\n/);
   await expect(page.getByTestId("effective-policy")).toContainText("flow `standard`, step `qa`");
 
+  // The gate's settings are a form: checked while typing, written when the field is left.
+  const count = page.getByLabel("Approvals needed (gates 1)");
+  await expect(count).toHaveValue("1");
+  await count.fill("0");
+  await expect(page.getByRole("alert").filter({ hasText: "Approvals needed" })).toBeVisible();
+  await count.fill("2");
+  await expect(page.getByRole("alert").filter({ hasText: "Approvals needed" })).toHaveCount(0);
+  await count.press("Tab");
+  await expect(yaml(page)).toHaveValue(/      gates:\n      - approval:\n          count: 2\n/);
+  await page.getByLabel("Roles that may approve (comma-separated) (gates 1)").fill("release-manager");
+  await page.getByLabel("Roles that may approve (comma-separated) (gates 1)").press("Tab");
+  await expect(yaml(page)).toHaveValue(/          roles:\n          - release-manager\n/);
+  await page.getByLabel("Kind of action to add to gates").selectOption("soak");
+  await page.getByRole("button", { name: "Add to gates" }).click();
+  const duration = page.getByLabel("Duration (30m, 2h, 1d) (gates 2)");
+  await expect(duration).toHaveValue("30m");
+  await duration.fill("soon");
+  await expect(page.getByRole("alert").filter({ hasText: "Duration" })).toBeVisible();
+  await duration.fill("2h");
+  await duration.press("Tab");
+  await expect(yaml(page)).toHaveValue(/      - soak:\n          after: upstream\n          duration: 2h\n/);
+
   // The minimap recentres the view; the download link carries the YAML.
   transform = await layer.getAttribute("style");
   const map = await page.locator(".fd-minimap").boundingBox();

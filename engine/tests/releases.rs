@@ -727,19 +727,7 @@ async fn a_release_shows_the_change_each_application_received() {
         ..Options::default()
     })
     .await;
-    world.release_in("dev", "2.5.0");
-    let release = world
-        .engine
-        .promote(
-            &promoter("a"),
-            "shop",
-            &PromotionRequest {
-                to: Some("qa".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let release = world.promote_to("qa", "2.5.0").await.unwrap();
     world.wait(&release.id).await;
     // A later commit to the same folder does not change what this release wrote.
     world.release_in("qa", "3.0.0");
@@ -766,6 +754,57 @@ async fn a_release_shows_the_change_each_application_received() {
             .unwrap_err();
         assert!(matches!(refused, EngineError::NotFound(_)), "{refused}");
     }
+}
+
+#[tokio::test]
+async fn two_releases_compare_by_their_frozen_sources() {
+    let world = World::new(Options {
+        apps: 2,
+        ..Options::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for tag in ["2.5.0", "2.6.0"] {
+        let release = world.promote_to("qa", tag).await.unwrap();
+        world.wait(&release.id).await;
+        ids.push(release.id);
+    }
+    let compared = world
+        .engine
+        .compare_releases(&viewer(), &ids[0], &ids[1])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            compared.from_version.as_deref(),
+            compared.to_version.as_deref()
+        ),
+        (Some("2.5.0"), Some("2.6.0"))
+    );
+    let names: Vec<_> = compared
+        .applications
+        .iter()
+        .map(|a| a.application.as_str())
+        .collect();
+    assert_eq!(names, ["app-000", "app-001"]);
+    assert_eq!(compared.unchanged, 0);
+    let unified = &compared.applications[0].files[0].unified;
+    assert!(unified.contains("-  tag: \"2.5.0\""), "{unified}");
+    assert!(unified.contains("+  tag: \"2.6.0\""), "{unified}");
+
+    let same = world
+        .engine
+        .compare_releases(&viewer(), &ids[1], &ids[1])
+        .await
+        .unwrap();
+    assert!(same.applications.is_empty());
+    assert_eq!(same.unchanged, 2);
+    let missing = world
+        .engine
+        .compare_releases(&viewer(), &ids[0], "no-such-release")
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, EngineError::NotFound(_)), "{missing}");
 }
 
 fn promoted_commit(world: &World, env: &str) -> String {

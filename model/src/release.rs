@@ -170,6 +170,25 @@ pub enum SourceRef {
     Release(String),
 }
 
+/// What changed between the frozen sources of two releases of one product: the content
+/// every environment receives from the one and from the other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseComparison {
+    /// The release compared from.
+    pub from: String,
+    /// Its version.
+    pub from_version: Option<String>,
+    /// The release compared to.
+    pub to: String,
+    /// Its version.
+    pub to_version: Option<String>,
+    /// The applications whose source differs, by name.
+    pub applications: Vec<crate::diff::ApplicationDiff>,
+    /// How many applications have the same source in both.
+    pub unchanged: usize,
+}
+
 /// The frozen source of a release: what every environment of the flow receives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

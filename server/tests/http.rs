@@ -134,6 +134,7 @@ async fn the_openapi_document_describes_the_served_endpoints() {
         "/api/v1/products/{product}/status",
         "/api/v1/releases/{id}/events",
         "/api/v1/releases/{id}/changes/{environment}/{application}",
+        "/api/v1/releases/{id}/compare/{to}",
         "/api/v1/releases/{id}/terminate",
         "/api/v1/releases/{id}/approve",
         "/api/v1/webhooks/git",
@@ -483,6 +484,17 @@ async fn a_promotion_over_http_previews_runs_and_streams_its_events() {
     )
     .await;
     assert_eq!(status, 404);
+    let (status, same) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/releases/{id}/compare/{id}"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["applications"], serde_json::json!([]));
+    assert_eq!(same["unchanged"], 3);
     let (_, status_view) = call(
         &server,
         reqwest::Method::GET,

@@ -1,4 +1,7 @@
-//! Gate and verify actions as the inspector offers and shows them.
+//! Gate and verify actions as the inspector offers, shows and edits them: each kind's
+//! settings as form fields, read from and written to the action's JSON form so the
+//! model's own deserialisation is the check (a field the form writes is one the
+//! engine reads). Maps (headers, parameters, env) stay in the YAML panel.
 
 use promenade_model::action::Action;
 use serde_json::{json, Value};
@@ -66,6 +69,181 @@ pub fn summary(action: &Action) -> String {
     }
 }
 
+/// How a setting is typed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Free text; empty leaves the setting out.
+    Text,
+    /// A whole number.
+    Number,
+    /// Comma-separated words, written as a list.
+    List,
+    /// One of fixed values; the first, empty, leaves the setting out.
+    Choice(&'static [&'static str]),
+    /// On or off.
+    Flag,
+}
+
+/// One setting of an action kind, as its form shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The key in the action's YAML.
+    pub key: &'static str,
+    pub label: &'static str,
+    pub input: Input,
+}
+
+const fn setting(key: &'static str, label: &'static str, input: Input) -> Setting {
+    Setting { key, label, input }
+}
+
+const TIMEOUT: Setting = setting("timeout", "Timeout (e.g. 10m)", Input::Text);
+
+const APPROVAL: &[Setting] = &[
+    setting("count", "Approvals needed", Input::Number),
+    setting(
+        "roles",
+        "Roles that may approve (comma-separated)",
+        Input::List,
+    ),
+    setting(
+        "allowSelfApproval",
+        "Whoever started the release may approve",
+        Input::Flag,
+    ),
+];
+
+const SOAK: &[Setting] = &[
+    setting("duration", "Duration (30m, 2h, 1d)", Input::Text),
+    setting(
+        "after",
+        "Counted from",
+        Input::Choice(&["", "upstream", "apply"]),
+    ),
+];
+
+const HTTP: &[Setting] = &[
+    setting("url", "URL", Input::Text),
+    setting(
+        "method",
+        "Method",
+        Input::Choice(&["", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+    ),
+    setting("expectStatus", "Expected status", Input::Number),
+    TIMEOUT,
+];
+
+const ARGOCD: &[Setting] = &[
+    setting(
+        "health",
+        "Health to wait for",
+        Input::Choice(&["", "Healthy", "Progressing", "Degraded", "Suspended"]),
+    ),
+    setting("sync", "Sync", Input::Choice(&["", "Synced", "true"])),
+    setting("prune", "Prune when syncing", Input::Flag),
+    TIMEOUT,
+];
+
+const WORKFLOW: &[Setting] = &[
+    setting("template", "Workflow template", Input::Text),
+    setting("namespace", "Namespace", Input::Text),
+    TIMEOUT,
+];
+
+const COMMAND: &[Setting] = &[
+    setting(
+        "args",
+        "Program and arguments (comma-separated)",
+        Input::List,
+    ),
+    TIMEOUT,
+];
+
+const WINDOW: &[Setting] = &[
+    setting("days", "Days (mon, tue, …)", Input::List),
+    setting("hours", "Hours (09:00-17:00)", Input::Text),
+    setting("timezone", "Time zone (e.g. Europe/Berlin)", Input::Text),
+];
+
+/// The settings the form offers for `kind`.
+pub fn settings(kind: &str) -> &'static [Setting] {
+    match kind {
+        "approval" => APPROVAL,
+        "soak" => SOAK,
+        "http" => HTTP,
+        "argocd" => ARGOCD,
+        "workflow" => WORKFLOW,
+        "command" => COMMAND,
+        "window" => WINDOW,
+        _ => &[],
+    }
+}
+
+/// The setting's current value as its field shows it.
+pub fn field_text(action: &Action, key: &str) -> String {
+    let value = serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.get(action.kind().as_str())?.get(key).cloned());
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text,
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// `action` with `setting` set from the field's `text`, or why the text does not do.
+pub fn with_setting(action: &Action, setting: &Setting, text: &str) -> Result<Action, String> {
+    let kind = action.kind();
+    let mut whole = serde_json::to_value(action).map_err(|e| e.to_string())?;
+    let settings = whole
+        .get_mut(kind.as_str())
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| format!("`{kind}` has no settings"))?;
+    let text = text.trim();
+    let value = match setting.input {
+        _ if text.is_empty() => None,
+        Input::Text => Some(Value::String(text.to_owned())),
+        Input::Number => Some(Value::from(text.parse::<u64>().map_err(|_| {
+            format!("{}: expected a whole number, got `{text}`", setting.label)
+        })?)),
+        Input::List => Some(Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_owned()))
+                .collect(),
+        )),
+        Input::Choice(_) | Input::Flag if text == "true" => Some(Value::Bool(true)),
+        Input::Flag => None,
+        Input::Choice(_) => Some(Value::String(text.to_owned())),
+    };
+    match value {
+        Some(value) => settings.insert(setting.key.to_owned(), value),
+        None => settings.remove(setting.key),
+    };
+    let changed: Action = serde_json::from_value(whole).map_err(|e| {
+        let reason = e.to_string();
+        format!("{}: {}", setting.label, reason)
+    })?;
+    if let Action::Http(http) = &changed {
+        if !(http.url.starts_with("https://") || http.url.starts_with("http://")) {
+            return Err(format!(
+                "URL: `{}` is not an http:// or https:// URL",
+                http.url
+            ));
+        }
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +268,76 @@ mod tests {
         let approval = template("approval", ActionList::Gates).unwrap();
         assert_eq!(approval.kind(), ActionKind::Approval);
         assert_eq!(summary(&approval), r#"approval {"count":1}"#);
+    }
+
+    fn set(action: &Action, key: &str, text: &str) -> Result<Action, String> {
+        let kind = action.kind();
+        let setting = settings(kind.as_str())
+            .iter()
+            .find(|s| s.key == key)
+            .unwrap();
+        with_setting(action, setting, text)
+    }
+
+    #[test]
+    fn every_offered_setting_reads_back_what_was_written() {
+        for list in [ActionList::Gates, ActionList::Verify] {
+            for kind in list.kinds() {
+                let action = template(kind, list).unwrap();
+                for setting in settings(kind) {
+                    let text = field_text(&action, setting.key);
+                    let same = with_setting(&action, setting, &text);
+                    assert_eq!(same.as_ref(), Ok(&action), "{kind}.{}", setting.key);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fields_write_typed_settings_and_refuse_what_the_model_refuses() {
+        let approval = template("approval", ActionList::Gates).unwrap();
+        let approval = set(&approval, "count", "2").unwrap();
+        let approval = set(&approval, "roles", "release-manager, admin").unwrap();
+        assert_eq!(
+            summary(&approval),
+            r#"approval {"count":2,"roles":["release-manager","admin"]}"#
+        );
+        assert_eq!(field_text(&approval, "roles"), "release-manager, admin");
+        let approval = set(&approval, "allowSelfApproval", "true").unwrap();
+        assert_eq!(field_text(&approval, "allowSelfApproval"), "true");
+        assert!(set(&approval, "count", "0")
+            .unwrap_err()
+            .starts_with("Approvals needed"));
+        assert!(set(&approval, "count", "two")
+            .unwrap_err()
+            .contains("whole number"));
+
+        let soak = template("soak", ActionList::Gates).unwrap();
+        assert_eq!(
+            field_text(&set(&soak, "duration", "2h").unwrap(), "duration"),
+            "2h"
+        );
+        assert!(set(&soak, "duration", "soon").is_err());
+        assert!(
+            set(&soak, "duration", "").is_err(),
+            "a soak needs a duration"
+        );
+
+        let argocd = template("argocd", ActionList::Verify).unwrap();
+        let triggered = set(&argocd, "sync", "true").unwrap();
+        assert_eq!(field_text(&triggered, "sync"), "true");
+        assert_eq!(field_text(&set(&argocd, "sync", "").unwrap(), "sync"), "");
+
+        let http = template("http", ActionList::Verify).unwrap();
+        assert!(set(&http, "url", "ftp://example.com")
+            .unwrap_err()
+            .contains("http://"));
+        let window = template("window", ActionList::Gates).unwrap();
+        assert!(set(&window, "hours", "9-5").is_err());
+        assert_eq!(
+            field_text(&set(&window, "hours", "09:00-17:00").unwrap(), "hours"),
+            "09:00-17:00"
+        );
+        assert!(set(&window, "days", "mon, funday").is_err());
     }
 }

@@ -8,7 +8,7 @@ use leptos::wasm_bindgen::JsCast;
 use promenade_model::diagnostic::{Diagnostic, Severity};
 use promenade_model::resources::{EnvironmentKind, PolicyRules, PromotionAction};
 
-use super::actions::{summary, template, ActionList};
+use super::actions::{field_text, settings, summary, template, with_setting, ActionList, Input};
 use super::check::{effective_policy, EnvironmentInfo};
 use super::dom;
 use super::geometry::{NODE_HEIGHT, NODE_WIDTH};
@@ -722,31 +722,7 @@ fn ActionListEditor(
                                     .into_iter()
                                     .enumerate()
                                     .map(|(index, action)| {
-                                        let name = name.clone();
-                                        let kind = action.kind().to_string();
-                                        view! {
-                                            <li>
-                                                <code>{summary(&action)}</code>
-                                                <button
-                                                    type="button"
-                                                    class="fd-link"
-                                                    aria-label=format!("Remove {field} {} ({kind})", index + 1)
-                                                    on:click=move |_| {
-                                                        ui.report(ui.edit(|d| {
-                                                            d.edit_policy(&name, &format!("remove a {kind} from {field}"), |r| {
-                                                                if let Some(items) = list_of_mut(r, list) {
-                                                                    if index < items.len() {
-                                                                        items.remove(index);
-                                                                    }
-                                                                }
-                                                            })
-                                                        }));
-                                                    }
-                                                >
-                                                    "Remove"
-                                                </button>
-                                            </li>
-                                        }
+                                        view! { <ActionItem ui name=name.clone() list index action/> }
                                     })
                                     .collect_view()}
                             </ol>
@@ -777,6 +753,125 @@ fn ActionListEditor(
                 </Show>
             </div>
         </div>
+    }
+}
+
+/// One action of a step's list: its summary, a form of its settings (checked as they
+/// are typed, written when a field is left) and Remove.
+#[component]
+fn ActionItem(
+    ui: Ui,
+    name: String,
+    list: ActionList,
+    index: usize,
+    action: promenade_model::action::Action,
+) -> impl IntoView {
+    let field = list.field();
+    let kind = action.kind().to_string();
+    let number = index + 1;
+    let problem = RwSignal::new(None::<String>);
+    let action = StoredValue::new(action);
+    let name = StoredValue::new(name);
+    let replace = move |changed: promenade_model::action::Action, what: String| {
+        ui.report(ui.edit(|d| {
+            d.edit_policy(&name.get_value(), &what, |r| {
+                if let Some(item) = list_of_mut(r, list)
+                    .as_mut()
+                    .and_then(|items| items.get_mut(index))
+                {
+                    *item = changed;
+                }
+            })
+        }));
+    };
+    let remove = {
+        let kind = kind.clone();
+        move |_| {
+            ui.report(ui.edit(|d| {
+                d.edit_policy(
+                    &name.get_value(),
+                    &format!("remove a {kind} from {field}"),
+                    |r| {
+                        if let Some(items) = list_of_mut(r, list) {
+                            if index < items.len() {
+                                items.remove(index);
+                            }
+                        }
+                    },
+                )
+            }));
+        }
+    };
+    let fields = settings(&kind)
+        .iter()
+        .map(|setting| {
+            let label = format!("{} ({field} {number})", setting.label);
+            let current = action.with_value(|a| field_text(a, setting.key));
+            let check = move |text: &str| action.with_value(|a| with_setting(a, setting, text));
+            let write = {
+                let kind = kind.clone();
+                move |text: String| match check(&text) {
+                    Ok(changed) => {
+                        problem.set(None);
+                        if action.with_value(|a| *a != changed) {
+                            replace(changed, format!("set {} of a {kind} in {field}", setting.key));
+                        }
+                    }
+                    Err(e) => problem.set(Some(e)),
+                }
+            };
+            let typed = move |text: String| problem.set(check(&text).err());
+            match setting.input {
+                Input::Flag => view! {
+                    <label class="fd-setting fd-flag">
+                        <input type="checkbox" aria-label=label.clone() prop:checked=current == "true"
+                            on:change=move |ev| write(if event_target_checked(&ev) { "true".into() } else { String::new() })/>
+                        {setting.label}
+                    </label>
+                }
+                .into_any(),
+                Input::Choice(options) => view! {
+                    <label class="fd-setting">
+                        {setting.label}
+                        <select aria-label=label.clone() prop:value=current
+                            on:change=move |ev| write(event_target_value(&ev))>
+                            {options.iter().map(|option| {
+                                let shown = if option.is_empty() { "(default)" } else { option };
+                                view! { <option value=*option>{shown}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                }
+                .into_any(),
+                Input::Text | Input::Number | Input::List => view! {
+                    <label class="fd-setting">
+                        {setting.label}
+                        <input type=if setting.input == Input::Number { "number" } else { "text" }
+                            aria-label=label.clone() prop:value=current
+                            on:input=move |ev| typed(event_target_value(&ev))
+                            on:change=move |ev| write(event_target_value(&ev))/>
+                    </label>
+                }
+                .into_any(),
+            }
+        })
+        .collect_view();
+    view! {
+        <li>
+            <code>{action.with_value(summary)}</code>
+            <button
+                type="button"
+                class="fd-link"
+                aria-label=format!("Remove {field} {number} ({kind})")
+                on:click=remove
+            >
+                "Remove"
+            </button>
+            <div class="fd-settings" role="group" aria-label=format!("Settings of {field} {number} ({kind})")>
+                {fields}
+                {move || problem.get().map(|p| view! { <p class="fd-setting-problem" role="alert">{p}</p> })}
+            </div>
+        </li>
     }
 }
 

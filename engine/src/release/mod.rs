@@ -6,6 +6,7 @@
 mod argocd_check;
 mod changes;
 mod command;
+mod compare;
 mod gates;
 mod hooks;
 mod http_check;

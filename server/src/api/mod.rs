@@ -57,6 +57,7 @@ use crate::{health, AppState};
         releases::list,
         releases::get,
         releases::change,
+        releases::compare,
         releases::retry,
         releases::terminate,
         releases::approve,
@@ -129,6 +130,7 @@ pub fn routes() -> Router<AppState> {
             "/releases/{id}/changes/{environment}/{application}",
             get(releases::change),
         )
+        .route("/releases/{id}/compare/{to}", get(releases::compare))
         .route("/releases/{id}/retry", post(releases::retry))
         .route("/releases/{id}/terminate", post(releases::terminate))
         .route("/releases/{id}/approve", post(releases::approve))

@@ -224,6 +224,29 @@ pub async fn change(
     Ok(Json(diff).into_response())
 }
 
+/// What changed between the frozen sources of two releases of one product, from
+/// release `id` to release `to`, application by application.
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/compare/{to}",
+    tag = "releases",
+    params(("id" = String, Path), ("to" = String, Path)),
+    responses(
+        (status = 200, body = Object),
+        (status = 400, body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody)
+    ),
+    security(("token" = []))
+)]
+pub async fn compare(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((from, to)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let comparison = state.engine.compare_releases(&caller.0, &from, &to).await?;
+    Ok(Json(comparison).into_response())
+}
+
 /// Resumes a failed release from its failed steps.
 #[utoipa::path(
     post,
