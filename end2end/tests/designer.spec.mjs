@@ -461,6 +461,32 @@ test("pans, zooms, selects with a rubber band, and edits an inline policy", asyn
   await duration.press("Tab");
   await expect(yaml(page)).toHaveValue(/      - soak:\n          after: upstream\n          duration: 2h\n/);
 
+  // A pull-request step's settings are a form too; "no" overrides, empty inherits.
+  await page.getByLabel("Merge method (pull request)").selectOption("squash");
+  await expect(yaml(page)).toHaveValue(/      action: pr\n      pullRequest:\n        mergeMethod: squash\n/);
+  await page.getByLabel("Merge once checks pass (pull request)").selectOption("false");
+  await page.getByLabel("Labels (comma-separated) (pull request)").fill("promotion, shop");
+  await page.getByLabel("Labels (comma-separated) (pull request)").press("Tab");
+  await expect(yaml(page)).toHaveValue(/      pullRequest:\n        autoMerge: false\n        mergeMethod: squash\n        labels:\n        - promotion\n        - shop\n/);
+
+  // With nothing selected the inspector shows the flow's hooks.
+  await canvas.focus();
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("inspector")).toContainText("When a release fails");
+  await page.getByRole("button", { name: "Add to onFailure" }).click();
+  await expect(yaml(page)).toHaveValue(/\n  hooks:\n    onFailure:\n    - http:\n        url: https:\/\/example\.com\/health\n/);
+  const hookUrl = page.getByLabel("URL (onFailure 1)");
+  await hookUrl.fill("ftp://hooks.example");
+  await expect(page.getByRole("alert").filter({ hasText: "is not an http:// or https:// URL" })).toBeVisible();
+  await hookUrl.fill("https://hooks.example/promenade");
+  await hookUrl.press("Tab");
+  await expect(yaml(page)).toHaveValue(/    - http:\n        url: https:\/\/hooks\.example\/promenade\n/);
+  await expect(page.getByLabel("Kind of action to add to onSuccess").locator("option")).toHaveText(["http", "workflow", "command"]);
+
+  // The flow's page names the products that use it.
+  await expect(page.getByTestId("flow-products")).toContainText("Used by shop");
+  await expect(page.getByTestId("flow-products").getByRole("link", { name: "shop" })).toHaveAttribute("href", "/products/shop");
+
   // The minimap recentres the view; the download link carries the YAML.
   transform = await layer.getAttribute("style");
   const map = await page.locator(".fd-minimap").boundingBox();
@@ -470,4 +496,52 @@ test("pans, zooms, selects with a rubber band, and edits an inline policy", asyn
   expect(decodeURIComponent(href.replace("data:application/yaml;charset=utf-8,", ""))).toBe(await yaml(page).inputValue());
   await expect(page.getByRole("link", { name: "Download YAML" })).toHaveAttribute("download", "standard.yaml");
   expect(errors).toEqual([]);
+});
+
+test.describe("on a touch screen", () => {
+  test.use({ hasTouch: true });
+
+  /** One finger from `from` to `to`, as the browser's touch input delivers it. */
+  async function swipe(cdp, from, to) {
+    const point = (t) => [{ x: from.x + (to.x - from.x) * t, y: from.y + (to.y - from.y) * t }];
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: point(0) });
+    for (let step = 1; step <= 12; step++) {
+      await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: point(step / 12) });
+    }
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  }
+
+  test("drags environments from the palette, connects and moves them with a finger", async ({ page }) => {
+    test.setTimeout(90_000);
+    const errors = await openDesigner(page, "/flows/new");
+    const cdp = await page.context().newCDPSession(page);
+    await page.evaluate(() => {
+      window.pointerTypes = new Set();
+      document.addEventListener("pointerdown", (e) => window.pointerTypes.add(e.pointerType), true);
+    });
+    const canvas = await page.getByTestId("flow-canvas").boundingBox();
+    const palette = (environment) => centre(page.locator(`.fd-palette-item[data-env="${environment}"]`));
+
+    await swipe(cdp, await palette("dev"), { x: canvas.x + 150, y: canvas.y + 200 });
+    await expect(announcer(page)).toContainText("Added dev as the trigger environment");
+    await swipe(cdp, await palette("qa"), { x: canvas.x + 450, y: canvas.y + 200 });
+    await expect(node(page, "qa")).toBeVisible();
+
+    await swipe(
+      cdp,
+      await centre(node(page, "dev").locator(".fd-handle-out")),
+      await centre(node(page, "qa").locator(".fd-handle-in")),
+    );
+    await expect(announcer(page)).toContainText("Connected dev → qa");
+    await expect(yaml(page)).toHaveValue(/  - environment: qa\n    dependsOn:\n    - dev\n/);
+
+    const before = await node(page, "qa").boundingBox();
+    const grip = await centre(node(page, "qa"));
+    await swipe(cdp, grip, { x: grip.x + 120, y: grip.y + 160 });
+    await expect.poll(async () => (await node(page, "qa").boundingBox()).y).toBeGreaterThan(before.y + 100);
+    await expect(yaml(page)).toHaveValue(/"qa":\[\d+,\d+\]/);
+
+    expect(await page.evaluate(() => [...window.pointerTypes])).toEqual(["touch"]);
+    expect(errors).toEqual([]);
+  });
 });

@@ -257,16 +257,45 @@ impl Repo {
         self.tree_ids(&commit, folders)
     }
 
+    /// Each folder's tree id at `commit`. Parent trees are read once however many
+    /// folders they hold: `get_path` per folder would decompress `apps/` (a thousand
+    /// entries) again for each of 6,000 folders.
     fn tree_ids(&self, commit: &git2::Commit, folders: &[&str]) -> Result<Vec<Option<Oid>>> {
-        let tree = commit.tree().map_err(|e| self.error("read commit", e))?;
+        let root = commit.tree().map_err(|e| self.error("read commit", e))?;
+        let mut parents: HashMap<String, Option<git2::Tree<'_>>> = HashMap::new();
         Ok(folders
             .iter()
-            .map(|f| {
-                tree.get_path(Path::new(f.trim_matches('/')))
-                    .ok()
-                    .map(|e| e.id())
+            .map(|folder| {
+                let folder = folder.trim_matches('/');
+                let (parent, name) = folder.rsplit_once('/').unwrap_or(("", folder));
+                self.subtree(&root, parent, &mut parents)
+                    .and_then(|tree| tree.get_name(name).map(|e| e.id()))
             })
             .collect())
+    }
+
+    /// The tree at `path` below `root`, reading each tree on the way once per call of
+    /// [`Repo::tree_ids`].
+    fn subtree<'r>(
+        &'r self,
+        root: &git2::Tree<'r>,
+        path: &str,
+        cache: &mut HashMap<String, Option<git2::Tree<'r>>>,
+    ) -> Option<git2::Tree<'r>> {
+        if path.is_empty() {
+            return Some(root.clone());
+        }
+        if let Some(found) = cache.get(path) {
+            return found.clone();
+        }
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let found = self.subtree(root, parent, cache).and_then(|tree| {
+            tree.get_name(name)
+                .and_then(|entry| entry.to_object(&self.repo).ok())
+                .and_then(|object| object.into_tree().ok())
+        });
+        cache.insert(path.to_string(), found.clone());
+        found
     }
 
     /// The commits on the first-parent history of `tip` after `since`, newest first;
@@ -342,27 +371,45 @@ impl Repo {
     /// A file larger than the cache's limit is an error naming it, found from the
     /// object's header before its content is read.
     pub fn read_folder(&self, commit: Oid, folder: &str) -> Result<FileTree> {
-        let tree = self
+        self.read_folders(commit, &[folder])?
+            .pop()
+            .unwrap_or_else(|| Ok(FileTree::new()))
+    }
+
+    /// [`Repo::read_folder`] for each of `folders`, in order, reading the trees above
+    /// them once (see [`Repo::tree_ids`]); one folder's failure is its own.
+    pub fn read_folders(&self, commit: Oid, folders: &[&str]) -> Result<Vec<Result<FileTree>>> {
+        let commit = self
             .repo
             .find_commit(commit)
-            .and_then(|c| c.tree())
             .map_err(|e| self.error("read commit", e))?;
-        let folder = folder.trim_matches('/');
-        let subtree = if folder.is_empty() {
-            tree
-        } else {
-            match tree.get_path(Path::new(folder)) {
-                Ok(entry) if entry.kind() == Some(ObjectType::Tree) => self
-                    .repo
-                    .find_tree(entry.id())
-                    .map_err(|e| self.error("read tree", e))?,
-                Ok(_) | Err(_) => return Ok(FileTree::new()),
-            }
-        };
+        let root = commit.tree().map_err(|e| self.error("read commit", e))?;
+        let ids = self.tree_ids(&commit, folders)?;
+        let odb = self.repo.odb().map_err(|e| self.error("open objects", e))?;
+        Ok(folders
+            .iter()
+            .zip(ids)
+            .map(|(folder, id)| {
+                let folder = folder.trim_matches('/');
+                let tree = if folder.is_empty() {
+                    Some(root.clone())
+                } else {
+                    // Not a tree (a file, or nothing): no files.
+                    id.and_then(|id| self.repo.find_tree(id).ok())
+                };
+                match tree {
+                    Some(tree) => self.files_of(&odb, &tree, folder),
+                    None => Ok(FileTree::new()),
+                }
+            })
+            .collect())
+    }
+
+    /// Every file under `tree`, which is `folder` (named in errors).
+    fn files_of(&self, odb: &git2::Odb, tree: &git2::Tree, folder: &str) -> Result<FileTree> {
         let mut files = FileTree::new();
         let mut failure = None;
-        let odb = self.repo.odb().map_err(|e| self.error("open objects", e))?;
-        let walked = subtree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             if entry.kind() != Some(ObjectType::Blob) {
                 return TreeWalkResult::Ok;
             }
@@ -419,11 +466,20 @@ impl Repo {
         let base = parent_commit.tree().map_err(fail)?;
 
         let mut builder = TreeUpdateBuilder::new();
-        for update in updates {
+        let folders: Vec<&str> = updates.iter().map(|u| u.folder.as_str()).collect();
+        let folder_ids = self.tree_ids(&parent_commit, &folders)?;
+        for (update, id) in updates.iter().zip(folder_ids) {
             let folder = update.folder.trim_matches('/');
             // Blob ids, not contents: hashing the new files tells what changed without
             // reading or writing anything that did not.
-            let current = self.folder_blobs(&base, folder)?;
+            let current = if folder.is_empty() {
+                self.folder_blobs(&base)?
+            } else {
+                match id.and_then(|id| self.repo.find_tree(id).ok()) {
+                    Some(tree) => self.folder_blobs(&tree)?,
+                    None => BTreeMap::new(),
+                }
+            };
             for (path, content) in &update.files {
                 let id = Oid::hash_object(ObjectType::Blob, content).map_err(fail)?;
                 if current.get(path) != Some(&id) {
@@ -456,19 +512,9 @@ impl Repo {
         Ok(Some(oid))
     }
 
-    /// The blob ids under `folder` of `tree`, by path relative to the folder.
-    fn folder_blobs(&self, tree: &git2::Tree, folder: &str) -> Result<BTreeMap<String, Oid>> {
+    /// The blob ids under `subtree`, by path relative to it.
+    fn folder_blobs(&self, subtree: &git2::Tree) -> Result<BTreeMap<String, Oid>> {
         let fail = |e| self.error("read tree", e);
-        let subtree = if folder.is_empty() {
-            tree.clone()
-        } else {
-            match tree.get_path(Path::new(folder)) {
-                Ok(entry) if entry.kind() == Some(ObjectType::Tree) => {
-                    self.repo.find_tree(entry.id()).map_err(fail)?
-                }
-                _ => return Ok(BTreeMap::new()),
-            }
-        };
         let mut blobs = BTreeMap::new();
         subtree
             .walk(TreeWalkMode::PreOrder, |dir, entry| {

@@ -268,12 +268,14 @@ impl Engine {
                     .map(|(_, _, p)| p.as_str())
                     .collect();
                 let last = repo.last_changes(tip, &paths, HISTORY_DEPTH)?;
-                for (app, env, path) in &to_read {
+                let folders: Vec<&str> = to_read.iter().map(|(_, _, p)| p.as_str()).collect();
+                let read = repo.read_folders(tip, &folders)?;
+                for ((app, env, path), read) in to_read.iter().zip(read) {
                     let at = (app.clone(), env.clone());
                     if let Some(change) = last.get(path.as_str()) {
                         changes.insert(at.clone(), change.clone());
                     }
-                    files.insert(at, repo.read_folder(tip, path).map_err(|e| e.to_string()));
+                    files.insert(at, read.map_err(|e| e.to_string()));
                 }
                 Ok(())
             });

@@ -255,6 +255,64 @@ fn reading_a_missing_folder_gives_no_files() {
 }
 
 #[test]
+fn folders_read_together_come_back_in_order_each_with_its_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    commit_to_remote(
+        &remote,
+        &[
+            ("apps/web/qa/values.yaml", "web"),
+            ("apps/api/qa/values.yaml", "api"),
+            ("apps/api/qa/extra/config.yaml", "nested"),
+            ("top.txt", "top"),
+        ],
+        "seed",
+    );
+    let repo = GitCache::new(dir.path().join("cache"))
+        .open(&url(&remote), &keyring())
+        .unwrap();
+    let tip = repo.fetch("main").unwrap();
+    let read: Vec<Vec<String>> = repo
+        .read_folders(
+            tip,
+            &[
+                "apps/api/qa",
+                "apps/ghost/qa",
+                "/apps/web/qa/",
+                "top.txt",
+                "apps/web/qa",
+                "",
+            ],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|files| files.unwrap().keys().cloned().collect())
+        .collect();
+    assert_eq!(
+        read,
+        [
+            vec!["extra/config.yaml", "values.yaml"],
+            vec![],
+            vec!["values.yaml"],
+            vec![],
+            vec!["values.yaml"],
+            vec![
+                "apps/api/qa/extra/config.yaml",
+                "apps/api/qa/values.yaml",
+                "apps/web/qa/values.yaml",
+                "top.txt"
+            ],
+        ]
+    );
+    assert_eq!(
+        repo.read_folders(tip, &["apps/web/qa"]).unwrap()[0]
+            .as_ref()
+            .unwrap()["values.yaml"],
+        b"web"
+    );
+}
+
+#[test]
 fn errors_name_the_remote_without_its_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let repo = GitCache::new(dir.path().join("cache"))

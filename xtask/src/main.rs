@@ -62,12 +62,14 @@ const BUNDLES: [Bundle; 2] = [
     Bundle {
         package: "promenade-frontend",
         name: "promenade",
-        gzip_budget: 600_000,
+        // Raised from 600 KB with release control, the paged dashboard and the release
+        // page's comparisons (docs/performance.md, "Browser bundle size").
+        gzip_budget: 680_000,
     },
     Bundle {
         package: "promenade-frontend-designer",
         name: "promenade-designer",
-        gzip_budget: 1_200_000,
+        gzip_budget: 1_300_000,
     },
 ];
 /// The crate of the `promenade` binary (`serve` and the CLI).

@@ -1,16 +1,18 @@
-//! Gate and verify actions as the inspector offers, shows and edits them: each kind's
-//! settings as form fields, read from and written to the action's JSON form so the
-//! model's own deserialisation is the check (a field the form writes is one the
-//! engine reads). Maps (headers, parameters, env) stay in the YAML panel.
+//! Gate, verify and hook actions as the inspector offers, shows and edits them: each
+//! kind's settings as form fields (see `fields`). Maps (headers, parameters, env) stay
+//! in the YAML panel.
 
+use super::fields::{self, setting, Input, Setting};
 use promenade_model::action::Action;
 use serde_json::{json, Value};
 
-/// Which list of a policy an action goes to.
+/// Which list an action goes to: a policy's gates or verification, or a flow's hooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActionList {
     Gates,
     Verify,
+    OnSuccess,
+    OnFailure,
 }
 
 impl ActionList {
@@ -21,6 +23,7 @@ impl ActionList {
                 "approval", "soak", "http", "argocd", "workflow", "command", "window",
             ],
             Self::Verify => &["soak", "http", "argocd", "workflow", "command"],
+            Self::OnSuccess | Self::OnFailure => &["http", "workflow", "command"],
         }
     }
 
@@ -29,6 +32,8 @@ impl ActionList {
         match self {
             Self::Gates => "gates",
             Self::Verify => "verify",
+            Self::OnSuccess => "onSuccess",
+            Self::OnFailure => "onFailure",
         }
     }
 }
@@ -41,7 +46,7 @@ pub fn template(kind: &str, list: ActionList) -> Option<Action> {
     }
     let soak_after = match list {
         ActionList::Gates => "upstream",
-        ActionList::Verify => "apply",
+        _ => "apply",
     };
     let settings = match kind {
         "approval" => json!({ "count": 1 }),
@@ -67,34 +72,6 @@ pub fn summary(action: &Action) -> String {
         },
         _ => kind.to_string(),
     }
-}
-
-/// How a setting is typed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Input {
-    /// Free text; empty leaves the setting out.
-    Text,
-    /// A whole number.
-    Number,
-    /// Comma-separated words, written as a list.
-    List,
-    /// One of fixed values; the first, empty, leaves the setting out.
-    Choice(&'static [&'static str]),
-    /// On or off.
-    Flag,
-}
-
-/// One setting of an action kind, as its form shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Setting {
-    /// The key in the action's YAML.
-    pub key: &'static str,
-    pub label: &'static str,
-    pub input: Input,
-}
-
-const fn setting(key: &'static str, label: &'static str, input: Input) -> Setting {
-    Setting { key, label, input }
 }
 
 const TIMEOUT: Setting = setting("timeout", "Timeout (e.g. 10m)", Input::Text);
@@ -181,58 +158,12 @@ pub fn settings(kind: &str) -> &'static [Setting] {
 
 /// The setting's current value as its field shows it.
 pub fn field_text(action: &Action, key: &str) -> String {
-    let value = serde_json::to_value(action)
-        .ok()
-        .and_then(|v| v.get(action.kind().as_str())?.get(key).cloned());
-    match value {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(text)) => text,
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        Some(other) => other.to_string(),
-    }
+    fields::text(action, Some(action.kind().as_str()), key)
 }
 
 /// `action` with `setting` set from the field's `text`, or why the text does not do.
 pub fn with_setting(action: &Action, setting: &Setting, text: &str) -> Result<Action, String> {
-    let kind = action.kind();
-    let mut whole = serde_json::to_value(action).map_err(|e| e.to_string())?;
-    let settings = whole
-        .get_mut(kind.as_str())
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| format!("`{kind}` has no settings"))?;
-    let text = text.trim();
-    let value = match setting.input {
-        _ if text.is_empty() => None,
-        Input::Text => Some(Value::String(text.to_owned())),
-        Input::Number => Some(Value::from(text.parse::<u64>().map_err(|_| {
-            format!("{}: expected a whole number, got `{text}`", setting.label)
-        })?)),
-        Input::List => Some(Value::Array(
-            text.split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(|item| Value::String(item.to_owned()))
-                .collect(),
-        )),
-        Input::Choice(_) | Input::Flag if text == "true" => Some(Value::Bool(true)),
-        Input::Flag => None,
-        Input::Choice(_) => Some(Value::String(text.to_owned())),
-    };
-    match value {
-        Some(value) => settings.insert(setting.key.to_owned(), value),
-        None => settings.remove(setting.key),
-    };
-    let changed: Action = serde_json::from_value(whole).map_err(|e| {
-        let reason = e.to_string();
-        format!("{}: {}", setting.label, reason)
-    })?;
+    let changed = fields::with(action, Some(action.kind().as_str()), setting, text)?;
     if let Action::Http(http) = &changed {
         if !(http.url.starts_with("https://") || http.url.starts_with("http://")) {
             return Err(format!(
@@ -249,15 +180,23 @@ mod tests {
     use super::*;
     use promenade_model::action::ActionKind;
 
+    const ALL_LISTS: [ActionList; 4] = [
+        ActionList::Gates,
+        ActionList::Verify,
+        ActionList::OnSuccess,
+        ActionList::OnFailure,
+    ];
+
     #[test]
     fn every_offered_kind_has_a_template() {
-        for list in [ActionList::Gates, ActionList::Verify] {
+        for list in ALL_LISTS {
             for kind in list.kinds() {
                 let action = template(kind, list).unwrap();
                 assert_eq!(action.kind().as_str(), *kind);
             }
         }
         assert_eq!(template("approval", ActionList::Verify), None);
+        assert_eq!(template("argocd", ActionList::OnFailure), None);
         assert_eq!(template("teleport", ActionList::Gates), None);
     }
 
@@ -281,7 +220,7 @@ mod tests {
 
     #[test]
     fn every_offered_setting_reads_back_what_was_written() {
-        for list in [ActionList::Gates, ActionList::Verify] {
+        for list in ALL_LISTS {
             for kind in list.kinds() {
                 let action = template(kind, list).unwrap();
                 for setting in settings(kind) {

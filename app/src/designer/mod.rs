@@ -1,7 +1,7 @@
 //! The flow designer (`/flows`, `/flows/new`, `/flows/:name`): draw a promotion flow on
 //! a canvas and read or write it as YAML, validated in the browser by the model crate.
 //!
-//! The state (`state`, `editor`, `arrange`, `geometry`, `check`, `actions`) is plain
+//! The state (`state`, `editor`, `arrange`, `geometry`, `check`, `actions`, `fields`) is plain
 //! Rust, tested natively; the components (`page`, `canvas`, `panels`) only wire it to
 //! the DOM; `server` holds the server functions.
 
@@ -11,6 +11,7 @@ mod canvas;
 mod check;
 mod dom;
 mod editor;
+mod fields;
 mod geometry;
 mod page;
 mod panels;

@@ -538,6 +538,16 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
+    let used_by = Memo::new(move |_| {
+        let flow = flow_name.get();
+        context.with(|c| {
+            c.products(&flow)
+                .into_iter()
+                .filter(|p| p.flows.contains(&flow))
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+        })
+    });
     let download = move || data_url(&text.get());
     let file_name = move || format!("{}.yaml", flow_name.get());
     let busy = move || !hydrated.get() || save.pending().get();
@@ -554,6 +564,25 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
                 <div class="fd-heading">
                     <h1>{heading}</h1>
                     <p class="muted" data-testid="save-status">{status}</p>
+                    <p class="muted" data-testid="flow-products">
+                        {move || {
+                            let used = used_by.get();
+                            if used.is_empty() {
+                                return "Used by no product yet".into_any();
+                            }
+                            let links = used
+                                .into_iter()
+                                .enumerate()
+                                .map(|(index, product)| {
+                                    view! {
+                                        {(index > 0).then_some(", ")}
+                                        <a href=format!("/products/{product}")>{product.clone()}</a>
+                                    }
+                                })
+                                .collect_view();
+                            view! { "Used by " {links} }.into_any()
+                        }}
+                    </p>
                 </div>
                 <Show when=move || is_new>
                     <label class="fd-field fd-name">

@@ -5,16 +5,20 @@ use leptos::ev::{KeyboardEvent, PointerEvent, SubmitEvent};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
+use promenade_model::action::Action;
 use promenade_model::diagnostic::{Diagnostic, Severity};
-use promenade_model::resources::{EnvironmentKind, PolicyRules, PromotionAction};
+use promenade_model::resources::{
+    EnvironmentKind, PolicyRules, PromotionAction, PullRequestPolicy,
+};
 
-use super::actions::{field_text, settings, summary, template, with_setting, ActionList, Input};
+use super::actions::{field_text, settings, summary, template, with_setting, ActionList};
 use super::check::{effective_policy, EnvironmentInfo};
 use super::dom;
+use super::fields::{self, Input, Setting, PULL_REQUEST};
 use super::geometry::{NODE_HEIGHT, NODE_WIDTH};
 use super::page::Ui;
 use super::server::{CreateEnvironment, EnvironmentOutcome};
-use super::state::{Edge, Item};
+use super::state::{ActionsAt, Edge, Item};
 
 /// A palette entry being dragged towards the canvas.
 #[derive(Clone, Debug)]
@@ -286,6 +290,7 @@ pub(super) fn Inspector(ui: Ui) -> impl IntoView {
                         <p class="fd-hint">
                             "Select a node to see its dependencies and its policy. Tab moves through the nodes; Enter opens the one that has focus here."
                         </p>
+                        <FlowSettings ui/>
                     }
                         .into_any()
                 }
@@ -626,6 +631,9 @@ fn PolicyEditor(ui: Ui, name: String) -> impl IntoView {
             ui.report(ui.edit(|d| d.edit_policy(&name, &label, |r| r.action = action)));
         }
     };
+    let pull_request_name = name.clone();
+    let pull_request_shown =
+        move || rules.with(|r| r.action == Some(PromotionAction::Pr) || r.pull_request.is_some());
     view! {
         <h3>"Inline policy"</h3>
         <p class="fd-hint">"Wins over every matching PromotionPolicy."</p>
@@ -642,95 +650,132 @@ fn PolicyEditor(ui: Ui, name: String) -> impl IntoView {
                 <option value="none">"None (gates and checks only)"</option>
             </select>
         </label>
-        <ActionListEditor ui name=name.clone() list=ActionList::Gates rules/>
-        <ActionListEditor ui name list=ActionList::Verify rules/>
+        <Show when=pull_request_shown>
+            <PullRequestEditor ui name=pull_request_name.clone() rules/>
+        </Show>
+        <ActionListEditor ui at=ActionsAt::Gates(name.clone())/>
+        <ActionListEditor ui at=ActionsAt::Verify(name)/>
     }
 }
 
-fn list_of(rules: &PolicyRules, list: ActionList) -> &Option<Vec<promenade_model::action::Action>> {
-    match list {
-        ActionList::Gates => &rules.gates,
-        ActionList::Verify => &rules.verify,
-    }
-}
-
-fn list_of_mut(
-    rules: &mut PolicyRules,
-    list: ActionList,
-) -> &mut Option<Vec<promenade_model::action::Action>> {
-    match list {
-        ActionList::Gates => &mut rules.gates,
-        ActionList::Verify => &mut rules.verify,
-    }
-}
-
+/// The step's `pullRequest` settings; every field empty inherits them all.
 #[component]
-fn ActionListEditor(
-    ui: Ui,
-    name: String,
-    list: ActionList,
-    rules: Memo<PolicyRules>,
-) -> impl IntoView {
+fn PullRequestEditor(ui: Ui, name: String, rules: Memo<PolicyRules>) -> impl IntoView {
+    let problem = RwSignal::new(None::<String>);
+    let name = StoredValue::new(name);
+    let fields = PULL_REQUEST
+        .iter()
+        .map(|setting| {
+            let current = move || rules.with(|r| fields::text(&r.pull_request, None, setting.key));
+            let check = move |text: &str| {
+                let settings = rules.with_untracked(|r| r.pull_request.clone().unwrap_or_default());
+                fields::with(&settings, None, setting, text)
+            };
+            let write = move |text: String| match check(&text) {
+                Ok(changed) => {
+                    problem.set(None);
+                    let changed = Some(changed).filter(|c| *c != PullRequestPolicy::default());
+                    if rules.with_untracked(|r| r.pull_request != changed) {
+                        let label = format!("set pullRequest.{}", setting.key);
+                        ui.report(ui.edit(|d| {
+                            d.edit_policy(&name.get_value(), &label, |r| r.pull_request = changed)
+                        }));
+                    }
+                }
+                Err(e) => problem.set(Some(e)),
+            };
+            let typed = move |text: String| problem.set(check(&text).err());
+            view! {
+                <SettingField
+                    setting=*setting
+                    label=format!("{} (pull request)", setting.label)
+                    current=Signal::derive(current)
+                    typed=Callback::new(typed)
+                    write=Callback::new(write)
+                />
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="fd-settings" role="group" aria-label="Pull request settings">
+            <h4>"Pull request"</h4>
+            {fields}
+            {move || problem.get().map(|p| view! { <p class="fd-setting-problem" role="alert">{p}</p> })}
+        </div>
+    }
+}
+
+/// The flow's own settings, shown while nothing is selected: its hooks.
+#[component]
+pub(super) fn FlowSettings(ui: Ui) -> impl IntoView {
+    view! {
+        <h3>"Hooks"</h3>
+        <p class="fd-hint">"Actions run once a release has ended."</p>
+        <ActionListEditor ui at=ActionsAt::OnSuccess/>
+        <ActionListEditor ui at=ActionsAt::OnFailure/>
+    }
+}
+
+/// One action list (a step's gates or verification, or a hook list): its actions, each
+/// with a form of its settings, and a way to add one.
+#[component]
+fn ActionListEditor(ui: Ui, at: ActionsAt) -> impl IntoView {
+    let list = at.list();
     let chosen = RwSignal::new(list.kinds()[0].to_owned());
     let field = list.field();
     let heading = match list {
         ActionList::Gates => "Gates (before the change)",
         ActionList::Verify => "Verify (after the change)",
+        ActionList::OnSuccess => "When a release succeeds",
+        ActionList::OnFailure => "When a release fails",
     };
-    let items = move || rules.with(|r| list_of(r, list).clone());
-    let add = {
-        let name = name.clone();
-        move |_| {
-            let kind = chosen.get_untracked();
-            let Some(action) = template(&kind, list) else {
-                return;
-            };
-            ui.report(ui.edit(|d| {
-                d.edit_policy(&name, &format!("add a {kind} to {field}"), |r| {
-                    list_of_mut(r, list)
-                        .get_or_insert_with(Vec::new)
-                        .push(action);
-                })
-            }));
-        }
+    let is_step = matches!(at, ActionsAt::Gates(_) | ActionsAt::Verify(_));
+    let at = StoredValue::new(at);
+    let items = move || {
+        ui.editor
+            .with(|e| at.with_value(|at| e.designer().actions(at).cloned()))
     };
-    let inherit = {
-        let name = name.clone();
-        move |_| {
-            ui.report(ui.edit(|d| {
-                d.edit_policy(&name, &format!("inherit {field}"), |r| {
-                    *list_of_mut(r, list) = None
-                })
-            }));
-        }
+    let add = move |_| {
+        let kind = chosen.get_untracked();
+        let Some(action) = template(&kind, list) else {
+            return;
+        };
+        let label = format!("add a {kind} to {field}");
+        ui.report(ui.edit(|d| {
+            d.edit_actions(&at.get_value(), &label, |items| {
+                items.get_or_insert_with(Vec::new).push(action)
+            })
+        }));
+    };
+    let inherit = move |_| {
+        let label = format!("inherit {field}");
+        ui.report(ui.edit(|d| d.edit_actions(&at.get_value(), &label, |items| *items = None)));
     };
     view! {
         <div class="fd-actions" role="group" aria-label=heading>
             <h4>{heading}</h4>
-            {
-                let name = name.clone();
-                move || match items() {
-                    None => view! { <p class="fd-hint">"Inherited from policies."</p> }.into_any(),
-                    Some(actions) if actions.is_empty() => {
-                        view! { <p class="fd-hint">"None: this step overrides the policies with an empty list."</p> }
-                            .into_any()
-                    }
-                    Some(actions) => {
-                        view! {
-                            <ol>
-                                {actions
-                                    .into_iter()
-                                    .enumerate()
-                                    .map(|(index, action)| {
-                                        view! { <ActionItem ui name=name.clone() list index action/> }
-                                    })
-                                    .collect_view()}
-                            </ol>
-                        }
-                            .into_any()
-                    }
+            {move || match items() {
+                None => view! { <p class="fd-hint">"Inherited from policies."</p> }.into_any(),
+                Some(actions) if actions.is_empty() && is_step => {
+                    view! { <p class="fd-hint">"None: this step overrides the policies with an empty list."</p> }
+                        .into_any()
                 }
-            }
+                Some(actions) if actions.is_empty() => view! { <p class="fd-hint">"None."</p> }.into_any(),
+                Some(actions) => {
+                    view! {
+                        <ol>
+                            {actions
+                                .into_iter()
+                                .enumerate()
+                                .map(|(index, action)| {
+                                    view! { <ActionItem ui at=at.get_value() index action/> }
+                                })
+                                .collect_view()}
+                        </ol>
+                    }
+                        .into_any()
+                }
+            }}
             <div class="fd-add-action">
                 <select
                     aria-label=format!("Kind of action to add to {field}")
@@ -746,8 +791,8 @@ fn ActionListEditor(
                 <button type="button" class="button secondary" on:click=add>
                     {format!("Add to {field}")}
                 </button>
-                <Show when=move || items().is_some()>
-                    <button type="button" class="fd-link" on:click=inherit.clone()>
+                <Show when=move || is_step && items().is_some()>
+                    <button type="button" class="fd-link" on:click=inherit>
                         "Inherit instead"
                     </button>
                 </Show>
@@ -756,30 +801,24 @@ fn ActionListEditor(
     }
 }
 
-/// One action of a step's list: its summary, a form of its settings (checked as they
-/// are typed, written when a field is left) and Remove.
+/// A change to the items of an action list.
+type ListChange = Box<dyn FnOnce(&mut Vec<Action>)>;
+
+/// One action of a list: its summary, a form of its settings (checked as they are
+/// typed, written when a field is left) and Remove.
 #[component]
-fn ActionItem(
-    ui: Ui,
-    name: String,
-    list: ActionList,
-    index: usize,
-    action: promenade_model::action::Action,
-) -> impl IntoView {
-    let field = list.field();
+fn ActionItem(ui: Ui, at: ActionsAt, index: usize, action: Action) -> impl IntoView {
+    let field = at.list().field();
     let kind = action.kind().to_string();
     let number = index + 1;
     let problem = RwSignal::new(None::<String>);
     let action = StoredValue::new(action);
-    let name = StoredValue::new(name);
-    let replace = move |changed: promenade_model::action::Action, what: String| {
+    let at = StoredValue::new(at);
+    let edit = move |label: String, change: ListChange| {
         ui.report(ui.edit(|d| {
-            d.edit_policy(&name.get_value(), &what, |r| {
-                if let Some(item) = list_of_mut(r, list)
-                    .as_mut()
-                    .and_then(|items| items.get_mut(index))
-                {
-                    *item = changed;
+            d.edit_actions(&at.get_value(), &label, |items| {
+                if let Some(items) = items.as_mut() {
+                    change(items)
                 }
             })
         }));
@@ -787,19 +826,14 @@ fn ActionItem(
     let remove = {
         let kind = kind.clone();
         move |_| {
-            ui.report(ui.edit(|d| {
-                d.edit_policy(
-                    &name.get_value(),
-                    &format!("remove a {kind} from {field}"),
-                    |r| {
-                        if let Some(items) = list_of_mut(r, list) {
-                            if index < items.len() {
-                                items.remove(index);
-                            }
-                        }
-                    },
-                )
-            }));
+            edit(
+                format!("remove a {kind} from {field}"),
+                Box::new(move |items| {
+                    if index < items.len() {
+                        items.remove(index);
+                    }
+                }),
+            )
         }
     };
     let fields = settings(&kind)
@@ -814,45 +848,28 @@ fn ActionItem(
                     Ok(changed) => {
                         problem.set(None);
                         if action.with_value(|a| *a != changed) {
-                            replace(changed, format!("set {} of a {kind} in {field}", setting.key));
+                            edit(
+                                format!("set {} of a {kind} in {field}", setting.key),
+                                Box::new(move |items| {
+                                    if let Some(item) = items.get_mut(index) {
+                                        *item = changed;
+                                    }
+                                }),
+                            );
                         }
                     }
                     Err(e) => problem.set(Some(e)),
                 }
             };
             let typed = move |text: String| problem.set(check(&text).err());
-            match setting.input {
-                Input::Flag => view! {
-                    <label class="fd-setting fd-flag">
-                        <input type="checkbox" aria-label=label.clone() prop:checked=current == "true"
-                            on:change=move |ev| write(if event_target_checked(&ev) { "true".into() } else { String::new() })/>
-                        {setting.label}
-                    </label>
-                }
-                .into_any(),
-                Input::Choice(options) => view! {
-                    <label class="fd-setting">
-                        {setting.label}
-                        <select aria-label=label.clone() prop:value=current
-                            on:change=move |ev| write(event_target_value(&ev))>
-                            {options.iter().map(|option| {
-                                let shown = if option.is_empty() { "(default)" } else { option };
-                                view! { <option value=*option>{shown}</option> }
-                            }).collect_view()}
-                        </select>
-                    </label>
-                }
-                .into_any(),
-                Input::Text | Input::Number | Input::List => view! {
-                    <label class="fd-setting">
-                        {setting.label}
-                        <input type=if setting.input == Input::Number { "number" } else { "text" }
-                            aria-label=label.clone() prop:value=current
-                            on:input=move |ev| typed(event_target_value(&ev))
-                            on:change=move |ev| write(event_target_value(&ev))/>
-                    </label>
-                }
-                .into_any(),
+            view! {
+                <SettingField
+                    setting=*setting
+                    label
+                    current=Signal::stored(current)
+                    typed=Callback::new(typed)
+                    write=Callback::new(write)
+                />
             }
         })
         .collect_view();
@@ -872,6 +889,56 @@ fn ActionItem(
                 {move || problem.get().map(|p| view! { <p class="fd-setting-problem" role="alert">{p}</p> })}
             </div>
         </li>
+    }
+}
+
+/// One setting's field: `typed` on every keystroke (to check), `write` when it is left
+/// or chosen. `label` names it for assistive technology among its like.
+#[component]
+fn SettingField(
+    setting: Setting,
+    label: String,
+    current: Signal<String>,
+    typed: Callback<String>,
+    write: Callback<String>,
+) -> impl IntoView {
+    match setting.input {
+        Input::Flag => view! {
+            <label class="fd-setting fd-flag">
+                <input type="checkbox" aria-label=label prop:checked=move || current.get() == "true"
+                    on:change=move |ev| write.run(if event_target_checked(&ev) { "true".into() } else { String::new() })/>
+                {setting.label}
+            </label>
+        }
+        .into_any(),
+        Input::Choice(options) => view! {
+            <label class="fd-setting">
+                {setting.label}
+                <select aria-label=label prop:value=move || current.get()
+                    on:change=move |ev| write.run(event_target_value(&ev))>
+                    {options.iter().map(|option| {
+                        let shown = match *option {
+                            "" => "(inherit)",
+                            "true" => "yes",
+                            "false" => "no",
+                            other => other,
+                        };
+                        view! { <option value=*option>{shown}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+        .into_any(),
+        Input::Text | Input::Number | Input::List => view! {
+            <label class="fd-setting">
+                {setting.label}
+                <input type=if setting.input == Input::Number { "number" } else { "text" }
+                    aria-label=label prop:value=move || current.get()
+                    on:input=move |ev| typed.run(event_target_value(&ev))
+                    on:change=move |ev| write.run(event_target_value(&ev))/>
+            </label>
+        }
+        .into_any(),
     }
 }
 
@@ -951,7 +1018,7 @@ fn EffectivePolicyView(ui: Ui, name: String) -> impl IntoView {
     }
 }
 
-fn describe(actions: &[promenade_model::action::Action]) -> String {
+fn describe(actions: &[Action]) -> String {
     if actions.is_empty() {
         "none".to_owned()
     } else {

@@ -12,9 +12,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
+use promenade_model::action::Action;
 use promenade_model::layout::Layout;
-use promenade_model::resources::{FlowStep, Metadata, PolicyRules, PromotionFlow};
+use promenade_model::resources::{FlowStep, Hooks, Metadata, PolicyRules, PromotionFlow};
 
+use super::actions::ActionList;
 use super::arrange::{auto_layout, complete_layout};
 use super::geometry::{snap, Rect};
 
@@ -701,6 +703,65 @@ impl Designer {
             Ok(format!("Changed the policy of {environment}: {label}"))
         })
     }
+
+    /// The action list at `at`; `None` when a step inherits it from the policies.
+    pub fn actions(&self, at: &ActionsAt) -> Option<&Vec<Action>> {
+        let hooks = &self.doc.flow.spec.hooks;
+        match at {
+            ActionsAt::Gates(step) => self.step(step)?.policy.as_ref()?.gates.as_ref(),
+            ActionsAt::Verify(step) => self.step(step)?.policy.as_ref()?.verify.as_ref(),
+            ActionsAt::OnSuccess => Some(&hooks.on_success),
+            ActionsAt::OnFailure => Some(&hooks.on_failure),
+        }
+    }
+
+    /// Changes the action list at `at`; `None` after `edit` makes a step inherit the
+    /// list and empties a hook list.
+    pub fn edit_actions(
+        &mut self,
+        at: &ActionsAt,
+        label: &str,
+        edit: impl FnOnce(&mut Option<Vec<Action>>),
+    ) -> Result<String, Refusal> {
+        let pick: fn(&mut Hooks) -> &mut Vec<Action> = match at {
+            ActionsAt::Gates(step) => return self.edit_policy(step, label, |r| edit(&mut r.gates)),
+            ActionsAt::Verify(step) => {
+                return self.edit_policy(step, label, |r| edit(&mut r.verify))
+            }
+            ActionsAt::OnSuccess => |hooks| &mut hooks.on_success,
+            ActionsAt::OnFailure => |hooks| &mut hooks.on_failure,
+        };
+        self.finish_drag();
+        self.change(format!("{label} in the hooks"), |doc| {
+            let list = pick(&mut doc.flow.spec.hooks);
+            let mut items = Some(std::mem::take(list));
+            edit(&mut items);
+            *list = items.unwrap_or_default();
+            Ok(format!("Changed the flow's hooks: {label}"))
+        })
+    }
+}
+
+/// An action list the inspector edits: a step's gates or verification, or one of the
+/// flow's hooks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionsAt {
+    Gates(String),
+    Verify(String),
+    OnSuccess,
+    OnFailure,
+}
+
+impl ActionsAt {
+    /// Which kind of list it is, for the kinds it accepts and its YAML name.
+    pub fn list(&self) -> ActionList {
+        match self {
+            Self::Gates(_) => ActionList::Gates,
+            Self::Verify(_) => ActionList::Verify,
+            Self::OnSuccess => ActionList::OnSuccess,
+            Self::OnFailure => ActionList::OnFailure,
+        }
+    }
 }
 
 /// A path of `dependsOn` edges from `start` forward to `goal`, both included.
@@ -1072,6 +1133,43 @@ pub(crate) mod tests {
         assert_eq!(d.step("prod").unwrap().policy, None);
         assert_eq!(
             d.edit_policy("dev", "x", |_| {}),
+            Err(Refusal::NotInFlow("dev".into()))
+        );
+    }
+
+    #[test]
+    fn action_lists_of_steps_and_hooks_are_edited_and_undone_as_one_change() {
+        let mut d = designer("dev", &[("prod", &["dev"])]);
+        let notify: Action =
+            serde_json::from_value(serde_json::json!({"http": {"url": "https://hooks.example"}}))
+                .unwrap();
+        let add = |items: &mut Option<Vec<Action>>| {
+            items.get_or_insert_with(Vec::new).push(notify.clone())
+        };
+        let message = d
+            .edit_actions(&ActionsAt::OnFailure, "add a http to onFailure", add)
+            .unwrap();
+        assert_eq!(message, "Changed the flow's hooks: add a http to onFailure");
+        assert_eq!(
+            d.actions(&ActionsAt::OnFailure),
+            Some(&vec![notify.clone()])
+        );
+        assert_eq!(d.actions(&ActionsAt::OnSuccess), Some(&vec![]));
+        assert_eq!(
+            d.undo().as_deref(),
+            Some("add a http to onFailure in the hooks")
+        );
+        assert_eq!(d.flow().spec.hooks, Hooks::default());
+
+        let gates = ActionsAt::Gates("prod".into());
+        assert_eq!(d.actions(&gates), None, "inherited");
+        d.edit_actions(&gates, "add a http to gates", add).unwrap();
+        assert_eq!(d.actions(&gates).map(Vec::len), Some(1));
+        d.edit_actions(&gates, "inherit gates", |items| *items = None)
+            .unwrap();
+        assert_eq!(d.step("prod").unwrap().policy, None);
+        assert_eq!(
+            d.edit_actions(&ActionsAt::Verify("dev".into()), "x", add),
             Err(Refusal::NotInFlow("dev".into()))
         );
     }

@@ -46,13 +46,17 @@ pub fn compute(
     template: &CompiledTemplate,
     sources: &BTreeMap<String, FileTree>,
 ) -> Result<Vec<AppChange>> {
+    let folders: Vec<String> = apps.iter().map(|app| app.path_for(environment)).collect();
+    let targets =
+        repo.read_folders(tip, &folders.iter().map(String::as_str).collect::<Vec<_>>())?;
     apps.iter()
-        .map(|app| {
-            let folder = app.path_for(environment);
+        .zip(folders)
+        .zip(targets)
+        .map(|((app, folder), target)| {
             let source = sources.get(&app.name).ok_or_else(|| {
                 EngineError::Internal(format!("no frozen source for application {:?}", app.name))
             })?;
-            let target = repo.read_folder(tip, &folder)?;
+            let target = target?;
             let applied = template
                 .apply(source, &target)
                 .map_err(|e| EngineError::Template {

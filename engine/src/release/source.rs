@@ -16,28 +16,68 @@ use crate::{EngineError, Result};
 
 /// Reads every application's source folder at its frozen commit.
 pub fn read_trees(source: &Source, git: &GitCache, keyring: &Keyring) -> Result<SourceTrees> {
-    let mut trees = SourceTrees::new();
     let mut fetched = Vec::new();
+    let mut located = Vec::with_capacity(source.applications.len());
     for app in &source.applications {
-        let lock = git.lock(&app.repository);
-        let _guard = lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let repo = git.open(&app.repository, keyring)?;
         let commit = parse_oid(&app.commit)?;
         let key = (app.repository.as_str(), app.branch.as_str());
-        if !repo.has_commit(commit) && !fetched.contains(&key) {
-            // A fresh clone cache (another replica, a wiped data folder): fetch first.
-            repo.fetch(&app.branch)?;
-            fetched.push(key);
+        if !fetched.contains(&key) {
+            let lock = git.lock(&app.repository);
+            let _guard = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let repo = git.open(&app.repository, keyring)?;
+            if !repo.has_commit(commit) {
+                // A fresh clone cache (another replica, a wiped data folder): fetch first.
+                repo.fetch(&app.branch)?;
+                fetched.push(key);
+            }
         }
-        trees.insert(app.name.clone(), repo.read_folder(commit, &app.folder)?);
+        located.push((app.repository.as_str(), commit, app.folder.as_str()));
     }
-    Ok(trees)
+    let read = read_together(git, keyring, &located)?;
+    Ok(source
+        .applications
+        .iter()
+        .zip(read)
+        .map(|(app, (files, _))| (app.name.clone(), files))
+        .collect())
 }
 
 /// The content of every application's frozen source folder, by application name.
 pub type SourceTrees = BTreeMap<String, FileTree>;
+
+/// Reads each `(repository, commit, folder)`, in order, with the commit's time: the
+/// folders of one commit together, so the trees above them are read once for all
+/// (a thousand applications under `apps/` share one large tree).
+fn read_together(
+    git: &GitCache,
+    keyring: &Keyring,
+    located: &[(&str, Oid, &str)],
+) -> Result<Vec<(FileTree, String)>> {
+    let mut by_commit: BTreeMap<(&str, Oid), Vec<usize>> = BTreeMap::new();
+    for (index, (url, commit, _)) in located.iter().enumerate() {
+        by_commit.entry((url, *commit)).or_default().push(index);
+    }
+    let mut read: Vec<Option<(FileTree, String)>> = vec![None; located.len()];
+    for ((url, commit), indexes) in by_commit {
+        let lock = git.lock(url);
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let repo = git.open(url, keyring)?;
+        let committed_at = repo.committed_at(commit)?;
+        let folders: Vec<&str> = indexes.iter().map(|&i| located[i].2).collect();
+        for (index, files) in indexes
+            .into_iter()
+            .zip(repo.read_folders(commit, &folders)?)
+        {
+            read[index] = Some((files?, committed_at.clone()));
+        }
+    }
+    // Every index is in exactly one group above.
+    Ok(read.into_iter().flatten().collect())
+}
 
 /// Freezes the source of a new release: fetches each source repository once and takes
 /// its tip (or the requested commit, or an earlier release's source). Returns the
@@ -56,8 +96,8 @@ pub fn freeze(
     }
     let env = &plan.source_environment;
     let mut tips: BTreeMap<(String, String), Oid> = BTreeMap::new();
-    let mut applications = Vec::new();
-    let mut trees = SourceTrees::new();
+    // Where each application's source is: repository and branch, commit, folder.
+    let mut located: Vec<((String, String), Oid, String)> = Vec::new();
     for app in &plan.applications {
         let repo_spec = app.repository_for(env, &plan.product.spec.repository);
         let key = (repo_spec.url.clone(), repo_spec.branch().to_string());
@@ -93,7 +133,21 @@ pub fn freeze(
             }
             _ => (tip, app.path_for(env)),
         };
-        let files = repo.read_folder(commit, &folder)?;
+        located.push((key, commit, folder));
+    }
+    let read = read_together(
+        git,
+        keyring,
+        &located
+            .iter()
+            .map(|(key, commit, folder)| (key.0.as_str(), *commit, folder.as_str()))
+            .collect::<Vec<_>>(),
+    )?;
+    let mut applications = Vec::new();
+    let mut trees = SourceTrees::new();
+    for ((app, (key, commit, folder)), (files, committed_at)) in
+        plan.applications.iter().zip(located).zip(read)
+    {
         if files.is_empty() {
             return Err(EngineError::BadRequest(format!(
                 "application {:?} has no files in {folder:?} at {commit}",
@@ -110,7 +164,7 @@ pub fn freeze(
             branch: key.1,
             folder,
             commit: commit.to_string(),
-            committed_at: Some(repo.committed_at(commit)?),
+            committed_at: Some(committed_at),
             version,
         });
         trees.insert(app.name.clone(), files);
