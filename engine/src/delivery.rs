@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::auth::{allow, Principal, Role};
-use crate::store::{ReleaseRecord, Store};
+use crate::store::ReleaseRecord;
 use crate::{Engine, EngineError, Result};
 
 /// How far before the window the history is read: a rollback is recognised by a version
@@ -71,25 +71,6 @@ impl Engine {
             .finished_releases(product, &rfc3339(since))
             .await?;
         Ok(figures(product, &releases, &prod, until, days))
-    }
-}
-
-impl Store {
-    /// The product's releases that ended at or after `since` (RFC 3339, UTC), with
-    /// their steps.
-    async fn finished_releases(&self, product: &str, since: &str) -> Result<Vec<ReleaseRecord>> {
-        let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM releases WHERE product = $1 AND finished_at >= $2 ORDER BY finished_at",
-        )
-        .bind(product)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut releases = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            releases.extend(self.release_steps(&id).await?);
-        }
-        Ok(releases)
     }
 }
 

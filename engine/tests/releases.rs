@@ -1382,6 +1382,15 @@ async fn a_release_reaching_prod_counts_in_the_delivery_figures() {
     assert_eq!(after.change_failure_rate, Some(0.0));
     let lead = after.lead_time_seconds.unwrap();
     assert!((0.0..60.0).contains(&lead), "{lead}");
+    // Each release's steps are read with it: a second one counts on its own.
+    let second = world.promote_version("15.1.0").await;
+    assert_eq!(
+        world.wait(&second.id).await.status,
+        ReleaseStatus::Succeeded
+    );
+    let both = world.engine.delivery(&viewer(), "shop", 7).await.unwrap();
+    assert_eq!(both.deployments, 2);
+    assert_eq!(both.daily[6].deployments, 2);
     let refused = world.engine.delivery(&viewer(), "shop", 0).await;
     assert!(refused.is_err());
 }

@@ -2,6 +2,8 @@
 //! written together with the event that announces it, in one transaction, so the event
 //! log never disagrees with the state it describes.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 
@@ -223,22 +225,53 @@ impl Store {
                     lines_removed: app.try_get("lines_removed")?,
                 });
             }
-            release.steps.push(StepRecord {
-                depends_on: json_column::<Vec<String>>(row.try_get("depends_on")?),
-                status: parse_status(row.try_get("status")?),
-                action: row
-                    .try_get::<String, _>("action")?
-                    .parse()
-                    .map_err(EngineError::Internal)?,
-                attempt: row.try_get("attempt")?,
-                detail: json_column::<StepDetail>(row.try_get("detail")?),
-                started_at: row.try_get("started_at")?,
-                finished_at: row.try_get("finished_at")?,
-                environment,
-                applications: apps,
-            });
+            release.steps.push(step_from_row(&row, apps)?);
         }
         Ok(Some(release))
+    }
+
+    /// The product's releases that ended at or after `since` (RFC 3339, UTC), oldest
+    /// first, with their steps but not their applications: two queries however many.
+    pub(crate) async fn finished_releases(
+        &self,
+        product: &str,
+        since: &str,
+    ) -> Result<Vec<ReleaseRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at,
+                    superseded_by
+             FROM releases WHERE product = $1 AND finished_at >= $2 ORDER BY finished_at",
+        )
+        .bind(product)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut releases = rows
+            .iter()
+            .map(release_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let steps = sqlx::query(
+            "SELECT s.release_id, s.environment, s.depends_on, s.status, s.action, s.attempt, s.detail,
+                    s.started_at, s.finished_at
+             FROM release_steps s JOIN releases r ON r.id = s.release_id
+             WHERE r.product = $1 AND r.finished_at >= $2 ORDER BY s.release_id, s.position",
+        )
+        .bind(product)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let index: HashMap<String, usize> = releases
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        for row in steps {
+            let release: String = row.try_get("release_id")?;
+            if let Some(&at) = index.get(&release) {
+                releases[at].steps.push(step_from_row(&row, Vec::new())?);
+            }
+        }
+        Ok(releases)
     }
 
     /// Releases newest first, without their steps.
@@ -626,6 +659,27 @@ impl Store {
             change,
         })
     }
+}
+
+/// A step from a `release_steps` row, with `applications`.
+fn step_from_row(
+    row: &sqlx::any::AnyRow,
+    applications: Vec<ApplicationRecord>,
+) -> Result<StepRecord> {
+    Ok(StepRecord {
+        environment: row.try_get("environment")?,
+        depends_on: json_column::<Vec<String>>(row.try_get("depends_on")?),
+        status: parse_status(row.try_get("status")?),
+        action: row
+            .try_get::<String, _>("action")?
+            .parse()
+            .map_err(EngineError::Internal)?,
+        attempt: row.try_get("attempt")?,
+        detail: json_column::<StepDetail>(row.try_get("detail")?),
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        applications,
+    })
 }
 
 fn release_from_row(row: &sqlx::any::AnyRow) -> Result<ReleaseRecord> {
