@@ -27,7 +27,11 @@ const APPLICATION_ROWS: usize = 50;
 /// A release with what its page shows besides.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseDetail {
+    /// The release without its frozen snapshot (`source`), which the page does not
+    /// show and which is megabytes for thousands of applications.
     pub release: ReleaseRecord,
+    /// The version promoted, read from the snapshot.
+    pub version: Option<String>,
     pub logs: Vec<LogLine>,
     pub events: Vec<EventRecord>,
     /// Environments whose waiting approval gate the signed-in user may approve.
@@ -55,10 +59,39 @@ pub struct GateLine {
 /// A page of the release list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReleasePage {
-    pub releases: Vec<ReleaseRecord>,
+    pub releases: Vec<ReleaseRow>,
     pub products: Vec<String>,
     pub environments: Vec<String>,
     pub now: String,
+}
+
+/// A release as lists show it. Not the record itself: its frozen snapshot holds the
+/// product's resources and every application's source, megabytes for a product of
+/// thousands of applications, and a list only needs the version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseRow {
+    pub id: String,
+    pub product: String,
+    pub version: Option<String>,
+    pub status: ReleaseStatus,
+    pub created_at: String,
+    pub created_by: String,
+    pub message: String,
+}
+
+#[cfg(feature = "ssr")]
+impl From<ReleaseRecord> for ReleaseRow {
+    fn from(release: ReleaseRecord) -> Self {
+        Self {
+            version: release.version(),
+            id: release.id,
+            product: release.product,
+            status: release.status,
+            created_at: release.created_at,
+            created_by: release.created_by,
+            message: release.message,
+        }
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -87,7 +120,7 @@ pub async fn list_releases(
     let releases = engine.list_releases(&who, &filter).await.map_err(failed)?;
     let set = engine.resource_set(&who).await.map_err(failed)?;
     Ok(ReleasePage {
-        releases,
+        releases: releases.into_iter().map(ReleaseRow::from).collect(),
         products: set.products().map(|p| p.metadata.name.clone()).collect(),
         environments: set
             .environments()
@@ -100,7 +133,9 @@ pub async fn list_releases(
 #[server]
 pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
     let (engine, who) = crate::session::caller().await?;
-    let release = engine.release(&who, &id).await.map_err(failed)?;
+    let mut release = engine.release(&who, &id).await.map_err(failed)?;
+    let version = release.version();
+    release.source = serde_json::Value::Null;
     let logs = engine.release_logs(&who, &id).await.map_err(failed)?;
     let events = engine.release_events(&who, &id, 0).await.map_err(failed)?;
     let approvable = engine.approvable(&who, &release);
@@ -130,6 +165,7 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
         .collect();
     Ok(ReleaseDetail {
         release,
+        version,
         logs,
         events,
         approvable,
@@ -263,7 +299,7 @@ pub fn ReleasesPage() -> impl IntoView {
                                         </thead>
                                         <tbody>
                                             {page_data.releases.into_iter().take(PAGE_SIZE as usize).map(|r| {
-                                                let version = r.version().unwrap_or_default();
+                                                let version = r.version.clone().unwrap_or_default();
                                                 view! {
                                                     <tr>
                                                         <td><A href=format!("/releases/{}", r.id)><code>{r.id.clone()}</code></A></td>
@@ -393,7 +429,7 @@ fn ReleaseBody(
     let now = detail.now;
     let id = release.id.clone();
     let status = release.status;
-    let version = release.version().unwrap_or_else(|| "—".into());
+    let version = detail.version.unwrap_or_else(|| "—".into());
     let action_error = move || {
         [
             retry.value().get(),
@@ -675,7 +711,7 @@ fn CompareReleases(id: String, product: String, with: RwSignal<String>) -> impl 
                             <select prop:value=move || with.get() on:change=move |ev| with.set(event_target_value(&ev))>
                                 <option value="">"(choose a release)"</option>
                                 {page.releases.into_iter().filter(|r| r.id != this.get_value()).map(|r| {
-                                    let text = format!("{} · {} · {}", r.version().unwrap_or_else(|| "—".into()), r.status.as_str(), r.id);
+                                    let text = format!("{} · {} · {}", r.version.as_deref().unwrap_or("—"), r.status.as_str(), r.id);
                                     view! { <option value=r.id.clone()>{text}</option> }
                                 }).collect_view()}
                             </select>
