@@ -134,8 +134,6 @@ pub async fn list_releases(
 pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
     let (engine, who) = crate::session::caller().await?;
     let mut release = engine.release(&who, &id).await.map_err(failed)?;
-    let version = release.version();
-    release.source = serde_json::Value::Null;
     let logs = engine.release_logs(&who, &id).await.map_err(failed)?;
     let events = engine.release_events(&who, &id, 0).await.map_err(failed)?;
     let approvable = engine.approvable(&who, &release);
@@ -163,6 +161,8 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
             (step.environment.clone(), lines)
         })
         .collect();
+    let version = release.version();
+    release.source = serde_json::Value::Null;
     Ok(ReleaseDetail {
         release,
         version,

@@ -267,6 +267,9 @@ impl Repo {
             .iter()
             .map(|folder| {
                 let folder = folder.trim_matches('/');
+                if folder.is_empty() {
+                    return Some(root.id());
+                }
                 let (parent, name) = folder.rsplit_once('/').unwrap_or(("", folder));
                 self.subtree(&root, parent, &mut parents)
                     .and_then(|tree| tree.get_name(name).map(|e| e.id()))
@@ -383,25 +386,18 @@ impl Repo {
             .repo
             .find_commit(commit)
             .map_err(|e| self.error("read commit", e))?;
-        let root = commit.tree().map_err(|e| self.error("read commit", e))?;
         let ids = self.tree_ids(&commit, folders)?;
         let odb = self.repo.odb().map_err(|e| self.error("open objects", e))?;
         Ok(folders
             .iter()
             .zip(ids)
-            .map(|(folder, id)| {
-                let folder = folder.trim_matches('/');
-                let tree = if folder.is_empty() {
-                    Some(root.clone())
-                } else {
-                    // Not a tree (a file, or nothing): no files.
-                    id.and_then(|id| self.repo.find_tree(id).ok())
-                };
-                match tree {
-                    Some(tree) => self.files_of(&odb, &tree, folder),
+            // Not a tree (a file, or nothing): no files.
+            .map(
+                |(folder, id)| match id.and_then(|id| self.repo.find_tree(id).ok()) {
+                    Some(tree) => self.files_of(&odb, &tree, folder.trim_matches('/')),
                     None => Ok(FileTree::new()),
-                }
-            })
+                },
+            )
             .collect())
     }
 
@@ -472,13 +468,9 @@ impl Repo {
             let folder = update.folder.trim_matches('/');
             // Blob ids, not contents: hashing the new files tells what changed without
             // reading or writing anything that did not.
-            let current = if folder.is_empty() {
-                self.folder_blobs(&base)?
-            } else {
-                match id.and_then(|id| self.repo.find_tree(id).ok()) {
-                    Some(tree) => self.folder_blobs(&tree)?,
-                    None => BTreeMap::new(),
-                }
+            let current = match id.and_then(|id| self.repo.find_tree(id).ok()) {
+                Some(tree) => self.folder_blobs(&tree)?,
+                None => BTreeMap::new(),
             };
             for (path, content) in &update.files {
                 let id = Oid::hash_object(ObjectType::Blob, content).map_err(fail)?;

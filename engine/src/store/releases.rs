@@ -178,11 +178,9 @@ impl Store {
         id: &str,
         with_applications: bool,
     ) -> Result<Option<ReleaseRecord>> {
-        let Some(row) = sqlx::query(
-            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at,
-                    superseded_by
-             FROM releases WHERE id = $1",
-        )
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
@@ -238,9 +236,9 @@ impl Store {
         since: &str,
     ) -> Result<Vec<ReleaseRecord>> {
         let rows = sqlx::query(
-            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at,
-                    superseded_by
-             FROM releases WHERE product = $1 AND finished_at >= $2 ORDER BY finished_at",
+            &format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE product = $1 AND finished_at >= $2 ORDER BY finished_at"
+        ),
         )
         .bind(product)
         .bind(since)
@@ -276,15 +274,13 @@ impl Store {
 
     /// Releases newest first, without their steps.
     pub(crate) async fn list_releases(&self, filter: &ReleaseFilter) -> Result<Vec<ReleaseRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, product, flow, status, source, message, created_by, created_by_kind, created_at, finished_at,
-                    superseded_by
-             FROM releases
+        let rows = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases
              WHERE ($1 IS NULL OR product = $1) AND ($2 IS NULL OR status = $2)
                AND ($5 IS NULL OR EXISTS (SELECT 1 FROM release_steps s
                                           WHERE s.release_id = releases.id AND s.environment = $5))
-             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
-        )
+             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        ))
         .bind(&filter.product)
         .bind(filter.status.map(|s| s.as_str()))
         .bind(if filter.limit > 0 { filter.limit } else { 50 })
@@ -660,6 +656,11 @@ impl Store {
         })
     }
 }
+
+/// The columns [`release_from_row`] reads.
+const RELEASE_COLUMNS: &str =
+    "id, product, flow, status, source, message, created_by, created_by_kind, \
+                               created_at, finished_at, superseded_by";
 
 /// A step from a `release_steps` row, with `applications`.
 fn step_from_row(
