@@ -41,6 +41,8 @@ RUN cargo chef cook --locked --release --package promenade-cli --recipe-path rec
       --package promenade-frontend --recipe-path recipe.json \
  && cargo chef cook --locked --profile wasm-release --target wasm32-unknown-unknown \
       --package promenade-frontend-designer --recipe-path recipe.json \
+ && cargo chef cook --locked --profile wasm-release --target wasm32-unknown-unknown \
+      --package promenade-frontend-settings --recipe-path recipe.json \
  && cargo chef cook --locked --package xtask --recipe-path recipe.json
 COPY . .
 RUN cargo xtask build --release

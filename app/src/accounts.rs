@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use promenade_model::access::{Role, TokenInfo, UserInfo};
 
 use crate::form::{report, Field};
-use crate::products::ErrorNote;
+use crate::layout::ErrorNote;
 
 #[cfg(feature = "ssr")]
 fn role(text: &str) -> Result<Role, ServerFnError> {

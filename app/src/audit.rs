@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use promenade_model::audit::{AuditAction, AuditEntry};
 
-use crate::products::ErrorNote;
+use crate::layout::ErrorNote;
 
 /// One page of the trail, or `None` when the caller may not read it (not an admin):
 /// the section is then left out rather than shown as an error.

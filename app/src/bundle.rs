@@ -1,53 +1,92 @@
 //! Which browser bundle a page loads.
 //!
-//! The flow designer (its canvas, panels, and the model's YAML reader, writer and
-//! validator) is most of the UI's code, and only `/flows` pages need it. So the browser
-//! gets two builds of this crate: one without the `designer` feature for every other
-//! page, one with it for the designer's pages — and for Settings and a product's
-//! delivery figures, which few people visit and rarely, so their forms and charts need
-//! not weigh on every other page. The server renders every
-//! page and names the bundle in the page's scripts; a page reached inside the smaller
-//! bundle by client navigation is fetched from the server instead ([`LoadsOwnBundle`]),
-//! which brings the right bundle along.
+//! The pages fall into three groups, and the browser gets one build of this crate per
+//! group, each with only its group's pages (the `dashboard`, `designer` and `settings`
+//! features): products and releases, used all day; the flow designer (its canvas,
+//! panels, and the model's YAML reader, writer and validator), most of the UI's code;
+//! and Settings with a product's delivery figures, which few people visit and rarely.
+//! So no page downloads the code of another group. The server renders every page and
+//! names its group's bundle in the page's scripts. Links to a page of another group load
+//! a new document ([`crosses_bundles`]); one reached by client navigation all the same
+//! (history navigation) is fetched from the server ([`LoadsOwnBundle`]), which brings
+//! the right bundle along.
 
-#[cfg(any(feature = "ssr", not(feature = "designer")))]
+#[cfg(any(
+    feature = "ssr",
+    not(all(feature = "dashboard", feature = "designer", feature = "settings"))
+))]
 use leptos::prelude::*;
 
-/// Whether a page comes with the flow designer's bundle.
-pub fn in_designer_bundle(path: &str) -> bool {
-    let delivery = path
-        .strip_prefix("/products/")
-        .and_then(|rest| rest.strip_suffix("/delivery"))
-        .is_some_and(|product| !product.is_empty() && !product.contains('/'));
-    path == "/flows" || path.starts_with("/flows/") || path == "/settings" || delivery
+/// A group of pages with a browser bundle of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bundle {
+    /// Products and releases, and every page of no other group (sign-in, not found).
+    Dashboard,
+    /// The flow designer's pages: `/flows…`.
+    Designer,
+    /// Settings and a product's delivery figures.
+    Settings,
 }
 
-/// The name of the designer's bundle in `pkg/`, given by the server when that bundle
-/// exists. Without it every page loads the main bundle, which must then be built with
-/// the `designer` feature (as `cargo leptos` does).
-#[derive(Clone, Debug)]
-pub struct DesignerBundle(pub std::sync::Arc<str>);
+impl Bundle {
+    pub const ALL: [Bundle; 3] = [Bundle::Dashboard, Bundle::Designer, Bundle::Settings];
 
-/// The options the page's `<HydrationScripts>` should use: the designer's bundle on its
-/// pages, the main bundle elsewhere.
+    /// The name of the bundle's files in `pkg/` (`NAME.js`, `NAME_bg.wasm`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Bundle::Dashboard => "promenade",
+            Bundle::Designer => "promenade-designer",
+            Bundle::Settings => "promenade-settings",
+        }
+    }
+
+    /// The bundle of the page at `path`.
+    pub fn of_page(path: &str) -> Bundle {
+        let delivery = path
+            .strip_prefix("/products/")
+            .and_then(|rest| rest.strip_suffix("/delivery"))
+            .is_some_and(|product| !product.is_empty() && !product.contains('/'));
+        if path == "/flows" || path.starts_with("/flows/") {
+            Bundle::Designer
+        } else if path == "/settings" || delivery {
+            Bundle::Settings
+        } else {
+            Bundle::Dashboard
+        }
+    }
+}
+
+/// Whether a link from the page at `here` to `href` leads into another bundle, and so
+/// must load a new document (`rel="external"`) instead of navigating in this one.
+pub fn crosses_bundles(here: &str, href: &str) -> bool {
+    let path = href.split(['?', '#']).next().unwrap_or(href);
+    Bundle::of_page(here) != Bundle::of_page(path)
+}
+
+/// Given by the server when each group's bundle was built (`cargo xtask build`).
+/// Without it (a `cargo leptos` build) every page loads the one bundle there is, which
+/// then has every page in it.
+#[derive(Clone, Copy, Debug)]
+pub struct SplitBundles;
+
+/// The options the page's `<HydrationScripts>` should use: the bundle of the page's
+/// group.
 #[cfg(feature = "ssr")]
 pub fn options_for_page(mut options: LeptosOptions) -> LeptosOptions {
-    let designer = use_context::<DesignerBundle>();
+    let split = use_context::<SplitBundles>();
     let parts = use_context::<http::request::Parts>();
-    if let (Some(DesignerBundle(name)), Some(parts)) = (designer, parts) {
-        if in_designer_bundle(parts.uri.path()) {
-            options.output_name = name;
-        }
+    if let (Some(SplitBundles), Some(parts)) = (split, parts) {
+        options.output_name = Bundle::of_page(parts.uri.path()).name().into();
     }
     options
 }
 
-/// Stands in for a page of the designer's bundle in the bundle without the designer.
-/// The router only gets here by client navigation (links to those pages load a new
-/// document, but history navigation does not): loading the address from the server
-/// brings the page with the designer's bundle. During hydration, which means the server sent this
-/// bundle for a designer page, reloading would loop, so it says what is wrong instead.
-#[cfg(not(feature = "designer"))]
+/// Stands in for a page of another bundle. The router only gets here by client
+/// navigation (links to those pages load a new document, but history navigation does
+/// not): loading the address from the server brings the page with its own bundle.
+/// During hydration, which means the server sent this bundle for that page, reloading
+/// would loop, so it says what is wrong instead.
+#[cfg(not(all(feature = "dashboard", feature = "designer", feature = "settings")))]
 #[component]
 pub fn LoadsOwnBundle() -> impl IntoView {
     let hydrating = Owner::current_shared_context().is_some_and(|c| c.during_hydration());
@@ -69,29 +108,40 @@ pub fn LoadsOwnBundle() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::in_designer_bundle;
+    use super::{crosses_bundles, Bundle};
 
     #[test]
-    fn flow_addresses_settings_and_delivery_figures_come_with_the_designer() {
-        for path in [
-            "/flows",
-            "/flows/new",
-            "/flows/standard",
-            "/settings",
-            "/products/shop/delivery",
+    fn each_page_belongs_to_one_bundle() {
+        for (path, bundle) in [
+            ("/flows", Bundle::Designer),
+            ("/flows/new", Bundle::Designer),
+            ("/flows/standard", Bundle::Designer),
+            ("/settings", Bundle::Settings),
+            ("/products/shop/delivery", Bundle::Settings),
+            ("/", Bundle::Dashboard),
+            ("/flowsheet", Bundle::Dashboard),
+            ("/products/shop", Bundle::Dashboard),
+            ("/releases/flows", Bundle::Dashboard),
+            ("/settings/x", Bundle::Dashboard),
+            ("/products/delivery", Bundle::Dashboard),
+            ("/products/shop/x/delivery", Bundle::Dashboard),
+            ("/login", Bundle::Dashboard),
         ] {
-            assert!(in_designer_bundle(path), "{path}");
+            assert_eq!(Bundle::of_page(path), bundle, "{path}");
         }
-        for path in [
-            "/",
-            "/flowsheet",
+    }
+
+    #[test]
+    fn links_into_another_bundle_load_a_new_document() {
+        assert!(crosses_bundles("/releases", "/flows"));
+        assert!(crosses_bundles("/flows/standard", "/products/shop"));
+        assert!(crosses_bundles(
             "/products/shop",
-            "/releases/flows",
-            "/settings/x",
-            "/products/delivery",
-            "/products/shop/x/delivery",
-        ] {
-            assert!(!in_designer_bundle(path), "{path}");
-        }
+            "/products/shop/delivery?days=7"
+        ));
+        assert!(crosses_bundles("/products/shop/delivery", "/products/shop"));
+        assert!(!crosses_bundles("/flows", "/flows/standard"));
+        assert!(!crosses_bundles("/", "/releases/7#log"));
+        assert!(!crosses_bundles("/products/shop/delivery", "/settings"));
     }
 }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use promenade_model::credentials::{CredentialInfo, CredentialKind};
 
 use crate::form::{Field, Lines};
-use crate::products::ErrorNote;
+use crate::layout::ErrorNote;
 
 /// `2026-12-02 14:03` from an RFC 3339 time (UTC).
 fn when(at: &str) -> String {

@@ -8,8 +8,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use promenade_model::delivery::{DeliveryDay, DeliveryFigures, WINDOWS};
 
+use crate::layout::ErrorNote;
 use crate::layout::PageTitle;
-use crate::products::ErrorNote;
 
 #[server]
 pub async fn load_delivery(product: String, days: u32) -> Result<DeliveryFigures, ServerFnError> {
@@ -50,7 +50,7 @@ pub fn DeliveryPage() -> impl IntoView {
                     </A>
                 }
             }).collect_view()}
-            <A href=move || format!("/products/{}", product()) attr:class="button secondary small">"Dashboard"</A>
+            <A href=move || format!("/products/{}", product()) attr:class="button secondary small" attr:rel="external">"Dashboard"</A>
         </nav>
         <Transition fallback=|| view! { <p class="loading">"Loading the figures…"</p> }>
             {move || figures.get().map(|result| match result {

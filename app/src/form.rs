@@ -23,7 +23,7 @@ pub fn Field(
 }
 
 /// A multi-line field (keys, known hosts).
-#[cfg(feature = "designer")]
+#[cfg(feature = "settings")]
 #[component]
 pub fn Lines(label: &'static str, id: &'static str, value: RwSignal<String>) -> impl IntoView {
     view! {

@@ -1,5 +1,6 @@
 //! Freezes in the UI: the banner the dashboard and the designer show while a freeze
-//! holds or is about to, and the break-glass dialog on a release held by one. The
+//! holds or is about to, and (on the dashboard's pages) the break-glass dialog on a
+//! release held by one. The
 //! engine decides who may break the glass (release managers and admins) and says why
 //! when it refuses.
 
@@ -24,6 +25,7 @@ pub async fn current_freezes() -> Result<Vec<FreezeStatus>, ServerFnError> {
         .collect())
 }
 
+#[cfg(feature = "dashboard")]
 #[server]
 pub async fn break_glass(
     id: String,
@@ -69,12 +71,15 @@ pub fn FreezeBanner() -> impl IntoView {
 }
 
 /// The action that lets a release through a freeze: (release, environment, reason).
+#[cfg(feature = "dashboard")]
 pub type BreakGlassAction = Action<(String, String, String), Result<(), ServerFnError>>;
 
 /// Which environment's freeze the dialog is about to let the release through, if any.
+#[cfg(feature = "dashboard")]
 pub type GlassTarget = RwSignal<Option<String>>;
 
 /// `Let through…` on a step a freeze holds: opens the page's break-glass dialog for it.
+#[cfg(feature = "dashboard")]
 #[component]
 pub fn LetThroughButton(environment: String, target: GlassTarget) -> impl IntoView {
     // The dialog needs the bundle: before it runs, the button does nothing.
@@ -94,6 +99,7 @@ pub fn LetThroughButton(environment: String, target: GlassTarget) -> impl IntoVi
 /// The dialog that asks why before letting release `id` through a freeze. It lives
 /// on the page, outside the live-refreshed release view, so an update does not close
 /// it while someone types.
+#[cfg(feature = "dashboard")]
 #[component]
 pub fn BreakGlassDialog(
     id: String,

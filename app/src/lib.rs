@@ -9,45 +9,64 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-#[cfg(feature = "designer")]
+#[cfg(feature = "settings")]
 mod accounts;
-#[cfg(feature = "designer")]
+#[cfg(feature = "settings")]
 mod audit;
 pub mod bundle;
+#[cfg(feature = "dashboard")]
 mod control;
-#[cfg(feature = "designer")]
+#[cfg(feature = "settings")]
 mod credentials;
-#[cfg(feature = "designer")]
+#[cfg(feature = "settings")]
 mod delivery;
 #[cfg(feature = "designer")]
 mod designer;
+#[cfg(any(feature = "dashboard", feature = "settings"))]
 mod form;
+#[cfg(feature = "dashboard")]
 mod format;
+#[cfg(any(feature = "dashboard", feature = "designer"))]
 mod freeze;
 mod layout;
+#[cfg(feature = "dashboard")]
 mod live;
 mod pages;
+#[cfg(feature = "dashboard")]
 mod products;
-#[cfg(feature = "designer")]
+#[cfg(feature = "settings")]
 mod profile;
+#[cfg(feature = "dashboard")]
 mod releases;
 pub mod server_fns;
 pub mod session;
 
 use layout::Header;
 use pages::NotFound;
-#[cfg(feature = "designer")]
-use pages::SettingsPage;
 
+// A page outside this build's bundle stands in as `LoadsOwnBundle`, which fetches it
+// from the server with its own bundle (`bundle.rs`).
+#[cfg(not(feature = "settings"))]
+use bundle::{LoadsOwnBundle as DeliveryPage, LoadsOwnBundle as SettingsPage};
 #[cfg(not(feature = "designer"))]
 use bundle::{
-    LoadsOwnBundle as DeliveryPage, LoadsOwnBundle as FlowPage, LoadsOwnBundle as FlowsPage,
-    LoadsOwnBundle as NewFlowPage, LoadsOwnBundle as SettingsPage,
+    LoadsOwnBundle as FlowPage, LoadsOwnBundle as FlowsPage, LoadsOwnBundle as NewFlowPage,
 };
-#[cfg(feature = "designer")]
+#[cfg(not(feature = "dashboard"))]
+use bundle::{
+    LoadsOwnBundle as ProductPage, LoadsOwnBundle as ProductsPage, LoadsOwnBundle as ReleasePage,
+    LoadsOwnBundle as ReleasesPage,
+};
+#[cfg(feature = "settings")]
 use delivery::DeliveryPage;
 #[cfg(feature = "designer")]
 use designer::{FlowPage, FlowsPage, NewFlowPage};
+#[cfg(feature = "settings")]
+use pages::SettingsPage;
+#[cfg(feature = "dashboard")]
+use products::{ProductPage, ProductsPage};
+#[cfg(feature = "dashboard")]
+use releases::{ReleasePage, ReleasesPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -96,8 +115,10 @@ fn content_security_policy() {
     }
 }
 
-/// Takes over the server-rendered page in the browser; the wasm entry crates call it.
+/// Takes over the server-rendered page in the browser: each bundle's entry crate
+/// exports it to the page's start-up script.
 #[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
@@ -120,14 +141,14 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main" class="page">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=products::ProductsPage/>
-                    <Route path=path!("/products/:name") view=products::ProductPage/>
+                    <Route path=path!("/") view=ProductsPage/>
+                    <Route path=path!("/products/:name") view=ProductPage/>
                     <Route path=path!("/products/:name/delivery") view=DeliveryPage/>
                     <Route path=path!("/flows") view=FlowsPage/>
                     <Route path=path!("/flows/new") view=NewFlowPage/>
                     <Route path=path!("/flows/:name") view=FlowPage/>
-                    <Route path=path!("/releases") view=releases::ReleasesPage/>
-                    <Route path=path!("/releases/:id") view=releases::ReleasePage/>
+                    <Route path=path!("/releases") view=ReleasesPage/>
+                    <Route path=path!("/releases/:id") view=ReleasePage/>
                     <Route path=path!("/settings") view=SettingsPage/>
                     <Route path=path!("/login") view=session::LoginPage/>
                 </Routes>

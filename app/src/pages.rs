@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use crate::layout::PageTitle;
 
 /// Settings: the server, the signed-in user's account, credentials and the audit trail.
-/// Visited rarely and by few, so it comes with the designer's bundle
-/// (`bundle::in_designer_bundle`), which keeps every other page's download smaller.
-#[cfg(feature = "designer")]
+/// Visited rarely and by few, so it comes in a bundle of its own (`bundle.rs`), which
+/// keeps every other page's download smaller.
+#[cfg(feature = "settings")]
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     use crate::accounts::AccountsPanels;
@@ -36,6 +36,7 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <PageTitle title="Page not found" summary="There is no page at this address."/>
-        <p><a href="/">"Back to the products"</a></p>
+        // The products may come with another bundle than this page's.
+        <p><a href="/" rel="external">"Back to the products"</a></p>
     }
 }

@@ -17,7 +17,7 @@ use promenade_model::release::Preview;
 
 use crate::control::LineControl;
 use crate::format::{age, short_commit};
-use crate::layout::PageTitle;
+use crate::layout::{ErrorNote, PageTitle};
 use crate::live::refresh_on_events;
 
 #[server]
@@ -1117,24 +1117,6 @@ fn diff_line_class(line: &str) -> &'static str {
         "hunk"
     } else {
         "ctx"
-    }
-}
-
-/// An error with what failed and what to do.
-#[component]
-pub fn ErrorNote(what: &'static str, error: String) -> impl IntoView {
-    let error = error.replace("error running server function: ", "");
-    let hint = if error.contains("sign in") {
-        "Sign in again and retry."
-    } else {
-        "Reload the page to retry; if it persists, the server log has the details."
-    };
-    view! {
-        <section class="card error-card" role="alert">
-            <h2>{format!("Could not load {what}")}</h2>
-            <p>{error}</p>
-            <p class="muted">{hint}</p>
-        </section>
     }
 }
 

@@ -16,9 +16,9 @@ use crate::format::{age, elapsed, short_commit};
 use crate::freeze::{
     break_glass, BreakGlassAction, BreakGlassDialog, GlassTarget, LetThroughButton,
 };
-use crate::layout::PageTitle;
+use crate::layout::{ErrorNote, PageTitle};
 use crate::live::refresh_on_events;
-use crate::products::{file_diffs, ErrorNote};
+use crate::products::file_diffs;
 
 const PAGE_SIZE: i64 = 20;
 /// Rows of a release's applications table shown at once.

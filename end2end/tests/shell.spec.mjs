@@ -185,7 +185,7 @@ test("navigation moves between sections without a full page load", async ({ page
   }
   expect(await page.evaluate(() => window.__promenadeMarker)).toBe("still here");
 
-  // Settings comes with the designer's bundle: its link loads the page from the server.
+  // Settings comes with a bundle of its own: its link loads the page from the server.
   await nav.getByRole("link", { name: "Settings" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Check connection" })).toBeEnabled();
@@ -208,10 +208,11 @@ async function bundleOf(page) {
   return href.match(/\/pkg\/([^/]+)\.js$/)[1];
 }
 
-test("the flow designer comes in its own bundle; other pages never download it", RELEASE, async ({ page }) => {
+test("each group of pages comes in its own bundle; no page downloads another's", RELEASE, async ({ page }) => {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
   const wasm = wasmDownloads(page);
+  const nav = page.getByRole("navigation", { name: "Main" });
 
   await signIn(page, "/");
   await page.goto("/releases");
@@ -222,29 +223,38 @@ test("the flow designer comes in its own bundle; other pages never download it",
   // The header's link to the designer loads the page from the server, designer bundle
   // included; the designer works there.
   await page.evaluate(() => (window.__promenadeMarker = "still here"));
-  const nav = page.getByRole("navigation", { name: "Main" });
   await nav.getByRole("link", { name: "Flows" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Flows" })).toBeVisible();
   await hydrated(page);
   expect(await page.evaluate(() => window.__promenadeMarker)).toBeUndefined();
   expect(await bundleOf(page)).toBe("promenade-designer");
   expect([...new Set(wasm)]).toEqual(["promenade", "promenade-designer"]);
+
+  // Within the designer's pages, navigation stays in the bundle at hand.
+  await page.evaluate(() => (window.__promenadeMarker = "still here"));
   await page.getByRole("link", { name: "standard" }).click();
   await expect(page.getByTestId("flow-designer")).toHaveAttribute("data-ready", "true");
-
-  // From the designer, the other sections are client navigation in the bundle at hand.
-  await page.evaluate(() => (window.__promenadeMarker = "still here"));
-  await nav.getByRole("link", { name: "Releases" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Releases" })).toBeVisible();
   expect(await page.evaluate(() => window.__promenadeMarker)).toBe("still here");
 
-  // Settings comes with the designer's bundle too: few visit it.
-  await page.goto("/settings");
+  // Back to the releases: a page load, the main bundle again (from the cache).
+  await nav.getByRole("link", { name: "Releases" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Releases" })).toBeVisible();
   await hydrated(page);
-  expect(await bundleOf(page)).toBe("promenade-designer");
+  expect(await page.evaluate(() => window.__promenadeMarker)).toBeUndefined();
+  expect(await bundleOf(page)).toBe("promenade");
 
-  // A designer address reached inside the smaller bundle by history navigation is
-  // fetched from the server, which brings the designer along.
+  // Settings, and a product's delivery figures, come with the third bundle.
+  await nav.getByRole("link", { name: "Settings" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
+  await hydrated(page);
+  expect(await bundleOf(page)).toBe("promenade-settings");
+  await page.goto("/products/shop/delivery");
+  await hydrated(page);
+  expect(await bundleOf(page)).toBe("promenade-settings");
+  expect([...new Set(wasm)].sort()).toEqual(["promenade", "promenade-designer", "promenade-settings"]);
+
+  // A page of another bundle reached by history navigation is fetched from the server,
+  // which brings its bundle along.
   await page.goto("/releases");
   await hydrated(page);
   expect(await bundleOf(page)).toBe("promenade");

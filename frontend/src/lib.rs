@@ -1,11 +1,5 @@
-#![recursion_limit = "512"]
-//! The browser entry point of every page except the flow designer's: takes over the
-//! server-rendered page. The designer's pages load `designer/`, the same app with the
-//! designer built in (see `promenade_app::bundle`).
+//! The browser entry point of the products and releases pages (and sign-in): takes over
+//! the server-rendered page. The other groups of pages have entry crates of their own,
+//! `designer/` and `settings/` (see `promenade_app::bundle`).
 
-use wasm_bindgen::prelude::wasm_bindgen;
-
-#[wasm_bindgen]
-pub fn hydrate() {
-    promenade_app::hydrate();
-}
+pub use promenade_app::hydrate;

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use promenade_app::bundle::DesignerBundle;
+use promenade_app::bundle::{Bundle, SplitBundles};
 use promenade_app::{shell, App};
 use promenade_engine::auth::admin_password_file;
 use promenade_engine::credentials::SecretKeySource;
@@ -22,11 +22,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tracing::{info, warn};
 
 use crate::{api, health, web};
-
-/// The name of the browser bundle's files under `<site-root>/pkg/`.
-const BUNDLE_NAME: &str = "promenade";
-/// The flow designer's bundle beside it (see `promenade_app::bundle`).
-const DESIGNER_BUNDLE_NAME: &str = "promenade-designer";
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServeArgs {
@@ -169,7 +164,7 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
     let routes = generate_route_list(App);
     let engine = state.engine.clone();
     let options = state.leptos_options.clone();
-    let designer = designer_bundle(&options);
+    let split = split_bundles(&options);
     let sessions = web::sessions(state.engine.session_pool(), secure_cookies)
         .await
         .context("cannot prepare the session store")?;
@@ -185,8 +180,8 @@ pub async fn router(state: AppState, secure_cookies: bool) -> anyhow::Result<Rou
                 // A fresh nonce per page: the shell's Content-Security-Policy names it.
                 leptos::nonce::provide_nonce();
                 provide_context(engine.clone());
-                if let Some(bundle) = &designer {
-                    provide_context(bundle.clone());
+                if let Some(split) = split {
+                    provide_context(split);
                 }
             },
             move || shell(options.clone()),
@@ -211,15 +206,14 @@ fn secure_cookies(args: &ServeArgs) -> bool {
         .unwrap_or_else(|| !args.addr.ip().is_loopback())
 }
 
-/// The designer's own bundle when it was built (`cargo xtask build`); without it (a
-/// `cargo leptos` build) the main bundle carries the designer and serves every page.
-fn designer_bundle(options: &LeptosOptions) -> Option<DesignerBundle> {
-    let script = Path::new(options.site_root.as_ref())
-        .join(options.site_pkg_dir.as_ref())
-        .join(format!("{DESIGNER_BUNDLE_NAME}.js"));
-    script
-        .is_file()
-        .then(|| DesignerBundle(DESIGNER_BUNDLE_NAME.into()))
+/// Whether each group of pages has its bundle (`cargo xtask build`); if not (a
+/// `cargo leptos` build) the one bundle there is has every page and serves them all.
+fn split_bundles(options: &LeptosOptions) -> Option<SplitBundles> {
+    let pkg = Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    Bundle::ALL
+        .iter()
+        .all(|bundle| pkg.join(format!("{}.js", bundle.name())).is_file())
+        .then_some(SplitBundles)
 }
 
 pub async fn serve(
@@ -301,7 +295,9 @@ pub async fn serve(
     }
 
     let site_root = args.site_root.display().to_string();
-    let bundle = args.site_root.join("pkg").join(format!("{BUNDLE_NAME}.js"));
+    // The bundle of every page when there is one only (see `split_bundles`).
+    let main_bundle = Bundle::Dashboard.name();
+    let bundle = args.site_root.join("pkg").join(format!("{main_bundle}.js"));
     if !bundle.is_file() {
         warn!(
             path = %bundle.display(),
@@ -309,7 +305,7 @@ pub async fn serve(
         );
     }
     let leptos_options = LeptosOptions::builder()
-        .output_name(BUNDLE_NAME)
+        .output_name(main_bundle)
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(args.addr)

@@ -56,9 +56,9 @@ environment:
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The name the CSS is published under, shared by every bundle.
 const STYLE_NAME: &str = "promenade";
-/// The browser bundles. The flow designer is the heaviest part of the UI, so the pages
-/// outside `/flows` load a bundle built without it; the server picks one per page.
-const BUNDLES: [Bundle; 2] = [
+/// The browser bundles, one per group of pages, named as `promenade_app::bundle::Bundle`
+/// names them; the server picks one per page.
+const BUNDLES: [Bundle; 3] = [
     Bundle {
         package: "promenade-frontend",
         name: "promenade",
@@ -69,7 +69,12 @@ const BUNDLES: [Bundle; 2] = [
     Bundle {
         package: "promenade-frontend-designer",
         name: "promenade-designer",
-        gzip_budget: 1_300_000,
+        gzip_budget: 800_000,
+    },
+    Bundle {
+        package: "promenade-frontend-settings",
+        name: "promenade-settings",
+        gzip_budget: 400_000,
     },
 ];
 /// The crate of the `promenade` binary (`serve` and the CLI).
@@ -257,7 +262,7 @@ impl Xtask {
     fn build_one_bundle(&mut self, bundle: &Bundle) -> Result {
         let profile = if self.release { "wasm-release" } else { "dev" };
         // One cargo run per bundle: built together, cargo would unify `app`'s features
-        // and put the designer into both.
+        // and put every page into each.
         self.step(&format!("{} (wasm32)", bundle.package), |x| {
             let mut cargo = x.wasm_cargo(&["build", "-p", bundle.package, "--profile", profile]);
             run(cargo.arg("--lib"))

@@ -576,7 +576,7 @@ fn FlowDesigner(data: DesignerData, reload: Callback<()>) -> impl IntoView {
                                 .map(|(index, product)| {
                                     view! {
                                         {(index > 0).then_some(", ")}
-                                        <a href=format!("/products/{product}")>{product.clone()}</a>
+                                        <a href=format!("/products/{product}") rel="external">{product.clone()}</a>
                                     }
                                 })
                                 .collect_view();

@@ -1,11 +1,5 @@
-#![recursion_limit = "512"]
-//! The browser entry point of the flow designer's pages (`/flows…`): the whole app with
-//! the designer built in. Kept apart so the other pages' bundle stays small (see
-//! `promenade_app::bundle`).
+//! The browser entry point of the flow designer's pages (`/flows…`): the designer's
+//! canvas, panels and the model's YAML reader, writer and validator, and no other page
+//! (see `promenade_app::bundle`).
 
-use wasm_bindgen::prelude::wasm_bindgen;
-
-#[wasm_bindgen]
-pub fn hydrate() {
-    promenade_app::hydrate();
-}
+pub use promenade_app::hydrate;
