@@ -52,6 +52,7 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
 impl GitCache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        crate::socket::install();
         Self {
             root: root.into(),
             locks: Arc::default(),

@@ -26,6 +26,7 @@ pub mod release;
 mod replica;
 pub mod resources;
 mod settings;
+mod socket;
 pub mod store;
 mod streams;
 pub mod telemetry;

@@ -20,7 +20,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::auth::{allow, Principal, Role};
 use crate::credentials::Keyring;
-use crate::release::PromotionRequest;
+use crate::release::{PromotionRequest, Tips};
 use crate::store::{now, ReleaseRecord};
 use crate::{Engine, EngineError, Result};
 
@@ -59,6 +59,9 @@ struct Observation {
     /// The newest commit that changed a folder, and its message.
     commit: String,
     message: String,
+    /// The tip of each of the flow's branches the round fetched: what a release it
+    /// starts promotes.
+    tips: Tips,
 }
 
 /// The lease naming the replica whose turn it is to poll the trigger environments.
@@ -167,7 +170,10 @@ impl Engine {
                 message: Some(format!("Triggered by {}", short(&observed.commit))),
                 ..Default::default()
             };
-            match self.promote(&trigger_principal(), name, &request).await {
+            match self
+                .promote_from(&trigger_principal(), name, &request, observed.tips)
+                .await
+            {
                 Ok(release) => started.push(release),
                 Err(error) => {
                     warn!(product = %name, %error, "cannot start the triggered release")
@@ -185,6 +191,7 @@ impl Engine {
             let result = (|| -> Result<Observation> {
                 let mut hasher = Sha256::new();
                 let mut newest: Option<(String, String, String)> = None; // (time, commit, message)
+                let mut seen = Tips::new();
                 for (app, url, branch, folder) in &watch.folders {
                     let lock = self.git().lock(url);
                     let _guard = lock
@@ -201,10 +208,11 @@ impl Engine {
                         }
                         None => {
                             let fetched = repo.fetch(branch);
-                            tips.insert(key, fetched.as_ref().ok().copied());
+                            tips.insert(key.clone(), fetched.as_ref().ok().copied());
                             fetched?
                         }
                     };
+                    seen.insert(key, tip);
                     hasher.update(app.as_bytes());
                     hasher.update(
                         repo.folder_id(tip, folder)?
@@ -225,6 +233,7 @@ impl Engine {
                     fingerprint: hex::encode(hasher.finalize()),
                     commit,
                     message,
+                    tips: seen,
                 })
             })();
             match result {

@@ -449,16 +449,25 @@ fn run(name: &str, package: &str, dir: &Path, args: &[&str]) {
     );
 }
 
+/// Starts a server in a process group of its own, so [`stop`] ends its children too
+/// (nginx's workers, fcgiwrap's preforked ones, sshd's sessions).
 fn spawn(command: &mut Command) -> Child {
+    use std::os::unix::process::CommandExt;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
 }
 
 fn stop(child: &mut Child) {
+    // The group's id is its leader's pid: the server's, from `spawn`.
+    if let Ok(group) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: signals a process group this test started; no memory is involved.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

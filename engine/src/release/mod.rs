@@ -39,6 +39,7 @@ pub use plan::{PromotionRequest, SourceRef};
 pub use promenade_model::release::RepositoryResult;
 pub use promenade_model::release::{EnvironmentPreview, Preview, Source, SourceApplication};
 pub use source::SourceTrees;
+pub(crate) use source::Tips;
 
 use self::gates::{check_supported, Phase};
 use self::plan::{Plan, ServerArgo};
@@ -136,6 +137,7 @@ impl Engine {
                 &plan,
                 request.source.as_ref(),
                 earlier.as_ref(),
+                &Tips::new(),
             )?;
             let mut environments = Vec::new();
             for step in &plan.steps {
@@ -181,6 +183,18 @@ impl Engine {
         product: &str,
         request: &PromotionRequest,
     ) -> Result<ReleaseRecord> {
+        self.promote_from(who, product, request, Tips::new()).await
+    }
+
+    /// [`Engine::promote`], taking the source from the branch tips in `fetched` where
+    /// it has them instead of fetching (see [`source::freeze`]).
+    pub(crate) async fn promote_from(
+        &self,
+        who: &Principal,
+        product: &str,
+        request: &PromotionRequest,
+        fetched: Tips,
+    ) -> Result<ReleaseRecord> {
         allow(who, Role::Promoter, "promoting")?;
         let set = self.store().resource_set().await?;
         let plan = self.plan(&set, product, request)?;
@@ -196,6 +210,7 @@ impl Engine {
                     &plan,
                     requested.as_ref(),
                     earlier.as_ref(),
+                    &fetched,
                 )?;
                 Ok::<_, EngineError>((plan, frozen))
             })

@@ -79,15 +79,21 @@ fn read_together(
     Ok(read.into_iter().flatten().collect())
 }
 
+/// Branch tips a caller has just fetched, by (repository URL, branch).
+pub(crate) type Tips = BTreeMap<(String, String), Oid>;
+
 /// Freezes the source of a new release: fetches each source repository once and takes
-/// its tip (or the requested commit, or an earlier release's source). Returns the
-/// folders' content too, which the caller would otherwise read again.
+/// its tip (or the requested commit, or an earlier release's source). A branch in
+/// `fetched` is not fetched again: its tip there is the one taken (a trigger's round
+/// passes what it saw, so the release promotes exactly the change that started it).
+/// Returns the folders' content too, which the caller would otherwise read again.
 pub fn freeze(
     git: &GitCache,
     keyring: &Keyring,
     plan: &Plan,
     requested: Option<&SourceRef>,
     earlier: Option<&Source>,
+    fetched: &Tips,
 ) -> Result<(Source, SourceTrees)> {
     if let (Some(SourceRef::Release(id)), None) = (requested, earlier) {
         return Err(EngineError::NotFound(format!(
@@ -95,7 +101,7 @@ pub fn freeze(
         )));
     }
     let env = &plan.source_environment;
-    let mut tips: BTreeMap<(String, String), Oid> = BTreeMap::new();
+    let mut tips = fetched.clone();
     // Where each application's source is: repository and branch, commit, folder.
     let mut located: Vec<((String, String), Oid, String)> = Vec::new();
     for app in &plan.applications {
