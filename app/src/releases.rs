@@ -83,7 +83,7 @@ pub struct ReleaseRow {
 impl From<ReleaseRecord> for ReleaseRow {
     fn from(release: ReleaseRecord) -> Self {
         Self {
-            version: release.version(),
+            version: release.version.clone(),
             id: release.id,
             product: release.product,
             status: release.status,
@@ -161,7 +161,7 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
             (step.environment.clone(), lines)
         })
         .collect();
-    let version = release.version();
+    let version = release.version.clone();
     release.source = serde_json::Value::Null;
     Ok(ReleaseDetail {
         release,

@@ -305,6 +305,7 @@ mod tests {
                     "commit": "abc", "committedAt": rfc3339(at(committed)), "version": version
                 }]
             }}),
+            version: Some(version.to_string()),
             message: String::new(),
             created_by: "alice".into(),
             created_by_kind: PrincipalKind::User,

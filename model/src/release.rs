@@ -336,8 +336,13 @@ pub struct ReleaseRecord {
     pub flow: String,
     /// Where the release stands.
     pub status: ReleaseStatus,
-    /// The frozen snapshot (source and resources) the engine works from.
+    /// The frozen snapshot (source and resources) the engine works from; `null` in
+    /// lists, where it would be megabytes for thousands of applications.
     pub source: Value,
+    /// The version promoted: the one its applications share, or a summary
+    /// ([`Source::version`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// What the person who started it wrote.
     pub message: String,
     /// Who started it (a user's or token's name, or `trigger`).
@@ -403,11 +408,6 @@ impl ReleaseRecord {
             // Stored steps always form a graph; should one not, show them in order.
             Err(_) => self.steps.iter().map(|s| vec![s]).collect(),
         }
-    }
-
-    /// The version promoted, read from the snapshot.
-    pub fn version(&self) -> Option<String> {
-        self.frozen_source().and_then(|s| s.version())
     }
 
     /// The source the release froze, read from the snapshot.
@@ -931,6 +931,7 @@ mod tests {
             flow: "standard".into(),
             status: ReleaseStatus::Running,
             source: serde_json::json!({}),
+            version: None,
             message: String::new(),
             created_by: "alice".into(),
             created_by_kind: PrincipalKind::User,

@@ -35,9 +35,9 @@ impl Engine {
         let engine = self.clone();
         let comparison = ReleaseComparison {
             from: older.id.clone(),
-            from_version: older.version(),
+            from_version: older.version.clone(),
             to: newer.id.clone(),
-            to_version: newer.version(),
+            to_version: newer.version.clone(),
             applications: Vec::new(),
             unchanged: 0,
         };

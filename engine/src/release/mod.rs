@@ -245,6 +245,7 @@ impl Engine {
             status: ReleaseStatus::Running,
             source: serde_json::to_value(&snapshot)
                 .map_err(|e| EngineError::Internal(e.to_string()))?,
+            version: snapshot.source.version(),
             message: request.message.clone().unwrap_or_default(),
             created_by: who.name.clone(),
             created_by_kind: who.kind,

@@ -56,6 +56,7 @@ const TABLES: &[(&str, &[(&str, Type)])] = &[
             ("finished_at", Text),
             ("created_by_kind", Text),
             ("superseded_by", Text),
+            ("version", Text),
         ],
     ),
     (

@@ -28,6 +28,8 @@ pub struct NewRelease {
     pub flow: String,
     pub status: ReleaseStatus,
     pub source: Value,
+    /// The version `source` promotes, if it has one.
+    pub version: Option<String>,
     pub message: String,
     pub created_by: String,
     pub created_by_kind: PrincipalKind,
@@ -75,8 +77,8 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO releases (id, product, flow, status, source, message, created_by,
-                created_by_kind, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                created_by_kind, created_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&release.id)
         .bind(&release.product)
@@ -87,6 +89,7 @@ impl Store {
         .bind(&release.created_by)
         .bind(release.created_by_kind.as_str())
         .bind(&at)
+        .bind(release.version.clone().unwrap_or_default())
         .execute(&mut *tx)
         .await?;
         for (position, step) in release.steps.iter().enumerate() {
@@ -272,10 +275,10 @@ impl Store {
         Ok(releases)
     }
 
-    /// Releases newest first, without their steps.
+    /// Releases newest first, without their steps or snapshots.
     pub(crate) async fn list_releases(&self, filter: &ReleaseFilter) -> Result<Vec<ReleaseRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases
+            "SELECT {RELEASE_LIST_COLUMNS} FROM releases
              WHERE ($1 IS NULL OR product = $1) AND ($2 IS NULL OR status = $2)
                AND ($5 IS NULL OR EXISTS (SELECT 1 FROM release_steps s
                                           WHERE s.release_id = releases.id AND s.environment = $5))
@@ -660,7 +663,13 @@ impl Store {
 /// The columns [`release_from_row`] reads.
 const RELEASE_COLUMNS: &str =
     "id, product, flow, status, source, message, created_by, created_by_kind, \
-                               created_at, finished_at, superseded_by";
+                               created_at, finished_at, superseded_by, version";
+
+/// [`RELEASE_COLUMNS`] for lists: the snapshot only of releases stored before their
+/// version had a column of its own, which is read from it.
+const RELEASE_LIST_COLUMNS: &str =
+    "id, product, flow, status, CASE WHEN version IS NULL THEN source END AS source, \
+     message, created_by, created_by_kind, created_at, finished_at, superseded_by, version";
 
 /// A step from a `release_steps` row, with `applications`.
 fn step_from_row(
@@ -684,12 +693,18 @@ fn step_from_row(
 }
 
 fn release_from_row(row: &sqlx::any::AnyRow) -> Result<ReleaseRecord> {
-    Ok(ReleaseRecord {
+    let source: Value = row
+        .try_get::<Option<String>, _>("source")?
+        .map(json_column)
+        .unwrap_or_default();
+    let stored_version: Option<String> = row.try_get("version")?;
+    let mut record = ReleaseRecord {
         id: row.try_get("id")?,
         product: row.try_get("product")?,
         flow: row.try_get("flow")?,
         status: parse_status(row.try_get("status")?),
-        source: json_column(row.try_get("source")?),
+        source,
+        version: None,
         message: row.try_get("message")?,
         created_by: row.try_get("created_by")?,
         created_by_kind: principal_kind(row.try_get("created_by_kind")?)?,
@@ -697,7 +712,13 @@ fn release_from_row(row: &sqlx::any::AnyRow) -> Result<ReleaseRecord> {
         finished_at: row.try_get("finished_at")?,
         superseded_by: row.try_get("superseded_by")?,
         steps: Vec::new(),
-    })
+    };
+    record.version = match stored_version {
+        Some(version) => Some(version).filter(|v| !v.is_empty()),
+        // Stored before the column: read from the snapshot.
+        None => record.frozen_source().and_then(|s| s.version()),
+    };
+    Ok(record)
 }
 
 fn principal_kind(text: String) -> Result<PrincipalKind> {
@@ -747,7 +768,14 @@ mod tests {
             product: product.into(),
             flow: "standard".into(),
             status: ReleaseStatus::Running,
-            source: serde_json::json!({ "commit": "abc123" }),
+            source: serde_json::json!({ "source": {
+                "environment": "dev",
+                "applications": [{
+                    "name": "web", "repository": "r", "branch": "main", "folder": "apps/web",
+                    "commit": "abc123", "version": "1.4.0"
+                }]
+            }}),
+            version: Some("1.4.0".into()),
             message: "ship it".into(),
             created_by: "alice".into(),
             created_by_kind: PrincipalKind::User,
@@ -768,7 +796,10 @@ mod tests {
 
         let release = store.release("r1").await.unwrap().unwrap();
         assert_eq!(release.status, ReleaseStatus::Running);
-        assert_eq!(release.source["commit"], "abc123");
+        assert_eq!(
+            release.source["source"]["applications"][0]["commit"],
+            "abc123"
+        );
         let envs: Vec<_> = release
             .steps
             .iter()
@@ -859,6 +890,36 @@ mod tests {
         // Resuming after an event returns only what came later.
         let later = store.events_after("r1", events[1].seq).await.unwrap();
         assert_eq!(later.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn lists_carry_versions_not_snapshots() {
+        let (store, _dir) = store().await;
+        store.create_release(&planned("r1", "shop")).await.unwrap();
+        // A release stored before versions had a column: its version is in the snapshot.
+        store.create_release(&planned("r0", "shop")).await.unwrap();
+        sqlx::query("UPDATE releases SET version = NULL WHERE id = 'r0'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let mut unversioned = planned("r2", "shop");
+        unversioned.version = None;
+        store.create_release(&unversioned).await.unwrap();
+
+        let listed = store
+            .list_releases(&ReleaseFilter::default())
+            .await
+            .unwrap();
+        let by_id = |id: &str| listed.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(by_id("r1").version.as_deref(), Some("1.4.0"));
+        assert_eq!(by_id("r1").source, Value::Null, "no snapshot in lists");
+        assert_eq!(by_id("r0").version.as_deref(), Some("1.4.0"));
+        assert_eq!(by_id("r2").version, None);
+        assert_eq!(by_id("r2").source, Value::Null);
+
+        let one = store.release("r1").await.unwrap().unwrap();
+        assert_eq!(one.version.as_deref(), Some("1.4.0"));
+        assert_eq!(one.source["source"]["applications"][0]["commit"], "abc123");
     }
 
     #[tokio::test]

@@ -151,7 +151,8 @@ fn release_states() -> utoipa::openapi::Object {
     super::one_of(ReleaseStatus::ALL.iter().map(|s| s.as_str()))
 }
 
-/// Releases, newest first.
+/// Releases, newest first, each with its `version` and without its frozen snapshot
+/// (`source` is null; `GET /api/v1/releases/{id}` has it) or its steps.
 #[utoipa::path(
     get,
     path = "/api/v1/releases",
