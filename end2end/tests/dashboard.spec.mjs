@@ -165,6 +165,8 @@ test("a running release can be terminated from its page", async ({ page }, testI
   // Compared with the first release, taken from the same dev content: nothing differs.
   const compare = page.getByRole("region", { name: "Compare" });
   const others = compare.getByLabel("What this release changes compared with");
+  // The choices load after the page: the earlier release must be listed before counting.
+  await expect(others.locator("option").nth(1)).toBeAttached();
   const oldest = (await others.locator("option").count()) - 1;
   await others.selectOption({ index: oldest });
   await expect(compare.getByTestId("comparison-summary")).toHaveText("1.5.0 → 1.5.0: 0 applications differ, 3 unchanged");
