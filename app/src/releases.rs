@@ -30,8 +30,6 @@ pub struct ReleaseDetail {
     /// The release without its frozen snapshot (`source`), which the page does not
     /// show and which is megabytes for thousands of applications.
     pub release: ReleaseRecord,
-    /// The version promoted, read from the snapshot.
-    pub version: Option<String>,
     pub logs: Vec<LogLine>,
     pub events: Vec<EventRecord>,
     /// Environments whose waiting approval gate the signed-in user may approve.
@@ -83,7 +81,7 @@ pub struct ReleaseRow {
 impl From<ReleaseRecord> for ReleaseRow {
     fn from(release: ReleaseRecord) -> Self {
         Self {
-            version: release.version.clone(),
+            version: release.version,
             id: release.id,
             product: release.product,
             status: release.status,
@@ -161,11 +159,9 @@ pub async fn load_release(id: String) -> Result<ReleaseDetail, ServerFnError> {
             (step.environment.clone(), lines)
         })
         .collect();
-    let version = release.version.clone();
     release.source = serde_json::Value::Null;
     Ok(ReleaseDetail {
         release,
-        version,
         logs,
         events,
         approvable,
@@ -429,7 +425,7 @@ fn ReleaseBody(
     let now = detail.now;
     let id = release.id.clone();
     let status = release.status;
-    let version = detail.version.unwrap_or_else(|| "—".into());
+    let version = release.version.clone().unwrap_or_else(|| "—".into());
     let action_error = move || {
         [
             retry.value().get(),
