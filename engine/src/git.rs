@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
@@ -34,6 +34,15 @@ pub const PROMOTED_BY_TRAILER: &str = "Promenade-Promoted-By";
 /// promotion is found right after a restart, long before this many commits land.
 const TRAILER_SEARCH_DEPTH: usize = 500;
 
+/// How much older than its release a promotion commit may look: the clocks of the
+/// replica that made it and of the one that created the release may disagree by this
+/// much. Commits older than that cannot be the release's, so the search stops there.
+const CLOCK_SKEW: i64 = 10 * 60;
+
+/// How long a branch tip this process fetched or pushed stands for the remote's without
+/// asking again (see [`Repo::known_tip`]).
+pub const FRESH_TIP: Duration = Duration::from_secs(2);
+
 /// The folder holding one bare clone per remote.
 #[derive(Clone, Debug)]
 pub struct GitCache {
@@ -42,6 +51,8 @@ pub struct GitCache {
     /// Held while a clone is opened or created, so two first uses of one remote do not
     /// both initialise its folder.
     init: Arc<Mutex<()>>,
+    /// When this process last learnt each remote branch's tip (a fetch, or its own push).
+    learnt: Learnt,
     /// The largest file [`Repo::read_folder`] reads, in bytes.
     max_file_size: u64,
 }
@@ -57,6 +68,7 @@ impl GitCache {
             root: root.into(),
             locks: Arc::default(),
             init: Arc::default(),
+            learnt: Learnt::default(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
         }
     }
@@ -96,10 +108,14 @@ impl GitCache {
             url: url.to_string(),
             access: keyring.access(url),
             refusal: Arc::default(),
+            learnt: self.learnt.clone(),
             max_file_size: self.max_file_size,
         })
     }
 }
+
+/// By (remote URL, branch): when its tip was last learnt.
+type Learnt = Arc<Mutex<HashMap<(String, String), Instant>>>;
 
 /// A bare clone of one remote.
 pub struct Repo {
@@ -110,6 +126,7 @@ pub struct Repo {
     /// Why the last connection refused the server, in our words: libgit2 replaces a
     /// refused SSH host key's message with its own.
     refusal: Arc<Mutex<Option<String>>>,
+    learnt: Learnt,
     max_file_size: u64,
 }
 
@@ -215,7 +232,31 @@ impl Repo {
             .refname_to_id(&tracking_ref(branch))
             .map_err(|e| self.error(&format!("find branch {branch}"), e))?;
         debug!(%tip, "fetched");
+        self.learn(branch);
         Ok(tip)
+    }
+
+    fn learn(&self, branch: &str) {
+        self.learnt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((self.url.clone(), branch.to_string()), Instant::now());
+    }
+
+    /// The tip of `branch` as this process last saw it on the remote, if that was less
+    /// than `within` ago: a trigger's fetch or the previous step's push, moments before.
+    /// It may be stale; a push made on it is then refused as not a fast-forward, never
+    /// lost, and the caller fetches.
+    pub fn known_tip(&self, branch: &str, within: Duration) -> Option<Oid> {
+        let learnt = *self
+            .learnt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(self.url.clone(), branch.to_string()))?;
+        if learnt.elapsed() > within {
+            return None;
+        }
+        self.repo.refname_to_id(&tracking_ref(branch)).ok()
     }
 
     /// Fetches `branch` if the remote has it; `None` when it does not.
@@ -575,6 +616,7 @@ impl Repo {
         self.repo
             .reference(&tracking_ref(branch), commit, true, "promenade: pushed")
             .map_err(|e| self.error("push", e))?;
+        self.learn(branch);
         Ok(PushOutcome::Pushed)
     }
 
@@ -688,7 +730,10 @@ impl Repo {
     }
 
     /// The newest commit reachable from `tip` that carries the trailers of this release
-    /// and environment, if the promotion was already made.
+    /// and environment, if the promotion was already made. Release ids are ULIDs, which
+    /// carry their creation time: newest commits first, the search ends at the first one
+    /// committed before the release was created (less [`CLOCK_SKEW`]), so a release's
+    /// first attempt reads a few commits, not the last 500.
     pub fn find_promotion(
         &self,
         tip: Oid,
@@ -697,10 +742,17 @@ impl Repo {
     ) -> Result<Option<Oid>> {
         let fail = |e| self.error("search history", e);
         let mut walk = self.repo.revwalk().map_err(fail)?;
+        walk.set_sorting(git2::Sort::TIME).map_err(fail)?;
         walk.push(tip).map_err(fail)?;
+        let created = ulid::Ulid::from_string(release)
+            .ok()
+            .map(|id| (id.timestamp_ms() / 1000) as i64 - CLOCK_SKEW);
         for oid in walk.take(TRAILER_SEARCH_DEPTH) {
             let oid = oid.map_err(fail)?;
             let commit = self.repo.find_commit(oid).map_err(fail)?;
+            if created.is_some_and(|created| commit.time().seconds() < created) {
+                break;
+            }
             let Ok(message) = commit.message() else {
                 continue;
             };

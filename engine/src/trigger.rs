@@ -9,7 +9,8 @@
 //! with compare-and-set, so of several replicas (or a webhook racing the poller) exactly
 //! one starts the release.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use git2::Oid;
@@ -20,6 +21,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::auth::{allow, Principal, Role};
 use crate::credentials::Keyring;
+use crate::git::Repo;
 use crate::release::{PromotionRequest, Tips};
 use crate::store::{now, ReleaseRecord};
 use crate::{Engine, EngineError, Result};
@@ -192,12 +194,18 @@ impl Engine {
                 let mut hasher = Sha256::new();
                 let mut newest: Option<(String, String, String)> = None; // (time, commit, message)
                 let mut seen = Tips::new();
+                // Opening a clone reads its configuration and lists its packs: once per
+                // remote, not once per application folder.
+                let mut clones: HashMap<&str, Repo> = HashMap::new();
                 for (app, url, branch, folder) in &watch.folders {
                     let lock = self.git().lock(url);
                     let _guard = lock
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let repo = self.git().open(url, &keyring)?;
+                    let repo = match clones.entry(url.as_str()) {
+                        Entry::Occupied(open) => open.into_mut(),
+                        Entry::Vacant(entry) => entry.insert(self.git().open(url, &keyring)?),
+                    };
                     let key = (url.clone(), branch.clone());
                     let tip = match tips.get(&key) {
                         Some(Some(tip)) => *tip,

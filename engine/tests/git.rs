@@ -325,3 +325,87 @@ fn errors_name_the_remote_without_its_credentials() {
     assert!(message.contains("fetch"), "{message}");
     assert!(!message.contains("s3cret"), "credentials leaked: {message}");
 }
+
+#[test]
+fn a_tip_fetched_or_pushed_moments_ago_is_known_without_asking_the_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
+    let cache = GitCache::new(dir.path().join("cache"));
+    let repo = cache.open(&url(&remote), &keyring()).unwrap();
+    let window = std::time::Duration::from_secs(60);
+    assert_eq!(repo.known_tip("main", window), None, "nothing learnt yet");
+
+    let tip = repo.fetch("main").unwrap();
+    // Another opening of the same clone knows it too: the trigger's and the step's.
+    let step = cache.open(&url(&remote), &keyring()).unwrap();
+    assert_eq!(step.known_tip("main", window), Some(tip));
+    assert_eq!(
+        step.known_tip("main", std::time::Duration::ZERO),
+        None,
+        "too old"
+    );
+    assert_eq!(step.known_tip("other", window), None);
+
+    let update = vec![FolderUpdate {
+        folder: "envs/qa".into(),
+        files: files(&[("values.yaml", "tag: 2\n")]),
+    }];
+    let ours = step
+        .commit(tip, &update, &info("r", "qa"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(step.push(ours, "main").unwrap(), PushOutcome::Pushed);
+    assert_eq!(
+        repo.known_tip("main", window),
+        Some(ours),
+        "a push teaches it"
+    );
+}
+
+#[test]
+fn the_search_for_a_release_s_commit_stops_at_commits_older_than_the_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
+    let repo = GitCache::new(dir.path().join("cache"))
+        .open(&url(&remote), &keyring())
+        .unwrap();
+    let tip = repo.fetch("main").unwrap();
+    let now = std::time::SystemTime::now();
+    // Lower-case, as the engine makes them.
+    let release = ulid::Ulid::from_datetime(now).to_string().to_lowercase();
+    let update = vec![FolderUpdate {
+        folder: "envs/qa".into(),
+        files: files(&[("values.yaml", "tag: 2\n")]),
+    }];
+    let ours = repo
+        .commit(tip, &update, &info(&release, "qa"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        repo.find_promotion(ours, &release, "qa").unwrap(),
+        Some(ours)
+    );
+
+    // The same trailers under a release created a day after the commit: the search
+    // ends before reaching it, as it ends before the commits older than any release.
+    let later = ulid::Ulid::from_datetime(now + std::time::Duration::from_secs(86_400));
+    let ours = repo
+        .commit(tip, &update, &info(&later.to_string(), "qa"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        repo.find_promotion(ours, &later.to_string(), "qa").unwrap(),
+        None
+    );
+    // A release id that is not a ULID is searched without a bound.
+    let ours = repo
+        .commit(tip, &update, &info("rel-1", "qa"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        repo.find_promotion(ours, "rel-1", "qa").unwrap(),
+        Some(ours)
+    );
+}

@@ -6,7 +6,8 @@
 //! finishes before the next round. Prints p50, p95 and max.
 //! Run with `cargo bench -p promenade-server --bench webhook`; with
 //! `PROMENADE_BENCH_TRACE=1` it also prints each engine span (fetch, commit, push,
-//! release, step) as it closes, with its duration.
+//! release, step) as it closes, with its duration, when each round's webhook was sent,
+//! and the git server's access log with each request's time on the server.
 
 // The router's view types (the whole app, through `support`) nest deeply.
 #![recursion_limit = "512"]
@@ -51,7 +52,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() {
     // Where the time goes: every engine span as it closes, with its duration.
-    if std::env::var_os("PROMENADE_BENCH_TRACE").is_some() {
+    let tracing = std::env::var_os("PROMENADE_BENCH_TRACE").is_some();
+    if tracing {
         tracing_subscriber::fmt()
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_env_filter("promenade_engine=debug")
@@ -130,6 +132,9 @@ async fn main() {
         // The tip after the push to dev: the promotion moves it.
         let mut seen = remote.refname_to_id("refs/heads/main").ok();
         let started = Instant::now();
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         let answer: serde_json::Value = client
             .post(&webhook)
             .header("x-github-event", "push")
@@ -148,6 +153,7 @@ async fn main() {
             "{answer}\n{}",
             server.error_log()
         );
+        let answered = started.elapsed();
         // Watching the remote must not take the CPU the engine and the git server need:
         // the branch's ref is read every millisecond, the file only when it moved.
         let expected = values(&apps[APPS - 1], "qa", &tag);
@@ -166,6 +172,14 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         latencies.push(started.elapsed());
+        if tracing {
+            // In the clock of the git server's access log, printed at the end.
+            eprintln!(
+                "round {round}: webhook sent at {:.3}, answered after {answered:?}, commit seen after {:?}",
+                epoch.as_secs_f64(),
+                started.elapsed()
+            );
+        }
 
         // Let the release finish (the rest of the flow) before the next push.
         let id = answer["releases"][0].as_str().unwrap().to_string();
@@ -189,6 +203,9 @@ async fn main() {
         .unwrap();
     assert_eq!(finished.len(), ROUNDS, "one release per push");
 
+    if tracing {
+        eprintln!("git server's access log (ended at, method, path, status, request time, git's time):\n{}", server.access_log());
+    }
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("webhook → commit in the next environment, {APPS} applications, HTTPS remote, {ROUNDS} pushes:");

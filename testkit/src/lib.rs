@@ -230,7 +230,8 @@ pid {pid};
 error_log {error_log} warn;
 events {{ worker_connections 64; }}
 http {{
-  access_log off;
+  log_format timed '$msec $request_method $uri $status $request_time $upstream_response_time';
+  access_log {access_log} timed;
   client_body_temp_path {temp}/body;
   fastcgi_temp_path {temp}/fastcgi;
   proxy_temp_path {temp}/proxy;
@@ -257,6 +258,7 @@ http {{
 "#,
             pid = path("nginx.pid").display(),
             error_log = path("error.log").display(),
+            access_log = path("access.log").display(),
             temp = temp.display(),
             certificate = tls.certificate.display(),
             key = tls.key.display(),
@@ -287,6 +289,12 @@ http {{
     /// The URL of the repository `name` (a folder under the served root).
     pub fn url(&self, name: &str) -> String {
         format!("https://127.0.0.1:{}/git/{name}", self.port)
+    }
+
+    /// nginx's access log: per request, when it ended (epoch seconds), method, path,
+    /// status, its time and the time `git http-backend` took.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
 
     /// nginx's error log, for failure messages.

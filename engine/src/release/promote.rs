@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::changes::{compute, AppChange};
 use crate::credentials::Keyring;
-use crate::git::{CommitInfo, GitCache, PushOutcome, Repo};
+use crate::git::{CommitInfo, GitCache, PushOutcome, Repo, FRESH_TIP};
 use crate::{telemetry, EngineError, Result};
 
 /// Everything one repository of one step needs.
@@ -48,18 +48,39 @@ impl RepoJob<'_> {
     }
 
     /// Commits to the branch. Finds an earlier attempt's commit by its trailers instead of
-    /// committing twice; fetches and re-applies when the remote moved.
+    /// committing twice; fetches and re-applies when the remote moved. The first try
+    /// builds on the tip this process learnt moments ago (the trigger's fetch, the
+    /// previous step's push) when it has one: if the remote moved since, the push is
+    /// refused and costs no attempt, and the next try fetches.
     pub fn commit_directly(&self) -> Result<RepoOutcome> {
         self.with_repo(|repo| {
-            for attempt in 1..=self.push_attempts {
-                let tip = repo.fetch(self.branch)?;
+            let mut known = repo.known_tip(self.branch, FRESH_TIP);
+            let mut attempt = 0;
+            while attempt < self.push_attempts {
+                let guessed = known.is_some();
+                if !guessed {
+                    attempt += 1;
+                }
+                let tip = match known.take() {
+                    Some(tip) => tip,
+                    None => repo.fetch(self.branch)?,
+                };
                 let changes = compute(repo, tip, self.environment, &self.apps, self.template, self.sources)?;
-                if let Some(done) = repo.find_promotion(tip, &self.info.release, self.environment)? {
+                let done = repo.find_promotion(tip, &self.info.release, self.environment)?;
+                let updates: Vec<_> = changes.iter().filter(|c| c.changed()).map(AppChange::update).collect();
+                let commit = match done {
+                    Some(_) => None,
+                    None => repo.commit(tip, &updates, &self.info)?,
+                };
+                // Nothing to push: only the remote's present tip may say so.
+                if commit.is_none() && guessed {
+                    continue;
+                }
+                if let Some(done) = done {
                     info!(commit = %done, "promotion already pushed by an earlier attempt");
                     return Ok(self.outcome(Some(done.to_string()), None, changes));
                 }
-                let updates: Vec<_> = changes.iter().filter(|c| c.changed()).map(AppChange::update).collect();
-                let Some(commit) = repo.commit(tip, &updates, &self.info)? else {
+                let Some(commit) = commit else {
                     return Ok(self.outcome(None, None, changes));
                 };
                 if !(self.before_push)() {
@@ -67,8 +88,11 @@ impl RepoJob<'_> {
                 }
                 match repo.push(commit, self.branch)? {
                     PushOutcome::Pushed => {
-                        info!(%commit, attempt, "pushed");
+                        info!(%commit, attempt = attempt.max(1), "pushed");
                         return Ok(self.outcome(Some(commit.to_string()), None, changes));
+                    }
+                    PushOutcome::Rejected(reason) if guessed => {
+                        info!(%reason, "the remote moved since its tip was learnt: fetching and re-applying");
                     }
                     PushOutcome::Rejected(reason) => {
                         warn!(attempt, %reason, "push rejected, the remote moved: fetching and re-applying");
@@ -180,4 +204,87 @@ impl RepoJob<'_> {
 /// 200 ms, 400 ms, 800 ms… capped at 5 s: enough for a busy remote to settle.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::RemotePolicy;
+    use promenade_model::resources::{PromotionTemplateSpec, TemplateFile};
+
+    fn application() -> Application {
+        Application {
+            name: "web".into(),
+            path: "apps/web/{env}".into(),
+            argocd: None,
+            environments: BTreeMap::new(),
+        }
+    }
+
+    /// The tip learnt by a fetch moments ago is stale: someone pushed since. The push on
+    /// it is refused, the step fetches and pushes on their commit, within one attempt.
+    #[test]
+    fn a_stale_learnt_tip_costs_no_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = dir.path().join("remote.git");
+        let seed = |file: &str, content: &str, message: &str| {
+            promenade_testkit::commit_to_remote(
+                &remote,
+                "main",
+                &[(file.to_string(), content.to_string())],
+                message,
+            )
+        };
+        seed("apps/web/qa/values.yaml", "tag: 1\n", "seed");
+        let url = format!("file://{}", remote.display());
+        let git = GitCache::new(dir.path().join("cache"));
+        let keyring = Keyring::new(RemotePolicy::everything());
+        git.open(&url, &keyring).unwrap().fetch("main").unwrap();
+        let theirs = seed("docs/notes.md", "hello\n", "their change");
+
+        let app = application();
+        let template = CompiledTemplate::new(&PromotionTemplateSpec {
+            version_source: None,
+            files: vec![TemplateFile {
+                path: "values.yaml".into(),
+                attributes: Vec::new(),
+            }],
+        })
+        .unwrap();
+        let sources = BTreeMap::from([(
+            "web".to_string(),
+            FileTree::from([("values.yaml".to_string(), b"tag: 2\n".to_vec())]),
+        )]);
+        let job = RepoJob {
+            git: &git,
+            keyring: &keyring,
+            url: &url,
+            branch: "main",
+            environment: "qa",
+            apps: vec![&app],
+            template: &template,
+            sources: &sources,
+            info: CommitInfo {
+                subject: "web → qa".into(),
+                release: ulid::Ulid::new().to_string(),
+                environment: "qa".into(),
+                author_name: "Promenade".into(),
+                author_email: "promenade@example.com".into(),
+                ..CommitInfo::default()
+            },
+            push_attempts: 1,
+            before_push: Arc::new(|| true),
+        };
+        let outcome = job.commit_directly().unwrap();
+        let pushed: git2::Oid = outcome.result.commit.unwrap().parse().unwrap();
+
+        let remote = git2::Repository::open_bare(&remote).unwrap();
+        assert_eq!(remote.refname_to_id("refs/heads/main").unwrap(), pushed);
+        let commit = remote.find_commit(pushed).unwrap();
+        assert_eq!(
+            commit.parent_id(0).unwrap(),
+            theirs,
+            "built on their commit"
+        );
+    }
 }
