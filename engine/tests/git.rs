@@ -7,7 +7,7 @@ use std::path::Path;
 
 use git2::{Oid, Repository};
 use promenade_engine::credentials::Keyring;
-use promenade_engine::git::{CommitInfo, FileTree, FolderUpdate, GitCache, PushOutcome};
+use promenade_engine::git::{CommitInfo, FileTree, FolderUpdate, GitCache, PushOutcome, Repo};
 use promenade_engine::transport::RemotePolicy;
 use promenade_engine::EngineError;
 
@@ -42,6 +42,25 @@ fn info(release: &str, environment: &str) -> CommitInfo {
         author_name: "Promenade".into(),
         author_email: "promenade@example.com".into(),
     }
+}
+
+/// A remote whose `main` has `envs/qa/values.yaml` at tag 1, and the engine's clone of
+/// it (from a cache of its own, in `dir`).
+fn seeded(dir: &Path) -> (std::path::PathBuf, Repo) {
+    let remote = dir.join("remote.git");
+    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
+    let repo = GitCache::new(dir.join("cache"))
+        .open(&url(&remote), &keyring())
+        .unwrap();
+    (remote, repo)
+}
+
+/// qa's folder at `tag`.
+fn qa_at(tag: &str) -> Vec<FolderUpdate> {
+    vec![FolderUpdate {
+        folder: "envs/qa".into(),
+        files: files(&[("values.yaml", &format!("tag: {tag}\n"))]),
+    }]
 }
 
 fn url(path: &Path) -> String {
@@ -185,32 +204,18 @@ fn one_commit_updates_many_folders_and_carries_the_trailers() {
 #[test]
 fn a_commit_that_changes_nothing_is_not_made() {
     let dir = tempfile::tempdir().unwrap();
-    let remote = dir.path().join("remote.git");
-    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
-    let repo = GitCache::new(dir.path().join("cache"))
-        .open(&url(&remote), &keyring())
-        .unwrap();
+    let (_remote, repo) = seeded(dir.path());
     let tip = repo.fetch("main").unwrap();
-    let same = vec![FolderUpdate {
-        folder: "envs/qa".into(),
-        files: files(&[("values.yaml", "tag: 1\n")]),
-    }];
+    let same = qa_at("1");
     assert_eq!(repo.commit(tip, &same, &info("r", "qa")).unwrap(), None);
 }
 
 #[test]
 fn a_rejected_push_is_retried_on_the_new_tip_without_rewriting_history() {
     let dir = tempfile::tempdir().unwrap();
-    let remote = dir.path().join("remote.git");
-    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
-    let repo = GitCache::new(dir.path().join("cache"))
-        .open(&url(&remote), &keyring())
-        .unwrap();
+    let (remote, repo) = seeded(dir.path());
     let tip = repo.fetch("main").unwrap();
-    let update = vec![FolderUpdate {
-        folder: "envs/qa".into(),
-        files: files(&[("values.yaml", "tag: 2\n")]),
-    }];
+    let update = qa_at("2");
     let ours = repo
         .commit(tip, &update, &info("r", "qa"))
         .unwrap()
@@ -347,10 +352,7 @@ fn a_tip_fetched_or_pushed_moments_ago_is_known_without_asking_the_remote() {
     );
     assert_eq!(step.known_tip("other", window), None);
 
-    let update = vec![FolderUpdate {
-        folder: "envs/qa".into(),
-        files: files(&[("values.yaml", "tag: 2\n")]),
-    }];
+    let update = qa_at("2");
     let ours = step
         .commit(tip, &update, &info("r", "qa"))
         .unwrap()
@@ -366,19 +368,12 @@ fn a_tip_fetched_or_pushed_moments_ago_is_known_without_asking_the_remote() {
 #[test]
 fn the_search_for_a_release_s_commit_stops_at_commits_older_than_the_release() {
     let dir = tempfile::tempdir().unwrap();
-    let remote = dir.path().join("remote.git");
-    commit_to_remote(&remote, &[("envs/qa/values.yaml", "tag: 1\n")], "seed");
-    let repo = GitCache::new(dir.path().join("cache"))
-        .open(&url(&remote), &keyring())
-        .unwrap();
+    let (_remote, repo) = seeded(dir.path());
     let tip = repo.fetch("main").unwrap();
     let now = std::time::SystemTime::now();
     // Lower-case, as the engine makes them.
     let release = ulid::Ulid::from_datetime(now).to_string().to_lowercase();
-    let update = vec![FolderUpdate {
-        folder: "envs/qa".into(),
-        files: files(&[("values.yaml", "tag: 2\n")]),
-    }];
+    let update = qa_at("2");
     let ours = repo
         .commit(tip, &update, &info(&release, "qa"))
         .unwrap()
