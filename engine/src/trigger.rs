@@ -55,6 +55,13 @@ struct Watch {
     folders: Vec<(String, String, String, String)>,
 }
 
+/// One trigger folder at the round's tip: its tree, and the newest commit that changed
+/// it with that commit's time.
+struct FolderState {
+    tree: Option<Oid>,
+    change: Option<(Oid, String)>,
+}
+
 /// What one round saw of one product flow.
 struct Observation {
     fingerprint: String,
@@ -192,21 +199,26 @@ impl Engine {
         for (watch, keyring) in watches {
             let result = (|| -> Result<Observation> {
                 let mut hasher = Sha256::new();
-                let mut newest: Option<(String, String, String)> = None; // (time, commit, message)
                 let mut seen = Tips::new();
-                // Opening a clone reads its configuration and lists its packs: once per
-                // remote, not once per application folder.
+                // Per repository and branch, one fetch (per round), one read of the
+                // folders' trees and one walk of the history for all of them, however
+                // many applications share it.
+                let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+                for (_, url, branch, folder) in &watch.folders {
+                    groups.entry((url, branch)).or_default().push(folder);
+                }
                 let mut clones: HashMap<&str, Repo> = HashMap::new();
-                for (app, url, branch, folder) in &watch.folders {
+                let mut read: HashMap<(&str, &str, &str), FolderState> = HashMap::new();
+                for ((url, branch), folders) in groups {
                     let lock = self.git().lock(url);
                     let _guard = lock
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let repo = match clones.entry(url.as_str()) {
+                    let repo = match clones.entry(url) {
                         Entry::Occupied(open) => open.into_mut(),
                         Entry::Vacant(entry) => entry.insert(self.git().open(url, &keyring)?),
                     };
-                    let key = (url.clone(), branch.clone());
+                    let key = (url.to_string(), branch.to_string());
                     let tip = match tips.get(&key) {
                         Some(Some(tip)) => *tip,
                         Some(None) => {
@@ -221,21 +233,41 @@ impl Engine {
                         }
                     };
                     seen.insert(key, tip);
+                    let trees = repo.folder_trees(tip, &folders)?;
+                    let changes = repo.last_changes(tip, &folders, HISTORY_DEPTH)?;
+                    for (folder, tree) in folders.into_iter().zip(trees) {
+                        let change = changes.get(folder).cloned();
+                        read.insert((url, branch, folder), FolderState { tree, change });
+                    }
+                }
+                // In the flow's order, so a fingerprint does not depend on the grouping.
+                let mut newest: Option<(String, Oid, &str)> = None; // (time, commit, url)
+                for (app, url, branch, folder) in &watch.folders {
+                    let state = read
+                        .get(&(url.as_str(), branch.as_str(), folder.as_str()))
+                        .ok_or_else(|| EngineError::Internal(format!("{folder} was not read")))?;
                     hasher.update(app.as_bytes());
-                    hasher.update(
-                        repo.folder_id(tip, folder)?
-                            .map(|id| id.to_string())
-                            .unwrap_or_default(),
-                    );
-                    if let Some((commit, at)) = repo
-                        .last_changes(tip, &[folder.as_str()], HISTORY_DEPTH)?
-                        .remove(folder)
-                    {
-                        if newest.as_ref().is_none_or(|(time, _, _)| at > *time) {
-                            newest = Some((at, commit.to_string(), repo.commit_message(commit)?));
+                    hasher.update(state.tree.map(|id| id.to_string()).unwrap_or_default());
+                    if let Some((commit, at)) = &state.change {
+                        if newest.as_ref().is_none_or(|(time, _, _)| at > time) {
+                            newest = Some((at.clone(), *commit, url));
                         }
                     }
                 }
+                let newest = match newest {
+                    Some((at, commit, url)) => {
+                        let lock = self.git().lock(url);
+                        let _guard = lock
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let message = clones
+                            .get(url)
+                            .ok_or_else(|| EngineError::Internal(format!("{url} was not opened")))?
+                            .commit_message(commit)?;
+                        Some((at, commit.to_string(), message))
+                    }
+                    None => None,
+                };
                 let (_, commit, message) = newest.unwrap_or_default();
                 Ok(Observation {
                     fingerprint: hex::encode(hasher.finalize()),
