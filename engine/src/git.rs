@@ -6,7 +6,8 @@
 //! Pushes are never forced: a rejected push is reported as [`PushOutcome::Rejected`] so
 //! the caller fetches, re-applies its change on the new tip and tries again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
 use promenade_model::redact;
-use tracing::{debug, instrument};
+use tracing::{debug, instrument, warn};
 
 use crate::credentials::{Access, Keyring};
 use crate::transport::callbacks;
@@ -38,6 +39,15 @@ const TRAILER_SEARCH_DEPTH: usize = 500;
 /// replica that made it and of the one that created the release may disagree by this
 /// much. Commits older than that cannot be the release's, so the search stops there.
 const CLOCK_SKEW: i64 = 10 * 60;
+
+/// Above libgit2's own backends (loose objects 1, packs 2): a commit's objects are
+/// written to memory first (see [`Repo::commit`]).
+const IN_MEMORY_PRIORITY: i32 = 1000;
+
+/// More packs than this in a clone and its smallest are combined after a push (twice
+/// as many after a fetch; see [`Repo::compact`]): every object lookup that misses asks
+/// each pack in turn, and each fetch that brings objects and each commit adds one.
+pub const MAX_PACKS: usize = 16;
 
 /// How long a branch tip this process fetched or pushed stands for the remote's without
 /// asking again (see [`Repo::known_tip`]).
@@ -86,6 +96,18 @@ impl GitCache {
         locks.entry(url.to_string()).or_default().clone()
     }
 
+    /// Runs `work` on the clone of `url`, holding its lock.
+    pub fn with_clone<T>(
+        &self,
+        url: &str,
+        keyring: &Keyring,
+        work: impl FnOnce(&Repo) -> Result<T>,
+    ) -> Result<T> {
+        let lock = self.lock(url);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        work(&self.open(url, keyring)?)
+    }
+
     /// Opens (creating on first use) the bare clone of `url`, to be reached with the
     /// keyring's credentials and under its remote rules. The folder name is derived from
     /// the URL, so every release of every product shares one clone per remote.
@@ -111,6 +133,36 @@ impl GitCache {
             learnt: self.learnt.clone(),
             max_file_size: self.max_file_size,
         })
+    }
+}
+
+/// The clones one piece of work uses, each opened once and used under its remote's
+/// lock: opening a clone reads its configuration and lists its packs, which a loop over
+/// a product's applications would otherwise do once per application.
+pub struct Clones<'a> {
+    git: &'a GitCache,
+    keyring: &'a Keyring,
+    open: HashMap<String, Repo>,
+}
+
+impl<'a> Clones<'a> {
+    pub fn new(git: &'a GitCache, keyring: &'a Keyring) -> Self {
+        Self {
+            git,
+            keyring,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Runs `work` on the clone of `url`, holding its lock; opens it on first use.
+    pub fn with<T>(&mut self, url: &str, work: impl FnOnce(&Repo) -> Result<T>) -> Result<T> {
+        let lock = self.git.lock(url);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let repo = match self.open.entry(url.to_string()) {
+            Entry::Occupied(open) => open.into_mut(),
+            Entry::Vacant(entry) => entry.insert(self.git.open(url, self.keyring)?),
+        };
+        work(repo)
     }
 }
 
@@ -233,6 +285,9 @@ impl Repo {
             .map_err(|e| self.error(&format!("find branch {branch}"), e))?;
         debug!(%tip, "fetched");
         self.learn(branch);
+        // A step's commit usually follows a fetch: a clone that is pushed to is
+        // compacted after the push, and one only fetched from at twice the packs.
+        self.compact_when_crowded(2 * MAX_PACKS);
         Ok(tip)
     }
 
@@ -257,6 +312,104 @@ impl Repo {
             return None;
         }
         self.repo.refname_to_id(&tracking_ref(branch)).ok()
+    }
+
+    /// [`Repo::compact`] when the clone holds more than `max_packs` packs. A failure
+    /// leaves the clone as it was, and is only logged: the clone is a cache.
+    fn compact_when_crowded(&self, max_packs: usize) {
+        if let Err(error) = self.compact(max_packs) {
+            warn!(url = %redact::url(&self.url), %error, "cannot compact the clone");
+        }
+    }
+
+    /// libgit2 has no `gc`: left alone, a clone gains a pack per fetch and per commit
+    /// for ever. With more than `max_packs`, the small packs (see [`packs_to_combine`])
+    /// and any loose objects are written as one pack and the files they came from
+    /// removed. Returns whether it compacted. The caller holds the clone's lock.
+    pub fn compact(&self, max_packs: usize) -> Result<bool> {
+        let fail = |e| self.error("compact", e);
+        let io = |what: &str, e: std::io::Error| {
+            EngineError::Internal(format!(
+                "cannot {what} in the clone of {}: {e}",
+                redact::url(&self.url)
+            ))
+        };
+        let objects = self.repo.path().join("objects");
+        let pack_folder = objects.join("pack");
+        let mut packs = Vec::new();
+        for entry in std::fs::read_dir(&pack_folder).map_err(|e| io("list packs", e))? {
+            let path = entry.map_err(|e| io("list packs", e))?.path();
+            let kept = path.with_extension("keep").exists();
+            if path.extension().is_some_and(|x| x == "pack") && !kept {
+                packs.push(path);
+            }
+        }
+        if packs.len() <= max_packs {
+            return Ok(false);
+        }
+        // Weighed by their objects, as git does: bytes would make a pack of deltas
+        // look small next to a few new objects.
+        let unreadable = |pack: &Path| {
+            EngineError::Internal(format!(
+                "{} is not a pack index this version reads",
+                pack.display()
+            ))
+        };
+        let mut counted = Vec::new();
+        for pack in packs {
+            let mut header = [0; PACK_INDEX_HEADER];
+            std::fs::File::open(pack.with_extension("idx"))
+                .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
+                .map_err(|e| io("read a pack index", e))?;
+            let count = pack_index_count(&header).ok_or_else(|| unreadable(&pack))?;
+            counted.push((count, pack));
+        }
+        counted.sort();
+        let counts: Vec<u64> = counted.iter().map(|(count, _)| *count).collect();
+        counted.truncate(packs_to_combine(&counts));
+        let packs: Vec<PathBuf> = counted.into_iter().map(|(_, pack)| pack).collect();
+        let mut ids = BTreeSet::new();
+        for pack in &packs {
+            let index = std::fs::read(pack.with_extension("idx"))
+                .map_err(|e| io("read a pack index", e))?;
+            ids.extend(pack_index_ids(&index).ok_or_else(|| unreadable(pack))?);
+        }
+        let loose = loose_objects(&objects).map_err(|e| io("list loose objects", e))?;
+        ids.extend(loose.iter().map(|(id, _)| *id));
+        let mut builder = self.repo.packbuilder().map_err(fail)?;
+        for id in &ids {
+            builder.insert_object(*id, None).map_err(fail)?;
+        }
+        builder.write(&pack_folder, 0).map_err(fail)?;
+        let written = builder
+            .name()
+            .map_err(fail)?
+            .map(|name| pack_folder.join(format!("pack-{name}.pack")));
+        // Every object is in the new pack: only now do the files they were in go.
+        for pack in packs.iter().filter(|p| Some(*p) != written.as_ref()) {
+            for extension in ["idx", "rev", "pack"] {
+                match std::fs::remove_file(pack.with_extension(extension)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io("remove a pack", e))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (_, path) in &loose {
+            std::fs::remove_file(path).map_err(|e| io("remove a loose object", e))?;
+        }
+        self.repo
+            .odb()
+            .and_then(|odb| odb.refresh())
+            .map_err(fail)?;
+        debug!(
+            packs = packs.len(),
+            loose = loose.len(),
+            objects = ids.len(),
+            "compacted"
+        );
+        Ok(true)
     }
 
     /// Fetches `branch` if the remote has it; `None` when it does not.
@@ -291,6 +444,7 @@ impl Repo {
     }
 
     /// The tree ids of `folders` at `commit`, in their order.
+    #[instrument(level = "debug", skip_all, fields(folders = folders.len()))]
     pub fn folder_trees(&self, commit: Oid, folders: &[&str]) -> Result<Vec<Option<Oid>>> {
         let commit = self
             .repo
@@ -423,6 +577,7 @@ impl Repo {
 
     /// [`Repo::read_folder`] for each of `folders`, in order, reading the trees above
     /// them once (see [`Repo::tree_ids`]); one folder's failure is its own.
+    #[instrument(level = "debug", skip_all, fields(folders = folders.len()))]
     pub fn read_folders(&self, commit: Oid, folders: &[&str]) -> Result<Vec<Result<FileTree>>> {
         let commit = self
             .repo
@@ -492,8 +647,49 @@ impl Repo {
 
     /// Writes one commit on top of `parent` that gives each folder exactly its new files.
     /// Returns `None` when that changes nothing: no empty commits.
+    ///
+    /// The commit's blobs and trees are built in memory (a libgit2 mempack) and reach
+    /// the clone as one pack: two files, where writing them one by one makes a file, and
+    /// often a folder, per object — on a slow disk that cost more than the rest of the
+    /// commit.
     #[instrument(skip(self, updates, info), fields(url = %redact::url(&self.url), folders = updates.len()))]
     pub fn commit(
+        &self,
+        parent: Oid,
+        updates: &[FolderUpdate],
+        info: &CommitInfo,
+    ) -> Result<Option<Oid>> {
+        let fail = |e| self.error("commit", e);
+        // A handle of its own: the in-memory backend stays attached to the object
+        // database of the handle it was added to, and goes with it.
+        let scratch = Repo {
+            repo: Repository::open_bare(self.repo.path()).map_err(fail)?,
+            url: self.url.clone(),
+            access: None,
+            refusal: Arc::default(),
+            learnt: self.learnt.clone(),
+            max_file_size: self.max_file_size,
+        };
+        let odb = scratch.repo.odb().map_err(fail)?;
+        let memory = odb
+            .add_new_mempack_backend(IN_MEMORY_PRIORITY)
+            .map_err(fail)?;
+        let Some(oid) = scratch.build_commit(parent, updates, info)? else {
+            return Ok(None);
+        };
+        let mut pack = git2::Buf::new();
+        memory.dump(&scratch.repo, &mut pack).map_err(fail)?;
+        let mut writer = odb.packwriter().map_err(fail)?;
+        std::io::Write::write_all(&mut writer, &pack).map_err(|e| {
+            EngineError::Internal(format!("cannot write the commit's objects: {e}"))
+        })?;
+        writer.commit().map_err(fail)?;
+        debug!(%oid, "committed");
+        Ok(Some(oid))
+    }
+
+    /// [`Repo::commit`]'s objects, written to whichever backend takes writes.
+    fn build_commit(
         &self,
         parent: Oid,
         updates: &[FolderUpdate],
@@ -542,7 +738,6 @@ impl Repo {
                 &[&parent_commit],
             )
             .map_err(fail)?;
-        debug!(%oid, "committed");
         Ok(Some(oid))
     }
 
@@ -570,6 +765,10 @@ impl Repo {
         telemetry::git_operation("push", outcome.is_ok(), started.elapsed());
         if let Ok(sent) = &outcome {
             telemetry::push_ended(matches!(sent, PushOutcome::Pushed));
+        }
+        // Once the remote has the commit, not between a trigger's fetch and it.
+        if matches!(outcome, Ok(PushOutcome::Pushed)) {
+            self.compact_when_crowded(MAX_PACKS);
         }
         outcome
     }
@@ -687,6 +886,7 @@ impl Repo {
     /// For each folder, the newest commit on the first-parent history of `tip` (looking
     /// back at most `depth` commits) that changed it, with its time (RFC 3339). A folder
     /// unchanged in that window maps to the oldest commit looked at.
+    #[instrument(level = "debug", skip_all, fields(folders = folders.len()))]
     pub fn last_changes(
         &self,
         tip: Oid,
@@ -734,6 +934,7 @@ impl Repo {
     /// carry their creation time: newest commits first, the search ends at the first one
     /// committed before the release was created (less [`CLOCK_SKEW`]), so a release's
     /// first attempt reads a few commits, not the last 500.
+    #[instrument(level = "debug", skip_all)]
     pub fn find_promotion(
         &self,
         tip: Oid,
@@ -770,6 +971,73 @@ impl Repo {
         }
         Ok(None)
     }
+}
+
+/// How many of the smallest packs (`sizes`, their objects, ascending) to combine: as git's geometric
+/// repacking (factor 2) does, those that break the progression "each pack at least
+/// twice the one before" and every smaller one — plus larger ones the combined pack
+/// would break it with. The large packs are left alone, so compacting costs in
+/// proportion to what came since, not to the clone. When the packs already form such a
+/// progression, the smaller half.
+fn packs_to_combine(sizes: &[u64]) -> usize {
+    let mut split = (1..sizes.len())
+        .rev()
+        .find(|&i| sizes[i] < sizes[i - 1].saturating_mul(2))
+        .map_or(0, |i| i + 1);
+    let mut combined: u64 = sizes[..split].iter().sum();
+    while split < sizes.len() && sizes[split] <= combined.saturating_mul(2) {
+        combined += sizes[split];
+        split += 1;
+    }
+    if split < 2 {
+        sizes.len() / 2
+    } else {
+        split
+    }
+}
+
+/// A pack index (version 2) starts with 8 bytes (magic, version) and 256 fan-out
+/// counts, the last of which is its number of objects; the sorted 20-byte ids follow.
+const PACK_INDEX_HEADER: usize = 8 + 256 * 4;
+
+/// The number of objects a pack index lists, from its first [`PACK_INDEX_HEADER`] bytes.
+fn pack_index_count(index: &[u8]) -> Option<u64> {
+    if index.get(..8)? != b"\xfftOc\0\0\0\x02" {
+        return None;
+    }
+    let last = index.get(PACK_INDEX_HEADER - 4..PACK_INDEX_HEADER)?;
+    Some(u32::from_be_bytes(last.try_into().ok()?).into())
+}
+
+/// The object ids a pack index lists.
+fn pack_index_ids(index: &[u8]) -> Option<Vec<Oid>> {
+    let count = usize::try_from(pack_index_count(index)?).ok()?;
+    let ids = index.get(PACK_INDEX_HEADER..PACK_INDEX_HEADER + count.checked_mul(20)?)?;
+    ids.chunks_exact(20)
+        .map(|id| Oid::from_bytes(id).ok())
+        .collect()
+}
+
+/// The clone's loose objects (`objects/ab/cdef…`), with their files.
+fn loose_objects(objects: &Path) -> std::io::Result<Vec<(Oid, PathBuf)>> {
+    let mut found = Vec::new();
+    for folder in std::fs::read_dir(objects)? {
+        let folder = folder?;
+        let prefix = folder.file_name().to_string_lossy().into_owned();
+        if prefix.len() != 2 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        for file in std::fs::read_dir(folder.path())? {
+            let file = file?;
+            let rest = file.file_name().to_string_lossy().into_owned();
+            if let Ok(id) = Oid::from_str(&format!("{prefix}{rest}")) {
+                if rest.len() == 38 {
+                    found.push((id, file.path()));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn commit_time(commit: &git2::Commit) -> String {
@@ -870,5 +1138,21 @@ fn git_error(url: &str, action: &str, error: git2::Error) -> EngineError {
         url: redact::url(url),
         action: action.to_string(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::packs_to_combine;
+
+    #[test]
+    fn the_small_packs_are_combined_and_the_large_ones_left_alone() {
+        // 8 and 32 keep the progression; the three small ones do not.
+        assert_eq!(packs_to_combine(&[1, 1, 1, 8, 32]), 3);
+        // Combined (6), the small ones would break it with the 10 above them.
+        assert_eq!(packs_to_combine(&[1, 2, 3, 10, 64]), 4);
+        assert_eq!(packs_to_combine(&[4, 4, 4, 4]), 4);
+        // Already a progression: the smaller half.
+        assert_eq!(packs_to_combine(&[1, 2, 4, 8, 16, 32]), 3);
     }
 }

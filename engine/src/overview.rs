@@ -354,11 +354,7 @@ impl Engine {
         keyring: &Keyring,
         read: impl FnOnce(&Repo) -> Result<T>,
     ) -> Result<T> {
-        let lock = self.git().lock(url);
-        let _guard = lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        read(&self.git().open(url, keyring)?)
+        self.git().with_clone(url, keyring, read)
     }
 
     fn cached_status(&self, product: &str) -> Option<Arc<Computed>> {

@@ -9,7 +9,6 @@
 //! with compare-and-set, so of several replicas (or a webhook racing the poller) exactly
 //! one starts the release.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::auth::{allow, Principal, Role};
 use crate::credentials::Keyring;
-use crate::git::Repo;
+use crate::git::Clones;
 use crate::release::{PromotionRequest, Tips};
 use crate::store::{now, ReleaseRecord};
 use crate::{Engine, EngineError, Result};
@@ -207,38 +206,33 @@ impl Engine {
                 for (_, url, branch, folder) in &watch.folders {
                     groups.entry((url, branch)).or_default().push(folder);
                 }
-                let mut clones: HashMap<&str, Repo> = HashMap::new();
+                let mut clones = Clones::new(self.git(), &keyring);
                 let mut read: HashMap<(&str, &str, &str), FolderState> = HashMap::new();
                 for ((url, branch), folders) in groups {
-                    let lock = self.git().lock(url);
-                    let _guard = lock
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let repo = match clones.entry(url) {
-                        Entry::Occupied(open) => open.into_mut(),
-                        Entry::Vacant(entry) => entry.insert(self.git().open(url, &keyring)?),
-                    };
-                    let key = (url.to_string(), branch.to_string());
-                    let tip = match tips.get(&key) {
-                        Some(Some(tip)) => *tip,
-                        Some(None) => {
-                            return Err(EngineError::Internal(format!(
-                                "{url} could not be fetched in this round"
-                            )))
+                    clones.with(url, |repo| {
+                        let key = (url.to_string(), branch.to_string());
+                        let tip = match tips.get(&key) {
+                            Some(Some(tip)) => *tip,
+                            Some(None) => {
+                                return Err(EngineError::Internal(format!(
+                                    "{url} could not be fetched in this round"
+                                )))
+                            }
+                            None => {
+                                let fetched = repo.fetch(branch);
+                                tips.insert(key.clone(), fetched.as_ref().ok().copied());
+                                fetched?
+                            }
+                        };
+                        seen.insert(key, tip);
+                        let trees = repo.folder_trees(tip, &folders)?;
+                        let changes = repo.last_changes(tip, &folders, HISTORY_DEPTH)?;
+                        for (folder, tree) in folders.into_iter().zip(trees) {
+                            let change = changes.get(folder).cloned();
+                            read.insert((url, branch, folder), FolderState { tree, change });
                         }
-                        None => {
-                            let fetched = repo.fetch(branch);
-                            tips.insert(key.clone(), fetched.as_ref().ok().copied());
-                            fetched?
-                        }
-                    };
-                    seen.insert(key, tip);
-                    let trees = repo.folder_trees(tip, &folders)?;
-                    let changes = repo.last_changes(tip, &folders, HISTORY_DEPTH)?;
-                    for (folder, tree) in folders.into_iter().zip(trees) {
-                        let change = changes.get(folder).cloned();
-                        read.insert((url, branch, folder), FolderState { tree, change });
-                    }
+                        Ok(())
+                    })?;
                 }
                 // In the flow's order, so a fingerprint does not depend on the grouping.
                 let mut newest: Option<(String, Oid, &str)> = None; // (time, commit, url)
@@ -256,14 +250,7 @@ impl Engine {
                 }
                 let newest = match newest {
                     Some((at, commit, url)) => {
-                        let lock = self.git().lock(url);
-                        let _guard = lock
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        let message = clones
-                            .get(url)
-                            .ok_or_else(|| EngineError::Internal(format!("{url} was not opened")))?
-                            .commit_message(commit)?;
+                        let message = clones.with(url, |repo| repo.commit_message(commit))?;
                         Some((at, commit.to_string(), message))
                     }
                     None => None,

@@ -404,3 +404,164 @@ fn the_search_for_a_release_s_commit_stops_at_commits_older_than_the_release() {
         Some(ours)
     );
 }
+
+/// The engine's clone of the remote in `cache` (the cache holds one).
+fn clone_folder(cache: &Path) -> std::path::PathBuf {
+    let mut folders: Vec<_> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("objects").is_dir())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    folders.remove(0)
+}
+
+/// The clone's packs, and its loose objects.
+fn object_files(clone: &Path) -> (usize, usize) {
+    let objects = clone.join("objects");
+    let packs = std::fs::read_dir(objects.join("pack"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pack")
+        })
+        .count();
+    let loose = std::fs::read_dir(&objects)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().len() == 2)
+        .map(|e| std::fs::read_dir(e.path()).unwrap().count())
+        .sum();
+    (packs, loose)
+}
+
+#[test]
+fn a_commit_reaches_the_clone_as_one_pack_not_as_loose_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, repo) = seeded(dir.path());
+    let tip = repo.fetch("main").unwrap();
+    let clone = clone_folder(&dir.path().join("cache"));
+    let (packs, _) = object_files(&clone);
+
+    let update = vec![
+        qa_at("2").remove(0),
+        FolderUpdate {
+            folder: "envs/prod".into(),
+            files: files(&[("values.yaml", "tag: 2\n"), ("extra/notes.md", "hi\n")]),
+        },
+    ];
+    let commit = repo
+        .commit(tip, &update, &info("r", "qa"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(object_files(&clone), (packs + 1, 0));
+
+    assert_eq!(repo.push(commit, "main").unwrap(), PushOutcome::Pushed);
+    assert_eq!(history(&remote)[0].0, commit);
+    let prod = repo.read_folder(commit, "envs/prod").unwrap();
+    assert_eq!(
+        prod,
+        files(&[("values.yaml", "tag: 2\n"), ("extra/notes.md", "hi\n")])
+    );
+}
+
+#[test]
+fn a_crowded_clone_is_compacted_and_keeps_every_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, repo) = seeded(dir.path());
+    repo.fetch("main").unwrap();
+    let clone = clone_folder(&dir.path().join("cache"));
+    // Objects written one by one, as clones made before commits were packed hold.
+    let loose = Repository::open_bare(&clone)
+        .unwrap()
+        .blob(b"written loose\n")
+        .unwrap();
+    assert_eq!(object_files(&clone).1, 1);
+
+    // Others' pushes fetched, and our commits: each brings a pack.
+    let mut commits = Vec::new();
+    for round in 0..2 * promenade_engine::git::MAX_PACKS {
+        commit_to_remote(
+            &remote,
+            &[("docs/notes.md", &format!("round {round}\n"))],
+            &format!("their change {round}"),
+        );
+        let tip = repo.fetch("main").unwrap();
+        let ours = repo
+            .commit(tip, &qa_at(&round.to_string()), &info("r", "qa"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(repo.push(ours, "main").unwrap(), PushOutcome::Pushed);
+        commits.push((ours, round));
+        let (packs, _) = object_files(&clone);
+        assert!(
+            packs <= promenade_engine::git::MAX_PACKS + 1,
+            "{packs} packs after round {round}"
+        );
+    }
+    assert_eq!(object_files(&clone).1, 0, "the loose object was packed");
+
+    // Every object is still there, through this handle and a new one.
+    let reopened = Repository::open_bare(&clone).unwrap();
+    assert_eq!(
+        reopened.find_blob(loose).unwrap().content(),
+        b"written loose\n"
+    );
+    for (commit, round) in commits {
+        let qa = repo.read_folder(commit, "envs/qa").unwrap();
+        assert_eq!(qa, files(&[("values.yaml", &format!("tag: {round}\n"))]));
+        let found = reopened.find_commit(commit).unwrap();
+        assert_eq!(found.summary().unwrap(), Some("Promote shop to qa"));
+    }
+    for (oid, _) in history(&remote) {
+        assert!(repo.has_commit(oid), "{oid} was lost");
+    }
+}
+
+#[test]
+fn a_clone_only_fetched_from_is_compacted_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, repo) = seeded(dir.path());
+    let clone = clone_folder(&dir.path().join("cache"));
+    let limit = 2 * promenade_engine::git::MAX_PACKS;
+    for round in 0..limit + 4 {
+        commit_to_remote(
+            &remote,
+            &[("docs/notes.md", &format!("{round}\n"))],
+            "theirs",
+        );
+        repo.fetch("main").unwrap();
+        let (packs, _) = object_files(&clone);
+        assert!(packs <= limit, "{packs} packs after fetch {round}");
+    }
+    let tip = history(&remote)[0].0;
+    assert!(repo.has_commit(tip));
+}
+
+#[test]
+fn compaction_combines_the_small_packs_into_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, repo) = seeded(dir.path());
+    for round in 0..6 {
+        commit_to_remote(
+            &remote,
+            &[("docs/notes.md", &format!("{round}\n"))],
+            "theirs",
+        );
+        repo.fetch("main").unwrap();
+    }
+    let clone = clone_folder(&dir.path().join("cache"));
+    assert_eq!(object_files(&clone).0, 6, "a pack per fetch");
+    assert!(!repo.compact(6).unwrap(), "not more than 6");
+    // Six packs of about the same size: one.
+    assert!(repo.compact(5).unwrap());
+    assert_eq!(object_files(&clone).0, 1);
+    let tip = history(&remote)[0].0;
+    assert_eq!(
+        repo.read_folder(tip, "docs").unwrap(),
+        files(&[("notes.md", "5\n")])
+    );
+}

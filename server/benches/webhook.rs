@@ -4,10 +4,19 @@
 //! and engine. Each of 50 rounds pushes a new version to `dev`, posts the signed
 //! delivery and waits until `qa` on the remote has the version; the release then
 //! finishes before the next round. Prints p50, p95 and max.
+//!
+//! Besides the end-to-end figures it prints the git server's share (its own time on each
+//! round's requests, from its access log) and Promenade's (the rest: the engine, and the
+//! client side of git's protocol). The server's part depends on the disk its
+//! repositories are on — a push to it writes one file per object — which
+//! `PROMENADE_BENCH_GIT_DIR` chooses (default: the temporary folder, like Promenade's
+//! own data folder).
+//!
 //! Run with `cargo bench -p promenade-server --bench webhook`; with
 //! `PROMENADE_BENCH_TRACE=1` it also prints each engine span (fetch, commit, push,
 //! release, step) as it closes, with its duration, when each round's webhook was sent,
-//! and the git server's access log with each request's time on the server.
+//! and the git server's access log with each request's time on the server; `RUST_LOG`
+//! chooses other spans and events (`sqlx=debug` adds every query with its time).
 
 // The router's view types (the whole app, through `support`) nest deeply.
 #![recursion_limit = "512"]
@@ -56,18 +65,24 @@ async fn main() {
     if tracing {
         tracing_subscriber::fmt()
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-            .with_env_filter("promenade_engine=debug")
+            .with_env_filter(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "promenade_engine=debug".into()),
+            )
             .init();
     }
     let dir = tempfile::tempdir().unwrap();
+    let git_dir = match std::env::var_os("PROMENADE_BENCH_GIT_DIR") {
+        Some(folder) => tempfile::tempdir_in(folder).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let apps: Vec<String> = (0..APPS).map(|i| format!("app-{i:02}")).collect();
-    let remote_path = dir.path().join("gitops.git");
+    let remote_path = git_dir.path().join("gitops.git");
     let environments: Vec<&str> = demo::environments().collect();
     commit(&remote_path, &apps, &environments, "1.0.0");
 
     let tls = Tls::new();
     promenade_engine::transport::trust_ca_file(&tls.ca).unwrap();
-    let server = HttpsGitServer::start(dir.path(), "promenade", PASSWORD, &tls);
+    let server = HttpsGitServer::start(git_dir.path(), "promenade", PASSWORD, &tls);
     let url = server.url("gitops.git");
 
     let store = Store::open(None, &dir.path().join("data")).await.unwrap();
@@ -116,6 +131,8 @@ async fn main() {
 
     let remote = git2::Repository::open_bare(&remote_path).unwrap();
     let mut latencies = Vec::new();
+    // Per round: when the webhook was sent and when the commit was seen, epoch seconds.
+    let mut windows = Vec::new();
     for round in 0..ROUNDS {
         let tag = format!("2.0.{round}");
         commit(&remote_path, &apps, &["dev"], &tag);
@@ -132,9 +149,7 @@ async fn main() {
         // The tip after the push to dev: the promotion moves it.
         let mut seen = remote.refname_to_id("refs/heads/main").ok();
         let started = Instant::now();
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let epoch = epoch_now();
         let answer: serde_json::Value = client
             .post(&webhook)
             .header("x-github-event", "push")
@@ -172,6 +187,7 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         latencies.push(started.elapsed());
+        windows.push((epoch.as_secs_f64(), epoch_now().as_secs_f64()));
         if tracing {
             // In the clock of the git server's access log, printed at the end.
             eprintln!(
@@ -203,13 +219,61 @@ async fn main() {
         .unwrap();
     assert_eq!(finished.len(), ROUNDS, "one release per push");
 
+    let log = server.access_log();
     if tracing {
-        eprintln!("git server's access log (ended at, method, path, status, request time, git's time):\n{}", server.access_log());
+        eprintln!("git server's access log (ended at, method, path, status, request time, git's time):\n{log}");
     }
-    latencies.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let requests = requests(&log);
+    // The server's time on the requests that started while a round was under way.
+    let mut served: Vec<Duration> = windows
+        .iter()
+        .map(|&(sent, seen)| {
+            let seconds: f64 = requests
+                .iter()
+                .filter(|(start, _)| (sent..=seen).contains(start))
+                .map(|(_, took)| took)
+                .sum();
+            Duration::from_secs_f64(seconds)
+        })
+        .collect();
+    let mut own: Vec<Duration> = latencies
+        .iter()
+        .zip(&served)
+        .map(|(total, server)| total.saturating_sub(*server))
+        .collect();
     println!("webhook → commit in the next environment, {APPS} applications, HTTPS remote, {ROUNDS} pushes:");
-    println!("  p50 {:.1} ms", ms(percentile(&latencies, 0.50)));
-    println!("  p95 {:.1} ms", ms(percentile(&latencies, 0.95)));
-    println!("  max {:.1} ms", ms(latencies[latencies.len() - 1]));
+    print_figures("end to end", &mut latencies);
+    print_figures("git server", &mut served);
+    print_figures("Promenade ", &mut own);
+    println!("  (git server: its own time on each round's requests, from its access log; Promenade: the rest)");
+}
+
+fn epoch_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// (start, duration) in seconds of each request in nginx's access log, whose lines are
+/// `ended-at method path status request-time upstream-time`.
+fn requests(log: &str) -> Vec<(f64, f64)> {
+    log.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let ended: f64 = fields.first()?.parse().ok()?;
+            let took: f64 = fields.get(4)?.parse().ok()?;
+            Some((ended - took, took))
+        })
+        .collect()
+}
+
+fn print_figures(what: &str, figures: &mut [Duration]) {
+    figures.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  {what}  p50 {:6.1} ms   p95 {:6.1} ms   max {:6.1} ms",
+        ms(percentile(figures, 0.50)),
+        ms(percentile(figures, 0.95)),
+        ms(figures[figures.len() - 1])
+    );
 }

@@ -176,12 +176,9 @@ impl Engine {
         let keyring = keyring.clone();
         let (url, branch) = (target.repository.clone(), target.branch.clone());
         tokio::task::spawn_blocking(move || {
-            let git = engine.git();
-            let lock = git.lock(&url);
-            let _guard = lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            git.open(&url, &keyring)?.includes(&branch, later, earlier)
+            engine.git().with_clone(&url, &keyring, |repo| {
+                repo.includes(&branch, later, earlier)
+            })
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?

@@ -38,6 +38,7 @@ impl AppChange {
 
 /// Applies the template to every application of `apps` against the target folders at
 /// `tip` of `repo`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn compute(
     repo: &Repo,
     tip: Oid,

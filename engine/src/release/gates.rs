@@ -268,7 +268,7 @@ impl Engine {
 
     /// Runs the step's gates (or its verification) in turn until all have passed.
     pub(super) async fn run_actions(&self, job: &StepJob, phase: Phase) -> Result<()> {
-        let release = self.load_release(&job.release).await?;
+        let release = self.load_steps(&job.release).await?;
         let Some(step) = release
             .steps
             .iter()

@@ -286,6 +286,15 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("release {id:?} does not exist")))
     }
 
+    /// [`Engine::load_release`] without the per-application rows, which a product of
+    /// 1,000 applications has thousands of.
+    pub(crate) async fn load_steps(&self, id: &str) -> Result<ReleaseRecord> {
+        self.store()
+            .release_steps(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("release {id:?} does not exist")))
+    }
+
     /// Restarts a failed release from its failed steps.
     pub async fn retry(&self, who: &Principal, id: &str) -> Result<ReleaseRecord> {
         allow(who, Role::Promoter, "retrying releases")?;
@@ -546,7 +555,7 @@ impl Engine {
         cancel: &CancellationToken,
         trees: Option<Arc<SourceTrees>>,
     ) -> Result<()> {
-        let release = self.load_release(id).await?;
+        let release = self.load_steps(id).await?;
         let snapshot = Arc::new(snapshot_of(&release)?);
         let promoted_by: Arc<str> = format!(
             "{} ({})",
@@ -581,10 +590,7 @@ impl Engine {
                 tasks.shutdown().await;
                 return Err(EngineError::Stopped);
             }
-            let release =
-                self.store().release_steps(id).await?.ok_or_else(|| {
-                    EngineError::NotFound(format!("release {id:?} does not exist"))
-                })?;
+            let release = self.load_steps(id).await?;
             if release.status != ReleaseStatus::Running {
                 return Err(EngineError::Stopped);
             }
@@ -612,6 +618,7 @@ impl Engine {
                             resume_merge_wait: step.status == StepStatus::AwaitingMerge,
                             fresh: step.status.is_unstarted(),
                             verifies: !step.verification().is_empty(),
+                            restarted: step.attempt > 0,
                             snapshot: snapshot.clone(),
                             template: template.clone(),
                             trees: trees.clone(),
@@ -834,7 +841,7 @@ impl Engine {
         let mut outcomes = Vec::new();
         for ((url, branch), apps) in groups {
             let info = self.commit_info(job, &apps);
-            let repo_job = self.repo_job(
+            let mut repo_job = self.repo_job(
                 Target {
                     template: &job.template,
                     trees: &job.trees,
@@ -846,6 +853,7 @@ impl Engine {
                 apps,
                 info,
             );
+            repo_job.earlier_attempts = job.restarted;
             outcomes.push(match job.action {
                 PromotionAction::None => repo_job.preview().map(|changes| RepoOutcome {
                     result: RepositoryResult {
@@ -919,6 +927,7 @@ impl Engine {
                 ..info
             },
             push_attempts: config.push_attempts,
+            earlier_attempts: true,
             before_push: {
                 let engine = self.clone();
                 Arc::new(move || engine.checkpoint(Checkpoint::BeforePush).is_ok())
@@ -1162,6 +1171,8 @@ struct StepJob {
     fresh: bool,
     /// Whether the step has verification to run after its change.
     verifies: bool,
+    /// The step was started before: an earlier attempt may have written already.
+    restarted: bool,
     snapshot: Arc<Snapshot>,
     template: Arc<CompiledTemplate>,
     trees: Arc<SourceTrees>,

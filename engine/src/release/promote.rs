@@ -28,6 +28,10 @@ pub struct RepoJob<'a> {
     pub sources: &'a BTreeMap<String, FileTree>,
     pub info: CommitInfo,
     pub push_attempts: u32,
+    /// The step was started before (a takeover, a retry): an earlier attempt may have
+    /// pushed its commit already, which is then looked for by its trailers instead of
+    /// committing twice. A first attempt has nothing to look for.
+    pub earlier_attempts: bool,
     /// Called just before each push; `false` means the engine is stopping.
     pub before_push: Arc<dyn Fn() -> bool + Send + Sync>,
 }
@@ -40,11 +44,7 @@ pub struct RepoOutcome {
 
 impl RepoJob<'_> {
     pub(super) fn with_repo<T>(&self, work: impl FnOnce(&Repo) -> Result<T>) -> Result<T> {
-        let lock = self.git.lock(self.url);
-        let _guard = lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        work(&self.git.open(self.url, self.keyring)?)
+        self.git.with_clone(self.url, self.keyring, work)
     }
 
     /// Commits to the branch. Finds an earlier attempt's commit by its trailers instead of
@@ -66,7 +66,7 @@ impl RepoJob<'_> {
                     None => repo.fetch(self.branch)?,
                 };
                 let changes = compute(repo, tip, self.environment, &self.apps, self.template, self.sources)?;
-                let done = repo.find_promotion(tip, &self.info.release, self.environment)?;
+                let done = self.earlier_promotion(repo, tip)?;
                 let updates: Vec<_> = changes.iter().filter(|c| c.changed()).map(AppChange::update).collect();
                 let commit = match done {
                     Some(_) => None,
@@ -110,6 +110,14 @@ impl RepoJob<'_> {
         })
     }
 
+    /// The commit an earlier attempt of this step pushed to the history of `tip`, if any.
+    fn earlier_promotion(&self, repo: &Repo, tip: git2::Oid) -> Result<Option<git2::Oid>> {
+        if !self.earlier_attempts {
+            return Ok(None);
+        }
+        repo.find_promotion(tip, &self.info.release, self.environment)
+    }
+
     /// Pushes the change to its own branch for a pull request. Reuses the branch an
     /// earlier attempt pushed; reports "nothing to do" when the base already has it.
     pub fn open_pull_request_branch(&self, pr_branch: &str) -> Result<RepoOutcome> {
@@ -123,7 +131,7 @@ impl RepoJob<'_> {
                 self.template,
                 self.sources,
             )?;
-            if let Some(done) = repo.find_promotion(base, &self.info.release, self.environment)? {
+            if let Some(done) = self.earlier_promotion(repo, base)? {
                 return Ok(self.outcome(Some(done.to_string()), None, changes));
             }
             if !changes.iter().any(AppChange::changed) {
@@ -273,6 +281,7 @@ mod tests {
                 ..CommitInfo::default()
             },
             push_attempts: 1,
+            earlier_attempts: false,
             before_push: Arc::new(|| true),
         };
         let outcome = job.commit_directly().unwrap();

@@ -80,31 +80,28 @@ impl Engine {
         let engine = self.clone();
         let application = application.to_string();
         tokio::task::spawn_blocking(move || {
-            let lock = engine.git().lock(&url);
-            let _guard = lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let repo = engine.git().open(&url, &keyring)?;
-            for branch in &branches {
-                if repo.has_commit(commit) {
-                    break;
+            engine.git().with_clone(&url, &keyring, |repo| {
+                for branch in &branches {
+                    if repo.has_commit(commit) {
+                        break;
+                    }
+                    repo.fetch_if_exists(branch)?;
                 }
-                repo.fetch_if_exists(branch)?;
-            }
-            if !repo.has_commit(commit) {
-                return Err(EngineError::NotFound(format!(
-                    "commit {commit} is no longer in {url}"
-                )));
-            }
-            let after = repo.read_folder(commit, &folder)?;
-            let before = match repo.first_parent(commit)? {
-                Some(parent) => repo.read_folder(parent, &folder)?,
-                None => FileTree::new(),
-            };
-            Ok(ApplicationDiff::new(
-                application,
-                diff_trees(&folder, &before, &after),
-            ))
+                if !repo.has_commit(commit) {
+                    return Err(EngineError::NotFound(format!(
+                        "commit {commit} is no longer in {url}"
+                    )));
+                }
+                let after = repo.read_folder(commit, &folder)?;
+                let before = match repo.first_parent(commit)? {
+                    Some(parent) => repo.read_folder(parent, &folder)?,
+                    None => FileTree::new(),
+                };
+                Ok(ApplicationDiff::new(
+                    application,
+                    diff_trees(&folder, &before, &after),
+                ))
+            })
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?

@@ -11,31 +11,28 @@ use promenade_model::release::{Source, SourceApplication};
 
 use super::plan::{Plan, SourceRef};
 use crate::credentials::Keyring;
-use crate::git::GitCache;
+use crate::git::{Clones, GitCache};
 use crate::{EngineError, Result};
 
 /// Reads every application's source folder at its frozen commit.
 pub fn read_trees(source: &Source, git: &GitCache, keyring: &Keyring) -> Result<SourceTrees> {
+    let mut clones = Clones::new(git, keyring);
     let mut fetched = Vec::new();
     let mut located = Vec::with_capacity(source.applications.len());
     for app in &source.applications {
         let commit = parse_oid(&app.commit)?;
         let key = (app.repository.as_str(), app.branch.as_str());
-        if !fetched.contains(&key) {
-            let lock = git.lock(&app.repository);
-            let _guard = lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let repo = git.open(&app.repository, keyring)?;
-            if !repo.has_commit(commit) {
-                // A fresh clone cache (another replica, a wiped data folder): fetch first.
+        clones.with(&app.repository, |repo| {
+            // A fresh clone cache (another replica, a wiped data folder): fetch first.
+            if !repo.has_commit(commit) && !fetched.contains(&key) {
                 repo.fetch(&app.branch)?;
                 fetched.push(key);
             }
-        }
+            Ok(())
+        })?;
         located.push((app.repository.as_str(), commit, app.folder.as_str()));
     }
-    let read = read_together(git, keyring, &located)?;
+    let read = read_together(&mut clones, &located)?;
     Ok(source
         .applications
         .iter()
@@ -51,8 +48,7 @@ pub type SourceTrees = BTreeMap<String, FileTree>;
 /// folders of one commit together, so the trees above them are read once for all
 /// (a thousand applications under `apps/` share one large tree).
 fn read_together(
-    git: &GitCache,
-    keyring: &Keyring,
+    clones: &mut Clones,
     located: &[(&str, Oid, &str)],
 ) -> Result<Vec<(FileTree, String)>> {
     let mut by_commit: BTreeMap<(&str, Oid), Vec<usize>> = BTreeMap::new();
@@ -61,19 +57,17 @@ fn read_together(
     }
     let mut read: Vec<Option<(FileTree, String)>> = vec![None; located.len()];
     for ((url, commit), indexes) in by_commit {
-        let lock = git.lock(url);
-        let _guard = lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let repo = git.open(url, keyring)?;
-        let committed_at = repo.committed_at(commit)?;
-        let folders: Vec<&str> = indexes.iter().map(|&i| located[i].2).collect();
-        for (index, files) in indexes
-            .into_iter()
-            .zip(repo.read_folders(commit, &folders)?)
-        {
-            read[index] = Some((files?, committed_at.clone()));
-        }
+        clones.with(url, |repo| {
+            let committed_at = repo.committed_at(commit)?;
+            let folders: Vec<&str> = indexes.iter().map(|&i| located[i].2).collect();
+            for (index, files) in indexes
+                .into_iter()
+                .zip(repo.read_folders(commit, &folders)?)
+            {
+                read[index] = Some((files?, committed_at.clone()));
+            }
+            Ok(())
+        })?;
     }
     // Every index is in exactly one group above.
     Ok(read.into_iter().flatten().collect())
@@ -87,6 +81,7 @@ pub(crate) type Tips = BTreeMap<(String, String), Oid>;
 /// `fetched` is not fetched again: its tip there is the one taken (a trigger's round
 /// passes what it saw, so the release promotes exactly the change that started it).
 /// Returns the folders' content too, which the caller would otherwise read again.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn freeze(
     git: &GitCache,
     keyring: &Keyring,
@@ -102,48 +97,45 @@ pub fn freeze(
     }
     let env = &plan.source_environment;
     let mut tips = fetched.clone();
+    let mut clones = Clones::new(git, keyring);
     // Where each application's source is: repository and branch, commit, folder.
     let mut located: Vec<((String, String), Oid, String)> = Vec::new();
     for app in &plan.applications {
         let repo_spec = app.repository_for(env, &plan.product.spec.repository);
         let key = (repo_spec.url.clone(), repo_spec.branch().to_string());
-        let lock = git.lock(&repo_spec.url);
-        let _guard = lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let repo = git.open(&repo_spec.url, keyring)?;
-        let tip = match tips.get(&key) {
-            Some(tip) => *tip,
-            None => {
-                let tip = repo.fetch(repo_spec.branch())?;
-                tips.insert(key.clone(), tip);
-                tip
-            }
-        };
-        let (commit, folder) = match (requested, earlier) {
-            (_, Some(earlier)) => {
-                let frozen = earlier
-                    .applications
-                    .iter()
-                    .find(|a| a.name == app.name)
-                    .ok_or_else(|| {
-                        EngineError::BadRequest(format!(
-                            "the earlier release did not promote application {:?}",
-                            app.name
-                        ))
-                    })?;
-                (parse_oid(&frozen.commit)?, frozen.folder.clone())
-            }
-            (Some(SourceRef::Commit(commit)), None) => {
-                (repo.resolve_commit(commit)?, app.path_for(env))
-            }
-            _ => (tip, app.path_for(env)),
-        };
+        let (commit, folder) = clones.with(&repo_spec.url, |repo| {
+            let tip = match tips.get(&key) {
+                Some(tip) => *tip,
+                None => {
+                    let tip = repo.fetch(repo_spec.branch())?;
+                    tips.insert(key.clone(), tip);
+                    tip
+                }
+            };
+            Ok(match (requested, earlier) {
+                (_, Some(earlier)) => {
+                    let frozen = earlier
+                        .applications
+                        .iter()
+                        .find(|a| a.name == app.name)
+                        .ok_or_else(|| {
+                            EngineError::BadRequest(format!(
+                                "the earlier release did not promote application {:?}",
+                                app.name
+                            ))
+                        })?;
+                    (parse_oid(&frozen.commit)?, frozen.folder.clone())
+                }
+                (Some(SourceRef::Commit(commit)), None) => {
+                    (repo.resolve_commit(commit)?, app.path_for(env))
+                }
+                _ => (tip, app.path_for(env)),
+            })
+        })?;
         located.push((key, commit, folder));
     }
     let read = read_together(
-        git,
-        keyring,
+        &mut clones,
         &located
             .iter()
             .map(|(key, commit, folder)| (key.0.as_str(), *commit, folder.as_str()))

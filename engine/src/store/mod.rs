@@ -121,6 +121,9 @@ impl Store {
         let timeout = SQLITE_BUSY_TIMEOUT.as_millis();
         let pool = AnyPoolOptions::new()
             .max_connections(8)
+            // An in-process database cannot drop a connection: pinging one before every
+            // query would only double each query's round trips to its worker thread.
+            .test_before_acquire(false)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     // Per connection: what `SqliteConnectOptions` would have set.

@@ -20,6 +20,37 @@ pub use promenade_model::release::{
 };
 use promenade_model::resources::PromotionAction;
 
+/// Rows per multi-row `INSERT`: their bound values stay well under SQLite's limit of
+/// 32,766 per statement (PostgreSQL's is 65,535).
+const ROWS_PER_INSERT: usize = 500;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// `INSERT INTO {into} VALUES ($1, …), (…), …` of `rows`, [`ROWS_PER_INSERT`] to a
+/// statement, `bind` binding each row's `columns` values.
+async fn insert_rows<T>(
+    tx: &mut Transaction<'_, Any>,
+    into: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
+) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let row: Vec<String> = (1..=columns)
+                    .map(|column| format!("${}", row * columns + column))
+                    .collect();
+                format!("({})", row.join(", "))
+            })
+            .collect();
+        let sql = format!("INSERT INTO {into} VALUES {}", values.join(", "));
+        let insert = chunk.iter().fold(sqlx::query(&sql), &bind);
+        insert.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// What [`Store::create_release`] persists: the release and its planned steps.
 #[derive(Debug, Clone)]
 pub struct NewRelease {
@@ -92,47 +123,68 @@ impl Store {
         .bind(release.version.clone().unwrap_or_default())
         .execute(&mut *tx)
         .await?;
-        for (position, step) in release.steps.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO release_steps (release_id, environment, position, depends_on, status, action, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&release.id)
-            .bind(&step.environment)
-            .bind(position as i64)
-            .bind(serde_json::to_string(&step.depends_on).unwrap_or_default())
-            .bind(StepStatus::Pending.as_str())
-            .bind(step.action.as_str())
-            .bind(detail_json(&StepDetail {
-                gates: step.gates.clone(),
-                verify: step.verify.clone(),
-                ..Default::default()
-            }))
-            .execute(&mut *tx)
-            .await?;
-            // In line for the environment from the start: releases of a product reach
-            // each environment in the order they were started.
-            sqlx::query(
-                "INSERT INTO environment_queue (product, environment, release_id) VALUES ($1, $2, $3)",
-            )
-            .bind(&release.product)
-            .bind(&step.environment)
-            .bind(&release.id)
-            .execute(&mut *tx)
-            .await?;
-            for application in &step.applications {
-                sqlx::query(
-                    "INSERT INTO release_applications (release_id, environment, application, status)
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&release.id)
-                .bind(&step.environment)
-                .bind(application)
-                .bind(StepStatus::Pending.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        // One statement per table (per chunk of rows): a release of 1,000 applications
+        // in 6 environments has 6,000 application rows.
+        let steps: Vec<(usize, &NewStep)> = release.steps.iter().enumerate().collect();
+        insert_rows(
+            &mut tx,
+            "release_steps (release_id, environment, position, depends_on, status, action, detail)",
+            7,
+            &steps,
+            |insert, (position, step)| {
+                insert
+                    .bind(release.id.clone())
+                    .bind(step.environment.clone())
+                    .bind(*position as i64)
+                    .bind(serde_json::to_string(&step.depends_on).unwrap_or_default())
+                    .bind(StepStatus::Pending.as_str())
+                    .bind(step.action.as_str())
+                    .bind(detail_json(&StepDetail {
+                        gates: step.gates.clone(),
+                        verify: step.verify.clone(),
+                        ..Default::default()
+                    }))
+            },
+        )
+        .await?;
+        // In line for the environment from the start: releases of a product reach each
+        // environment in the order they were started.
+        insert_rows(
+            &mut tx,
+            "environment_queue (product, environment, release_id)",
+            3,
+            &release.steps,
+            |insert, step| {
+                insert
+                    .bind(release.product.clone())
+                    .bind(step.environment.clone())
+                    .bind(release.id.clone())
+            },
+        )
+        .await?;
+        let applications: Vec<(&str, &str)> = release
+            .steps
+            .iter()
+            .flat_map(|step| {
+                step.applications
+                    .iter()
+                    .map(|application| (step.environment.as_str(), application.as_str()))
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            "release_applications (release_id, environment, application, status)",
+            4,
+            &applications,
+            |insert, (environment, application)| {
+                insert
+                    .bind(release.id.clone())
+                    .bind(environment.to_string())
+                    .bind(application.to_string())
+                    .bind(StepStatus::Pending.as_str())
+            },
+        )
+        .await?;
         let change = EventChange::Release(ReleaseChange {
             status: release.status,
             product: Some(release.product.clone()),
@@ -786,6 +838,35 @@ mod tests {
     async fn store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         (Store::open(None, dir.path()).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_release_of_more_applications_than_one_insert_takes_is_stored_whole() {
+        let (store, _dir) = store().await;
+        let mut release = planned("big", "shop");
+        let names: Vec<String> = (0..ROWS_PER_INSERT + 20)
+            .map(|i| format!("app-{i:04}"))
+            .collect();
+        for step in &mut release.steps {
+            step.applications = names.clone();
+        }
+        store.create_release(&release).await.unwrap();
+
+        let read = store.release("big").await.unwrap().unwrap();
+        assert_eq!(read.steps.len(), 2);
+        for step in &read.steps {
+            let mut stored: Vec<&str> = step
+                .applications
+                .iter()
+                .map(|a| a.application.as_str())
+                .collect();
+            stored.sort_unstable();
+            assert_eq!(stored, names, "{}", step.environment);
+            assert!(step
+                .applications
+                .iter()
+                .all(|a| a.status == StepStatus::Pending));
+        }
     }
 
     #[tokio::test]
