@@ -339,8 +339,10 @@ impl Repo {
         let mut packs = Vec::new();
         for entry in std::fs::read_dir(&pack_folder).map_err(|e| io("list packs", e))? {
             let path = entry.map_err(|e| io("list packs", e))?.path();
-            let kept = path.with_extension("keep").exists();
-            if path.extension().is_some_and(|x| x == "pack") && !kept {
+            // A pack without its index (a write cut short) is not one libgit2 reads.
+            let usable =
+                path.with_extension("idx").exists() && !path.with_extension("keep").exists();
+            if path.extension().is_some_and(|x| x == "pack") && usable {
                 packs.push(path);
             }
         }

@@ -565,3 +565,34 @@ fn compaction_combines_the_small_packs_into_one() {
         files(&[("notes.md", "5\n")])
     );
 }
+
+#[test]
+fn a_pack_without_its_index_does_not_stop_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, repo) = seeded(dir.path());
+    for round in 0..3 {
+        commit_to_remote(
+            &remote,
+            &[("docs/notes.md", &format!("{round}\n"))],
+            "theirs",
+        );
+        repo.fetch("main").unwrap();
+    }
+    let clone = clone_folder(&dir.path().join("cache"));
+    // What a write cut short between the pack and its index leaves.
+    let stray = clone.join("objects/pack/pack-0000000000000000000000000000000000000000.pack");
+    std::fs::write(&stray, b"PACK").unwrap();
+
+    assert!(repo.compact(2).unwrap());
+    assert!(stray.exists(), "left for whoever cut it short");
+    assert_eq!(
+        object_files(&clone).0,
+        2,
+        "the stray file and the combined pack"
+    );
+    let tip = history(&remote)[0].0;
+    assert_eq!(
+        repo.read_folder(tip, "docs").unwrap(),
+        files(&[("notes.md", "2\n")])
+    );
+}
