@@ -177,7 +177,9 @@ impl Engine {
         }
         let mut tips: Tips = BTreeMap::new();
         for (url, branch) in groups.keys() {
-            let tip = self.with_repo(url, keyring, |repo| repo.fetch(branch));
+            let tip = self
+                .git()
+                .with_clone(url, keyring, |repo| repo.fetch(branch));
             tips.insert(
                 (url.clone(), branch.clone()),
                 tip.map_err(|e| e.to_string()),
@@ -206,7 +208,7 @@ impl Engine {
                 .clone()
                 .map_err(EngineError::Internal)
                 .and_then(|tip| {
-                    self.with_repo(&key.0, keyring, |repo| {
+                    self.git().with_clone(&key.0, keyring, |repo| {
                         folder_changes(repo, tip, since, folders, previous.as_deref())
                     })
                 });
@@ -261,7 +263,7 @@ impl Engine {
             if to_read.is_empty() {
                 continue;
             }
-            let read = self.with_repo(&key.0, keyring, |repo| {
+            let read = self.git().with_clone(&key.0, keyring, |repo| {
                 let paths: Vec<&str> = to_read
                     .iter()
                     .filter(|(a, e, _)| moved.contains(&(a.clone(), e.clone())))
@@ -345,16 +347,6 @@ impl Engine {
             },
         );
         Ok(rows)
-    }
-
-    /// Runs `read` on the clone of `url`, holding its lock.
-    fn with_repo<T>(
-        &self,
-        url: &str,
-        keyring: &Keyring,
-        read: impl FnOnce(&Repo) -> Result<T>,
-    ) -> Result<T> {
-        self.git().with_clone(url, keyring, read)
     }
 
     fn cached_status(&self, product: &str) -> Option<Arc<Computed>> {

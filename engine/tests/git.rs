@@ -521,6 +521,16 @@ fn a_crowded_clone_is_compacted_and_keeps_every_object() {
     }
 }
 
+/// Someone else's commit of `docs/notes.md` at `round`, fetched: one more pack.
+fn their_change_fetched(remote: &Path, repo: &Repo, round: usize) {
+    commit_to_remote(
+        remote,
+        &[("docs/notes.md", &format!("{round}\n"))],
+        "theirs",
+    );
+    repo.fetch("main").unwrap();
+}
+
 #[test]
 fn a_clone_only_fetched_from_is_compacted_too() {
     let dir = tempfile::tempdir().unwrap();
@@ -528,12 +538,7 @@ fn a_clone_only_fetched_from_is_compacted_too() {
     let clone = clone_folder(&dir.path().join("cache"));
     let limit = 2 * promenade_engine::git::MAX_PACKS;
     for round in 0..limit + 4 {
-        commit_to_remote(
-            &remote,
-            &[("docs/notes.md", &format!("{round}\n"))],
-            "theirs",
-        );
-        repo.fetch("main").unwrap();
+        their_change_fetched(&remote, &repo, round);
         let (packs, _) = object_files(&clone);
         assert!(packs <= limit, "{packs} packs after fetch {round}");
     }
@@ -546,12 +551,7 @@ fn compaction_combines_the_small_packs_into_one() {
     let dir = tempfile::tempdir().unwrap();
     let (remote, repo) = seeded(dir.path());
     for round in 0..6 {
-        commit_to_remote(
-            &remote,
-            &[("docs/notes.md", &format!("{round}\n"))],
-            "theirs",
-        );
-        repo.fetch("main").unwrap();
+        their_change_fetched(&remote, &repo, round);
     }
     let clone = clone_folder(&dir.path().join("cache"));
     assert_eq!(object_files(&clone).0, 6, "a pack per fetch");
@@ -571,12 +571,7 @@ fn a_pack_without_its_index_does_not_stop_compaction() {
     let dir = tempfile::tempdir().unwrap();
     let (remote, repo) = seeded(dir.path());
     for round in 0..3 {
-        commit_to_remote(
-            &remote,
-            &[("docs/notes.md", &format!("{round}\n"))],
-            "theirs",
-        );
-        repo.fetch("main").unwrap();
+        their_change_fetched(&remote, &repo, round);
     }
     let clone = clone_folder(&dir.path().join("cache"));
     // What a write cut short between the pack and its index leaves.
